@@ -1,0 +1,207 @@
+"""The ``hectornb`` command.
+
+Exit codes: 0 success, 1 the input was rejected (a bad file, an unknown list), 2 usage error.
+Errors go to stderr, one per line, ``FILE:LINE: message`` for target files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .identity import process_user
+
+
+def _user_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--user",
+        default=None,
+        help="act as this user (default: the login name, or JUPYTERHUB_USER under a Hub)",
+    )
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import get_settings
+
+    rows = get_settings().describe()
+    width = max(len(r[0]) for r in rows)
+    for var, value, source in rows:
+        print(f"{var:<{width}}  {value}  [{source}]")
+    return 0
+
+
+def _cmd_targets_validate(args: argparse.Namespace) -> int:
+    from .config import get_settings
+    from .targets import TargetListError, read_target_list
+
+    try:
+        targets = read_target_list(args.file, get_settings().max_upload_bytes)
+    except TargetListError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{args.file}:0: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{len(targets)} targets")
+    return 0
+
+
+def _cmd_targets_import(args: argparse.Namespace) -> int:
+    from .config import get_settings
+    from .targets import TargetListError, TargetStoreError, read_target_list, target_store
+
+    try:
+        targets = read_target_list(args.file, get_settings().max_upload_bytes)
+    except TargetListError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        print("nothing was stored", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{args.file}:0: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    name = args.name or targets.stem
+    try:
+        result = target_store().import_list(
+            targets, name, owner=args.user or process_user(), overwrite=args.overwrite
+        )
+    except TargetStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
+def _cmd_targets_lists(args: argparse.Namespace) -> int:
+    from .targets import target_store
+
+    for info in target_store().lists():
+        print(
+            f"{info.name}\t{info.n_targets} targets\t{info.n_classified} classified"
+            f"\towner {info.owner}\t{info.created_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def _cmd_targets_delete(args: argparse.Namespace) -> int:
+    from .targets import TargetStoreError, target_store
+
+    try:
+        target_store().delete_list(args.name, args.user or process_user())
+    except TargetStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"deleted {args.name}")
+    return 0
+
+
+def _cmd_targets_classify(args: argparse.Namespace) -> int:
+    from .targets import TargetStoreError, target_store
+    from .targets.badclass import parse_badclass
+
+    try:
+        value = parse_badclass(args.badclass)
+        row = target_store().classify(args.name, args.target, value, args.user or process_user())
+    except (TargetStoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{row['name']}: BADCLASS {row['badclass']} ({row['classified_by']})")
+    return 0
+
+
+def _cmd_targets_export(args: argparse.Namespace) -> int:
+    from .targets import TargetStoreError, export_csv, target_store
+
+    try:
+        text = export_csv(target_store(), args.name, per_user=args.per_user)
+    except TargetStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server.app import serve
+
+    return serve(port=args.port, open_browser=not args.no_browser, demo=args.demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import load_demo
+
+    for line in load_demo(owner=args.user or process_user()):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hectornb", description="Hector / 2dF science platform"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("config", help="print the effective settings")
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("serve", help="start the platform (landing page, apps, REST API)")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--demo", action="store_true", help="load the demo data first")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("demo", help="load the demo target lists into the database")
+    _user_arg(p)
+    p.set_defaults(func=_cmd_demo)
+
+    targets = sub.add_parser("targets", help="target lists and classifications")
+    tsub = targets.add_subparsers(dest="targets_command", required=True)
+
+    p = tsub.add_parser("validate", help="check a target file; report every error")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_targets_validate)
+
+    p = tsub.add_parser("import", help="validate and store a target file")
+    p.add_argument("file")
+    p.add_argument("--name", help="list name (default: the file name without suffix)")
+    p.add_argument("--overwrite", action="store_true", help="replace a list of the same name")
+    _user_arg(p)
+    p.set_defaults(func=_cmd_targets_import)
+
+    p = tsub.add_parser("lists", help="the stored target lists")
+    p.set_defaults(func=_cmd_targets_lists)
+
+    p = tsub.add_parser("delete", help="delete a target list (its history is kept)")
+    p.add_argument("name")
+    _user_arg(p)
+    p.set_defaults(func=_cmd_targets_delete)
+
+    p = tsub.add_parser("classify", help="set a target's BADCLASS (0–8)")
+    p.add_argument("name")
+    p.add_argument("target")
+    p.add_argument("badclass")
+    _user_arg(p)
+    p.set_defaults(func=_cmd_targets_classify)
+
+    p = tsub.add_parser("export", help="write a list with its classifications as CSV")
+    p.add_argument("name")
+    p.add_argument("-o", "--output")
+    p.add_argument(
+        "--per-user", action="store_true", help="add one badclass:<user> column per classifier"
+    )
+    p.set_defaults(func=_cmd_targets_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

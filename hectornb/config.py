@@ -1,0 +1,99 @@
+"""One settings object for the whole platform, read from ``HECTORNB_*`` environment variables.
+
+Every process (the server, a Voilà kernel, the command line, a Dask worker) builds the same
+`Settings` from the same environment, so they all find the same database and data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+_PREFIX = "HECTORNB_"
+
+
+def _default_home() -> Path:
+    return Path.home() / ".hectornb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings of the platform.
+
+    Attributes
+    ----------
+    home : Path
+        Data directory (``HECTORNB_HOME``): the embedded database, caches, demo data.
+    database_url : str or None
+        ``HECTORNB_DATABASE_URL``: a PostgreSQL URL. ``None`` starts the embedded server under
+        ``home/postgres`` on demand.
+    targets_url : str or None
+        ``HECTORNB_TARGETS_URL``: where target lists live. ``None`` means the main database;
+        a ``mongodb://`` URL selects the MongoDB target store.
+    port : int
+        ``HECTORNB_PORT``: port of ``hectornb serve``.
+    catalogue_radius_arcsec : float
+        ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
+    statement_timeout_ms : int
+        ``HECTORNB_STATEMENT_TIMEOUT_MS``: upper bound on any one SQL statement from a user action.
+    max_upload_bytes : int
+        ``HECTORNB_MAX_UPLOAD_BYTES``: the largest target file accepted.
+    """
+
+    home: Path
+    database_url: str | None = None
+    targets_url: str | None = None
+    port: int = 8866
+    catalogue_radius_arcsec: float = 60.0
+    statement_timeout_ms: int = 10_000
+    max_upload_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get(_PREFIX + "HOME") or _default_home()).expanduser()
+        return cls(
+            home=home,
+            database_url=env.get(_PREFIX + "DATABASE_URL") or None,
+            targets_url=env.get(_PREFIX + "TARGETS_URL") or None,
+            port=int(env.get(_PREFIX + "PORT", 8866)),
+            catalogue_radius_arcsec=float(env.get(_PREFIX + "CATALOGUE_RADIUS", 60.0)),
+            statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
+            max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
+        )
+
+    def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
+        """Rows of (variable, effective value, where it came from) for ``hectornb config``."""
+        env = os.environ if environ is None else environ
+        rows = []
+        for f in fields(self):
+            var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS"}.get(
+                f.name, f.name.upper()
+            )
+            value = getattr(self, f.name)
+            if value is None:
+                shown = {
+                    "database_url": f"(embedded PostgreSQL under {self.home / 'postgres'})",
+                    "targets_url": "(the main database)",
+                }.get(f.name, "")
+            else:
+                shown = _redact(str(value))
+            rows.append((var, shown, "environment" if env.get(var) else "default"))
+        return rows
+
+
+def _redact(value: str) -> str:
+    """Hide a password in a URL so ``hectornb config`` can be pasted into an issue."""
+    if "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        return f"{scheme}://{creds}@{host}"
+    return value
+
+
+def get_settings() -> Settings:
+    """Settings of this process (read afresh, so tests can change the environment)."""
+    return Settings.from_env()

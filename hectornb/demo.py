@@ -1,0 +1,68 @@
+"""Demo data built offline from real catalogues shipped in PyPI packages.
+
+- ``sample_list``: the planetary nebulae from the Hector target selector's screens;
+- ``hector-galaxies``: 2,000 OpenNGC galaxies with a redshift below 0.1 in the southern sky,
+  the kind of list Hector vets before tiling.
+
+The lists are written as CSV files under ``HECTORNB_HOME/demo`` (so a user sees the input
+format) and imported; loading again leaves existing lists and their classifications alone.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from .config import get_settings
+from .targets import TargetStoreError, read_target_list, target_store
+from .targets.coords import format_dec, format_ra
+
+SAMPLE_LIST = """# The planetary nebulae shown in the Hector target selector's screens.
+# Target,RA,DEC (sexagesimal, J2000)
+NGC6337,17 22 15.670,-38 29 01.73
+NGC5189,13 33 32.880,-65 58 27.04
+NGC6326,17 20 46.352,-51 45 15.17
+Te11,05 45 58.264,+02 21 06.41
+NGC7008,21 00 32.818,+54 32 35.35
+"""
+
+
+def openngc_galaxies(limit: int = 2000) -> list[tuple[str, float, float]]:
+    """(name, ra deg, dec deg) of nearby southern galaxies from OpenNGC (pyongc)."""
+    from pyongc import ongc
+
+    with sqlite3.connect(f"file:{ongc.DBPATH}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT name, ra, dec FROM objects WHERE type = 'G' AND redshift < 0.1"
+            " AND dec BETWEEN ? AND ? ORDER BY ra LIMIT ?",
+            (math.radians(-60.0), math.radians(5.0), limit),
+        ).fetchall()
+    return [(n, math.degrees(ra), math.degrees(dec)) for n, ra, dec in rows]
+
+
+def write_demo_files(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    sample = directory / "sample_list.csv"
+    sample.write_text(SAMPLE_LIST, encoding="utf-8")
+    galaxies = directory / "hector-galaxies.csv"
+    lines = ["# OpenNGC galaxies, z < 0.1, -60 < Dec < +5 (sexagesimal, J2000)"]
+    lines += [f"{n},{format_ra(ra)},{format_dec(dec)}" for n, ra, dec in openngc_galaxies()]
+    galaxies.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [sample, galaxies]
+
+
+def load_demo(owner: str) -> Iterator[str]:
+    """Write and import the demo lists; yields one line per list for the user."""
+    store = target_store()
+    existing = {info.name for info in store.lists()}
+    for path in write_demo_files(get_settings().home / "demo"):
+        name = path.stem
+        if name in existing:
+            yield f"{name}: already loaded"
+            continue
+        try:
+            yield store.import_list(read_target_list(path), name, owner).summary()
+        except TargetStoreError as exc:  # a concurrent loader won the race
+            yield f"{name}: {exc}"

@@ -1,0 +1,46 @@
+"""Target lists with their classifications as CSV (the Classify app's Download)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+EXPORT_COLUMNS = ("name", "ra", "dec", "badclass", "user", "classified_at")
+
+
+def _iso_utc(value) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(dt.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+
+
+def export_csv(store, name: str, per_user: bool = False) -> str:
+    """The list ``name`` as CSV text.
+
+    Columns ``name,ra,dec,badclass,user,classified_at``: ra/dec in decimal degrees with
+    8 decimals (36 µas), the latest classification and its classifier, ``classified_at`` in
+    ISO 8601 UTC; the last three are empty for unclassified targets. With ``per_user`` one
+    more column ``badclass:<user>`` per classifier follows.
+    """
+    rows, per = store.export_rows(name)
+    users = sorted(per) if per_user else []
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*EXPORT_COLUMNS, *(f"badclass:{u}" for u in users)])
+    for r in rows:
+        bc = r["badclass"]
+        writer.writerow(
+            [
+                r["name"],
+                f"{r['ra']:.8f}",
+                f"{r['dec']:.8f}",
+                "" if bc is None else bc,
+                r["classified_by"] or "",
+                _iso_utc(r["classified_at"]),
+                *(per[u].get(r["name"], "") for u in users),
+            ]
+        )
+    return out.getvalue()

