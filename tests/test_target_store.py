@@ -18,7 +18,9 @@ from hectornb.targets import (
 
 
 def _list(n: int, prefix: str = "T") -> bytes:
-    return "".join(f"{prefix}{i:04d},{i * 0.01:.4f},{-30 + i * 0.001:.4f}\n" for i in range(n)).encode()
+    return "".join(
+        f"{prefix}{i:04d},{i * 0.01:.4f},{-30 + i * 0.001:.4f}\n" for i in range(n)
+    ).encode()
 
 
 def test_import_then_page_in_file_order(store, list_name):
@@ -156,7 +158,10 @@ def test_several_classifiers_latest_shown_and_disagreement(store, list_name):
     store.classify(list_name, "B", 0, "bob")
     a = store.target(list_name, "A")
     assert (a["badclass"], a["classified_by"], a["n_classifiers"], a["disagree"]) == (
-        3, "bob", 2, True,
+        3,
+        "bob",
+        2,
+        True,
     )
     assert store.target(list_name, "B")["disagree"] is False
     assert [t["name"] for t in store.page(list_name, TargetFilter.parse("disagree")).targets] == [

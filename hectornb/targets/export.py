@@ -12,9 +12,7 @@ EXPORT_COLUMNS = ("name", "ra", "dec", "badclass", "user", "classified_at")
 def _iso_utc(value) -> str:
     if value is None:
         return ""
-    return value.astimezone(dt.UTC).strftime(
-        "%Y-%m-%dT%H:%M:%S.%fZ"
-    )
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def export_csv(store, name: str, per_user: bool = False) -> str:

@@ -111,9 +111,7 @@ def _decode(data: bytes) -> tuple[str | None, list[LineError]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         bad = data[exc.start : exc.start + 1].hex()
-        return None, [
-            LineError(line, f"not UTF-8 text (byte 0x{bad}); save the file as UTF-8")
-        ]
+        return None, [LineError(line, f"not UTF-8 text (byte 0x{bad}); save the file as UTF-8")]
 
 
 def _split_lines(text: str) -> list[str]:
@@ -225,9 +223,7 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
     )
 
 
-def parse_target_bytes(
-    data: bytes, filename: str, max_bytes: int | None = None
-) -> TargetList:
+def parse_target_bytes(data: bytes, filename: str, max_bytes: int | None = None) -> TargetList:
     """Validate an uploaded target file (its bytes and the name it was uploaded under)."""
     if not filename.lower().endswith(ALLOWED_SUFFIXES):
         raise TargetListError(

@@ -109,8 +109,16 @@ class Page:
 
 
 _COLUMNS = (
-    "seq", "name", "ra", "dec", "line",
-    "badclass", "classified_by", "classified_at", "n_classifiers", "disagree",
+    "seq",
+    "name",
+    "ra",
+    "dec",
+    "line",
+    "badclass",
+    "classified_by",
+    "classified_at",
+    "n_classifiers",
+    "disagree",
 )
 _TARGET_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
 _T_TARGET_COLUMNS = sql.SQL(", ").join(sql.Identifier("t", c) for c in _COLUMNS)
@@ -316,9 +324,9 @@ class PostgresTargetStore:
             if offset >= total and total:
                 offset = (total - 1) // limit * limit
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT {} FROM target WHERE {} ORDER BY seq LIMIT %s OFFSET %s"
-                ).format(_TARGET_COLUMNS, where),
+                sql.SQL("SELECT {} FROM target WHERE {} ORDER BY seq LIMIT %s OFFSET %s").format(
+                    _TARGET_COLUMNS, where
+                ),
                 [*params, limit, offset],
             ).fetchall()
         return Page(total, offset, rows)
@@ -336,17 +344,13 @@ class PostgresTargetStore:
                 raise NotFound(f"no target named {target!r} in {name!r}")
             where, params = _where(list_id, flt)
             inside = conn.execute(
-                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq = %s").format(
-                    where
-                ),
+                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq = %s").format(where),
                 [*params, row["seq"]],
             ).fetchone()["n"]
             if not inside:
                 raise NotFound(f"{target!r} is hidden by the current filters")
             return conn.execute(
-                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq < %s").format(
-                    where
-                ),
+                sql.SQL("SELECT count(*) AS n FROM target WHERE {} AND seq < %s").format(where),
                 [*params, row["seq"]],
             ).fetchone()["n"]
 

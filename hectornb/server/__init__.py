@@ -1,0 +1,12 @@
+"""The platform's HTTP side: a jupyter_server extension (JupyterLab, JupyterHub) and the
+standalone ``hectornb serve`` (Voilà with preheated kernels plus the same handlers)."""
+
+from __future__ import annotations
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    from .handlers import handlers
+
+    web_app = serverapp.web_app
+    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
+    serverapp.log.info("hectornb: landing page at %shectornb/", web_app.settings["base_url"])

@@ -1,0 +1,241 @@
+"""HTTP handlers: the landing page and the REST API under ``/hectornb/api/``.
+
+The same handlers serve ``hectornb serve`` and any Jupyter server that loads the extension.
+The acting user always comes from the server's authentication (see `request_user`); no
+request parameter can name another user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+from urllib.parse import quote
+
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from .. import __version__
+from ..config import get_settings
+from ..identity import process_user
+from ..targets import (
+    Forbidden,
+    NotFound,
+    TargetFilter,
+    TargetListError,
+    TargetStoreError,
+    export_csv,
+    parse_target_bytes,
+    target_store,
+)
+from ..targets.badclass import BADCLASSES
+
+#: Apps shown on the landing page: (title, notebook, what it is for). Only apps that exist.
+APPS = (
+    (
+        "Classify",
+        "classify.ipynb",
+        "Vet target lists: a BADCLASS 0–8 per target from the keyboard, with finder charts, "
+        "catalogue overlays and hexabundle footprints.",
+    ),
+)
+
+
+def request_user(handler: JupyterHandler) -> str:
+    """The authenticated user of a request.
+
+    Behind a JupyterHub (or another identity provider that knows people) that is the
+    provider's user name. With jupyter_server's own token authentication the token proves
+    only that the caller may use this personal server, so the user is its owner.
+    """
+    user = handler.current_user
+    provider = handler.identity_provider
+    if type(provider).__module__.startswith(("jupyter_server.auth", "voila")):
+        return process_user()
+    return getattr(user, "username", None) or process_user()
+
+
+class StoreCalls:
+    """Blocking store calls off the event loop; store errors become 4xx with a message."""
+
+    async def run(self, fn, *args, **kwargs):
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from None
+        except Forbidden as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        except (TargetStoreError, ValueError) as exc:
+            raise web.HTTPError(422, str(exc)) from None
+
+    @property
+    def user(self) -> str:
+        return request_user(self)
+
+
+class HectornbAPIHandler(StoreCalls, APIHandler):
+    """JSON in, JSON out; errors are JSON with a message, never a traceback."""
+
+    def write_json(self, payload, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(payload, default=str))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"error": message}))
+
+
+class InfoHandler(HectornbAPIHandler):
+    @web.authenticated
+    def get(self):
+        self.write_json(
+            {
+                "version": __version__,
+                "user": self.user,
+                "badclasses": [
+                    {"value": b.value, "label": b.label, "meaning": b.meaning} for b in BADCLASSES
+                ],
+            }
+        )
+
+
+class ListsHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self):
+        infos = await self.run(target_store().lists)
+        self.write_json({"lists": [info.__dict__ for info in infos]})
+
+    @web.authenticated
+    async def post(self):
+        """Import a target file: the request body is the file; ``?filename=`` its name."""
+        filename = self.get_query_argument("filename", "")
+        if not filename:
+            raise web.HTTPError(422, "give the uploaded file's name as ?filename=")
+        name = self.get_query_argument("name", "") or filename.rsplit(".", 1)[0]
+        overwrite = self.get_query_argument("overwrite", "false").lower() in ("1", "true")
+        try:
+            targets = await asyncio.to_thread(
+                parse_target_bytes, self.request.body, filename, get_settings().max_upload_bytes
+            )
+        except TargetListError as exc:
+            self.write_json(
+                {
+                    "error": f"{filename} was rejected; nothing was stored",
+                    "errors": [{"line": e.line, "message": e.message} for e in exc.errors],
+                },
+                status=422,
+            )
+            return
+        result = await self.run(target_store().import_list, targets, name, self.user, overwrite)
+        self.write_json({**result.__dict__, "summary": result.summary()}, status=201)
+
+
+class ListHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def delete(self, name: str):
+        await self.run(target_store().delete_list, name, self.user)
+        self.set_status(204)
+        self.finish()
+
+
+class TargetsHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, name: str):
+        arg = self.get_query_argument
+        try:
+            flt = TargetFilter.parse(
+                arg("badclass", "all"), arg("name", ""), arg("regex", "false") == "true"
+            )
+            offset, limit = int(arg("offset", "0")), int(arg("limit", "20"))
+        except ValueError as exc:
+            raise web.HTTPError(422, str(exc)) from None
+        page = await self.run(target_store().page, name, flt, offset, limit)
+        done, total = await self.run(target_store().progress, name, self.user)
+        self.write_json(
+            {
+                "total": page.total,
+                "offset": page.offset,
+                "label": page.label,
+                "targets": page.targets,
+                "progress": {"user": self.user, "done": done, "total": total},
+            }
+        )
+
+
+class BadclassHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def put(self, name: str, target: str):
+        try:
+            value = json.loads(self.request.body or b"{}").get("badclass")
+        except (json.JSONDecodeError, AttributeError):
+            raise web.HTTPError(422, 'body must be JSON: {"badclass": 0-8 or null}') from None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise web.HTTPError(422, f"badclass must be an integer 0–8 or null, not {value!r}")
+        row = await self.run(target_store().classify, name, target, value, self.user)
+        self.write_json(row)
+
+
+class HistoryHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, name: str, target: str):
+        self.write_json({"history": await self.run(target_store().history, name, target)})
+
+
+class UndoHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def post(self, name: str):
+        row = await self.run(target_store().undo, name, self.user)
+        self.write_json({"undone": row})
+
+
+class ExportHandler(StoreCalls, JupyterHandler):
+    @web.authenticated
+    async def get(self, name: str):
+        per_user = self.get_query_argument("per_user", "false") == "true"
+        text = await self.run(export_csv, target_store(), name, per_user)
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}.csv")
+        self.finish(text)
+
+
+class LandingHandler(JupyterHandler):
+    @web.authenticated
+    def get(self):
+        template = resources.files(__package__).joinpath("landing.html").read_text("utf-8")
+        base = self.base_url
+        items = "\n".join(
+            f'<li><a href="{url_path_join(base, "voila/render", nb)}">{title}</a><p>{text}</p></li>'
+            for title, nb, text in APPS
+        )
+        self.finish(
+            template.replace("{{apps}}", items)
+            .replace("{{user}}", web.escape.xhtml_escape(request_user(self)))
+            .replace("{{api}}", url_path_join(base, "hectornb/api/"))
+            .replace("{{version}}", __version__)
+        )
+
+
+_NAME = r"([^/]+)"
+
+
+def handlers(base_url: str) -> list[tuple]:
+    """Every route of the platform, relative to the server's ``base_url``."""
+
+    def u(path: str) -> str:
+        return url_path_join(base_url, path)
+
+    return [
+        (u("hectornb/?"), LandingHandler),
+        (u("hectornb/api/?"), InfoHandler),
+        (u("hectornb/api/targets/lists/?"), ListsHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}"), ListHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/targets"), TargetsHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/targets/{_NAME}/badclass"), BadclassHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/targets/{_NAME}/history"), HistoryHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/undo"), UndoHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
+    ]

@@ -1,0 +1,334 @@
+"""The Classify app: the Hector target selector as one light anywidget.
+
+The whole card grid is one widget (measured: 100 cards of 5 ipywidgets each add ~2 s to a
+Voilà page). Every action in the browser is a message; Python does it through the target
+store and answers with new state, so what a card shows is what the database holds. One
+shared Aladin Lite view (ipyaladin) follows the active card when Aladin Lite can load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import math
+from pathlib import Path
+
+import anywidget
+import traitlets as t
+
+from ..catalogues import DEMO_CATALOGUES, SkyCatalogue
+from ..config import get_settings
+from ..identity import process_user
+from ..targets import (
+    BADCLASSES,
+    TargetFilter,
+    TargetListError,
+    TargetStoreError,
+    export_csv,
+    parse_target_bytes,
+    target_store,
+)
+from ..targets.coords import format_dec, format_ra
+from ..targets.suggest import suggest_bright_star
+
+PER_PAGE = (1, 2, 3, 4, 5, 10, 15, 20, 30, 50, 100, 200)
+#: Hector hexabundle diameters (arcsec): 61 cores (bundles E–G, J–T) and 169 cores (A, B).
+BUNDLE_DIAMETERS = {"small": 15.09, "large": 25.14}
+_HERE = Path(__file__).parent
+
+
+class ClassifyApp(anywidget.AnyWidget):
+    """Vet a target list: BADCLASS 0–8 per target, from the keyboard.
+
+    Parameters
+    ----------
+    list_name : str, optional
+        The list to open (default: the newest).
+    catalogues : sequence of str or SkyCatalogue, optional
+        Catalogues drawn on the finder charts and used for suggestions
+        (default: ``("gaia", "openngc")``, both offline).
+    fov_arcsec : float
+        Field of view of the finder charts, arcsec.
+    """
+
+    _esm = _HERE / "classify.js"
+    _css = _HERE / "classify.css"
+
+    user = t.Unicode("").tag(sync=True)
+    lists = t.List().tag(sync=True)
+    list_name = t.Unicode("").tag(sync=True)
+    per_page = t.Int(20).tag(sync=True)
+    per_page_choices = t.List(list(PER_PAGE)).tag(sync=True)
+    offset = t.Int(0).tag(sync=True)
+    class_filter = t.Unicode("all").tag(sync=True)
+    name_filter = t.Unicode("").tag(sync=True)
+    regex = t.Bool(False).tag(sync=True)
+    cards = t.List().tag(sync=True)
+    total = t.Int(0).tag(sync=True)
+    label = t.Unicode("").tag(sync=True)
+    progress = t.Dict().tag(sync=True)
+    message = t.Dict().tag(sync=True)
+    badclasses = t.List().tag(sync=True)
+    active = t.Unicode("").tag(sync=True)
+    sources = t.Dict().tag(sync=True)
+    catalogue_names = t.List().tag(sync=True)
+    bundles = t.Dict(BUNDLE_DIAMETERS).tag(sync=True)
+    fov_arcsec = t.Float(60.0).tag(sync=True)
+    ready = t.Bool(False).tag(sync=True)
+
+    def __init__(
+        self,
+        list_name: str = "",
+        catalogues=("gaia", "openngc"),
+        fov_arcsec: float = 60.0,
+        store=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.store = store or target_store()
+        self._user = process_user()
+        self._catalogues: list[SkyCatalogue] = []
+        self._catalogue_specs = list(catalogues)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, "hectornb-catalogue")
+        self._page_serial = 0
+        self.aladin = None
+        with self.hold_sync():
+            self.user = self._user
+            self.fov_arcsec = fov_arcsec
+            self.badclasses = [
+                {"value": b.value, "label": b.label, "meaning": b.meaning, "icon": b.icon}
+                for b in BADCLASSES
+            ]
+            self.catalogue_names = [
+                c if isinstance(c, str) else c.name for c in self._catalogue_specs
+            ]
+            self._refresh_lists()
+            if list_name or self.lists:
+                self.list_name = list_name or self.lists[0]["name"]
+                self._query()
+        self.on_msg(self._on_message)
+        self.observe(self._follow_active, names="active")
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def _refresh_lists(self) -> None:
+        self.lists = [
+            {
+                "name": i.name,
+                "n_targets": i.n_targets,
+                "n_classified": i.n_classified,
+                "owner": i.owner,
+            }
+            for i in self.store.lists()
+        ]
+
+    def _filter(self) -> TargetFilter:
+        return TargetFilter.parse(self.class_filter, self.name_filter, self.regex)
+
+    def _card(self, row: dict) -> dict:
+        return {
+            "name": row["name"],
+            "ra": row["ra"],
+            "dec": row["dec"],
+            "ra_s": format_ra(row["ra"]),
+            "dec_s": format_dec(row["dec"]),
+            "badclass": row["badclass"],
+            "classified_by": row["classified_by"],
+            "n_classifiers": row["n_classifiers"],
+            "disagree": row["disagree"],
+        }
+
+    def _query(self) -> None:
+        """Fetch the page the current list, filters and offset describe."""
+        if not self.list_name:
+            self.cards, self.total, self.label = [], 0, ""
+            return
+        page = self.store.page(self.list_name, self._filter(), self.offset, self.per_page)
+        done, total = self.store.progress(self.list_name, self._user)
+        with self.hold_sync():
+            self.offset = page.offset
+            self.total = page.total
+            self.label = page.label
+            self.cards = [self._card(r) for r in page.targets]
+            self.progress = {"done": done, "total": total}
+            self.ready = True
+        if self.cards and self.active not in {c["name"] for c in self.cards}:
+            self.active = self.cards[0]["name"]
+        self._load_sources_later()
+
+    def _say(self, text: str, kind: str = "info", lines: list[str] | None = None) -> None:
+        self.message = {"kind": kind, "text": text, "lines": lines or []}
+
+    # ---- catalogues (asynchronous: cards show first) ----------------------------------
+
+    def _resolve_catalogues(self) -> list[SkyCatalogue]:
+        if not self._catalogues:
+            self._catalogues = [
+                DEMO_CATALOGUES[c]() if isinstance(c, str) else c for c in self._catalogue_specs
+            ]
+        return self._catalogues
+
+    def sources_for(self, cards: list[dict]) -> dict:
+        """Catalogue sources and suggestions for each card (arcsec offsets)."""
+        radius = max(get_settings().catalogue_radius_arcsec, self.fov_arcsec * math.sqrt(2) / 2)
+        out = {}
+        for card in cards:
+            found = []
+            for cat in self._resolve_catalogues():
+                found += cat.sources_near(card["ra"], card["dec"], radius)
+            out[card["name"]] = {"sources": found, "suggestion": suggest_bright_star(found)}
+        return out
+
+    def _load_sources_later(self) -> None:
+        self._page_serial += 1
+        serial, cards = self._page_serial, list(self.cards)
+        future = self._executor.submit(self.sources_for, cards)
+
+        def done(fut):
+            if serial == self._page_serial and fut.exception() is None:
+                self.sources = fut.result()
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            done(future)  # outside a kernel (tests, scripts): wait for it
+        else:
+            asyncio.wrap_future(future, loop=loop).add_done_callback(lambda f: done(future))
+
+    # ---- shared Aladin view -------------------------------------------------------------
+
+    def _follow_active(self, change) -> None:
+        if self.aladin is None:
+            return
+        card = next((c for c in self.cards if c["name"] == change["new"]), None)
+        if card is not None:
+            self.aladin.target = f"{card['ra']} {card['dec']}"
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def _on_message(self, _widget, content: dict, buffers: list) -> None:
+        handler = getattr(self, "_do_" + str(content.get("type", "")), None)
+        if handler is None:
+            return
+        try:
+            handler(content, buffers)
+        except TargetStoreError as exc:
+            self._say(str(exc), "error")
+        except ValueError as exc:
+            self._say(str(exc), "error")
+
+    def _do_init(self, content: dict, _buffers) -> None:
+        """The page's URL parameters: ``?list=…&target=…`` opens the app at a target."""
+        params = content.get("params") or {}
+        with self.hold_sync():
+            if params.get("per_page"):
+                self.per_page = self._per_page(params["per_page"])
+            if params.get("list") and params["list"] in {x["name"] for x in self.lists}:
+                self.list_name = params["list"]
+                self.offset = 0
+        if params.get("target"):
+            self.jump(params["target"])
+        else:
+            self._query()
+
+    def _per_page(self, value) -> int:
+        value = int(value)
+        if value not in PER_PAGE:
+            raise ValueError(f"targets per page must be one of {', '.join(map(str, PER_PAGE))}")
+        return value
+
+    def _do_query(self, content: dict, _buffers) -> None:
+        flt = TargetFilter.parse(
+            content.get("badclass", self.class_filter),
+            content.get("name", self.name_filter),
+            content.get("regex", self.regex),
+        )
+        with self.hold_sync():
+            if "list" in content:
+                self.list_name = content["list"]
+            self.per_page = self._per_page(content.get("per_page", self.per_page))
+            self.class_filter = str(flt.badclass)
+            self.name_filter = flt.name
+            self.regex = flt.regex
+            self.offset = max(0, int(content.get("offset", self.offset)))
+            self.message = {}
+        self._query()
+
+    def _do_page(self, content: dict, _buffers) -> None:
+        step = int(content.get("step", 0))
+        new = self.offset + step * self.per_page
+        if 0 <= new < max(self.total, 1):
+            self.offset = new
+            self._query()
+
+    def _do_classify(self, content: dict, _buffers) -> None:
+        value = content.get("value")
+        self.classify(content["target"], None if value is None else int(value))
+
+    def _do_undo(self, _content, _buffers) -> None:
+        row = self.store.undo(self.list_name, self._user)
+        if row is None:
+            self._say("nothing to undo")
+            return
+        self._say(f"undid your last classification of {row['name']}")
+        self._update_card(row)
+
+    def _do_jump(self, content: dict, _buffers) -> None:
+        self.jump(content.get("target", ""))
+
+    def _do_upload(self, content: dict, buffers: list) -> None:
+        data = bytes(buffers[0]) if buffers else base64.b64decode(content.get("data", ""))
+        filename = content.get("filename", "")
+        try:
+            targets = parse_target_bytes(data, filename, get_settings().max_upload_bytes)
+        except TargetListError as exc:
+            self._say(f"{filename} was rejected; nothing was stored.", "error", exc.lines())
+            return
+        name = content.get("name") or targets.stem
+        result = self.store.import_list(
+            targets, name, self._user, overwrite=bool(content.get("overwrite"))
+        )
+        self._refresh_lists()
+        with self.hold_sync():
+            self.list_name, self.offset = name, 0
+            self._say(result.summary())
+        self._query()
+
+    def _do_delete(self, content: dict, _buffers) -> None:
+        name = content.get("list", "")
+        self.store.delete_list(name, self._user)
+        self._refresh_lists()
+        with self.hold_sync():
+            self.list_name = self.lists[0]["name"] if self.lists else ""
+            self.offset = 0
+            self._say(f"deleted {name}")
+        self._query()
+
+    def _do_download(self, content: dict, _buffers) -> None:
+        text = export_csv(self.store, self.list_name, per_user=bool(content.get("per_user")))
+        self.send({"type": "download", "filename": f"{self.list_name}.csv", "text": text})
+
+    # ---- Python API (the same actions, for notebooks and tests) --------------------------
+
+    def classify(self, target: str, value: int | None) -> dict:
+        """Store the user's BADCLASS of ``target`` and show it on its card."""
+        row = self.store.classify(self.list_name, target, value, self._user)
+        self._update_card(row)
+        return row
+
+    def jump(self, target: str) -> None:
+        """Show the page holding ``target`` and make it the active card."""
+        index = self.store.locate(self.list_name, target, self._filter())
+        self.offset = index // self.per_page * self.per_page
+        self._query()
+        self.active = target.strip()
+
+    def _update_card(self, row: dict) -> None:
+        cards = [self._card(row) if c["name"] == row["name"] else c for c in self.cards]
+        done, total = self.store.progress(self.list_name, self._user)
+        with self.hold_sync():
+            self.cards = cards
+            self.progress = {"done": done, "total": total}

@@ -1,0 +1,68 @@
+"""One shared Aladin Lite view that follows the active card of the Classify app.
+
+Browsers keep ~16 live WebGL contexts per page, so cards never get an Aladin each; this one
+view retargets instead. ipyaladin imports Aladin Lite from a CDN: offline the view stays
+empty and the cards' finder charts carry the app.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from .classify import ClassifyApp
+
+_OVERLAY = "hexabundles"
+
+
+class SharedSkyView:
+    """An ``ipyaladin.Aladin`` centred on ``app.active`` with the hexabundle footprints."""
+
+    def __init__(self, app: ClassifyApp, height: int = 420):
+        from ipyaladin import Aladin
+
+        self.app = app
+        self.overlay = None
+        first = app.cards[0] if app.cards else {"ra": 0.0, "dec": 0.0}
+        self.aladin = Aladin(
+            target=SkyCoord(first["ra"], first["dec"], unit="deg"),
+            fov=app.fov_arcsec * 2 / 3600.0,
+            height=height,
+            show_coo_grid=False,
+        )
+        app.observe(self._follow, names="active")
+        self._follow({"new": app.active})
+
+    def _follow(self, change) -> None:
+        card = next((c for c in self.app.cards if c["name"] == change["new"]), None)
+        if card is None:
+            return
+        centre = SkyCoord(card["ra"], card["dec"], unit="deg")
+        self.aladin.target = centre
+        if self.overlay is not None:
+            self.aladin.remove_overlay(_OVERLAY)
+        circles = [
+            f"CIRCLE ICRS {card['ra']:.7f} {card['dec']:.7f} "
+            f"{(d / 2 * u.arcsec).to_value(u.deg):.7f}"
+            for d in self.app.bundles.values()
+        ]
+        self.overlay = self.aladin.add_graphic_overlay_from_stcs(
+            circles, color="#5ef07a", name=_OVERLAY
+        )
+
+
+def classify_page(list_name: str = "", sky_view: bool = True, **kwargs) -> w.Widget:
+    """The Classify app as a page: the card grid, and the shared sky view beside it."""
+    app = ClassifyApp(list_name, **kwargs)
+    if not sky_view:
+        return app
+    sky = SharedSkyView(app)
+    side = w.VBox(
+        [w.HTML("<b>Sky view</b> (Aladin Lite) follows the active card"), sky.aladin],
+        layout=w.Layout(width="380px", flex="0 0 380px"),
+    )
+    page = w.HBox([app, side], layout=w.Layout(width="100%", align_items="flex-start"))
+    app.layout = w.Layout(flex="1 1 auto", min_width="0")
+    page.app, page.sky = app, sky
+    return page

@@ -1,0 +1,98 @@
+"""The REST API of a running ``hectornb serve``, over real HTTP, against the real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import requests
+
+
+def api(platform, method, path, **kw):
+    headers = {"Authorization": f"token {platform['token']}", **kw.pop("headers", {})}
+    return requests.request(
+        method, platform["base"] + "/hectornb/api/" + path, headers=headers, timeout=30, **kw
+    )
+
+
+def test_token_is_required(platform):
+    assert requests.get(platform["base"] + "/hectornb/api/", timeout=10).status_code == 403
+    assert api(platform, "GET", "").json()["version"]
+
+
+def test_landing_page_links_the_apps(platform):
+    r = requests.get(platform["base"] + f"/?token={platform['token']}", timeout=10)
+    assert r.status_code == 200
+    assert "voila/render/classify.ipynb" in r.text
+
+
+def test_upload_classify_undo_export(platform, list_name):
+    body = b"NGC6337,17:22:15.67,-38:29:01.73\nNGC5189,13:33:32.88,-65:58:27.04\n"
+    r = api(
+        platform,
+        "POST",
+        "targets/lists",
+        params={"filename": "x.csv", "name": list_name},
+        data=body,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["n_targets"] == 2
+
+    r = api(
+        platform, "PUT", f"targets/lists/{list_name}/targets/NGC5189/badclass", json={"badclass": 7}
+    )
+    assert r.status_code == 200 and r.json()["badclass"] == 7
+    user = api(platform, "GET", "").json()["user"]
+    assert r.json()["classified_by"] == user  # identity from the server, not the request
+
+    page = api(
+        platform, "GET", f"targets/lists/{list_name}/targets", params={"badclass": "7"}
+    ).json()
+    assert [t["name"] for t in page["targets"]] == ["NGC5189"]
+    assert page["label"] == "1–1 of 1" and page["progress"]["done"] == 1
+
+    assert (
+        api(platform, "POST", f"targets/lists/{list_name}/undo").json()["undone"]["badclass"]
+        is None
+    )
+    api(
+        platform, "PUT", f"targets/lists/{list_name}/targets/NGC6337/badclass", json={"badclass": 4}
+    )
+    r = api(platform, "GET", f"targets/lists/{list_name}/export.csv")
+    assert r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["name"], x["badclass"]) for x in rows] == [("NGC6337", "4"), ("NGC5189", "")]
+
+
+def test_bad_input_gets_clear_errors(platform, list_name):
+    r = api(
+        platform,
+        "POST",
+        "targets/lists",
+        params={"filename": "bad.csv", "name": list_name},
+        data=b"A,1,2\nB,99:00:00,2\nA,3,4\n",
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"line": 2, "message": "RA '99:00:00': hours 99 must be below 24"},
+        {"line": 3, "message": "duplicate target name 'A' (first on line 1)"},
+    ]
+    assert list_name not in [
+        x["name"] for x in api(platform, "GET", "targets/lists").json()["lists"]
+    ]
+    assert api(platform, "GET", "targets/lists/nope/targets").status_code == 404
+    api(
+        platform,
+        "POST",
+        "targets/lists",
+        params={"filename": "ok.csv", "name": list_name},
+        data=b"A,1,2\n",
+    )
+    for bad in ({"badclass": 9}, {"badclass": "4"}, {"badclass": True}):
+        r = api(platform, "PUT", f"targets/lists/{list_name}/targets/A/badclass", json=bad)
+        assert r.status_code == 422 and "0–8" in r.json()["error"]
+    r = api(
+        platform, "GET", f"targets/lists/{list_name}/targets", params={"name": "(", "regex": "true"}
+    )
+    assert r.status_code == 422 and "regular expression" in r.json()["error"]
+    assert "Traceback" not in r.text
