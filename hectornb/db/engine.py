@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ..config import Settings, get_settings
@@ -76,7 +77,15 @@ def pool(settings: Settings | None = None) -> ConnectionPool:
     with _lock:
         p = _pools.get(url)
         if p is None:
-            p = ConnectionPool(url, min_size=1, max_size=8, open=True, name="hectornb")
+            # Rows are dicts everywhere in the platform: code reads columns by name.
+            p = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=8,
+                open=True,
+                name="hectornb",
+                kwargs={"row_factory": dict_row},
+            )
             _pools[url] = p
     return p
 

@@ -131,11 +131,13 @@ def _fields(line: str) -> list[str]:
     return line.split(",")
 
 
-def _check_name(raw: str) -> tuple[str | None, str | None]:
-    name = unicodedata.normalize("NFC", raw.strip())
+def _check_name(raw: str, normalise: bool, controls: bool) -> tuple[str | None, str | None]:
+    name = raw.strip()
+    if normalise:
+        name = unicodedata.normalize("NFC", name)
     if not name:
         return None, "missing target name"
-    if _CONTROL.search(name):
+    if controls and _CONTROL.search(name):
         return None, f"target name {name!r} contains control characters"
     if len(name) > MAX_NAME_LENGTH:
         return None, f"target name longer than {MAX_NAME_LENGTH} characters"
@@ -152,6 +154,9 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
     first_seen: dict[str, int] = {}
     header_line = None
     data_lines = 0
+    # Checked once for the whole text, so the common clean file skips per-name work.
+    normalise = not unicodedata.is_normalized("NFC", text)
+    controls = _CONTROL.search(text.replace("\n", "").replace("\r", "")) is not None
 
     for lineno, line in enumerate(_split_lines(text), start=1):
         stripped = line.strip()
@@ -179,7 +184,7 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
         ):
             header_line = lineno
             continue
-        name, problem = _check_name(raw_name)
+        name, problem = _check_name(raw_name, normalise, controls)
         if problem:
             errors.append(LineError(lineno, problem))
         try:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from ..config import Settings, get_settings
 from ..db import engine
@@ -124,6 +123,28 @@ _TARGET_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
 _T_TARGET_COLUMNS = sql.SQL(", ").join(sql.Identifier("t", c) for c in _COLUMNS)
 
 
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\"})
+
+
+def _copy_text(list_id: int, targets: TargetList) -> bytes:
+    """The targets in COPY text format, built in one pass rather than row by row.
+
+    Names hold no control characters (the parser refuses them), so a backslash is the
+    only character to escape; repr() of a float round-trips exactly.
+    """
+    rows = zip(
+        targets.names,
+        targets.ra.tolist(),
+        targets.dec.tolist(),
+        targets.lines.tolist(),
+        strict=True,
+    )
+    return "".join(
+        f"{list_id}\t{seq}\t{name.translate(_COPY_ESCAPE)}\t{ra!r}\t{dec!r}\t{line}\n"
+        for seq, (name, ra, dec, line) in enumerate(rows)
+    ).encode("utf-8")
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -159,19 +180,17 @@ class PostgresTargetStore:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection]:
-        with engine.connect(self.settings) as conn:
-            conn.row_factory = dict_row
-            with conn.transaction():
-                conn.execute(
-                    "SELECT set_config('statement_timeout', %s, true)",
-                    (str(self.settings.statement_timeout_ms),),
-                )
-                try:
-                    yield conn
-                except psycopg.errors.InvalidRegularExpression as exc:
-                    raise TargetStoreError(
-                        f"invalid regular expression: {exc.diag.message_primary}"
-                    ) from None
+        with engine.connect(self.settings) as conn, conn.transaction():
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(self.settings.statement_timeout_ms),),
+            )
+            try:
+                yield conn
+            except psycopg.errors.InvalidRegularExpression as exc:
+                raise TargetStoreError(
+                    f"invalid regular expression: {exc.diag.message_primary}"
+                ) from None
 
     # ---- lists ---------------------------------------------------------------------------
 
@@ -224,16 +243,7 @@ class PostgresTargetStore:
             with conn.cursor().copy(
                 "COPY target (list_id, seq, name, ra, dec, line) FROM STDIN"
             ) as copy:
-                for seq, (tname, ra, dec, line) in enumerate(
-                    zip(
-                        targets.names,
-                        targets.ra.tolist(),
-                        targets.dec.tolist(),
-                        targets.lines.tolist(),
-                        strict=True,
-                    )
-                ):
-                    copy.write_row((list_id, seq, tname, ra, dec, line))
+                copy.write(_copy_text(list_id, targets))
             kept = dropped = 0
             if existing is not None:
                 kept, dropped = self._carry_over(conn, list_id)
@@ -316,7 +326,21 @@ class PostgresTargetStore:
         offset = max(0, int(offset))
         limit = max(1, min(int(limit), 1000))
         with self._tx() as conn:
-            list_id = self._list_row(conn, name)["id"]
+            row = self._list_row(conn, name)
+            list_id = row["id"]
+            if flt == TargetFilter():
+                # seq numbers a list 0..n-1, so an unfiltered page is a range of seq
+                total = row["n_targets"]
+                if offset >= total and total:
+                    offset = (total - 1) // limit * limit
+                rows = conn.execute(
+                    sql.SQL(
+                        "SELECT {} FROM target WHERE list_id = %s AND seq >= %s"
+                        " ORDER BY seq LIMIT %s"
+                    ).format(_TARGET_COLUMNS),
+                    (list_id, offset, limit),
+                ).fetchall()
+                return Page(total, offset, rows)
             where, params = _where(list_id, flt)
             total = conn.execute(
                 sql.SQL("SELECT count(*) AS n FROM target WHERE {}").format(where), params
