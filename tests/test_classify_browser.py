@@ -143,10 +143,14 @@ def test_classify_from_the_keyboard_filter_jump_export(
     assert downloaded == export_csv(store, list_name)
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(downloaded))}
     assert (rows["NGC5189"]["badclass"], rows["NGC5189"]["user"]) == ("7", process_user())
-    # offline, only the CDN import of Aladin Lite fails; the app above worked without it
-    assert all("dynamically imported module" in e and "esm.sh" in e for e in page.errors), (
-        page.errors
-    )
+    # offline, only the sky view's CDN import of Aladin Lite fails (reported one way or the
+    # other depending on timing); the app above worked without it, and says so
+    assert all(
+        ("dynamically imported module" in e and "esm.sh" in e)
+        or e == "[anywidget] Failed to initialize model."
+        for e in page.errors
+    ), page.errors
+    page.wait_for_selector('.hnb-sky-note:has-text("could not be loaded")', timeout=15_000)
 
 
 def test_bad_file_shows_every_error_and_stores_nothing(

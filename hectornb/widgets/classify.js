@@ -184,7 +184,6 @@ function render({ model, el }) {
     const info = sourcesInfo[card.name];
     const tg = togglesFor(card.name);
     const cls = card.badclass;
-    const b = cls === null || cls === undefined ? null : badclassInfo(cls);
     const fov = model.get("fov_arcsec");
     const suggestion = info && info.suggestion
       ? `<div class="hnb-suggest" data-testid="suggestion">suggested ${info.suggestion.badclass}: ${esc(info.suggestion.reason)}</div>` : "";
@@ -195,7 +194,6 @@ function render({ model, el }) {
       `<label><input type="checkbox" data-bundle="${k}" ${tg.bundles[k] ? "checked" : ""}> ${k[0].toUpperCase() + k.slice(1)}</label>`).join(" ");
     const catToggles = model.get("catalogue_names").map((k) =>
       `<label><input type="checkbox" data-catalogue="${k}" ${tg.catalogues[k] ? "checked" : ""}> ${esc(k)}</label>`).join(" ");
-    const who = b ? `${esc(card.classified_by)}${card.n_classifiers > 1 ? ` +${card.n_classifiers - 1}` : ""}` : "";
     return `
       <div class="hnb-card${card.name === model.get("active") ? " hnb-active" : ""}${pending.has(card.name) ? " hnb-pending" : ""}${card.disagree ? " hnb-disagree" : ""}" data-target="${esc(card.name)}" data-badclass="${cls ?? ""}">
         <div class="hnb-head"><span class="hnb-name">${esc(card.name)}</span>
@@ -204,12 +202,33 @@ function render({ model, el }) {
         ${finderChart(card, info, fov, model.get("bundles"), tg, model.get("catalogue_names"))}
         <div class="hnb-fov">FoV: ${fov.toFixed(2)}″</div>
         <div class="hnb-tip" data-testid="tip">&nbsp;</div>
-        <div class="hnb-class" data-testid="badclass"><b>BADCLASS: ${cls ?? "–"}</b> ${b ? `<span class="hnb-meaning">${cls} - ${esc(b.label)}</span>` : '<span class="hnb-meaning">unclassified</span>'} <span class="hnb-by">${who}</span>${card.disagree ? ' <span class="hnb-flag" title="classifiers disagree">≠</span>' : ""}</div>
+        <div class="hnb-class" data-testid="badclass">${classLine(card)}</div>
         <div class="hnb-radios" role="radiogroup" aria-label="BADCLASS">${radios}</div>
         <div class="hnb-toggles">Bundle: ${bundleToggles}</div>
         <div class="hnb-toggles">${catToggles}</div>
         ${suggestion}
       </div>`;
+  }
+
+  function classLine(card) {
+    const cls = card.badclass;
+    const b = cls === null || cls === undefined ? null : badclassInfo(cls);
+    const who = b ? `${esc(card.classified_by)}${card.n_classifiers > 1 ? ` +${card.n_classifiers - 1}` : ""}` : "";
+    return `<b>BADCLASS: ${cls ?? "–"}</b> ${b ? `<span class="hnb-meaning">${cls} - ${esc(b.label)}</span>` : '<span class="hnb-meaning">unclassified</span>'} <span class="hnb-by">${who}</span>${card.disagree ? ' <span class="hnb-flag" title="classifiers disagree">≠</span>' : ""}`;
+  }
+
+  function updateCardState(el, card) {
+    // Only what a classification changes: the finder chart stays as it is.
+    const cls = card.badclass;
+    el.dataset.badclass = cls ?? "";
+    el.classList.remove("hnb-pending");
+    el.classList.toggle("hnb-disagree", !!card.disagree);
+    el.querySelector(".hnb-class").innerHTML = classLine(card);
+    for (const r of el.querySelectorAll(".hnb-radio")) {
+      const on = Number(r.dataset.value) === cls;
+      r.classList.toggle("hnb-on", on);
+      r.setAttribute("aria-checked", String(on));
+    }
   }
 
   function drawGrid() {
@@ -390,6 +409,16 @@ function render({ model, el }) {
   }
 
   model.on("msg:custom", (msg) => {
+    if (msg.type === "card") {
+      // one target changed: update our copy of the page and redraw that card only
+      const cards = model.get("cards");
+      const i = cards.findIndex((c) => c.name === msg.card.name);
+      if (i >= 0) cards[i] = msg.card;
+      pending.delete(msg.card.name);
+      const el = [...grid.querySelectorAll(".hnb-card")].find((c) => c.dataset.target === msg.card.name);
+      if (el) updateCardState(el, msg.card);
+      return;
+    }
     if (msg.type === "download") {
       const blob = new Blob([msg.text], { type: "text/csv" });
       const a = document.createElement("a");
@@ -419,6 +448,14 @@ function render({ model, el }) {
   const params = Object.fromEntries(new URLSearchParams(window.location.search));
   if (params.list || params.target || params.per_page) send({ type: "init", params });
   if (inVoila) root.focus({ preventScroll: true });
+  // Aladin Lite comes from a CDN: when it cannot load, say so where the view would be.
+  setTimeout(() => {
+    const note = document.querySelector(".hnb-sky-note");
+    if (note && !document.querySelector(".aladin-container")) {
+      note.innerHTML = "<b>Sky view</b> could not be loaded (Aladin Lite comes from esm.sh; " +
+        "offline?). The finder charts on the cards work without it.";
+    }
+  }, 8000);
   root.dataset.ready = "true";
 }
 

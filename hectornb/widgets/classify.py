@@ -327,8 +327,16 @@ class ClassifyApp(anywidget.AnyWidget):
         self.active = target.strip()
 
     def _update_card(self, row: dict) -> None:
-        cards = [self._card(row) if c["name"] == row["name"] else c for c in self.cards]
+        """Show one target's new state: a small message, not a re-sync of the whole page.
+
+        ``cards`` is changed in place, which traitlets does not sync; the front end applies
+        the same change to its copy when the message arrives (measured: re-syncing 200
+        cards and redrawing every finder chart took ~0.5 s per key press).
+        """
+        card = self._card(row)
+        for i, c in enumerate(self.cards):
+            if c["name"] == card["name"]:
+                self.cards[i] = card
         done, total = self.store.progress(self.list_name, self._user)
-        with self.hold_sync():
-            self.cards = cards
-            self.progress = {"done": done, "total": total}
+        self.send({"type": "card", "card": card})
+        self.progress = {"done": done, "total": total}

@@ -32,11 +32,17 @@ class SharedSkyView:
             show_coo_grid=False,
         )
         app.observe(self._follow, names="active")
-        self._follow({"new": app.active})
+        # Aladin Lite fails ('longitudeReversed') when retargeted while it initialises: hold
+        # changes until the front end says it has loaded.
+        self.aladin.observe(self._on_loaded, names="_is_loaded")
+
+    def _on_loaded(self, change) -> None:
+        if change["new"]:
+            self._follow({"new": self.app.active})
 
     def _follow(self, change) -> None:
         card = next((c for c in self.app.cards if c["name"] == change["new"]), None)
-        if card is None:
+        if card is None or not self.aladin._is_loaded:
             return
         centre = SkyCoord(card["ra"], card["dec"], unit="deg")
         self.aladin.target = centre
@@ -59,7 +65,13 @@ def classify_page(list_name: str = "", sky_view: bool = True, **kwargs) -> w.Wid
         return app
     sky = SharedSkyView(app)
     side = w.VBox(
-        [w.HTML("<b>Sky view</b> (Aladin Lite) follows the active card"), sky.aladin],
+        [
+            w.HTML(
+                '<div class="hnb-sky-note"><b>Sky view</b> (Aladin Lite) follows the active '
+                "card</div>"
+            ),
+            sky.aladin,
+        ],
         layout=w.Layout(width="380px", flex="0 0 380px"),
     )
     page = w.HBox([app, side], layout=w.Layout(width="100%", align_items="flex-start"))
