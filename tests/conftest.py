@@ -70,6 +70,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture()
+def free_port() -> int:
+    """A TCP port free on loopback."""
+    return _free_port()
+
+
 @pytest.fixture(scope="session")
 def platform(database_url, hectornb_home, tmp_path_factory):
     """``hectornb serve`` running as a user starts it, on loopback, with a known token."""

@@ -1,0 +1,73 @@
+"""The server extension inside a plain Jupyter server (as in JupyterLab or a JupyterHub
+single-user server), enabled by the config file the wheel installs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def jupyter_server(database_url, tmp_path, free_port):
+    confd = tmp_path / "config" / "jupyter_server_config.d"
+    confd.mkdir(parents=True)
+    shutil.copy(REPO / "extensions" / "jupyter_server_config.d" / "hectornb.json", confd)
+    port, token = free_port, uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_PATH": str(tmp_path / "config"),
+        "JUPYTER_TOKEN": token,
+        "JUPYTERHUB_USER": "hub-user-42",  # what a JupyterHub single-user server carries
+    }
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={port}",
+                f"--ServerApp.root_dir={REPO / 'notebooks'}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter server exited:\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    yield base, token, log
+    proc.terminate()
+    proc.wait(20)
+
+
+def test_extension_serves_api_landing_and_voila_apps(jupyter_server):
+    base, token, log = jupyter_server
+    info = requests.get(f"{base}/hectornb/api/?token={token}", timeout=10)
+    assert info.status_code == 200, log.read_text()
+    # the user of a Hub single-user server is the Hub's user, not the process owner
+    assert info.json()["user"] == "hub-user-42"
+    assert requests.get(f"{base}/hectornb/api/", timeout=10).status_code == 403
+    landing = requests.get(f"{base}/hectornb/?token={token}", timeout=10)
+    assert "voila/render/classify.ipynb" in landing.text
+    page = requests.get(f"{base}/voila/render/classify.ipynb?token={token}", timeout=120)
+    assert page.status_code == 200
+    assert "application/vnd.jupyter.widget-view+json" in page.text
