@@ -125,3 +125,19 @@ def test_concurrent_classifiers_lose_nothing(store, list_name):
         # the card shows the latest classification stored
         latest = max(hist, key=lambda h: h["classified_at"])
         assert (row["badclass"], row["classified_by"]) == (latest["badclass"], latest["username"])
+
+
+def test_targets_url_selects_the_mongodb_store(good_file, tmp_path, monkeypatch, database_url):
+    """HECTORNB_TARGETS_URL picks the MongoDB store (here montydb on disk: no MongoDB server
+    can be installed on these machines); lists and classifications persist across commands."""
+    monkeypatch.setenv("HECTORNB_TARGETS_URL", f"montydb:{tmp_path / 'monty'}")
+    assert run("targets", "import", str(good_file), "--name", "pne", user="ann").returncode == 0
+    assert run("targets", "classify", "pne", "NGC6326", "5", user="bob").returncode == 0
+    rows = list(csv.DictReader(io.StringIO(run("targets", "export", "pne").stdout)))
+    assert [(r["name"], r["badclass"], r["user"]) for r in rows] == [
+        ("NGC6337", "", ""),
+        ("NGC5189", "", ""),
+        ("NGC6326", "5", "bob"),
+    ]
+    monkeypatch.delenv("HECTORNB_TARGETS_URL")
+    assert "pne\t" not in run("targets", "lists").stdout  # not in PostgreSQL

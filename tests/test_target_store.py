@@ -1,9 +1,16 @@
-"""The PostgreSQL target store, against a real PostgreSQL server."""
+"""The target-store contract, on PostgreSQL (a real server) and on MongoDB.
+
+MongoDB: a real server when ``HECTORNB_TEST_MONGO_URL`` is set; otherwise montydb, an
+embedded engine speaking the pymongo API (no MongoDB server can be installed on these
+machines). The test ids say which one ran.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import uuid
 
 import pytest
 
@@ -15,6 +22,28 @@ from hectornb.targets import (
     export_csv,
     parse_target_bytes,
 )
+
+MONGO_URL = os.environ.get("HECTORNB_TEST_MONGO_URL")
+_MONGO_ID = "mongodb-server" if MONGO_URL else "mongo-api-on-montydb-no-server-here"
+
+
+@pytest.fixture(params=["postgresql", _MONGO_ID])
+def store(request, database_url):
+    """Each contract test runs against every target store."""
+    if request.param == "postgresql":
+        from hectornb.targets import PostgresTargetStore
+
+        return PostgresTargetStore()
+    from hectornb.targets.mongo import MongoTargetStore, connect_database
+
+    if MONGO_URL:
+        import pymongo
+
+        client = pymongo.MongoClient(MONGO_URL)
+        name = f"hectornb_test_{uuid.uuid4().hex[:8]}"
+        request.addfinalizer(lambda: client.drop_database(name))
+        return MongoTargetStore(client[name])
+    return MongoTargetStore(connect_database("montydb::memory:", f"t{uuid.uuid4().hex[:10]}"))
 
 
 def _list(n: int, prefix: str = "T") -> bytes:
