@@ -39,6 +39,15 @@ class Settings:
         ``HECTORNB_STATEMENT_TIMEOUT_MS``: upper bound on any one SQL statement from a user action.
     max_upload_bytes : int
         ``HECTORNB_MAX_UPLOAD_BYTES``: the largest target file accepted.
+    catalogues : tuple of str
+        ``HECTORNB_CATALOGUES``: comma-separated catalogues for finder charts and
+        suggestions: ``gaia``, ``openngc``, ``hipparcos`` (offline, shipped) or paths of
+        FITS/VOTable/CSV/Parquet files with ra/dec columns.
+    catalogue_mag_limit : float or None
+        ``HECTORNB_CATALOGUE_MAG_LIMIT``: drop catalogue sources fainter than this, mag.
+    cutouts : Path or None
+        ``HECTORNB_CUTOUTS``: a folder of sky images named ``<target>.png``/``.jpg``, each
+        centred on its target and spanning the card's field of view.
     """
 
     home: Path
@@ -48,6 +57,9 @@ class Settings:
     catalogue_radius_arcsec: float = 60.0
     statement_timeout_ms: int = 10_000
     max_upload_bytes: int = 64 * 1024 * 1024
+    catalogues: tuple[str, ...] = ("gaia", "openngc")
+    catalogue_mag_limit: float | None = None
+    cutouts: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -61,6 +73,15 @@ class Settings:
             catalogue_radius_arcsec=float(env.get(_PREFIX + "CATALOGUE_RADIUS", 60.0)),
             statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
             max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
+            catalogues=tuple(
+                c.strip()
+                for c in env.get(_PREFIX + "CATALOGUES", "gaia,openngc").split(",")
+                if c.strip()
+            ),
+            catalogue_mag_limit=float(env[_PREFIX + "CATALOGUE_MAG_LIMIT"])
+            if env.get(_PREFIX + "CATALOGUE_MAG_LIMIT")
+            else None,
+            cutouts=Path(env[_PREFIX + "CUTOUTS"]) if env.get(_PREFIX + "CUTOUTS") else None,
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -71,16 +92,23 @@ class Settings:
             var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS"}.get(
                 f.name, f.name.upper()
             )
+            if isinstance(getattr(self, f.name), tuple):
+                rows.append((var, ",".join(getattr(self, f.name)), _source(env, var)))
+                continue
             value = getattr(self, f.name)
             if value is None:
                 shown = {
                     "database_url": f"(embedded PostgreSQL under {self.home / 'postgres'})",
                     "targets_url": "(the main database)",
-                }.get(f.name, "")
+                }.get(f.name, "(none)")
             else:
                 shown = _redact(str(value))
-            rows.append((var, shown, "environment" if env.get(var) else "default"))
+            rows.append((var, shown, _source(env, var)))
         return rows
+
+
+def _source(env, var: str) -> str:
+    return "environment" if env.get(var) else "default"
 
 
 def _redact(value: str) -> str:

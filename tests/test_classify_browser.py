@@ -185,3 +185,40 @@ def test_shareable_link_and_aladin_view_with_local_aladin_lite(
     page.wait_for_selector(".aladin-container canvas", timeout=30_000)
     # offline, only the sky survey tiles (from CDS) fail to load; the viewer itself runs
     assert all("Failed to fetch" in e or "HiPS" in e for e in page.errors), page.errors
+
+
+def test_card_details_hover_label_toggles_and_confirmed_delete(
+    browser_page, platform, store, list_name
+):
+    from hectornb.targets import parse_target_bytes
+
+    store.import_list(parse_target_bytes(TARGETS.encode(), "t.csv"), list_name, process_user())
+    page = browser_page
+    open_app(page, platform, f"&list={list_name}")
+    sirius = card(page, "next-to-Sirius")
+    star = sirius.locator(".hnb-src.hnb-star").first
+    star.wait_for(timeout=30_000)
+
+    # the label gives the radial distance and magnitude of the source under the mouse
+    star.hover()
+    tip = sirius.locator('[data-testid="tip"]').inner_text()
+    assert re.fullmatch(r"r = \d+\.\d\d″; G = \d+\.\d\d mag", tip), tip
+    assert sirius.locator(".hnb-bundle-small").count() == 1
+
+    # footprint and catalogue toggles act on that card only
+    sirius.locator('input[data-bundle="small"]').uncheck()
+    assert card(page, "next-to-Sirius").locator(".hnb-bundle-small").count() == 0
+    assert card(page, "NGC6337").locator(".hnb-bundle-small").count() == 1
+    card(page, "next-to-Sirius").locator('input[data-catalogue="gaia"]').uncheck()
+    assert card(page, "next-to-Sirius").locator(".hnb-src.hnb-star").count() == 0
+
+    # delete asks first; cancelling keeps the list
+    page.click('[data-testid="delete"]')
+    assert list_name in page.inner_text('[data-testid="confirm"]')
+    page.click('[data-testid="confirm"] button:has-text("Cancel")')
+    assert list_name in {li.name for li in store.lists()}
+    page.click('[data-testid="delete"]')
+    page.click('[data-testid="confirm-delete"]')
+    page.wait_for_selector(f'[data-testid="message"]:has-text("deleted {list_name}")')
+    assert list_name not in {li.name for li in store.lists()}
+    assert list_name not in page.inner_text('[data-testid="lists"]')

@@ -225,3 +225,22 @@ def local_catalogue(
 
 
 DEMO_CATALOGUES = {"gaia": gaia_bright, "openngc": openngc, "hipparcos": hipparcos}
+
+
+def catalogue(spec: str | SkyCatalogue) -> SkyCatalogue:
+    """A catalogue from a name (``gaia``, ``openngc``, ``hipparcos``) or a file path."""
+    if isinstance(spec, SkyCatalogue):
+        return spec
+    if spec in DEMO_CATALOGUES:
+        return DEMO_CATALOGUES[spec]()
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"unknown catalogue {spec!r}: use {', '.join(DEMO_CATALOGUES)} or a file path"
+        )
+    return _local_cached(str(path.resolve()), path.stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=16)
+def _local_cached(path: str, _mtime: float) -> SkyCatalogue:
+    return local_catalogue(path)

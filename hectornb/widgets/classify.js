@@ -61,6 +61,9 @@ function finderChart(card, info, fov, bundles, toggles, catalogueNames) {
   const parts = [];
   // The sky area is a nested <svg>, which clips sources and outlines at the chart's edge.
   const sky = [`<rect x="0" y="0" width="${plot}" height="${plot}" class="hnb-sky"/>`];
+  if (info && info.cutout) {
+    sky.push(`<image class="hnb-cutout" href="${info.cutout}" x="0" y="0" width="${plot}" height="${plot}" preserveAspectRatio="none"/>`);
+  }
   const half = fov / 2, mid = plot / 2;
   const sources = (info && info.sources) || [];
   for (const s of sources) {
@@ -446,7 +449,7 @@ function render({ model, el }) {
 
   // The page URL opens the app at a list and target (shareable links).
   const params = Object.fromEntries(new URLSearchParams(window.location.search));
-  if (params.list || params.target || params.per_page) send({ type: "init", params });
+  send({ type: "init", params });
   if (inVoila) root.focus({ preventScroll: true });
   // Aladin Lite comes from a CDN: when it cannot load, say so where the view would be.
   setTimeout(() => {

@@ -17,7 +17,7 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
-from ..catalogues import DEMO_CATALOGUES, SkyCatalogue
+from ..catalogues import SkyCatalogue, catalogue
 from ..config import get_settings
 from ..identity import process_user
 from ..targets import (
@@ -46,8 +46,13 @@ class ClassifyApp(anywidget.AnyWidget):
     list_name : str, optional
         The list to open (default: the newest).
     catalogues : sequence of str or SkyCatalogue, optional
-        Catalogues drawn on the finder charts and used for suggestions
-        (default: ``("gaia", "openngc")``, both offline).
+        Catalogues drawn on the finder charts and used for suggestions: names of the
+        shipped ones (``gaia``, ``openngc``, ``hipparcos``), file paths, or `SkyCatalogue`
+        objects (default: ``HECTORNB_CATALOGUES``, else ``gaia`` and ``openngc``).
+    mag_limit : float, optional
+        Drop sources fainter than this (mag); default ``HECTORNB_CATALOGUE_MAG_LIMIT``.
+    cutouts : path, optional
+        Folder of ``<target>.png``/``.jpg`` sky images (default ``HECTORNB_CUTOUTS``).
     fov_arcsec : float
         Field of view of the finder charts, arcsec.
     """
@@ -80,12 +85,19 @@ class ClassifyApp(anywidget.AnyWidget):
     def __init__(
         self,
         list_name: str = "",
-        catalogues=("gaia", "openngc"),
+        catalogues=None,
         fov_arcsec: float = 60.0,
+        mag_limit: float | None = None,
+        cutouts=None,
         store=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        settings = get_settings()
+        catalogues = settings.catalogues if catalogues is None else catalogues
+        self.mag_limit = settings.catalogue_mag_limit if mag_limit is None else mag_limit
+        cutouts = settings.cutouts if cutouts is None else cutouts
+        self.cutouts = Path(cutouts) if cutouts else None
         self.store = store or target_store()
         self._user = process_user()
         self._catalogues: list[SkyCatalogue] = []
@@ -101,7 +113,7 @@ class ClassifyApp(anywidget.AnyWidget):
                 for b in BADCLASSES
             ]
             self.catalogue_names = [
-                c if isinstance(c, str) else c.name for c in self._catalogue_specs
+                Path(c).stem if isinstance(c, str) else c.name for c in self._catalogue_specs
             ]
             self._refresh_lists()
             if list_name or self.lists:
@@ -164,21 +176,36 @@ class ClassifyApp(anywidget.AnyWidget):
 
     def _resolve_catalogues(self) -> list[SkyCatalogue]:
         if not self._catalogues:
-            self._catalogues = [
-                DEMO_CATALOGUES[c]() if isinstance(c, str) else c for c in self._catalogue_specs
-            ]
+            self._catalogues = [catalogue(c) for c in self._catalogue_specs]
         return self._catalogues
 
     def sources_for(self, cards: list[dict]) -> dict:
-        """Catalogue sources and suggestions for each card (arcsec offsets)."""
+        """Catalogue sources (arcsec offsets), suggestions and cutouts for each card."""
         radius = max(get_settings().catalogue_radius_arcsec, self.fov_arcsec * math.sqrt(2) / 2)
         out = {}
         for card in cards:
             found = []
             for cat in self._resolve_catalogues():
                 found += cat.sources_near(card["ra"], card["dec"], radius)
-            out[card["name"]] = {"sources": found, "suggestion": suggest_bright_star(found)}
+            if self.mag_limit is not None:
+                found = [s for s in found if s["mag"] is None or s["mag"] <= self.mag_limit]
+            out[card["name"]] = {
+                "sources": found,
+                "suggestion": suggest_bright_star(found),
+                "cutout": self._cutout(card["name"]),
+            }
         return out
+
+    def _cutout(self, name: str) -> str | None:
+        """The target's sky image as a data URL, when the cutout folder has one."""
+        if self.cutouts is None:
+            return None
+        safe = "".join(ch if ch.isalnum() or ch in "+-._ " else "_" for ch in name)
+        for suffix, mime in ((".png", "image/png"), (".jpg", "image/jpeg")):
+            path = self.cutouts / f"{safe}{suffix}"
+            if path.is_file():
+                return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+        return None
 
     def _load_sources_later(self) -> None:
         self._page_serial += 1
@@ -223,12 +250,19 @@ class ClassifyApp(anywidget.AnyWidget):
     def _do_init(self, content: dict, _buffers) -> None:
         """The page's URL parameters: ``?list=…&target=…`` opens the app at a target."""
         params = content.get("params") or {}
+        # A preheated kernel built this app before the page was asked for: the lists may
+        # have changed since (an import from the command line, another user).
+        self._refresh_lists()
         with self.hold_sync():
             if params.get("per_page"):
                 self.per_page = self._per_page(params["per_page"])
-            if params.get("list") and params["list"] in {x["name"] for x in self.lists}:
-                self.list_name = params["list"]
-                self.offset = 0
+            names = [x["name"] for x in self.lists]
+            if params.get("list") in names:
+                self.list_name, self.offset = params["list"], 0
+            elif params.get("list"):
+                self._say(f"no target list named {params['list']!r}", "error")
+            elif self.list_name not in names:
+                self.list_name, self.offset = (names[0] if names else ""), 0
         if params.get("target"):
             self.jump(params["target"])
         else:

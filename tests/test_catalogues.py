@@ -1,0 +1,108 @@
+"""Catalogues around targets, the bright-star suggestion, and what the Classify app draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+from hectornb.catalogues import catalogue, gaia_bright, local_catalogue, openngc
+from hectornb.targets import parse_target_bytes
+from hectornb.targets.suggest import suggest_bright_star
+
+
+def test_cone_matches_astropy_separations():
+    gaia = gaia_bright()
+    centre = SkyCoord(83.82, -5.39, unit="deg")  # the Orion Nebula: many bright stars
+    idx, sep = gaia.cone(centre.ra.deg, centre.dec.deg, 1800.0)
+    truth = centre.separation(SkyCoord(gaia.ra, gaia.dec, unit="deg")).arcsec
+    assert sorted(idx.tolist()) == sorted(np.flatnonzero(truth <= 1800.0).tolist())
+    assert np.allclose(sep, truth[idx], atol=1e-6)
+    assert list(sep) == sorted(sep)
+
+
+def test_cone_across_ra_zero_and_near_the_pole():
+    cat = local_catalogue_from_rows([("a", 359.999, 10.0), ("b", 0.001, 10.0), ("c", 180, 89.99)])
+    idx, _ = cat.cone(0.0, 10.0, 10.0)
+    assert sorted(cat.ids[idx]) == ["a", "b"]
+    idx, _ = cat.cone(0.0, 89.995, 60.0)
+    assert list(cat.ids[idx]) == ["c"]
+
+
+def local_catalogue_from_rows(rows, tmp_path=None):
+    from hectornb.catalogues import SkyCatalogue
+
+    names, ra, dec = zip(*rows, strict=True)
+    n = len(rows)
+    return SkyCatalogue("t", "r", "star", np.array(ra, float), np.array(dec, float),
+                        np.full(n, 12.0), np.full(n, np.nan), np.array(names))  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fits", "votable", "parquet"])
+def test_local_catalogue_files(tmp_path, fmt):
+    table = Table({"name": ["s1", "s2"], "RA": [10.0, 10.01], "DEC": [-45.0, -45.0],
+                   "rmag": [14.1, 17.2], "e_rmag": [0.04, 0.1]})  # fmt: skip
+    suffix = {"votable": "xml"}.get(fmt, fmt)
+    path = tmp_path / f"mycat.{suffix}"
+    table.write(path, format={"csv": "ascii.csv", "votable": "votable"}.get(fmt, fmt))
+    cat = catalogue(str(path))
+    assert cat.name == "mycat" and len(cat) == 2
+    near = cat.sources_near(10.0, -45.0, 60.0)
+    assert [s["id"] for s in near] == ["s1", "s2"]
+    assert near[1]["r"] == pytest.approx(0.01 * np.cos(np.radians(45)) * 3600, rel=1e-4)
+    assert (near[0]["mag"], near[0]["mag_err"]) == (14.1, 0.04)
+    assert near[1]["dx"] > 0 and abs(near[1]["dy"]) < 1e-6  # east is +dx
+
+
+def test_local_catalogue_needs_positions(tmp_path):
+    path = tmp_path / "bad.csv"
+    Table({"x": [1.0], "y": [2.0]}).write(path, format="ascii.csv")
+    with pytest.raises(ValueError, match="no ra/dec columns"):
+        local_catalogue(path)
+    with pytest.raises(ValueError, match="unknown catalogue"):
+        catalogue("no-such-catalogue")
+
+
+@pytest.mark.parametrize(
+    ("r", "mag", "kind", "suggested"),
+    [
+        (15.0, 15.9, "star", True),
+        (15.0, 16.1, "star", False),
+        (30.0, 14.9, "star", True),
+        (30.0, 15.1, "star", False),
+        (31.5, 5.0, "star", False),
+        (5.0, 5.0, "galaxy", False),
+    ],
+)
+def test_bright_star_rule(r, mag, kind, suggested):
+    src = {"kind": kind, "r": r, "mag": mag, "band": "G", "catalogue": "gaia", "id": "1"}
+    result = suggest_bright_star([src])
+    assert (result is not None) == suggested
+    if suggested:
+        assert result["badclass"] == 1 and f"{mag:.2f} star at {r:.1f}″" in result["reason"]
+
+
+def test_openngc_galaxies_have_sizes():
+    ngc = openngc()
+    near = ngc.sources_near(10.6847, 41.2690, 600)  # M31
+    assert near and near[0]["id"] == "NGC0224" and near[0]["size"] > 3000
+
+
+def test_app_draws_local_catalogue_with_magnitude_cut_and_cutouts(store, list_name, tmp_path):
+    from hectornb.widgets import ClassifyApp
+
+    store.import_list(parse_target_bytes(b"A,10.0,-45.0\nB,20.0,-45.0\n", "l.csv"), list_name, "a")
+    cat = tmp_path / "deep.csv"
+    Table({"ra": [10.0, 10.002, 10.004], "dec": [-45.0, -45.0, -45.0],
+           "mag": [13.0, 15.5, 21.0]}).write(cat, format="ascii.csv")  # fmt: skip
+    cutouts = tmp_path / "cutouts"
+    cutouts.mkdir()
+    (cutouts / "A.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    app = ClassifyApp(list_name, catalogues=[str(cat)], mag_limit=20.0, cutouts=cutouts)
+    assert app.catalogue_names == ["deep"]
+    info = app.sources_for(app.cards)
+    assert [s["mag"] for s in info["A"]["sources"]] == [13.0, 15.5]  # 21 mag cut away
+    assert info["A"]["suggestion"]["badclass"] == 1  # 13 mag star at 0″
+    assert info["A"]["cutout"].startswith("data:image/png;base64,")
+    assert info["B"]["sources"] == [] and info["B"]["cutout"] is None
