@@ -222,3 +222,17 @@ def test_card_details_hover_label_toggles_and_confirmed_delete(
     page.wait_for_selector(f'[data-testid="message"]:has-text("deleted {list_name}")')
     assert list_name not in {li.name for li in store.lists()}
     assert list_name not in page.inner_text('[data-testid="lists"]')
+
+
+def test_reopening_a_list_resumes_at_the_last_classification(
+    browser_page, platform, store, list_name
+):
+    from hectornb.targets import parse_target_bytes
+
+    store.import_list(parse_target_bytes(TARGETS.encode(), "t.csv"), list_name, "ann")
+    store.classify(list_name, "T09", 3, process_user())  # yesterday's session ended here
+    page = browser_page
+    open_app(page, platform, f"&list={list_name}&per_page=3")
+    page.wait_for_selector('[data-testid="range"]:has-text("7–9 of 11")')
+    page.wait_for_selector('.hnb-card.hnb-active[data-target="T09"]')
+    assert "resumed at T09" in page.inner_text('[data-testid="message"]')

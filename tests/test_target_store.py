@@ -230,3 +230,16 @@ def test_classify_rejects_bad_class_and_unknown_target(store, list_name):
     with pytest.raises(NotFound):
         store.classify("no-such-list", "A", 1, "ann")
     assert store.history(list_name, "A") == []
+
+
+def test_resume_point_is_the_users_last_classification(store, list_name):
+    store.import_list(parse_target_bytes(_list(30), "l.csv"), list_name, "ann")
+    assert store.last_classified(list_name, "ann") is None
+    store.classify(list_name, "T0007", 1, "ann")
+    store.classify(list_name, "T0021", 2, "ann")
+    store.classify(list_name, "T0003", 3, "bob")
+    assert store.last_classified(list_name, "ann") == "T0021"
+    assert store.last_classified(list_name, "bob") == "T0003"
+    # an overwrite that drops T0021 moves the resume point back to a target that exists
+    store.import_list(parse_target_bytes(_list(20), "l.csv"), list_name, "ann", overwrite=True)
+    assert store.last_classified(list_name, "ann") == "T0007"

@@ -353,6 +353,14 @@ class MongoTargetStore:
         )
         return done, doc["n_targets"]
 
+    def last_classified(self, name: str, user: str) -> str | None:
+        doc = self._list(name)
+        docs = self.db.classifications.find(
+            {"list_id": doc["_id"], "username": user, "undoes": None, "dropped_at": None}
+        )
+        latest = max(docs, key=lambda d: (d["classified_at"], str(d["_id"])), default=None)
+        return latest["target_name"] if latest else None
+
     def history(self, name: str, target: str) -> list[dict]:
         doc = self._list(name)
         docs = self.db.classifications.find({"list_id": doc["_id"], "target_name": target})

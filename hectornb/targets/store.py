@@ -541,6 +541,19 @@ class PostgresTargetStore:
             ).fetchone()["n"]
         return done, row["n_targets"]
 
+    def last_classified(self, name: str, user: str) -> str | None:
+        """The target ``user`` classified last in the list (where to resume), if any."""
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            row = conn.execute(
+                "SELECT c.target_name FROM classification c JOIN target t"
+                " ON t.list_id = c.list_id AND t.name = c.target_name"
+                " WHERE c.list_id = %s AND c.username = %s AND c.undoes IS NULL"
+                " ORDER BY c.id DESC LIMIT 1",
+                (list_id, user),
+            ).fetchone()
+        return row["target_name"] if row else None
+
     def history(self, name: str, target: str) -> list[dict]:
         """Every classification of ``target``, oldest first (undos included)."""
         with self._tx() as conn:

@@ -263,8 +263,13 @@ class ClassifyApp(anywidget.AnyWidget):
                 self._say(f"no target list named {params['list']!r}", "error")
             elif self.list_name not in names:
                 self.list_name, self.offset = (names[0] if names else ""), 0
-        if params.get("target"):
-            self.jump(params["target"])
+        target = params.get("target") or (
+            self.store.last_classified(self.list_name, self._user) if self.list_name else None
+        )
+        if target:
+            self.jump(target)
+            if not params.get("target"):
+                self._say(f"resumed at {target}, your last classification in {self.list_name}")
         else:
             self._query()
 
