@@ -29,7 +29,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch  # noqa: E402
+from harness import launch, serve_platform  # noqa: E402
 
 REFERENCE_NB = {
     "cells": [
@@ -62,19 +62,7 @@ def start_server(home: str, notebooks: Path) -> tuple[subprocess.Popen, str, str
         "HECTORNB_NOTEBOOKS": str(notebooks),
         "HECTORNB_POOL_SIZE": "3",
     }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hectornb.cli", "serve", "--no-browser", f"--port={port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        text = log.read_text()
-        if "classify.ipynb is filled" in text and "reference.ipynb is filled" in text:
-            break
-        time.sleep(0.3)
+    proc, base = serve_platform(env, port, log, apps=("classify.ipynb", "reference.ipynb"))
     requests.get(f"{base}/hectornb/api/?token={token}", timeout=5).raise_for_status()
     return proc, base, token, log
 

@@ -81,37 +81,14 @@ def platform(database_url, hectornb_home, tmp_path_factory):
     """``hectornb serve`` running as a user starts it, on loopback, with a known token."""
     import subprocess
     import sys
-    import time
 
-    import requests
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    from harness import serve_platform
 
-    port, token = _free_port(), "test-token-" + uuid.uuid4().hex[:8]
+    token = "test-token-" + uuid.uuid4().hex[:8]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "2"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hectornb.cli", "serve", "--no-browser", f"--port={port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hectornb serve exited:\n{log.read_text()}")
-        try:
-            if (
-                requests.get(f"{base}/hectornb/api/?token={token}", timeout=2).ok
-                and "Kernel pool of classify.ipynb is filled" in log.read_text()
-            ):
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"hectornb serve did not start:\n{log.read_text()}")
+    proc, base = serve_platform(env, _free_port(), log)
     yield {"base": base, "token": token, "log": log}
     proc.terminate()
     try:

@@ -46,3 +46,31 @@ def route_aladin(page) -> None:
         )
 
     page.route("https://esm.sh/aladin-lite*", handle)
+
+
+def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout: float = 120):
+    """Start ``hectornb serve`` as a user would and wait until every app's kernel pool is
+    filled. Returns the process and the base URL; the server's output goes to ``log``."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    log = Path(log)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hectornb.cli", "serve", "--no-browser", f"--port={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hectornb serve exited:\n{log.read_text()}")
+        text = log.read_text()
+        if all(f"Kernel pool of {app} is filled" in text for app in apps):
+            return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"hectornb serve did not start within {timeout:.0f} s:\n{log.read_text()}")
