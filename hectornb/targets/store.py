@@ -282,19 +282,14 @@ class PostgresTargetStore:
             " (SELECT 1 FROM target t WHERE t.list_id = %(l)s AND t.name = c.target_name)",
             {"l": list_id},
         )
-        kept = conn.execute(
-            "UPDATE target t SET badclass = s.badclass, classified_by = s.username,"
-            " classified_at = s.classified_at, n_classifiers = s.n, disagree = s.nd > 1"
-            " FROM (SELECT DISTINCT ON (target_name) target_name, badclass, username,"
-            "   classified_at, count(*) OVER w AS n,"
-            "   (SELECT count(DISTINCT u2.badclass) FROM user_classification u2"
-            "     WHERE u2.list_id = %(l)s AND u2.target_name = uc.target_name) AS nd"
-            "   FROM user_classification uc WHERE list_id = %(l)s"
-            "   WINDOW w AS (PARTITION BY target_name)"
-            "   ORDER BY target_name, classified_at DESC) s"
-            " WHERE t.list_id = %(l)s AND t.name = s.target_name",
-            {"l": list_id},
-        ).rowcount
+        survivors = [
+            r["target_name"]
+            for r in conn.execute(
+                "SELECT DISTINCT target_name FROM user_classification WHERE list_id = %s",
+                (list_id,),
+            )
+        ]
+        kept = len(self._refresh_targets(conn, list_id, survivors))
         return kept, dropped
 
     def lists(self) -> list[ListInfo]:
@@ -512,21 +507,32 @@ class PostgresTargetStore:
                 (list_id, target, user, eff["badclass"], eff["classified_at"]),
             )
 
-    def _refresh_target(self, conn, list_id: int, target: str) -> dict:
-        """The card shows the latest class by anyone; flag disagreement between users."""
+    def _refresh_targets(self, conn, list_id: int, names: list[str]) -> list[dict]:
+        """Derive what the cards of ``names`` show from the users' current classes.
+
+        A card shows the latest class by anyone, how many users classified it, and whether
+        they disagree; a target nobody classifies any more goes back to unclassified.
+        """
         return conn.execute(
             sql.SQL(
                 "UPDATE target t SET badclass = s.badclass, classified_by = s.username,"
                 " classified_at = s.classified_at, n_classifiers = s.n, disagree = s.nd > 1"
-                " FROM (SELECT (array_agg(badclass ORDER BY classified_at DESC))[1] AS badclass,"
-                "   (array_agg(username ORDER BY classified_at DESC))[1] AS username,"
-                "   max(classified_at) AS classified_at, count(*) AS n,"
-                "   count(DISTINCT badclass) AS nd"
-                "   FROM user_classification WHERE list_id = %(l)s AND target_name = %(t)s) s"
-                " WHERE t.list_id = %(l)s AND t.name = %(t)s RETURNING {}"
+                " FROM (SELECT n.name,"
+                "   (array_agg(uc.badclass ORDER BY uc.classified_at DESC))[1] AS badclass,"
+                "   (array_agg(uc.username ORDER BY uc.classified_at DESC))[1] AS username,"
+                "   max(uc.classified_at) AS classified_at, count(uc.badclass) AS n,"
+                "   count(DISTINCT uc.badclass) AS nd"
+                "   FROM unnest(%(names)s::text[]) AS n(name)"
+                "   LEFT JOIN user_classification uc"
+                "     ON uc.list_id = %(l)s AND uc.target_name = n.name"
+                "   GROUP BY n.name) s"
+                " WHERE t.list_id = %(l)s AND t.name = s.name RETURNING {}"
             ).format(_T_TARGET_COLUMNS),
-            {"l": list_id, "t": target},
-        ).fetchone()
+            {"l": list_id, "names": names},
+        ).fetchall()
+
+    def _refresh_target(self, conn, list_id: int, target: str) -> dict:
+        return self._refresh_targets(conn, list_id, [target])[0]
 
     # ---- reading back --------------------------------------------------------------------
 
