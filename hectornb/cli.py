@@ -140,6 +140,58 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate_night(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .simulate import simulate_night
+
+    try:
+        date = dt.date.fromisoformat(args.date)
+    except ValueError:
+        print(f"error: --date {args.date!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    paths = simulate_night(args.outdir, date=date, instrument=args.instrument,
+                           fields=args.fields, size=args.size, seed=args.seed)  # fmt: skip
+    print(f"{len(paths)} raw frames in {Path(args.outdir) / paths[0].parent.parent.name}")
+    return 0
+
+
+def _index(rawdir: str):
+    from .reduce import index_directory
+
+    frame, problems = index_directory(rawdir)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return frame, problems
+
+
+def _cmd_archive_index(args: argparse.Namespace) -> int:
+    from .reduce import store_index
+
+    frame, problems = _index(args.rawdir)
+    if frame.empty:
+        print(f"error: no raw frames (DDmmmCNNNN.fits) under {args.rawdir}", file=sys.stderr)
+        return 1
+    stored = store_index(frame)
+    counts = frame.groupby(["night", "ndfclass"]).size()
+    for (night, ndfclass), n in counts.items():
+        print(f"{night}  {ndfclass:<9} {n}")
+    print(f"{stored} frames indexed" + (f", {len(problems)} unreadable" if problems else ""))
+    return 1 if problems else 0
+
+
+def _cmd_reduce_plan(args: argparse.Namespace) -> int:
+    from .reduce import describe_plan, plan_night
+
+    frame, _ = _index(args.rawdir)
+    groups = plan_night(frame)
+    if not groups:
+        print(f"error: no object frames (MFOBJECT) under {args.rawdir}", file=sys.stderr)
+        return 1
+    print(describe_plan(groups))
+    return 0 if all(g.ok for g in groups) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hectornb", description="Hector / 2dF science platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +208,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="load the demo target lists into the database")
     _user_arg(p)
     p.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", help="simulated raw data with known truth")
+    simsub = sim.add_subparsers(dest="simulate_command", required=True)
+    p = simsub.add_parser("night", help="write one night of raw frames (both arms)")
+    p.add_argument("outdir")
+    p.add_argument("--date", default="2025-08-27", help="the night, YYYY-MM-DD")
+    p.add_argument("--instrument", choices=("2df", "hector"), default="2df")
+    p.add_argument("--fields", type=int, default=2)
+    p.add_argument("--size", choices=("full", "small"), default="full")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=_cmd_simulate_night)
+
+    arch = sub.add_parser("archive", help="the index of raw frames")
+    archsub = arch.add_subparsers(dest="archive_command", required=True)
+    p = archsub.add_parser("index", help="read raw frames' headers into the database")
+    p.add_argument("rawdir")
+    p.set_defaults(func=_cmd_archive_index)
+
+    red = sub.add_parser("reduce", help="reductions")
+    redsub = red.add_subparsers(dest="reduce_command", required=True)
+    p = redsub.add_parser("plan", help="groups and calibrations for the frames under RAWDIR")
+    p.add_argument("rawdir")
+    p.set_defaults(func=_cmd_reduce_plan)
 
     targets = sub.add_parser("targets", help="target lists and classifications")
     tsub = targets.add_subparsers(dest="targets_command", required=True)

@@ -1,0 +1,27 @@
+"""Facts about the AAT, 2dF, AAOmega and Hector: file naming, arms, gratings, detectors.
+
+Sources: the headers of real 2dfdr products (``tests/data``), the SAMI/Hector managers' file
+conventions and the AAOmega documentation, summarised in the project's research notes.
+"""
+
+from .aat import (
+    ARMS,
+    GRATINGS,
+    Arm,
+    Grating,
+    night_dir,
+    other_arm,
+    parse_raw_filename,
+    raw_filename,
+)
+
+__all__ = [
+    "ARMS",
+    "GRATINGS",
+    "Arm",
+    "Grating",
+    "night_dir",
+    "other_arm",
+    "parse_raw_filename",
+    "raw_filename",
+]

@@ -1,0 +1,82 @@
+"""AAOmega arms and gratings, and the AAT's raw file names.
+
+Raw frames live in ``<yymmdd>/ccd_<n>/DDmmmCNNNN.fits``: day, lower-case month, the CCD digit
+(1 blue, 2 red for AAOmega) and a four-digit run number. The year is not in the file name;
+it comes from the night directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_RAW = re.compile(r"(?P<day>[0-3]\d)(?P<mon>[a-z]{3})(?P<ccd>[1-4])(?P<run>\d{4})\.fits?", re.I)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One AAOmega camera.
+
+    ``gain`` is inverse gain (e-/ADU) and ``read_noise`` in electrons, NORMAL read-out speed,
+    as measured values in real headers (RO_GAIN, RO_NOISE).
+    """
+
+    ccd: int
+    name: str
+    spectid: str
+    detector: str
+    gain: float
+    read_noise: float
+
+
+ARMS: dict[int, Arm] = {
+    1: Arm(1, "blue", "BL", "E2V2A", 1.88, 3.61),
+    2: Arm(2, "red", "RD", "E2V3A", 1.99, 4.25),
+}
+
+
+@dataclass(frozen=True)
+class Grating:
+    """An AAOmega VPH grating: lines per mm, dispersion (Angstrom/pixel), usual centre."""
+
+    name: str
+    lines_per_mm: float
+    dispersion: float
+    central_wavelength: float
+    arm: int
+
+
+GRATINGS: dict[str, Grating] = {
+    # 385R dispersion from real headers (DISPERS); others from their 2048-pixel coverage
+    "580V": Grating("580V", 582.0, 2100.0 / 2048, 4800.0, 1),
+    "385R": Grating("385R", 383.0, 1.568, 7250.0, 2),
+    "1000R": Grating("1000R", 1001.0, 1100.0 / 2048, 6850.0, 2),
+}
+
+
+def night_dir(date: dt.date) -> str:
+    """The night directory name, ``yymmdd``."""
+    return date.strftime("%y%m%d")
+
+
+def raw_filename(date: dt.date, ccd: int, run: int) -> str:
+    """``17dec20028.fits`` for 2015-12-17, CCD 2, run 28."""
+    if not 1 <= run <= 9999:
+        raise ValueError(f"run number {run} does not fit four digits")
+    return f"{date.day:02d}{_MONTHS[date.month - 1]}{ccd}{run:04d}.fits"
+
+
+def parse_raw_filename(name: str) -> tuple[int, str, int, int]:
+    """(day, month abbreviation, CCD, run) of a raw file name, or `ValueError`."""
+    m = _RAW.fullmatch(name)
+    if m is None or m["mon"].lower() not in _MONTHS:
+        raise ValueError(f"{name!r} is not an AAT raw file name (DDmmmCNNNN.fits)")
+    return int(m["day"]), m["mon"].lower(), int(m["ccd"]), int(m["run"])
+
+
+def other_arm(name: str) -> str:
+    """The same exposure's file from the other AAOmega arm (swap the CCD digit)."""
+    day, mon, ccd, run = parse_raw_filename(name)
+    return f"{day:02d}{mon}{3 - ccd if ccd in (1, 2) else ccd}{run:04d}.fits"

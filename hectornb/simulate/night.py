@@ -1,0 +1,347 @@
+"""A simulated AAT night of 2dF/AAOmega or Hector raw frames, with the truth beside each.
+
+Frames are written in the AAT layout, ``OUTDIR/<yymmdd>/ccd_<n>/DDmmmCNNNN.fits``, for both
+arms, with the real header keywords and a ``FIBRES`` binary table. The images carry bias and
+overscan, read noise and gain, dark current, fibre traces with a Gaussian spatial profile
+and a slow curvature, per-fibre throughput, a quartz lamp, arc lines from the line lists,
+night sky (continuum and OH lines), galaxies (continuum and emission lines at a redshift),
+cosmic rays, and broken fibres. ``<name>_truth.npz`` beside a frame holds what made it:
+trace centres and wavelengths per fibre and pixel, throughputs, the input spectra, sky and
+the cosmic-ray mask.
+
+``size="small"`` makes frames of a few tens of fibres and 256 spectral pixels (tests);
+``size="full"`` the real detector geometry (2048 spectral pixels, ~4100 rows, 400 fibres for
+2dF, the 819-position Hector slit on AAOmega).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.time import Time
+
+from ..instrument import ARMS, GRATINGS, night_dir, raw_filename
+
+LAMPS = {"MFARC": "CuAr FeAr"}
+CALIBRATION_OBJECTS = {
+    "BIAS": "Bias frame",
+    "DARK": "Dark frame",
+    "MFFFF": "Fibre Flat Field - Quartz_75",
+    "MFARC": "ARC - CuAr_1 FeAr_1",
+}
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n_fibres: int
+    n_spectral: int  # data columns
+    n_overscan: int
+    fibre_pitch: float  # rows between traces
+    top_margin: int
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.top_margin * 2 + self.fibre_pitch * self.n_fibres)
+
+
+def geometry(instrument: str, size: str) -> Geometry:
+    n_full = 819 if instrument == "hector" else 400
+    if size == "full":
+        return Geometry(n_full, 2048, 26, 4096 / n_full * 0.98, 40)
+    if size == "small":
+        return Geometry(63 if instrument == "hector" else 40, 256, 16, 7.0, 10)
+    raise ValueError(f"size must be 'full' or 'small', not {size!r}")
+
+
+def line_list(name: str) -> np.ndarray:
+    """Wavelengths (Angstrom, air) of a line list shipped with the package."""
+    text = resources.files("hectornb").joinpath("data", "linelists", name).read_text()
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and not line.lstrip().startswith("#"):
+            try:
+                out.append(float(parts[0]))
+            except ValueError:
+                continue
+    return np.array(out)
+
+
+@dataclass
+class FieldPlan:
+    name: str
+    plate: int
+    ra: float  # deg
+    dec: float  # deg
+    cfg_file: str
+
+
+def _fibre_table(rng, field: FieldPlan, n: int, instrument: str) -> tuple[fits.BinTableHDU, dict]:
+    types = np.full(n, "P")
+    idx = np.arange(n)
+    types[idx % 10 == 9] = "S"  # one fibre in ten on sky
+    types[rng.choice(n, max(1, n // 40), replace=False)] = "U"
+    broken = rng.choice(n, max(1, n // 100), replace=False)
+    types[broken] = "N"
+    if instrument == "2df":
+        types[idx[-8:]] = "F"  # the guide fibres close the 2dF slit
+    r = np.sqrt(rng.uniform(0, 1, n))  # degrees: both 2dF and Hector have a 2-degree field
+    phi = rng.uniform(0, 2 * np.pi, n)
+    dec = field.dec + r * np.sin(phi)
+    ra = field.ra + r * np.cos(phi) / np.cos(np.radians(field.dec))
+    mags = np.where(types == "P", rng.uniform(15.5, 19.5, n), 0.0)
+    redshift = np.where(types == "P", rng.uniform(0.01, 0.1, n), 0.0)
+    names = [
+        f"{'Sky' if t == 'S' else 'Guide' if t == 'F' else 'Parked' if t in 'UN' else 'G'}"
+        f"{field.name}-{i + 1:03d}"
+        for i, t in enumerate(types)
+    ]
+    cols = [
+        fits.Column("NAME", "80A", array=names),
+        fits.Column("RA", "1D", unit="radians", array=np.radians(ra)),
+        fits.Column("DEC", "1D", unit="radians", array=np.radians(dec)),
+        fits.Column("X", "1J", unit="microns", array=(r * np.cos(phi) * 2e5).astype(int)),
+        fits.Column("Y", "1J", unit="microns", array=(r * np.sin(phi) * 2e5).astype(int)),
+        fits.Column("XERR", "1I", array=rng.integers(-15, 15, n)),
+        fits.Column("YERR", "1I", array=rng.integers(-15, 15, n)),
+        fits.Column("THETA", "1D", unit="radians", array=phi),
+        fits.Column("TYPE", "1A", array=types),
+        fits.Column("PIVOT", "1I", array=idx + 1),
+        fits.Column("MAGNITUDE", "1D", array=mags),
+        fits.Column("PID", "1J", array=np.zeros(n, int)),
+        fits.Column("COMMENT", "80A", array=[f"z={z:.4f}" if z else "" for z in redshift]),
+        fits.Column("RETRACTOR", "10A", array=[str(i // 20 + 1) for i in idx]),
+        fits.Column("WLEN", "1D", array=np.full(n, 650.0)),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols, name="FIBRES")
+    h = hdu.header
+    h["CENRA"] = (np.radians(field.ra), "field centre RA (radians)")
+    h["CENDEC"] = (np.radians(field.dec), "field centre Dec (radians)")
+    h["CENEQNX"] = 2000.0
+    h["LABEL"] = field.name
+    h["PLATEID"] = field.plate
+    h["FILENAME"] = f"/instsoft/2dF/temp/{field.cfg_file}"
+    truth = {"types": types, "mags": mags, "redshift": redshift}
+    return hdu, truth
+
+
+def _galaxy(wave: np.ndarray, z: float, mag: float, rng) -> np.ndarray:
+    """Counts per pixel per second of a galaxy: a red continuum plus emission lines."""
+    level = 10 ** (-0.4 * (mag - 17.0)) * 2.0
+    cont = level * (wave / 5500.0) ** 1.5
+    lines = np.zeros_like(wave)
+    for rest, strength in ((3727.0, 3.0), (4861.3, 1.0), (5006.8, 2.0), (6562.8, 3.5),
+                           (6583.4, 1.2), (6716.4, 0.6), (6730.8, 0.5)):  # fmt: skip
+        centre = rest * (1 + z)
+        lines += level * strength * 6 * np.exp(-0.5 * ((wave - centre) / 2.0) ** 2)
+    return cont + lines * rng.uniform(0.3, 1.5)
+
+
+def _sky(wave: np.ndarray, sky_lines: np.ndarray) -> np.ndarray:
+    cont = 1.2 * (wave / 5500.0) ** 0.5
+    oh = np.zeros_like(wave)
+    for i, w in enumerate(sky_lines):
+        if wave[0] - 10 < w < wave[-1] + 10:
+            oh += (2.0 + 8.0 * ((i * 7919) % 13) / 13) * np.exp(-0.5 * ((wave - w) / 1.6) ** 2)
+    return cont + oh
+
+
+def simulate_frame(
+    path: Path,
+    *,
+    ndfclass: str,
+    exposed: float,
+    start: dt.datetime,
+    run: int,
+    arm: int,
+    grating: str,
+    field: FieldPlan | None,
+    fibre_hdu: fits.BinTableHDU | None,
+    fibre_truth: dict | None,
+    geom: Geometry,
+    instrument: str,
+    programme: str,
+    rng: np.random.Generator,
+    night: str,
+) -> None:
+    """Write one raw frame and its truth."""
+    a = ARMS[arm]
+    g = GRATINGS[grating]
+    nf, nx = geom.n_fibres, geom.n_spectral
+    x = np.arange(nx)
+    fib = np.arange(nf)
+    # wavelength solution: a slow quadratic plus a small shift per fibre
+    dispersion = g.dispersion * 2048 / nx
+    shift = rng.normal(0, 0.3, nf)[:, None]
+    wave = (g.central_wavelength + dispersion * (x - nx / 2)
+            + 1.5e-6 * dispersion * (x - nx / 2) ** 2 + shift * dispersion)  # fmt: skip
+    # traces: evenly pitched, gently curved
+    y0 = geom.top_margin + geom.fibre_pitch * (fib + 0.5)
+    trace = y0[:, None] + 2.5e-6 * (x - nx / 2) ** 2 * np.ones((nf, 1))
+    throughput = rng.uniform(0.8, 1.05, nf)
+    types = fibre_truth["types"] if fibre_truth is not None else np.full(nf, "P")
+    throughput[types == "N"] = 0.0
+    spectra = np.zeros((nf, nx))
+    sky = np.zeros(nx)
+    if ndfclass == "MFFFF":
+        spectra[:] = 400.0 * np.exp(-0.5 * ((wave - g.central_wavelength) / (dispersion * nx)) ** 2)
+    elif ndfclass == "MFARC":
+        lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
+        for k, w in enumerate(lines):
+            if wave.min() - 5 < w < wave.max() + 5:
+                strength = 200.0 + 1800.0 * ((k * 2654435761) % 97) / 97
+                spectra += strength * np.exp(-0.5 * ((wave - w) / (1.2 * dispersion)) ** 2)
+    elif ndfclass == "MFOBJECT":
+        sky_lines = line_list("skylines.dat")
+        for f in range(nf):
+            s = _sky(wave[f], sky_lines)
+            if f == 0:
+                sky = s
+            obj = 0.0
+            if types[f] == "P":
+                obj = _galaxy(wave[f], fibre_truth["redshift"][f], fibre_truth["mags"][f], rng)
+            spectra[f] = s + obj
+        spectra *= exposed / 60.0
+    # image: sum of fibre profiles (Gaussian, sigma 1.1 rows)
+    image = np.zeros((geom.n_rows, nx))
+    sigma = 1.1
+    for f in range(nf):
+        if throughput[f] == 0 or not spectra[f].any():
+            continue
+        # only the rows within 6 sigma of this trace receive its light
+        lo = max(int(trace[f].min() - 6 * sigma), 0)
+        hi = min(int(trace[f].max() + 6 * sigma) + 1, geom.n_rows)
+        rows = np.arange(lo, hi)[:, None]
+        prof = np.exp(-0.5 * ((rows - trace[f][None, :]) / sigma) ** 2)
+        image[lo:hi] += prof / (sigma * np.sqrt(2 * np.pi)) * (spectra[f] * throughput[f])[None, :]
+    dark_e = 0.0005 * exposed if ndfclass != "BIAS" else 0.0
+    electrons = rng.poisson(np.clip(image + dark_e, 0, None)).astype(float)
+    cosmic = np.zeros(electrons.shape, bool)
+    if ndfclass in ("MFOBJECT", "DARK") and exposed > 0:
+        n_cr = int(electrons.size * 2e-5 * exposed / 1800) + 3
+        ys, xs = rng.integers(0, geom.n_rows, n_cr), rng.integers(0, nx, n_cr)
+        cosmic[ys, xs] = True
+        electrons[ys, xs] += rng.uniform(2000, 20000, n_cr)
+    bias_level = 280.0 + 20.0 * arm
+    data = electrons / a.gain + bias_level + rng.normal(0, a.read_noise / a.gain, electrons.shape)
+    overscan = bias_level + rng.normal(0, a.read_noise / a.gain, (geom.n_rows, geom.n_overscan))
+    full = np.hstack([data, np.full((geom.n_rows, 4), bias_level), overscan])
+    bad_col = nx // 3
+    full[:, bad_col] = bias_level + 3000.0  # a hot column, as real detectors have
+    raw = np.clip(np.round(full), 0, 65535).astype(np.uint16)
+
+    when = Time(start)
+    h = fits.Header()
+    h["NDFCLASS"] = (ndfclass, "Data Reduction class name")
+    h["OBJECT"] = CALIBRATION_OBJECTS.get(ndfclass, field.name if field else "")
+    h["EXPOSED"] = (exposed, "Exposure time (seconds)")
+    h["ELAPSED"] = exposed
+    h["UTDATE"] = start.strftime("%Y:%m:%d")
+    h["UTSTART"] = start.strftime("%H:%M:%S")
+    h["UTMJD"] = (when.mjd, "Modified Julian Date (UTC)")
+    h["EPOCH"] = (when.decimalyear, "Current Epoch, Years A.D.")
+    h["RUNCMD"] = "RUN" if ndfclass not in ("BIAS", "DARK") else ndfclass
+    h["RUN"] = run
+    h["OBSTYPE"] = {"MFOBJECT": "OBJECT", "MFFFF": "FLAT", "MFARC": "ARC"}.get(ndfclass, ndfclass)
+    h["SPECTID"] = a.spectid
+    h["INSTRUME"] = "AAOMEGA-HECTOR" if instrument == "hector" else "AAOMEGA-2dF"
+    h["DETECTOR"] = a.detector
+    h["GRATID"] = grating
+    h["GRATLPMM"] = g.lines_per_mm
+    h["GRATANGL"] = round(8.0 + 0.002 * g.lines_per_mm, 3)
+    h["CAMANGL"] = round(2 * h["GRATANGL"] + 0.2, 3)
+    h["LAMBDAC"] = round(g.central_wavelength + 1.6, 2)
+    h["LAMBDCR"] = g.central_wavelength
+    h["DISPERS"] = g.dispersion
+    h["DICHROIC"] = "X5700"
+    h["SOURCE"] = f"plate {field.plate}" if field else "plate 0"
+    h["CFG_FILE"] = field.cfg_file if field else ""
+    h["TOPEND"] = "2DF"
+    h["SPEED"] = "NORMAL"
+    h["RO_GAIN"] = (a.gain, "Readout amplifier (inverse) gain (e-/ADU)")
+    h["RO_NOISE"] = (a.read_noise, "Readout noise (electrons)")
+    h["MEANRA"] = field.ra if field else 0.0
+    h["MEANDEC"] = field.dec if field else 0.0
+    h["FILEORIG"] = f"/data/aatobs/OptDet_data/{night}/ccd_{arm}/{path.name}"
+    h["LAMPNAME"] = LAMPS.get(ndfclass, "Quartz_75" if ndfclass == "MFFFF" else "")
+    h["AAOPRGID"] = programme
+    h["WINDOXS1"], h["WINDOXE1"] = 1, nx
+    h["WINDOYS1"], h["WINDOYE1"] = 1, geom.n_rows
+    h["WINDOXS2"], h["WINDOXE2"] = nx + 5, nx + 4 + geom.n_overscan
+    h["WINDOYS2"], h["WINDOYE2"] = 1, geom.n_rows
+    h["BIASLVL"] = (bias_level, "simulation truth: bias level (ADU)")
+    hdus = [fits.PrimaryHDU(raw, header=h)]
+    if fibre_hdu is not None:
+        hdus.append(fibre_hdu)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+    np.savez_compressed(
+        path.with_name(path.stem + "_truth.npz"),
+        trace=trace.astype(np.float32),
+        wave=wave.astype(np.float32),
+        throughput=throughput,
+        spectra=spectra.astype(np.float32),
+        sky=sky.astype(np.float32),
+        cosmic=cosmic,
+        bad_column=bad_col,
+        bias=bias_level,
+    )
+
+
+def simulate_night(
+    outdir: str | Path,
+    date: dt.date = dt.date(2025, 8, 27),
+    instrument: str = "2df",
+    fields: int = 2,
+    size: str = "small",
+    seed: int = 1,
+    exposures: int = 3,
+    programme: str = "A/2025B/001",
+) -> list[Path]:
+    """Write one night of raw frames for both arms; returns the paths written.
+
+    Calibrations first (biases, darks), then for each field a dome flat, an arc and
+    ``exposures`` object frames; both arms share run numbers, as at the AAT.
+    """
+    if instrument not in ("2df", "hector"):
+        raise ValueError("instrument must be '2df' or 'hector'")
+    rng = np.random.default_rng(seed)
+    geom = geometry(instrument, size)
+    red = "1000R" if instrument == "hector" else "385R"
+    gratings = {1: "580V", 2: red}
+    night = Path(outdir) / night_dir(date)
+    t = dt.datetime.combine(date, dt.time(8, 0))
+    plan: list[tuple[str, float, FieldPlan | None]] = []
+    plan += [("BIAS", 0.0, None)] * 3
+    plan += [("DARK", 900.0, None)] * 2
+    field_plans = []
+    for k in range(fields):
+        ra = (300.0 + 15.0 * k) % 360.0
+        dec = -30.0 - 5.0 * k
+        name = f"F{k + 1:02d}"
+        fp = FieldPlan(name, k % 2, ra, dec, f"{name}_{date:%y%m%d}_p{k % 2}.sds")
+        field_plans.append(fp)
+        plan += [("MFFFF", 30.0, fp), ("MFARC", 60.0, fp)]
+        plan += [("MFOBJECT", 1800.0, fp)] * exposures
+    tables: dict[str, tuple] = {}
+    written = []
+    for run, (cls, exposed, fp) in enumerate(plan, start=1):
+        if fp is not None and fp.name not in tables:
+            tables[fp.name] = _fibre_table(rng, fp, geom.n_fibres, instrument)
+        hdu, truth = tables[fp.name] if fp is not None else (None, None)
+        for arm in (1, 2):
+            path = night / f"ccd_{arm}" / raw_filename(date, arm, run)
+            simulate_frame(
+                path, ndfclass=cls, exposed=exposed, start=t, run=run, arm=arm,
+                grating=gratings[arm], field=fp, fibre_hdu=hdu.copy() if hdu else None,
+                fibre_truth=truth, geom=geom, instrument=instrument, programme=programme,
+                rng=rng, night=night.name,
+            )  # fmt: skip
+            written.append(path)
+        t += dt.timedelta(seconds=exposed + 120.0)
+    return written
