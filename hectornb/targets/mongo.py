@@ -10,7 +10,8 @@ MongoDB gives atomic writes per document, so:
   never a mixture; a failed import leaves only unreferenced rows, removed on the next one;
 - a list name is claimed by inserting ``{_id: name}`` into ``target_list_names`` (unique);
 - a classification appends to ``classifications`` and upserts the user's latest class; the
-  target's shown class is updated only if the classification is newer than the one shown.
+  target's shown class is updated only if the classification is newer than the one shown
+  (ordered by a global counter, since BSON times have only millisecond precision).
   Under truly simultaneous classifications of one target, ``n_classifiers`` and
   ``disagree`` may lag by one classification until that target is classified again.
 """
@@ -103,6 +104,19 @@ class MongoTargetStore:
         self.db.classifications.create_index([("list_id", 1), ("target_name", 1)])
         self.db.user_classifications.create_index([("list_id", 1), ("username", 1)])
 
+    def _next_order(self) -> int:
+        """A global, strictly increasing number: BSON datetimes have only millisecond
+        precision, so two classifications in one millisecond cannot be ordered by time."""
+        from pymongo import ReturnDocument
+
+        doc = self.db.counters.find_one_and_update(
+            {"_id": "classification"},
+            {"$inc": {"n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["n"])
+
     # ---- lists ---------------------------------------------------------------------------
 
     def _list(self, name: str) -> dict:
@@ -140,7 +154,7 @@ class MongoTargetStore:
             [
                 {"list_id": list_id, "gen": gen, "seq": i, "name": n, "ra": ra, "dec": dec,
                  "line": line, "badclass": None, "classified_by": None, "classified_at": None,
-                 "n_classifiers": 0, "disagree": False}
+                 "n_classifiers": 0, "disagree": False, "order": None}
                 for i, (n, ra, dec, line) in enumerate(
                     zip(targets.names, targets.ra.tolist(), targets.dec.tolist(),
                         targets.lines.tolist(), strict=True)
@@ -273,11 +287,10 @@ class MongoTargetStore:
         self._target_doc(doc, target)
         uc_id = f"{doc['_id']}\x1f{target}\x1f{user}"
         prev = self.db.user_classifications.find_one({"_id": uc_id})
-        now = _now()
         self.db.classifications.insert_one(
             {"list_id": doc["_id"], "target_name": target, "username": user, "badclass": value,
              "previous": prev["badclass"] if prev else None, "undoes": None,
-             "classified_at": now, "dropped_at": None}
+             "classified_at": _now(), "order": self._next_order(), "dropped_at": None}
         )  # fmt: skip
         self._set_user_state(doc["_id"], target, user)
         return self._refresh_target(doc["_id"], doc["gen"], target)
@@ -290,7 +303,7 @@ class MongoTargetStore:
         docs = list(self.db.classifications.find(q))
         undone = {d["undoes"] for d in docs if d.get("undoes") is not None}
         live = [d for d in docs if d.get("undoes") is None and d["_id"] not in undone]
-        return sorted(live, key=lambda d: (d["classified_at"], str(d["_id"])), reverse=True)
+        return sorted(live, key=lambda d: d["order"], reverse=True)
 
     def undo(self, name: str, user: str) -> dict | None:
         doc = self._list(name)
@@ -305,7 +318,7 @@ class MongoTargetStore:
         self.db.classifications.insert_one(
             {"list_id": doc["_id"], "target_name": target, "username": user, "badclass": None,
              "previous": current["badclass"] if current else None, "undoes": last["_id"],
-             "classified_at": _now(), "dropped_at": None}
+             "classified_at": _now(), "order": self._next_order(), "dropped_at": None}
         )  # fmt: skip
         self._set_user_state(doc["_id"], target, user)
         return self._refresh_target(doc["_id"], doc["gen"], target, force=True)
@@ -319,27 +332,26 @@ class MongoTargetStore:
             self.db.user_classifications.replace_one(
                 {"_id": uc_id},
                 {"_id": uc_id, "list_id": list_id, "target_name": target, "username": user,
-                 "badclass": live[0]["badclass"], "classified_at": live[0]["classified_at"]},
+                 "badclass": live[0]["badclass"], "classified_at": live[0]["classified_at"],
+                 "order": live[0]["order"]},
                 upsert=True,
             )  # fmt: skip
 
     def _refresh_target(self, list_id: str, gen: int, target: str, force: bool = False) -> dict:
         ucs = list(self.db.user_classifications.find({"list_id": list_id, "target_name": target}))
-        latest = max(ucs, key=lambda d: d["classified_at"]) if ucs else None
+        latest = max(ucs, key=lambda d: d["order"]) if ucs else None
         state = {
             "badclass": latest["badclass"] if latest else None,
             "classified_by": latest["username"] if latest else None,
             "classified_at": latest["classified_at"] if latest else None,
             "n_classifiers": len(ucs),
             "disagree": len({d["badclass"] for d in ucs}) > 1,
+            "order": latest["order"] if latest else None,
         }
         q = {"list_id": list_id, "gen": gen, "name": target}
         if not force and latest is not None:
             # never replace a newer classification shown by a concurrent writer
-            q["$or"] = [
-                {"classified_at": None},
-                {"classified_at": {"$lte": latest["classified_at"]}},
-            ]
+            q["$or"] = [{"order": None}, {"order": {"$lte": latest["order"]}}]
         self.db.targets.update_one(q, {"$set": state})
         return _target_out(self.db.targets.find_one({"list_id": list_id, "gen": gen,
                                                      "name": target}))  # fmt: skip
@@ -358,7 +370,7 @@ class MongoTargetStore:
         docs = self.db.classifications.find(
             {"list_id": doc["_id"], "username": user, "undoes": None, "dropped_at": None}
         )
-        latest = max(docs, key=lambda d: (d["classified_at"], str(d["_id"])), default=None)
+        latest = max(docs, key=lambda d: d["order"], default=None)
         return latest["target_name"] if latest else None
 
     def history(self, name: str, target: str) -> list[dict]:
@@ -367,10 +379,12 @@ class MongoTargetStore:
         out = [
             {"id": d["_id"], "username": d["username"], "badclass": d["badclass"],
              "previous": d["previous"], "undoes": d.get("undoes"),
-             "classified_at": _utc(d["classified_at"]), "dropped_at": _utc(d.get("dropped_at"))}
+             "classified_at": _utc(d["classified_at"]), "dropped_at": _utc(d.get("dropped_at")),
+             "order": d["order"]}
             for d in docs
         ]  # fmt: skip
-        return sorted(out, key=lambda h: (h["classified_at"], str(h["id"])))
+        out.sort(key=lambda h: h.pop("order"))
+        return out
 
     def export_rows(self, name: str) -> tuple[list[dict], dict[str, dict[str, int]]]:
         doc = self._list(name)

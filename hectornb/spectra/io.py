@@ -1,0 +1,153 @@
+"""2dfdr-format reduced frames: reading any 2dfdr product, writing ours the same way.
+
+Layout (what 2dfdr writes and specutils' "Data Central AAOmega" loader expects): primary
+image of NFIB x NPIX flux (1-D for a single fibre), ``VARIANCE``, the ``FIBRES`` table (RA
+and DEC in radians) at HDU 2, ``SKY``, ``REDUCTION_ARGS``, optionally ``RWSS`` (spectra
+before sky subtraction); wavelengths from the linear WCS (CRVAL1/CDELT1/CRPIX1, Angstrom)
+or a ``WAVELENGTH`` extension (Angstrom, or log10 of Angstrom in some products).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.table import QTable, Table
+
+FIBRE_TABLE_NAMES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
+
+
+@dataclass
+class ReducedFrame:
+    """Spectra of one reduced frame.
+
+    Attributes
+    ----------
+    flux, variance : numpy.ndarray
+        Shape (n_fibres, n_pixels); variance may be None.
+    wavelength : numpy.ndarray
+        Angstrom, shape (n_pixels,) or (n_fibres, n_pixels).
+    fibres : astropy.table.QTable
+        The fibre table; ``RA`` and ``DEC`` are Quantities in degrees.
+    sky : numpy.ndarray or None
+        The sky spectrum subtracted (n_pixels,).
+    rwss : numpy.ndarray or None
+        Spectra without sky subtraction.
+    header : astropy.io.fits.Header
+        The primary header.
+    reduction_args : dict
+        2dfdr's (or our engine's) reduction arguments.
+    """
+
+    flux: np.ndarray
+    wavelength: np.ndarray
+    fibres: QTable
+    variance: np.ndarray | None = None
+    sky: np.ndarray | None = None
+    rwss: np.ndarray | None = None
+    header: fits.Header = field(default_factory=fits.Header)
+    reduction_args: dict = field(default_factory=dict)
+
+    @property
+    def n_fibres(self) -> int:
+        return self.flux.shape[0]
+
+    def fibre_wavelength(self, i: int) -> u.Quantity:
+        w = self.wavelength if self.wavelength.ndim == 1 else self.wavelength[i]
+        return w * u.AA
+
+
+def _as_2d(data) -> np.ndarray | None:
+    if data is None:
+        return None
+    data = np.asarray(data, dtype=float)
+    return data[None, :] if data.ndim == 1 else data
+
+
+def _wcs_wavelength(h: fits.Header, n: int) -> np.ndarray:
+    crval, cdelt = float(h["CRVAL1"]), float(h.get("CDELT1", h.get("CD1_1", 1.0)))
+    crpix = float(h.get("CRPIX1", 1.0))
+    return crval + (np.arange(n) + 1 - crpix) * cdelt
+
+
+def read_2dfdr(path: str | Path) -> ReducedFrame:
+    """Read a 2dfdr reduced, combined or spliced file (or one of ours)."""
+    with fits.open(path) as hdul:
+        names = [h.name for h in hdul]
+        h = hdul[0].header.copy()
+        flux = _as_2d(hdul[0].data)
+        if flux is None:
+            raise ValueError(f"{path}: the primary HDU holds no spectra")
+
+        def ext(name):
+            return _as_2d(hdul[name].data) if name in names else None
+
+        variance = ext("VARIANCE")
+        rwss = ext("RWSS")
+        sky = hdul["SKY"].data.astype(float) if "SKY" in names else None
+        if "WAVELENGTH" in names:
+            wave = np.asarray(hdul["WAVELENGTH"].data, dtype=float)
+            if np.nanmax(wave) < 10:  # some products store log10(Angstrom)
+                wave = 10.0**wave
+        else:
+            wave = _wcs_wavelength(h, flux.shape[1])
+        table_name = next((n for n in FIBRE_TABLE_NAMES if n in names), None)
+        if table_name is None:
+            raise ValueError(f"{path}: no fibre table (FIBRES) found")
+        fibres = QTable(hdul[table_name].data)
+        args = {}
+        if "REDUCTION_ARGS" in names:
+            for row in hdul["REDUCTION_ARGS"].data:
+                args[str(row[0]).strip()] = str(row[1]).strip()
+    for col in ("RA", "DEC"):
+        if col in fibres.colnames:
+            fibres[col] = np.degrees(np.asarray(fibres[col], float)) * u.deg
+    for col in fibres.colnames:
+        if fibres[col].dtype.kind in "SU":
+            fibres[col] = np.char.strip(np.asarray(fibres[col]).astype(str))
+    if wave.ndim > 1 and wave.shape[0] == 1:
+        wave = wave[0]
+    return ReducedFrame(flux, wave, fibres, variance, sky, rwss, h, args)
+
+
+def write_2dfdr(frame: ReducedFrame, path: str | Path) -> Path:
+    """Write ``frame`` in 2dfdr's layout, FIBRES at HDU 2 and a linear wavelength WCS."""
+    wave = frame.wavelength
+    if wave.ndim != 1:
+        raise ValueError("write_2dfdr needs one wavelength grid shared by all fibres")
+    step = np.diff(wave)
+    if not np.allclose(step, step[0], rtol=1e-6):
+        raise ValueError("write_2dfdr needs a linear wavelength grid")
+    h = frame.header.copy()
+    h["CRVAL1"], h["CDELT1"], h["CRPIX1"] = float(wave[0]), float(step[0]), 1.0
+    h["CTYPE1"], h["CUNIT1"] = "Wavelength", "Angstroms"
+    h.setdefault("INSTRUME", "AAOMEGA-2dF")
+    fibres = frame.fibres.copy()
+    for col in ("RA", "DEC"):
+        fibres[col] = np.radians(u.Quantity(fibres[col], u.deg).value)
+    if len(fibres) != frame.n_fibres:
+        raise ValueError(f"{len(fibres)} fibre-table rows for {frame.n_fibres} spectra")
+    variance = frame.variance if frame.variance is not None else np.zeros_like(frame.flux)
+    sky = frame.sky if frame.sky is not None else np.zeros(frame.flux.shape[1])
+    reduction_args = frame.reduction_args or {"ENGINE": "hectornb"}
+    args = Table(
+        {
+            "ARG_NAME": list(reduction_args),
+            "ARG_VALUE": [str(v) for v in reduction_args.values()],
+        }
+    )
+    hdus = [
+        fits.PrimaryHDU(frame.flux.astype(np.float32), header=h),
+        fits.ImageHDU(variance.astype(np.float32), name="VARIANCE"),
+        fits.BinTableHDU(fibres, name="FIBRES"),
+        fits.ImageHDU(np.asarray(sky, np.float32), name="SKY"),
+        fits.BinTableHDU(args, name="REDUCTION_ARGS"),
+    ]
+    if frame.rwss is not None:
+        hdus.append(fits.ImageHDU(frame.rwss.astype(np.float32), name="RWSS"))
+    path = Path(path)
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+    return path
