@@ -86,10 +86,11 @@ def _fibre_table(rng, field: FieldPlan, n: int, instrument: str) -> tuple[fits.B
     idx = np.arange(n)
     types[idx % 10 == 9] = "S"  # one fibre in ten on sky
     types[rng.choice(n, max(1, n // 40), replace=False)] = "U"
-    broken = rng.choice(n, max(1, n // 100), replace=False)
-    types[broken] = "N"
     if instrument == "2df":
         types[idx[-8:]] = "F"  # the guide fibres close the 2dF slit
+    # at least one broken fibre, never a guide fibre
+    candidates = np.flatnonzero(types != "F")
+    types[rng.choice(candidates, max(1, n // 100), replace=False)] = "N"
     r = np.sqrt(rng.uniform(0, 1, n))  # degrees: both 2dF and Hector have a 2-degree field
     phi = rng.uniform(0, 2 * np.pi, n)
     dec = field.dec + r * np.sin(phi)

@@ -1,0 +1,128 @@
+"""Optimal extraction along the tramlines, fitting neighbouring fibres together.
+
+At each column the image is modelled as sum_f F_f P_f(row), with P_f the Gaussian spatial
+profile centred on fibre f's tramline. The weighted least-squares normal equations couple
+each fibre only to its neighbours along the slit (the next-but-one is 2 pitches away, where
+the profile is < 1e-4), so they are tridiagonal and are solved for all columns at once.
+Fitting neighbours together matters for Hector's 4.9-row pitch: fibre by fibre, the
+neighbours' wings added 4 % to a simulated flat. The profile width is fitted the same way
+(`fit_profile_sigma`): measured alone it came out 9 % wide on Hector's slit.
+
+Weights from the data's own variance bias the flux low (pixels that fluctuate up get less
+weight: -0.19 sigma, ~1 % on a simulated flat); as Horne (1986) prescribes, the second pass
+weights by the variance of the model instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+if TYPE_CHECKING:
+    from .preprocess import Image
+    from .tramlines import TramlineMap
+
+
+def _gauss(dy: np.ndarray, sigma: float) -> np.ndarray:
+    return np.exp(-0.5 * (dy / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+
+
+def _thomas(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray, rhs: np.ndarray):
+    """Solve tridiagonal systems, one per column: arrays (n, n_columns); lower[0] unused."""
+    n = diag.shape[0]
+    c = np.zeros_like(diag)
+    d = np.zeros_like(rhs)
+    c[0] = upper[0] / diag[0]
+    d[0] = rhs[0] / diag[0]
+    for i in range(1, n):
+        m = diag[i] - lower[i] * c[i - 1]
+        c[i] = upper[i] / m if i < n - 1 else 0.0
+        d[i] = (rhs[i] - lower[i] * d[i - 1]) / m
+    x = np.empty_like(rhs)
+    x[-1] = d[-1]
+    for i in range(n - 2, -1, -1):
+        x[i] = d[i] - c[i] * x[i + 1]
+    return x
+
+
+class _Windows:
+    """The rows around each lit fibre's tramline, at every column of ``data``."""
+
+    def __init__(self, data: np.ndarray, variance: np.ndarray, y: np.ndarray, sigma: float):
+        n_rows, n_cols = data.shape
+        reach = int(np.ceil(4 * sigma))
+        offsets = np.arange(-reach, reach + 1)[:, None, None]
+        self.rows = np.floor(y)[None].astype(int) + offsets  # (window, n, n_cols)
+        self.inside = (self.rows >= 0) & (self.rows < n_rows)
+        rows_c = np.clip(self.rows, 0, n_rows - 1)
+        cols = np.arange(n_cols)[None, None, :]
+        self.data = data[rows_c, cols]
+        self.variance = variance[rows_c, cols]
+        self.y = y
+
+    def solve(self, sigma: float, passes: int = 2):
+        """(flux, inverse variance, model at the window pixels) for profile width sigma."""
+        y, rows, inside = self.y, self.rows, self.inside
+        n_cols = y.shape[1]
+        far = np.full((1, n_cols), 1e9)
+        p_self = np.where(inside, _gauss(rows - y[None], sigma), 0.0)
+        p_prev = np.where(inside, _gauss(rows - np.concatenate([-far, y[:-1]])[None], sigma), 0.0)
+        p_next = np.where(inside, _gauss(rows - np.concatenate([y[1:], far])[None], sigma), 0.0)
+        read_var = self.variance - np.clip(self.data, 0, None)
+        v = self.variance
+        zero = np.zeros((1, n_cols))
+        for _ in range(passes):
+            w = p_self / v
+            diag = np.sum(w * p_self, axis=0)
+            upper = np.sum(w * p_next, axis=0)  # each equation sums over its own fibre's rows
+            lower = np.sum(w * p_prev, axis=0)
+            flux = _thomas(lower, diag, upper, np.sum(w * self.data, axis=0))
+            model = (p_self * flux[None] + p_prev * np.concatenate([zero, flux[:-1]])[None]
+                     + p_next * np.concatenate([flux[1:], zero])[None])  # fmt: skip
+            v = read_var + np.clip(model, 0, None)
+        return flux, diag, model
+
+
+def extract(image: Image, tramlines: TramlineMap, passes: int = 2, chunk: int = 128):
+    """Spectra (n_fibres x n_columns, e-) and their variance; NaN for unlit fibres.
+
+    Columns are extracted ``chunk`` at a time: the window arrays of a whole Hector frame
+    (11 rows x 811 fibres x 2048 columns, ten of them) would need over a gigabyte.
+    """
+    lit = np.flatnonzero(tramlines.lit)
+    n_fib, n_cols = tramlines.centres.shape
+    out = np.full((n_fib, n_cols), np.nan)
+    out_var = np.full((n_fib, n_cols), np.nan)
+    for start in range(0, n_cols, chunk):
+        cols = slice(start, min(start + chunk, n_cols))
+        windows = _Windows(image.data[:, cols], image.variance[:, cols],
+                           tramlines.centres[lit, cols], tramlines.sigma)  # fmt: skip
+        flux, inverse_variance, _ = windows.solve(tramlines.sigma, passes)
+        out[lit, cols] = flux
+        out_var[lit, cols] = 1.0 / inverse_variance  # neglects covariance with neighbours
+    return out, out_var
+
+
+def fit_profile_sigma(
+    flat: np.ndarray, centres: np.ndarray, lit: np.ndarray, read_noise: float = 4.0
+) -> float:
+    """Width (rows) of the Gaussian spatial profile that best fits a flat, neighbours and all.
+
+    Fitted on 16 columns: for each trial width the fibres' amplitudes are solved as in the
+    extraction, and the width with the smallest weighted residual wins.
+    """
+    columns = np.linspace(10, flat.shape[1] - 11, 16).astype(int)
+    sub = flat[:, columns]
+    variance = read_noise**2 + np.clip(sub, 0, None)
+    y = centres[np.flatnonzero(lit)][:, columns]
+    windows = _Windows(sub, variance, y, 3.0)  # wide enough for any width tried
+
+    def cost(sigma: float) -> float:
+        _, _, model = windows.solve(sigma, passes=1)
+        resid = np.where(windows.inside, windows.data - model, 0.0)
+        return float(np.sum(resid**2 / windows.variance))
+
+    return float(minimize_scalar(cost, bounds=(0.5, 3.0), method="bounded",
+                                 options={"xatol": 1e-3}).x)  # fmt: skip
