@@ -20,8 +20,8 @@ import time
 import numpy as np
 from astropy.io import fits
 
-from hectornb.reduce.engine import extract, find_tramlines, preprocess
-from hectornb.simulate import simulate_night
+from hectornb.reduce.engine import extract, find_tramlines, fit_arc, preprocess
+from hectornb.simulate import line_list, simulate_night
 
 
 def main() -> int:
@@ -33,6 +33,7 @@ def main() -> int:
         paths = simulate_night(tmp, date=dt.date(2025, 8, 27), instrument=args.instrument,
                                fields=1, exposures=1, size="full", seed=5)  # fmt: skip
         print(f"simulated {len(paths)} full-size frames in {time.perf_counter() - t0:.1f} s")
+        lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
         for path in paths:
             header = fits.getheader(path)
             if header["NDFCLASS"] != "MFFFF":
@@ -69,6 +70,24 @@ def main() -> int:
                 f"  flux / truth median {ratio:.4f} (target within 1 %); pull median "
                 f"{np.median(pull):.3f}, robust width "
                 f"{1.4826 * np.median(np.abs(pull - np.median(pull))):.3f} (honest variance: 1)"
+            )
+            arc_path = next(
+                p
+                for p in paths
+                if p.parent == path.parent and fits.getheader(p)["NDFCLASS"] == "MFARC"
+            )
+            arc_header = fits.getheader(arc_path)
+            t0 = time.perf_counter()
+            arc_flux, arc_var = extract(preprocess(fits.getdata(arc_path), arc_header), tl)
+            solution = fit_arc(arc_flux, arc_var, arc_header, lines)
+            t1 = time.perf_counter()
+            wave = np.load(arc_path.with_name(arc_path.stem + "_truth.npz"))["wave"]
+            err_px = (solution.wavelength[lit] - wave[lit]) / np.abs(np.gradient(wave[lit], axis=1))
+            print(
+                f"  arc {arc_path.name} ({arc_header['GRATID']}): wavelength error vs truth "
+                f"RMS {np.sqrt(np.mean(err_px**2)):.3f} px (target <= 0.05), fit RMS median "
+                f"{np.nanmedian(solution.rms_pixels):.3f} px, lines per fibre "
+                f"{int(np.median(solution.n_lines[lit]))}; {t1 - t0:.2f} s"
             )
     return 0
 

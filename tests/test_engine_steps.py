@@ -67,3 +67,30 @@ def test_a_flat_that_does_not_match_the_fibre_table_is_a_clear_error(flat):
     types[types == "N"] = "P"  # claim the broken fibres carry light
     with pytest.raises(TramlineError, match="fibre traces found, the fibre table has"):
         find_tramlines(preprocess(raw, header).data, types)
+
+
+@pytest.mark.parametrize(
+    ("instrument", "arm", "grating"),
+    [("2df", 1, "580V"), ("2df", 2, "385R"), ("hector", 2, "1000R")],
+)
+def test_wavelength_solution_per_fibre_against_truth(tmp_path, instrument, arm, grating):
+    """Full-size frames: small ones squeeze the spectrum until most arc lines blend."""
+    from hectornb.reduce.engine import fit_arc
+    from hectornb.simulate import line_list, simulate_calibrations
+
+    paths = simulate_calibrations(tmp_path, instrument, arm, grating, size="full", seed=2)
+    types = fits.getdata(paths["flat"], "FIBRES")["TYPE"]
+    flat = preprocess(fits.getdata(paths["flat"]), fits.getheader(paths["flat"]))
+    tl = find_tramlines(flat.data, types)
+    arc_header = fits.getheader(paths["arc"])
+    flux, var = extract(preprocess(fits.getdata(paths["arc"]), arc_header), tl)
+    lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
+    solution = fit_arc(flux, var, arc_header, lines)
+    truth = np.load(paths["arc"].with_name(paths["arc"].stem + "_truth.npz"))["wave"]
+    lit = tl.lit
+    error_px = (solution.wavelength[lit] - truth[lit]) / np.abs(np.gradient(truth[lit], axis=1))
+    assert np.sqrt(np.mean(error_px**2)) <= 0.05  # the issue's target
+    assert np.percentile(np.abs(error_px), 99) < 0.25
+    assert np.all(solution.n_lines[lit] >= 12)
+    assert np.nanmedian(solution.rms_pixels) < 0.1  # the fit reports its own quality
+    assert np.all(np.isnan(solution.wavelength[~lit]))

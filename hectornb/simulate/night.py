@@ -81,7 +81,7 @@ class FieldPlan:
     cfg_file: str
 
 
-def _fibre_table(rng, field: FieldPlan, n: int, instrument: str) -> tuple[fits.BinTableHDU, dict]:
+def fibre_table(rng, field: FieldPlan, n: int, instrument: str) -> tuple[fits.BinTableHDU, dict]:
     types = np.full(n, "P")
     idx = np.arange(n)
     types[idx % 10 == 9] = "S"  # one fibre in ten on sky
@@ -258,7 +258,7 @@ def simulate_frame(
     h["CAMANGL"] = round(2 * h["GRATANGL"] + 0.2, 3)
     h["LAMBDAC"] = round(g.central_wavelength + 1.6, 2)
     h["LAMBDCR"] = g.central_wavelength
-    h["DISPERS"] = g.dispersion
+    h["DISPERS"] = (dispersion, "Angstrom per pixel at the centre")
     h["DICHROIC"] = "X5700"
     h["SOURCE"] = f"plate {field.plate}" if field else "plate 0"
     h["CFG_FILE"] = field.cfg_file if field else ""
@@ -333,7 +333,7 @@ def simulate_night(
     written = []
     for run, (cls, exposed, fp) in enumerate(plan, start=1):
         if fp is not None and fp.name not in tables:
-            tables[fp.name] = _fibre_table(rng, fp, geom.n_fibres, instrument)
+            tables[fp.name] = fibre_table(rng, fp, geom.n_fibres, instrument)
         hdu, truth = tables[fp.name] if fp is not None else (None, None)
         for arm in (1, 2):
             path = night / f"ccd_{arm}" / raw_filename(date, arm, run)
@@ -346,3 +346,34 @@ def simulate_night(
             written.append(path)
         t += dt.timedelta(seconds=exposed + 120.0)
     return written
+
+
+def simulate_calibrations(
+    outdir: str | Path,
+    instrument: str = "2df",
+    arm: int = 2,
+    grating: str | None = None,
+    size: str = "full",
+    seed: int = 1,
+) -> dict[str, Path]:
+    """A fibre flat and an arc of one arm and field (``{"flat": path, "arc": path}``)."""
+    rng = np.random.default_rng(seed)
+    geom = geometry(instrument, size)
+    grating = grating or ("580V" if arm == 1 else "1000R" if instrument == "hector" else "385R")
+    field = FieldPlan("F01", 0, 300.0, -30.0, "F01_p0.sds")
+    hdu, truth = fibre_table(rng, field, geom.n_fibres, instrument)
+    date = dt.date(2025, 8, 27)
+    start = dt.datetime.combine(date, dt.time(9, 0))
+    out = {}
+    for run, (role, cls, exposed) in enumerate(
+        (("flat", "MFFFF", 30.0), ("arc", "MFARC", 60.0)), 1
+    ):
+        path = Path(outdir) / night_dir(date) / f"ccd_{arm}" / raw_filename(date, arm, run)
+        simulate_frame(
+            path, ndfclass=cls, exposed=exposed, start=start, run=run, arm=arm,
+            grating=grating, field=field, fibre_hdu=hdu.copy(), fibre_truth=truth, geom=geom,
+            instrument=instrument, programme="A/2025B/001", rng=rng, night=night_dir(date),
+        )  # fmt: skip
+        out[role] = path
+        start += dt.timedelta(seconds=exposed + 120)
+    return out

@@ -3,13 +3,17 @@
 from .extract import extract
 from .preprocess import Image, combine, preprocess
 from .tramlines import TramlineError, TramlineMap, find_tramlines
+from .wavelength import ArcError, WavelengthSolution, fit_arc
 
 __all__ = [
+    "ArcError",
     "Image",
     "TramlineError",
     "TramlineMap",
+    "WavelengthSolution",
     "combine",
     "extract",
     "find_tramlines",
+    "fit_arc",
     "preprocess",
 ]
