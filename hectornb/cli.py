@@ -192,6 +192,11 @@ def _cmd_reduce_plan(args: argparse.Namespace) -> int:
     return 0 if all(g.ok for g in groups) else 1
 
 
+def _group(sub, name: str, help: str):
+    """A command with sub-commands (``hectornb targets …``); returns their subparsers."""
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hectornb", description="Hector / 2dF science platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     _user_arg(p)
     p.set_defaults(func=_cmd_demo)
 
-    sim = sub.add_parser("simulate", help="simulated raw data with known truth")
-    simsub = sim.add_subparsers(dest="simulate_command", required=True)
-    p = simsub.add_parser("night", help="write one night of raw frames (both arms)")
+    p = _group(sub, "simulate", "simulated raw data with known truth").add_parser(
+        "night", help="write one night of raw frames (both arms)"
+    )
     p.add_argument("outdir")
     p.add_argument("--date", default="2025-08-27", help="the night, YYYY-MM-DD")
     p.add_argument("--instrument", choices=("2df", "hector"), default="2df")
@@ -220,20 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=_cmd_simulate_night)
 
-    arch = sub.add_parser("archive", help="the index of raw frames")
-    archsub = arch.add_subparsers(dest="archive_command", required=True)
-    p = archsub.add_parser("index", help="read raw frames' headers into the database")
+    p = _group(sub, "archive", "the index of raw frames").add_parser(
+        "index", help="read raw frames' headers into the database"
+    )
     p.add_argument("rawdir")
     p.set_defaults(func=_cmd_archive_index)
 
-    red = sub.add_parser("reduce", help="reductions")
-    redsub = red.add_subparsers(dest="reduce_command", required=True)
-    p = redsub.add_parser("plan", help="groups and calibrations for the frames under RAWDIR")
+    p = _group(sub, "reduce", "reductions").add_parser(
+        "plan", help="groups and calibrations for the frames under RAWDIR"
+    )
     p.add_argument("rawdir")
     p.set_defaults(func=_cmd_reduce_plan)
 
-    targets = sub.add_parser("targets", help="target lists and classifications")
-    tsub = targets.add_subparsers(dest="targets_command", required=True)
+    tsub = _group(sub, "targets", "target lists and classifications")
 
     p = tsub.add_parser("validate", help="check a target file; report every error")
     p.add_argument("file")
