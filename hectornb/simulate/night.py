@@ -127,7 +127,16 @@ def fibre_table(rng, field: FieldPlan, n: int, instrument: str) -> tuple[fits.Bi
     h["LABEL"] = field.name
     h["PLATEID"] = field.plate
     h["FILENAME"] = f"/instsoft/2dF/temp/{field.cfg_file}"
-    truth = {"types": types, "mags": mags, "redshift": redshift}
+    # properties of the fibres themselves: the same in every frame taken through them
+    throughput = rng.uniform(0.8, 1.05, n)
+    throughput[types == "N"] = 0.0
+    truth = {
+        "types": types,
+        "mags": mags,
+        "redshift": redshift,
+        "throughput": throughput,
+        "wave_shift": rng.normal(0, 0.3, n),  # pixels, along the slit
+    }
     return hdu, truth
 
 
@@ -178,15 +187,14 @@ def simulate_frame(
     fib = np.arange(nf)
     # wavelength solution: a slow quadratic plus a small shift per fibre
     dispersion = g.dispersion * 2048 / nx
-    shift = rng.normal(0, 0.3, nf)[:, None]
+    shift = (fibre_truth["wave_shift"] if fibre_truth is not None else np.zeros(nf))[:, None]
     wave = (g.central_wavelength + dispersion * (x - nx / 2)
             + 1.5e-6 * dispersion * (x - nx / 2) ** 2 + shift * dispersion)  # fmt: skip
     # traces: evenly pitched, gently curved
     y0 = geom.top_margin + geom.fibre_pitch * (fib + 0.5)
     trace = y0[:, None] + 2.5e-6 * (x - nx / 2) ** 2 * np.ones((nf, 1))
-    throughput = rng.uniform(0.8, 1.05, nf)
     types = fibre_truth["types"] if fibre_truth is not None else np.full(nf, "P")
-    throughput[types == "N"] = 0.0
+    throughput = fibre_truth["throughput"] if fibre_truth is not None else np.ones(nf)
     spectra = np.zeros((nf, nx))
     sky = np.zeros(nx)
     if ndfclass == "MFFFF":
@@ -355,8 +363,10 @@ def simulate_calibrations(
     grating: str | None = None,
     size: str = "full",
     seed: int = 1,
+    with_object: bool = False,
 ) -> dict[str, Path]:
-    """A fibre flat and an arc of one arm and field (``{"flat": path, "arc": path}``)."""
+    """A fibre flat and an arc of one arm and field, and optionally a 1800 s dark and object
+    frame (``{"flat": path, "arc": path, "dark": path, "object": path}``)."""
     rng = np.random.default_rng(seed)
     geom = geometry(instrument, size)
     grating = grating or ("580V" if arm == 1 else "1000R" if instrument == "hector" else "385R")
@@ -365,9 +375,10 @@ def simulate_calibrations(
     date = dt.date(2025, 8, 27)
     start = dt.datetime.combine(date, dt.time(9, 0))
     out = {}
-    for run, (role, cls, exposed) in enumerate(
-        (("flat", "MFFFF", 30.0), ("arc", "MFARC", 60.0)), 1
-    ):
+    frames = [("flat", "MFFFF", 30.0), ("arc", "MFARC", 60.0)]
+    if with_object:
+        frames += [("dark", "DARK", 1800.0), ("object", "MFOBJECT", 1800.0)]
+    for run, (role, cls, exposed) in enumerate(frames, 1):
         path = Path(outdir) / night_dir(date) / f"ccd_{arm}" / raw_filename(date, arm, run)
         simulate_frame(
             path, ndfclass=cls, exposed=exposed, start=start, run=run, arm=arm,
