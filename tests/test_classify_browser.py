@@ -93,7 +93,7 @@ def test_classify_from_the_keyboard_filter_jump_export(
         page.wait_for_selector(f'.hnb-card[data-target="{name}"][data-badclass="{key}"]')
     assert "BADCLASS: 4" in card(page, "NGC6337").inner_text()
     assert "4 - Large galaxy" in card(page, "NGC6337").inner_text()
-    assert page.inner_text('[data-testid="progress"]') == "3 of 11 done"
+    page.wait_for_selector('[data-testid="progress"]:text-is("3 of 11 done")')
     for name, value in (("NGC6337", 4), ("NGC5189", 7), ("Te11", 0)):
         row = store.target(list_name, name)
         assert (row["badclass"], row["classified_by"]) == (value, process_user())
@@ -235,4 +235,4 @@ def test_reopening_a_list_resumes_at_the_last_classification(
     open_app(page, platform, f"&list={list_name}&per_page=3")
     page.wait_for_selector('[data-testid="range"]:has-text("7–9 of 11")')
     page.wait_for_selector('.hnb-card.hnb-active[data-target="T09"]')
-    assert "resumed at T09" in page.inner_text('[data-testid="message"]')
+    page.wait_for_selector('[data-testid="message"]:has-text("resumed at T09")')
