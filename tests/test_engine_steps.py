@@ -111,44 +111,26 @@ def test_resampling_conserves_counts_and_places_lines():
 
 def test_object_frame_calibrated_and_sky_subtracted_against_truth(tmp_path):
     """2dF red arm, full size: flat, arc, dark and a 1800 s object frame."""
-    from hectornb.reduce.engine import fit_arc
-    from hectornb.reduce.engine.calibrate import fibre_flat, linear_grid, resample, subtract_sky
-    from hectornb.simulate import line_list, simulate_calibrations
-    from hectornb.simulate.night import _sky
+    from hectornb.reduce.engine import calibrate_arm, reduce_object
+    from hectornb.simulate import galaxy_continuum_ratios, simulate_calibrations
 
     paths = simulate_calibrations(tmp_path, "2df", 2, size="full", seed=3, with_object=True)
-    types = np.array(fits.getdata(paths["flat"], "FIBRES")["TYPE"])
-    flat = preprocess(fits.getdata(paths["flat"]), fits.getheader(paths["flat"]))
-    tl = find_tramlines(flat.data, types)
-    lit = tl.lit
-    arc_h = fits.getheader(paths["arc"])
-    arc, arc_var = extract(preprocess(fits.getdata(paths["arc"]), arc_h), tl)
-    lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
-    wave = fit_arc(arc, arc_var, arc_h, lines).wavelength
-    dark = preprocess(fits.getdata(paths["dark"]), fits.getheader(paths["dark"]))
-    obj_h = fits.getheader(paths["object"])
-    obj, obj_var = extract(preprocess(fits.getdata(paths["object"]), obj_h, dark=dark), tl)
-    grid = linear_grid(wave, lit)
-    flat_r, _ = resample(*extract(flat, tl), wave, grid)
-    obj_r, obj_rv = resample(obj, obj_var, wave, grid)
-    ff = fibre_flat(flat_r, lit)
-    sky_fibres = lit & (types == "S")
-    spectra, _, sky = subtract_sky(obj_r / ff, obj_rv / ff**2, sky_fibres)
+    cal = calibrate_arm(paths["flat"], paths["arc"])
+    obj = reduce_object(cal, paths["object"], dark=paths["dark"])
+    lit, types = cal.tramlines.lit, cal.types
 
     truth = np.load(paths["object"].with_name(paths["object"].stem + "_truth.npz"))
     thr = truth["throughput"]
     relative = thr / np.median(thr[lit])
     # the fibre flat recovers each fibre's relative throughput
-    assert np.median(np.abs(np.median(ff[lit], axis=1) / relative[lit] - 1)) < 0.01
+    assert np.median(np.abs(np.median(cal.fibre_flat[lit], axis=1) / relative[lit] - 1)) < 0.01
     # sky residual <= 1 % of the sky, median over sky fibres (the issue's target)
-    residual = np.median(spectra[sky_fibres], axis=1) / np.median(sky)
+    sky_fibres = lit & (types == "S")
+    residual = np.median(obj.spectra[sky_fibres], axis=1) / np.median(obj.sky)
     assert np.median(np.abs(residual)) <= 0.01
     # galaxy continuum within 1 % of truth, median over programme fibres (the target)
-    sky_lines = line_list("skylines.dat")
-    ratios = []
-    for f in np.flatnonzero(lit & (types == "P")):
-        tw = truth["wave"][f].astype(float)
-        galaxy = truth["spectra"][f] - _sky(tw, sky_lines) * obj_h["EXPOSED"] / 60.0
-        g, _ = resample(galaxy[None], np.zeros((1, tw.size)), tw[None], grid)
-        ratios.append(np.median(spectra[f]) / (np.median(g) * np.median(thr[lit])))
+    programme = np.flatnonzero(lit & (types == "P"))
+    ratios = galaxy_continuum_ratios(
+        obj.spectra, obj.grid, paths["object"], programme, np.median(thr[lit])
+    )
     assert np.median(ratios) == pytest.approx(1.0, abs=0.01)

@@ -54,23 +54,23 @@ def test_night_layout_headers_and_fibre_table(night):
     runs = {arm: sorted(parse_raw_filename(p.name)[3] for p in paths if f"ccd_{arm}" in str(p))
             for arm in (1, 2)}  # fmt: skip
     assert runs[1] == runs[2] == list(range(1, 16))  # both arms share run numbers
-    obj = fits.open(out / "250827" / "ccd_2" / "27aug20015.fits")
-    h = obj[0].header
-    missing = [k for k in HEADER_KEYWORDS if k not in h]
-    assert missing == []
-    assert (h["NDFCLASS"], h["SPECTID"], h["GRATID"], h["INSTRUME"]) == (
-        "MFOBJECT",
-        "RD",
-        "385R",
-        "AAOMEGA-2dF",
-    )
-    assert h["FILEORIG"].endswith("/250827/ccd_2/27aug20015.fits")
-    fib = obj["FIBRES"]
-    assert fib.columns.names == FIBRE_COLUMNS
-    assert {"CENRA", "CENDEC", "LABEL", "PLATEID"} <= set(fib.header)
-    assert set(fib.data["TYPE"]) <= set("PSUFN") and "N" in set(fib.data["TYPE"])
-    # positions are in radians and near the field centre
-    assert np.all(np.abs(fib.data["DEC"] - fib.header["CENDEC"]) < np.radians(1.01))
+    with fits.open(out / "250827" / "ccd_2" / "27aug20015.fits") as obj:
+        h = obj[0].header
+        missing = [k for k in HEADER_KEYWORDS if k not in h]
+        assert missing == []
+        assert (h["NDFCLASS"], h["SPECTID"], h["GRATID"], h["INSTRUME"]) == (
+            "MFOBJECT",
+            "RD",
+            "385R",
+            "AAOMEGA-2dF",
+        )
+        assert h["FILEORIG"].endswith("/250827/ccd_2/27aug20015.fits")
+        fib = obj["FIBRES"]
+        assert fib.columns.names == FIBRE_COLUMNS
+        assert {"CENRA", "CENDEC", "LABEL", "PLATEID"} <= set(fib.header)
+        assert set(fib.data["TYPE"]) <= set("PSUFN") and "N" in set(fib.data["TYPE"])
+        # positions are in radians and near the field centre
+        assert np.all(np.abs(fib.data["DEC"] - fib.header["CENDEC"]) < np.radians(1.01))
 
 
 def test_images_match_their_truth(night):

@@ -14,12 +14,15 @@ from .aat import (
     parse_raw_filename,
     raw_filename,
 )
+from .linelists import arc_lines, line_list
 
 __all__ = [
     "ARMS",
     "GRATINGS",
     "Arm",
     "Grating",
+    "arc_lines",
+    "line_list",
     "night_dir",
     "other_arm",
     "parse_raw_filename",

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-from ..instrument import ARMS, GRATINGS, night_dir, raw_filename
+from ..instrument import ARMS, GRATINGS, line_list, night_dir, raw_filename
 
 LAMPS = {"MFARC": "CuAr FeAr"}
 CALIBRATION_OBJECTS = {
@@ -56,20 +55,6 @@ def geometry(instrument: str, size: str) -> Geometry:
     if size == "small":
         return Geometry(63 if instrument == "hector" else 40, 256, 16, 7.0, 10)
     raise ValueError(f"size must be 'full' or 'small', not {size!r}")
-
-
-def line_list(name: str) -> np.ndarray:
-    """Wavelengths (Angstrom, air) of a line list shipped with the package."""
-    text = resources.files("hectornb").joinpath("data", "linelists", name).read_text()
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if parts and not line.lstrip().startswith("#"):
-            try:
-                out.append(float(parts[0]))
-            except ValueError:
-                continue
-    return np.array(out)
 
 
 @dataclass
@@ -388,3 +373,24 @@ def simulate_calibrations(
         out[role] = path
         start += dt.timedelta(seconds=exposed + 120)
     return out
+
+
+def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: Path,
+                            fibres: np.ndarray, relative_to: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Per fibre: median reduced continuum / median true galaxy continuum on ``grid``.
+
+    The truth is the frame's input spectra less its sky, times ``relative_to`` (the
+    throughput the reduction normalises to: the median fibre's).
+    """
+    from ..reduce.engine.calibrate import resample
+
+    truth = np.load(Path(object_path).with_name(Path(object_path).stem + "_truth.npz"))
+    exposure = float(fits.getheader(object_path)["EXPOSED"])
+    sky_lines = line_list("skylines.dat")
+    ratios = []
+    for f in fibres:
+        wave = truth["wave"][f].astype(float)
+        galaxy = truth["spectra"][f] - _sky(wave, sky_lines) * exposure / 60.0
+        on_grid, _ = resample(galaxy[None], np.zeros((1, wave.size)), wave[None], grid)
+        ratios.append(np.median(spectra[f]) / (np.median(on_grid) * relative_to))
+    return np.array(ratios)

@@ -1,19 +1,24 @@
 """The built-in reduction engine (NumPy/SciPy/astropy), step by step."""
 
 from .extract import extract
+from .pipeline import ArmCalibration, ObjectSpectra, calibrate_arm, reduce_object
 from .preprocess import Image, combine, preprocess
 from .tramlines import TramlineError, TramlineMap, find_tramlines
 from .wavelength import ArcError, WavelengthSolution, fit_arc
 
 __all__ = [
     "ArcError",
+    "ArmCalibration",
     "Image",
+    "ObjectSpectra",
     "TramlineError",
     "TramlineMap",
     "WavelengthSolution",
+    "calibrate_arm",
     "combine",
     "extract",
     "find_tramlines",
     "fit_arc",
     "preprocess",
+    "reduce_object",
 ]
