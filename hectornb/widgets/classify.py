@@ -3,7 +3,7 @@
 The whole card grid is one widget (measured: 100 cards of 5 ipywidgets each add ~2 s to a
 Voilà page). Every action in the browser is a message; Python does it through the target
 store and answers with new state, so what a card shows is what the database holds. One
-shared Aladin Lite view (ipyaladin) follows the active card when Aladin Lite can load.
+shared Aladin Lite view (`hectornb.widgets.sky`) follows the active card.
 """
 
 from __future__ import annotations
@@ -104,7 +104,6 @@ class ClassifyApp(anywidget.AnyWidget):
         self._catalogue_specs = list(catalogues)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, "hectornb-catalogue")
         self._page_serial = 0
-        self.aladin = None
         with self.hold_sync():
             self.user = self._user
             self.fov_arcsec = fov_arcsec
@@ -120,7 +119,6 @@ class ClassifyApp(anywidget.AnyWidget):
                 self.list_name = list_name or self.lists[0]["name"]
                 self._query()
         self.on_msg(self._on_message)
-        self.observe(self._follow_active, names="active")
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -224,15 +222,6 @@ class ClassifyApp(anywidget.AnyWidget):
             done(future)  # outside a kernel (tests, scripts): wait for it
         else:
             asyncio.wrap_future(future, loop=loop).add_done_callback(lambda f: done(future))
-
-    # ---- shared Aladin view -------------------------------------------------------------
-
-    def _follow_active(self, change) -> None:
-        if self.aladin is None:
-            return
-        card = next((c for c in self.cards if c["name"] == change["new"]), None)
-        if card is not None:
-            self.aladin.target = f"{card['ra']} {card['dec']}"
 
     # ---- actions ------------------------------------------------------------------------
 
