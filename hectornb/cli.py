@@ -192,6 +192,55 @@ def _cmd_reduce_plan(args: argparse.Namespace) -> int:
     return 0 if all(g.ok for g in groups) else 1
 
 
+def _progress(result, done: int, total: int) -> None:
+    """One line per finished step; on a terminal a bar that redraws in place."""
+    if sys.stderr.isatty():
+        bar = "#" * (30 * done // total)
+        print(f"\r[{bar:<30}] {done}/{total} {result.step.describe()[:60]:<60}",
+              end="\n" if done == total else "", file=sys.stderr, flush=True)  # fmt: skip
+        if result.status != "done":
+            print(f"\n{result.describe()}", file=sys.stderr)
+    else:
+        print(f"[{done}/{total}] {result.describe()}", file=sys.stderr, flush=True)
+
+
+def _cmd_reduce_night(args: argparse.Namespace) -> int:
+    from .reduce.options import OptionError, parse_pairs
+    from .reduce.run import reduce_night
+
+    try:
+        options = parse_pairs(args.option)
+        run = reduce_night(args.rawdir, args.out, engine=args.engine, options=options,
+                           workers=args.workers, on_result=_progress)  # fmt: skip
+    except (OptionError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for problem in run.problems:
+        print(f"not reduced: {problem}", file=sys.stderr)
+    failures = run.failures()
+    for result in failures:
+        print(result.describe(), file=sys.stderr)
+    done = len(run.results) - len(failures)
+    print(f"{done} of {len(run.results)} steps done in {run.seconds:.1f} s; "
+          f"products under {Path(args.out).resolve()}")  # fmt: skip
+    for kind in ("reduce_object", "combine_image", "splice"):
+        paths = run.products(kind)
+        if paths:
+            print(f"  {kind}: {len(paths)} files, e.g. {paths[0]}")
+    return 0 if run.ok else 1
+
+
+def _cmd_reduce_options(args: argparse.Namespace) -> int:
+    from .reduce.options import FORM_NAMES, OPTIONS
+
+    form = {v: k for k, v in FORM_NAMES.items()}
+    for o in OPTIONS.values():
+        alias = f" (form: {form[o.name]})" if o.name in form else ""
+        values = "|".join(o.choices) if o.choices else "number"
+        print(f"{o.name}={o.default}  [{values}]{alias}\n    {o.help}")
+    return 0
+
+
 def _group(sub, name: str, help: str):
     """A command with sub-commands (``hectornb targets …``); returns their subparsers."""
     return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
@@ -231,11 +280,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rawdir")
     p.set_defaults(func=_cmd_archive_index)
 
-    p = _group(sub, "reduce", "reductions").add_parser(
-        "plan", help="groups and calibrations for the frames under RAWDIR"
-    )
+    rsub = _group(sub, "reduce", "reductions")
+    p = rsub.add_parser("plan", help="groups and calibrations for the frames under RAWDIR")
     p.add_argument("rawdir")
     p.set_defaults(func=_cmd_reduce_plan)
+
+    p = rsub.add_parser("night", help="reduce every frame under RAWDIR on a Dask cluster")
+    p.add_argument("rawdir")
+    p.add_argument("--out", required=True, help="where the products go")
+    p.add_argument("--engine", choices=("builtin", "2dfdr", "2dfdr-docker"), default="builtin")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a 2dFdr option (or the form's short name); repeatable")  # fmt: skip
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default 2; not with HECTORNB_DASK_SCHEDULER)")
+    p.set_defaults(func=_cmd_reduce_night)
+
+    p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
+    p.set_defaults(func=_cmd_reduce_options)
 
     tsub = _group(sub, "targets", "target lists and classifications")
 

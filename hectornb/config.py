@@ -48,6 +48,10 @@ class Settings:
     cutouts : Path or None
         ``HECTORNB_CUTOUTS``: a folder of sky images named ``<target>.png``/``.jpg``, each
         centred on its target and spanning the card's field of view.
+    dask_scheduler : str or None
+        ``HECTORNB_DASK_SCHEDULER``: address of a Dask scheduler (``tcp://host:8786``) that
+        runs reductions. ``None`` starts a local cluster of worker processes per run. The
+        workers must see the raw and output directories at the same paths.
     """
 
     home: Path
@@ -60,6 +64,7 @@ class Settings:
     catalogues: tuple[str, ...] = ("gaia", "openngc")
     catalogue_mag_limit: float | None = None
     cutouts: Path | None = None
+    dask_scheduler: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -82,6 +87,7 @@ class Settings:
             if env.get(_PREFIX + "CATALOGUE_MAG_LIMIT")
             else None,
             cutouts=Path(env[_PREFIX + "CUTOUTS"]) if env.get(_PREFIX + "CUTOUTS") else None,
+            dask_scheduler=env.get(_PREFIX + "DASK_SCHEDULER") or None,
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -100,6 +106,7 @@ class Settings:
                 shown = {
                     "database_url": f"(embedded PostgreSQL under {self.home / 'postgres'})",
                     "targets_url": "(the main database)",
+                    "dask_scheduler": "(a local cluster per run)",
                 }.get(f.name, "(none)")
             else:
                 shown = _redact(str(value))

@@ -111,12 +111,12 @@ def test_resampling_conserves_counts_and_places_lines():
 
 def test_object_frame_calibrated_and_sky_subtracted_against_truth(tmp_path):
     """2dF red arm, full size: flat, arc, dark and a 1800 s object frame."""
-    from hectornb.reduce.engine import calibrate_arm, reduce_object
+    from hectornb.reduce.engine import calibrate_arm, raw_image, reduce_object
     from hectornb.simulate import galaxy_continuum_ratios, simulate_calibrations
 
     paths = simulate_calibrations(tmp_path, "2df", 2, size="full", seed=3, with_object=True)
     cal = calibrate_arm(paths["flat"], paths["arc"])
-    obj = reduce_object(cal, paths["object"], dark=paths["dark"])
+    obj = reduce_object(cal, paths["object"], dark=raw_image(paths["dark"]))
     lit, types = cal.tramlines.lit, cal.types
 
     truth = np.load(paths["object"].with_name(paths["object"].stem + "_truth.npz"))

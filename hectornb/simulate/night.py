@@ -9,7 +9,8 @@ cosmic rays, and broken fibres. ``<name>_truth.npz`` beside a frame holds what m
 trace centres and wavelengths per fibre and pixel, throughputs, the input spectra, sky and
 the cosmic-ray mask.
 
-``size="small"`` makes frames of a few tens of fibres and 256 spectral pixels (tests);
+``size="small"`` makes frames of a few tens of fibres and the middle 512 spectral pixels at
+the real dispersion (tests: arcs and sky lines as dense per pixel as on the real detector);
 ``size="full"`` the real detector geometry (2048 spectral pixels, ~4100 rows, 400 fibres for
 2dF, the 819-position Hector slit on AAOmega).
 """
@@ -53,7 +54,7 @@ def geometry(instrument: str, size: str) -> Geometry:
     if size == "full":
         return Geometry(n_full, 2048, 26, 4096 / n_full * 0.98, 40)
     if size == "small":
-        return Geometry(63 if instrument == "hector" else 40, 256, 16, 7.0, 10)
+        return Geometry(63 if instrument == "hector" else 40, 512, 16, 7.0, 10)
     raise ValueError(f"size must be 'full' or 'small', not {size!r}")
 
 
@@ -171,7 +172,7 @@ def simulate_frame(
     x = np.arange(nx)
     fib = np.arange(nf)
     # wavelength solution: a slow quadratic plus a small shift per fibre
-    dispersion = g.dispersion * 2048 / nx
+    dispersion = g.dispersion  # small frames see the middle of the full range
     shift = (fibre_truth["wave_shift"] if fibre_truth is not None else np.zeros(nf))[:, None]
     wave = (g.central_wavelength + dispersion * (x - nx / 2)
             + 1.5e-6 * dispersion * (x - nx / 2) ** 2 + shift * dispersion)  # fmt: skip

@@ -9,6 +9,8 @@ or a ``WAVELENGTH`` extension (Angstrom, or log10 of Angstrom in some products).
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +75,19 @@ def _wcs_wavelength(h: fits.Header, n: int) -> np.ndarray:
     return crval + (np.arange(n) + 1 - crpix) * cdelt
 
 
+def fibre_table(hdu: fits.BinTableHDU) -> QTable:
+    """A 2dF fibre table as a QTable: RA and DEC in degrees (the file has radians), names
+    stripped of FITS padding."""
+    fibres = QTable(hdu.data)
+    for col in ("RA", "DEC"):
+        if col in fibres.colnames:
+            fibres[col] = np.degrees(np.asarray(fibres[col], float)) * u.deg
+    for col in fibres.colnames:
+        if fibres[col].dtype.kind in "SU":
+            fibres[col] = np.char.strip(np.asarray(fibres[col]).astype(str))
+    return fibres
+
+
 def read_2dfdr(path: str | Path) -> ReducedFrame:
     """Read a 2dfdr reduced, combined or spliced file (or one of ours)."""
     with fits.open(path) as hdul:
@@ -97,17 +112,11 @@ def read_2dfdr(path: str | Path) -> ReducedFrame:
         table_name = next((n for n in FIBRE_TABLE_NAMES if n in names), None)
         if table_name is None:
             raise ValueError(f"{path}: no fibre table (FIBRES) found")
-        fibres = QTable(hdul[table_name].data)
+        fibres = fibre_table(hdul[table_name])
         args = {}
         if "REDUCTION_ARGS" in names:
             for row in hdul["REDUCTION_ARGS"].data:
                 args[str(row[0]).strip()] = str(row[1]).strip()
-    for col in ("RA", "DEC"):
-        if col in fibres.colnames:
-            fibres[col] = np.degrees(np.asarray(fibres[col], float)) * u.deg
-    for col in fibres.colnames:
-        if fibres[col].dtype.kind in "SU":
-            fibres[col] = np.char.strip(np.asarray(fibres[col]).astype(str))
     if wave.ndim > 1 and wave.shape[0] == 1:
         wave = wave[0]
     return ReducedFrame(flux, wave, fibres, variance, sky, rwss, h, args)
@@ -148,6 +157,21 @@ def write_2dfdr(frame: ReducedFrame, path: str | Path) -> Path:
     ]
     if frame.rwss is not None:
         hdus.append(fits.ImageHDU(frame.rwss.astype(np.float32), name="RWSS"))
+    return write_atomic(fits.HDUList(hdus), path)
+
+
+def write_atomic(hdul: fits.HDUList, path: str | Path) -> Path:
+    """Write ``hdul`` to ``path`` so that readers see the old file or the new, never half.
+
+    A step re-run after a killed worker may write the same product again while a reader
+    has it open; the rename is atomic on POSIX file systems.
+    """
     path = Path(path)
-    fits.HDUList(hdus).writeto(path, overwrite=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        hdul.writeto(part, overwrite=True, output_verify="exception")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
     return path

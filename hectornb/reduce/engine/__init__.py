@@ -1,7 +1,7 @@
 """The built-in reduction engine (NumPy/SciPy/astropy), step by step."""
 
 from .extract import extract
-from .pipeline import ArmCalibration, ObjectSpectra, calibrate_arm, reduce_object
+from .pipeline import ArmCalibration, ObjectSpectra, calibrate_arm, raw_image, reduce_object
 from .preprocess import Image, combine, preprocess
 from .tramlines import TramlineError, TramlineMap, find_tramlines
 from .wavelength import ArcError, WavelengthSolution, fit_arc
@@ -20,5 +20,6 @@ __all__ = [
     "find_tramlines",
     "fit_arc",
     "preprocess",
+    "raw_image",
     "reduce_object",
 ]

@@ -50,7 +50,8 @@ def _thomas(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray, rhs: np.ndar
 class _Windows:
     """The rows around each lit fibre's tramline, at every column of ``data``."""
 
-    def __init__(self, data: np.ndarray, variance: np.ndarray, y: np.ndarray, sigma: float):
+    def __init__(self, data: np.ndarray, variance: np.ndarray, y: np.ndarray, sigma: float,
+                 mask: np.ndarray | None = None):  # fmt: skip
         n_rows, n_cols = data.shape
         # +-3 sigma: model and data are cut alike, so the fit stays unbiased
         reach = int(np.ceil(3 * sigma))
@@ -63,9 +64,16 @@ class _Windows:
         self.data = data[rows_c, cols].astype(np.float32)
         self.variance = variance[rows_c, cols].astype(np.float32)
         self.y = y.astype(np.float32)
+        self.mask = None if mask is None else mask[rows_c, cols] & self.inside
 
-    def solve(self, sigma: float, passes: int = 2):
-        """(flux, inverse variance, model at the window pixels) for profile width sigma."""
+    def solve(self, sigma: float, passes: int = 2, reject: float | None = None):
+        """(flux, inverse variance, model, rejected) for profile width sigma.
+
+        With ``reject`` (sigma), pixels that stand above the model by more than that many
+        standard deviations (the model's Poisson and read noise, plus 3 % of the model for
+        profile errors) get no weight in the next pass, and the fit is redone: cosmic rays
+        and hot pixels stop pulling the flux up (Horne 1986). ``rejected`` marks them.
+        """
         y, inside = self.y, self.inside
         rows = self.rows.astype(np.float32)
         n_cols = y.shape[1]
@@ -76,8 +84,10 @@ class _Windows:
         read_var = self.variance - np.clip(self.data, 0, None)
         v = self.variance
         zero = np.zeros((1, n_cols), dtype=np.float32)
-        for _ in range(passes):
-            w = p_self / v
+        rejected = np.zeros(self.data.shape, dtype=bool) if self.mask is None else self.mask.copy()
+        total = passes + (1 if reject else 0)
+        for k in range(total):
+            w = np.where(rejected, 0.0, p_self / v)
             diag = np.sum(w * p_self, axis=0)
             upper = np.sum(w * p_next, axis=0)  # each equation sums over its own fibre's rows
             lower = np.sum(w * p_prev, axis=0)
@@ -85,26 +95,41 @@ class _Windows:
             model = (p_self * flux[None] + p_prev * np.concatenate([zero, flux[:-1]])[None]
                      + p_next * np.concatenate([flux[1:], zero])[None])  # fmt: skip
             v = read_var + np.clip(model, 0, None)
-        return flux, diag, model
+            if reject and k < total - 1:
+                excess = self.data - model
+                limit = reject**2 * (v + (0.03 * model) ** 2)
+                rejected |= inside & (excess > 0) & (excess**2 > limit)
+        return flux, diag, model, rejected
 
 
-def extract(image: Image, tramlines: TramlineMap, passes: int = 2, chunk: int = 128):
+def extract(image: Image, tramlines: TramlineMap, passes: int = 2, chunk: int = 128,
+            reject: float | None = None):  # fmt: skip
     """Spectra (n_fibres x n_columns, e-) and their variance; NaN for unlit fibres.
 
-    Columns are extracted ``chunk`` at a time: the window arrays of a whole Hector frame
-    (11 rows x 811 fibres x 2048 columns, ten of them) would need over a gigabyte.
+    Pixels already in ``image.mask`` (from LA-Cosmic, say) get no weight. With ``reject``
+    (sigma) cosmic rays are also rejected against the profile model (see `_Windows.solve`)
+    and added to ``image.mask``. Columns are
+    extracted ``chunk`` at a time: the window arrays of a whole Hector frame (11 rows x 811
+    fibres x 2048 columns, ten of them) would need over a gigabyte.
     """
     lit = np.flatnonzero(tramlines.lit)
     n_fib, n_cols = tramlines.centres.shape
     out = np.full((n_fib, n_cols), np.nan)
     out_var = np.full((n_fib, n_cols), np.nan)
+    given = image.mask
+    if reject:
+        image.mask = np.zeros(image.data.shape, dtype=bool) if given is None else given.copy()
     for start in range(0, n_cols, chunk):
         cols = slice(start, min(start + chunk, n_cols))
         windows = _Windows(image.data[:, cols], image.variance[:, cols],
-                           tramlines.centres[lit, cols], tramlines.sigma)  # fmt: skip
-        flux, inverse_variance, _ = windows.solve(tramlines.sigma, passes)
+                           tramlines.centres[lit, cols], tramlines.sigma,
+                           None if given is None else given[:, cols])  # fmt: skip
+        flux, inverse_variance, _, rejected = windows.solve(tramlines.sigma, passes, reject)
         out[lit, cols] = flux
         out_var[lit, cols] = 1.0 / inverse_variance  # neglects covariance with neighbours
+        if reject and rejected.any():
+            _, _, c = np.nonzero(rejected)
+            image.mask[windows.rows[rejected], c + start] = True
     return out, out_var
 
 
@@ -123,7 +148,7 @@ def fit_profile_sigma(
     windows = _Windows(sub, variance, y, 3.0)  # wide enough for any width tried
 
     def cost(sigma: float) -> float:
-        _, _, model = windows.solve(sigma, passes=1)
+        _, _, model, _ = windows.solve(sigma, passes=1)
         resid = np.where(windows.inside, windows.data - model, 0.0)
         return float(np.sum(resid**2 / windows.variance))
 

@@ -1,7 +1,12 @@
-"""The engine's steps chained: calibrate one arm, then reduce object frames with it."""
+"""The engine's steps chained in memory: calibrate one arm, then reduce object frames with it.
+
+`tasks` wraps these in 2dFdr's file-to-file commands; benchmarks and notebooks can call
+them directly and skip the files.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +16,7 @@ from astropy.io import fits
 from ...instrument import arc_lines
 from .calibrate import fibre_flat, linear_grid, resample, subtract_sky
 from .extract import extract
-from .preprocess import preprocess
+from .preprocess import Image, preprocess
 from .tramlines import TramlineMap, find_tramlines
 from .wavelength import fit_arc
 
@@ -29,37 +34,93 @@ class ArmCalibration:
 
 @dataclass
 class ObjectSpectra:
-    """A sky-subtracted object frame on the common grid (counts per grid pixel)."""
+    """A reduced object frame on the common grid (electrons per grid pixel).
+
+    ``rwss`` (the spectra before sky subtraction) is kept when INC_RWSS is 1; ``history``
+    says what was done, in 2dFdr's words.
+    """
 
     spectra: np.ndarray
     variance: np.ndarray
-    sky: np.ndarray
+    sky: np.ndarray | None
     grid: np.ndarray
+    rwss: np.ndarray | None = None
+    cosmic_mask: np.ndarray | None = None  # image pixels rejected as cosmic rays
+    history: tuple[str, ...] = ()
+
+    @property
+    def cosmic_pixels(self) -> int | None:
+        return None if self.cosmic_mask is None else int(self.cosmic_mask.sum())
+
+
+def raw_image(path: str | Path, bias: Image | None = None, dark: Image | None = None) -> Image:
+    """A raw frame preprocessed (overscan, trim, electrons, bias and dark)."""
+    with fits.open(path) as hdul:
+        return preprocess(hdul[0].data, hdul[0].header, bias=bias, dark=dark)
 
 
 def calibrate_arm(flat: Path, arc: Path, lines: np.ndarray | None = None) -> ArmCalibration:
     """Tramlines and fibre flat from ``flat``, a wavelength solution from ``arc``."""
     types = np.array(fits.getdata(flat, "FIBRES")["TYPE"])
-    flat_image = preprocess(fits.getdata(flat), fits.getheader(flat))
+    flat_image = raw_image(flat)
     tramlines = find_tramlines(flat_image.data, types)
-    arc_header = fits.getheader(arc)
-    arc_flux, arc_var = extract(preprocess(fits.getdata(arc), arc_header), tramlines)
+    arc_image = raw_image(arc)
+    arc_flux, arc_var = extract(arc_image, tramlines)
     lines = arc_lines() if lines is None else lines
-    wavelength = fit_arc(arc_flux, arc_var, arc_header, lines).wavelength
+    wavelength = fit_arc(arc_flux, arc_var, arc_image.header, lines).wavelength
     grid = linear_grid(wavelength, tramlines.lit)
     flat_on_grid, _ = resample(*extract(flat_image, tramlines), wavelength, grid)
     return ArmCalibration(types, tramlines, wavelength, grid,
                           fibre_flat(flat_on_grid, tramlines.lit))  # fmt: skip
 
 
-def reduce_object(cal: ArmCalibration, path: Path, dark: Path | None = None) -> ObjectSpectra:
-    """Dark, extraction, resampling, fibre flat and sky subtraction of one object frame."""
-    dark_image = preprocess(fits.getdata(dark), fits.getheader(dark)) if dark else None
-    image = preprocess(fits.getdata(path), fits.getheader(path), dark=dark_image)
-    flux, var = extract(image, cal.tramlines)
+def _option(options: Mapping[str, str] | None, name: str, default: str) -> str:
+    return str((options or {}).get(name, default)).upper()
+
+
+def _cosmic_threshold(image: Image, options: Mapping[str, str] | None) -> float | None:
+    """Sets ``image.mask`` for LACOSMIC; returns the PROFILE rejection threshold, if any."""
+    method = _option(options, "COSRAY_MTHD", "PROFILE")
+    if method == "LACOSMIC":
+        import astroscrappy
+
+        # objlim 20: fibre cores are nearly as sharp as cosmic rays (at 5, 7 % flagged)
+        image.mask, _ = astroscrappy.detect_cosmics(
+            image.data.astype(np.float32), invar=image.variance.astype(np.float32),
+            sigclip=5.0, sigfrac=0.3, objlim=20.0, gain=1.0,
+            readnoise=float(image.header["RO_NOISE"]), satlevel=1e12,
+        )  # fmt: skip
+        return None
+    if method == "PROFILE":
+        return float(_option(options, "CRSIG", "5"))
+    return None
+
+
+def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = None,
+                  dark: Image | None = None,
+                  options: Mapping[str, str] | None = None) -> ObjectSpectra:  # fmt: skip
+    """Preprocess, reject cosmic rays, extract, resample, flat-field and sky-subtract.
+
+    ``options`` are 2dFdr option names (see `hectornb.reduce.options`); the defaults
+    reject cosmic rays against the profile, divide by the fibre flat and subtract the
+    median of the sky fibres.
+    """
+    image = raw_image(path, bias=bias, dark=dark)
+    threshold = _cosmic_threshold(image, options)
+    passes = 1 if _option(options, "EXTR_OPERATION", "OPTEX") == "GAUSS" else 2
+    flux, var = extract(image, cal.tramlines, passes=passes, reject=threshold)
     flux, var = resample(flux, var, cal.wavelength, cal.grid)
-    sky_fibres = cal.tramlines.lit & (cal.types == "S")
-    spectra, variance, sky = subtract_sky(
-        flux / cal.fibre_flat, var / cal.fibre_flat**2, sky_fibres
-    )
-    return ObjectSpectra(spectra, variance, sky, cal.grid)
+    history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
+    if image.mask is not None:
+        method = _option(options, "COSRAY_MTHD", "PROFILE")
+        history.append(f"Cosmic rays ({method}): {int(image.mask.sum())} pixels rejected")
+    if _option(options, "USEFFLAT", "1") == "1":
+        flux, var = flux / cal.fibre_flat, var / cal.fibre_flat**2
+        history.append("Divided by fibre flat field")
+    rwss = flux.copy() if _option(options, "INC_RWSS", "0") == "1" else None
+    sky = None
+    if _option(options, "SKYSUB", "1") == "1":
+        sky_fibres = cal.tramlines.lit & (cal.types == "S")
+        flux, var, sky = subtract_sky(flux, var, sky_fibres)
+        history.append(f"Sky subtracting using {int(sky_fibres.sum())} sky fibres")
+    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history))

@@ -17,11 +17,15 @@ from scipy.stats import trim_mean
 
 @dataclass
 class Image:
-    """A preprocessed frame: ``data`` and ``variance`` in electrons (e-, e-^2)."""
+    """A preprocessed frame: ``data`` and ``variance`` in electrons (e-, e-^2).
+
+    ``mask`` marks pixels found bad (cosmic rays) once the frame has been extracted.
+    """
 
     data: np.ndarray
     variance: np.ndarray
     header: fits.Header
+    mask: np.ndarray | None = None
 
 
 def _window(h: fits.Header, n: int) -> tuple[slice, slice]:

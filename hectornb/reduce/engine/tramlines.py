@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
+from ..errors import DataError
 from .extract import fit_profile_sigma
 
 
-class TramlineError(ValueError):
+class TramlineError(DataError):
     """The flat does not show the fibres the fibre table expects."""
 
 

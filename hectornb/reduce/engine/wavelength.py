@@ -18,8 +18,10 @@ from astropy.io import fits
 from numpy.polynomial import Polynomial
 from scipy.signal import find_peaks, peak_widths
 
+from ..errors import DataError
 
-class ArcError(ValueError):
+
+class ArcError(DataError):
     """The arc does not show enough known lines to fit a wavelength solution."""
 
 

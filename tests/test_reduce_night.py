@@ -1,0 +1,244 @@
+"""``hectornb reduce night``: a simulated night reduced on a real Dask cluster into 2dfdr
+products, a bad frame failing alone, and a worker killed mid-night."""
+
+from __future__ import annotations
+
+import datetime as dt
+import filecmp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from hectornb.config import Settings
+from hectornb.simulate import galaxy_continuum_ratios, simulate_night
+from hectornb.spectra import read
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def raw_night(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("night") / "raw"
+    simulate_night(out, date=dt.date(2025, 8, 27), size="small", seed=5)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reduced(raw_night, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reduced")
+    proc = subprocess.run(
+        [str(BIN / "hectornb"), "reduce", "night", str(raw_night), "--out", str(out),
+         "--workers", "2", "--option", "RWSS=1"],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    return proc, out
+
+
+def test_cli_reduces_the_whole_night_into_2dfdr_products(reduced, raw_night):
+    proc, out = reduced
+    assert proc.returncode == 0, proc.stderr
+    night = out / "250827"
+    objects = sorted(raw_night.glob("250827/ccd_*/*.fits"))
+    object_frames = [p for p in objects if fits.getheader(p)["NDFCLASS"] == "MFOBJECT"]
+    assert len(object_frames) == 12
+    for raw in object_frames:
+        product = night / raw.parent.name / f"{raw.stem}red.fits"
+        assert product.exists(), product
+    for arm in ("ccd_1", "ccd_2"):
+        assert sorted(p.name for p in (night / arm).glob("*_combined.fits")) == [
+            "F01_250827_p0_combined.fits", "F02_250827_p1_combined.fits"]  # fmt: skip
+        assert (night / arm / "BIAScombined.fits").exists()
+        assert len(list((night / arm).glob("*tlm.fits"))) == 2
+    assert sorted(p.name for p in (night / "spliced").iterdir()) == [
+        "F01_250827_p0_spliced.fits", "F02_250827_p1_spliced.fits"]  # fmt: skip
+    assert "34 of 34 steps done" in proc.stdout
+    assert str(out.resolve()) in proc.stdout
+    # one progress line per step when stderr is not a terminal
+    assert proc.stderr.count("] done") == 34
+
+
+def test_products_hold_what_2dfdr_writes_and_specutils_reads_them(reduced, raw_night):
+    from specutils import SpectrumList
+
+    _, out = reduced
+    red = out / "250827" / "ccd_2" / "27aug20008red.fits"
+    with fits.open(red) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "VARIANCE", "FIBRES", "SKY",
+                                          "REDUCTION_ARGS", "RWSS"]  # fmt: skip
+        assert hdul[0].header["CUNIT1"] == "Angstroms"
+        assert hdul[0].header["NDFCLASS"] == "MFOBJECT"
+        history = "\n".join(hdul[0].header["HISTORY"])
+    assert "Divided by fibre flat field" in history and "Sky subtracting" in history
+    frame = read(red)
+    assert frame.reduction_args["INC_RWSS"] == "1"
+    assert frame.reduction_args["TLMAP_FILENAME"] == "27aug20006tlm.fits"
+    assert frame.reduction_args["WAVEL_FILENAME"] == "27aug20007red.fits"
+    assert frame.reduction_args["BIAS_FILENAME"] == "BIAScombined.fits"
+    assert frame.reduction_args["DARK_FILENAME"] == "DARKcombined900.fits"
+    spectra = SpectrumList.read(red, format="Data Central AAOmega")
+    assert len(spectra) > 0
+    # the grid lies inside every fibre's true wavelength range
+    truth = np.load(raw_night / "250827" / "ccd_2" / "27aug20008_truth.npz")
+    lit = frame.fibres["TYPE"] != "N"
+    assert frame.wavelength[0] >= truth["wave"][lit, 0].max() - 1e-6
+    assert frame.wavelength[-1] <= truth["wave"][lit, -1].min() + 1e-6
+    # sky fibres are flat after sky subtraction; programme fibres keep their galaxy
+    types = np.asarray(frame.fibres["TYPE"])
+    sky_level = np.median(frame.sky)
+    sky_resid = np.median(frame.flux[types == "S"], axis=1) / sky_level
+    assert np.median(np.abs(sky_resid)) < 0.02
+    programme = np.flatnonzero(lit & (types == "P"))
+    thr = truth["throughput"]
+    raw = raw_night / "250827" / "ccd_2" / "27aug20008.fits"
+    ratios = galaxy_continuum_ratios(frame.flux, frame.wavelength, raw, programme,
+                                     np.median(thr[lit]))  # fmt: skip
+    assert np.median(ratios) == pytest.approx(1.0, abs=0.05)
+
+
+def test_combined_and_spliced_products(reduced):
+    _, out = reduced
+    night = out / "250827"
+    combined = read(night / "ccd_1" / "F01_250827_p0_combined.fits")
+    singles = [read(night / "ccd_1" / f"27aug1{k:04d}red.fits") for k in (8, 9, 10)]
+    assert combined.header["NCOMBINE"] == 3
+    assert "27aug10008red.fits" in combined.reduction_args["COMBINED_FILES"]
+    lit = np.asarray(combined.fibres["TYPE"]) == "P"
+    scales = [float(line.rsplit("1/", 1)[1]) for line in combined.header["HISTORY"]
+              if line.startswith("Combined ")]  # fmt: skip
+    assert len(scales) == 3 and all(abs(s - 1) < 0.02 for s in scales)  # equal exposures
+    mean = np.mean([s.flux[lit] / k for s, k in zip(singles, scales, strict=True)], axis=0)
+    # the combination is the mean of the scaled exposures where nothing was rejected
+    assert np.median(np.abs(combined.flux[lit] - mean)) < 1e-4 * np.median(mean)
+    assert 0 < combined.header["NREJECT"] < 1e-3 * combined.flux.size * 3
+    assert np.nanmedian(combined.variance[lit] / singles[0].variance[lit]) == pytest.approx(
+        1 / 3, rel=0.1)  # fmt: skip
+    spliced = read(night / "spliced" / "F01_250827_p0_spliced.fits")
+    blue = combined
+    red = read(night / "ccd_2" / "F01_250827_p0_combined.fits")
+    assert spliced.wavelength[0] == pytest.approx(blue.wavelength[0])
+    assert spliced.wavelength[-1] == pytest.approx(red.wavelength[-1], abs=2.0)
+    assert spliced.header["BUNIT"] == "electron / Angstrom"
+    # blue part: the blue arm per Angstrom, resampled
+    step = blue.wavelength[1] - blue.wavelength[0]
+    f = int(np.flatnonzero(lit)[0])
+    inside = (spliced.wavelength > blue.wavelength[5]) & (spliced.wavelength < blue.wavelength[-5])
+    on_blue = np.interp(spliced.wavelength[inside], blue.wavelength, blue.flux[f] / step)
+    assert np.median(spliced.flux[f, inside] / on_blue) == pytest.approx(1.0, abs=0.02)
+
+
+def _break(path: Path) -> None:
+    """Keep the header, destroy the data: the archive indexes it, the reduction cannot."""
+    with fits.open(path) as hdul:
+        header, fibres = hdul[0].header, hdul["FIBRES"].copy()
+    data = np.zeros((int(header["NAXIS2"]), int(header["NAXIS1"])), np.uint16)
+    fits.HDUList([fits.PrimaryHDU(data, header), fibres]).writeto(path, overwrite=True)
+
+
+def test_bad_frames_fail_alone_with_their_reason(raw_night, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_night, raw)
+    _break(raw / "250827" / "ccd_2" / "27aug20012.fits")  # the red arc of field F02
+    (raw / "250827" / "ccd_1" / "27aug10014.fits").write_bytes(
+        (raw_night / "250827" / "ccd_1" / "27aug10014.fits").read_bytes()[:2880 * 3]
+    )  # an object frame cut short after its header
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [str(BIN / "hectornb"), "reduce", "night", str(raw), "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    night = out / "250827"
+    assert "failed  reduce_arc 27aug20012.fits (red arm): ArcError" in proc.stderr
+    assert "failed  reduce_object 27aug10014.fits (blue arm" in proc.stderr
+    assert "skipped reduce_object 27aug20013.fits (red arm" in proc.stderr
+    assert "needs reduce_arc 27aug20012.fits (red arm)" in proc.stderr
+    # everything else completed: field F01 both arms, F02 blue from 2 of its 3 exposures
+    assert (night / "spliced" / "F01_250827_p0_spliced.fits").exists()
+    assert not (night / "spliced" / "F02_250827_p1_spliced.fits").exists()
+    f02_blue = read(night / "ccd_1" / "F02_250827_p1_combined.fits")
+    assert f02_blue.header["NCOMBINE"] == 2
+    assert "27aug10014" not in f02_blue.reduction_args["COMBINED_FILES"]
+    # 12 objects + 4 arcs + 4 fibre flats, less the red F02 arc, flat and objects and 10014
+    assert len(list(night.glob("ccd_*/27aug*red.fits"))) == 20 - 1 - 1 - 3 - 1
+
+
+def test_unknown_option_is_refused_before_anything_runs(raw_night, tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "hectornb"), "reduce", "night", str(raw_night), "--out", str(tmp_path / "o"),
+         "--option", "COSMIC=maybe"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "COSRAY_MTHD='maybe': allowed values are NONE, PROFILE, LACOSMIC" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture
+def dask_cluster(free_port):
+    """A Dask scheduler and two nanny-supervised workers as separate processes on loopback."""
+    port = free_port
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    for _ in range(2):
+        procs.append(subprocess.Popen(
+            [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+             "--host", "127.0.0.1", "--memory-limit", "2GiB"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_a_worker_killed_mid_night_changes_nothing(raw_night, reduced, dask_cluster, tmp_path):
+    from distributed import Client
+
+    from hectornb.reduce.run import reduce_night
+
+    _, undisturbed = reduced
+    settings = Settings(home=tmp_path, dask_scheduler=dask_cluster)
+    with Client(dask_cluster) as client:
+        pids = client.run(os.getpid)
+    killed = []
+
+    def kill_one(result, done, total):
+        if done == 8 and not killed:
+            with Client(dask_cluster) as client:
+                busy = [w for w, tasks in client.processing().items() if tasks] or list(pids)
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(busy[0])
+
+    out = tmp_path / "out"
+    run = reduce_night(raw_night, out, options={"RWSS": 1}, on_result=kill_one,
+                       settings=settings)  # fmt: skip
+    assert killed, "no worker was killed"
+    assert run.ok, [r.describe() for r in run.failures()]
+    with Client(dask_cluster) as client:  # the nanny restarted the killed worker
+        deadline = time.monotonic() + 30
+        while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert set(client.run(os.getpid).values()) != set(pids.values())
+    products = sorted(p.relative_to(out) for p in out.rglob("*.fits"))
+    assert products == sorted(p.relative_to(undisturbed) for p in undisturbed.rglob("*.fits"))
+    different = [str(p) for p in products
+                 if not filecmp.cmp(out / p, undisturbed / p, shallow=False)]  # fmt: skip
+    assert different == []

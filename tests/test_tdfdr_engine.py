@@ -1,0 +1,224 @@
+"""The 2dfdr and 2dfdr-docker engines up to the process boundary.
+
+2dFdr itself (``aaorun``) and a Docker engine cannot run on this machine. Everything on our
+side runs for real: the plan, the command lines, idx choice, private working directories
+and IMP_SCRATCH, completion detection on 2dFdr's two message styles, moving products into
+place, and failure reporting; ``aaorun`` is replaced by a stand-in script on PATH that
+records its command lines, checks its inputs are present and writes the file 2dFdr would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from hectornb.reduce import index_directory, plan_night
+from hectornb.reduce.errors import DataError
+from hectornb.reduce.options import OptionError, resolve
+from hectornb.reduce.steps import night_steps
+from hectornb.reduce.tdfdr import (
+    Command,
+    TdfdrError,
+    commands,
+    completed,
+    docker_spec,
+    idx_file,
+    prepare_workdir,
+    run_docker,
+)
+from hectornb.simulate import simulate_night
+
+STAND_IN = r'''#!{python}
+"""Stand-in for 2dFdr's aaorun (2dFdr cannot run here): logs argv, checks inputs, writes
+the product 2dFdr would write, prints 2dFdr's completion line."""
+import json, os, sys
+argv = sys.argv[1:]
+task = argv[0]
+with open(os.environ["AAORUN_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": argv, "cwd": os.getcwd(),
+                          "scratch": os.environ.get("IMP_SCRATCH")}}) + "\n")
+if os.environ.get("AAORUN_FAIL") == task:
+    print("Fatal error: something 2dFdr did not like")
+    sys.exit(0)  # 2dFdr's return code says nothing; the missing completion line does
+files = argv[1].split()
+for f in files + [argv[i + 1] for i, a in enumerate(argv) if a.endswith("_FILENAME")]:
+    if not os.path.exists(f):
+        print(f"cannot open {{f}}"); sys.exit(1)
+if "-COMBINEDFILE" in argv:
+    out = argv[argv.index("-COMBINEDFILE") + 1]
+elif "-output_file" in argv:
+    out = argv[argv.index("-output_file") + 1]
+else:
+    out = files[0].rsplit(".", 1)[0] + ("tlm" if task == "make_tlm" else "red") + ".fits"
+open(out, "w").write(task)
+print(f'Action "EXIT", Task {{task}}, completed')
+'''
+
+
+@pytest.fixture(scope="module")
+def hector_night(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("hector") / "raw"
+    simulate_night(raw, date=dt.date(2025, 8, 27), instrument="hector", size="small", seed=2,
+                   fields=1, exposures=2)  # fmt: skip
+    frames, _ = index_directory(raw)
+    return raw, frames
+
+
+@pytest.fixture
+def aaorun(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "aaorun"
+    script.write_text(STAND_IN.format(python=sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "aaorun.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("AAORUN_LOG", str(log))
+    return log
+
+
+def _calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_command_lines_follow_the_managers(hector_night, tmp_path):
+    _, frames = hector_night
+    plan = night_steps(plan_night(frames), frames, tmp_path / "out")
+    by_task = {}
+    for step in plan.steps:
+        by_task.setdefault(step.task, step)
+    options = resolve({"SKYSCR": 1, "TELCOR": "yes"}, engine="2dfdr")
+    assert options == {"SKYSCRUNCH": "1", "TELCOR": "1"}  # 2dFdr's idx holds the rest
+    obj = by_task["reduce_object"]
+    idx = idx_file(obj, options)
+    assert idx == ("hector2_v4.idx" if obj.grating == "1000R" else "hector1_v4.idx")
+    assert {idx_file(s, {}) for s in plan.steps} == {"hector1_v4.idx", "hector2_v4.idx"}
+    (cmd,) = commands(obj, options, idx)
+    raw_name = Path(obj.inputs["raw"]).name
+    assert cmd.argv[:6] == ("aaorun", "reduce_object", raw_name, "-idxfile", idx, "-OUT_DIRNAME")
+    args = dict(zip(cmd.argv[7::2], cmd.argv[8::2], strict=True))
+    assert args["-TLMAP_FILENAME"] == Path(obj.inputs["tlm"]).name
+    assert args["-WAVEL_FILENAME"] == Path(obj.inputs["arc"]).name
+    assert args["-FFLAT_FILENAME"] == Path(obj.inputs["fflat"]).name
+    assert args["-BIAS_FILENAME"] == "BIAScombined.fits" and args["-USEBIASIM"] == "1"
+    assert args["-DARK_FILENAME"].startswith("DARKcombined") and args["-USEDARKIM"] == "1"
+    assert args["-SKYSCRUNCH"] == "1" and args["-TELCOR"] == "1"
+    assert cmd.product == f"{Path(raw_name).stem}red.fits"
+    (tlm,) = commands(by_task["make_tlm"], options, idx)
+    assert tlm.argv[1] == "make_tlm" and tlm.product.endswith("tlm.fits")
+    bias = commands(by_task["combine_bias"], options, idx)
+    assert [c.argv[1] for c in bias] == ["reduce_bias"] * 3 + ["combine_image"]
+    assert bias[-1].argv[2] == " ".join(c.product for c in bias[:3])
+    assert bias[-1].argv[3:5] == ("-COMBINEDFILE", "BIAScombined.fits")
+    (splice,) = commands(by_task["splice"], options, idx)
+    assert splice.argv[1] == "splice" and splice.argv[-2] == "-output_file"
+
+
+def test_options_for_2dfdr_pass_through_and_refuse_builtin_only_values():
+    assert resolve({"PCASKY": 1, "SKYFITORDER": 3}, "2dfdr") == {"PCASKY": "1", "SKYFITORDER": "3"}
+    with pytest.raises(OptionError, match="COSRAY_MTHD=PROFILE is the built-in engine's"):
+        resolve({"COSMIC": "profile"}, "2dfdr")
+    with pytest.raises(OptionError, match="unknown option 'SKYFITORDER' for the builtin"):
+        resolve({"SKYFITORDER": 3}, "builtin")
+
+
+def test_idx_file_unknown_grating_is_a_clear_error(tmp_path):
+    raw = tmp_path / "raw"
+    simulate_night(raw, size="small", fields=1, exposures=1, seed=4)  # 2dF: 580V + 385R
+    frames, _ = index_directory(raw)
+    plan = night_steps(plan_night(frames), frames, tmp_path / "out")
+    red = next(s for s in plan.steps if s.task == "reduce_object" and s.arm == "red")
+    with pytest.raises(DataError, match=r"reduce_object 27aug20\d+\.fits \(red arm.*no 2dFdr "
+                                        r"idx file known for grating 385R"):  # fmt: skip
+        idx_file(red, {})
+    assert idx_file(red, {"IDXFILE": "my385R.idx"}) == "my385R.idx"
+
+
+def test_completion_is_read_from_2dfdrs_output():
+    assert completed('... Action "EXIT", Task reduce_arc, completed.', "reduce_arc")
+    assert completed("Data Reduction command reduce_object completed.", "reduce_object")
+    assert not completed('Action "EXIT", Task reduce_arc, completed', "reduce_object")
+    assert not completed("Fatal error in reduce_arc", "reduce_arc")
+
+
+def test_2dfdr_engine_runs_a_night_with_a_stand_in_aaorun(hector_night, aaorun, tmp_path):
+    """2dFdr cannot run here: a stand-in aaorun proves the process handling."""
+    from hectornb.reduce.run import reduce_night
+
+    raw, _ = hector_night
+    out = tmp_path / "out"
+    run = reduce_night(raw, out, engine="2dfdr", options={"RWSS": 1}, workers=1)
+    assert run.ok, [r.describe() for r in run.failures()]
+    calls = _calls(aaorun)
+    assert {c["argv"][0] for c in calls} == {"reduce_bias", "reduce_dark", "combine_image",
+                                             "make_tlm", "reduce_arc", "reduce_fflat",
+                                             "reduce_object", "splice"}  # fmt: skip
+    # every command had its own IMP_SCRATCH and a private directory, gone afterwards
+    assert len({c["scratch"] for c in calls if c["argv"][0] != "combine_image"}) >= 10
+    assert not any(Path(c["cwd"]).exists() for c in calls)
+    assert all("-INC_RWSS" in c["argv"] for c in calls if c["argv"][0] == "reduce_object")
+    for product in run.products():
+        assert product.exists()
+    assert (out / "250827" / "spliced" / "F01_250827_p0_spliced.fits").read_text() == "splice"
+    assert not list(out.rglob(".2dfdr-*"))
+
+
+def test_2dfdr_failure_names_the_frame_and_quotes_2dfdr(hector_night, aaorun, tmp_path,
+                                                        monkeypatch):  # fmt: skip
+    """2dFdr cannot run here: the stand-in prints a fatal error instead of completing."""
+    from hectornb.reduce.run import reduce_night
+
+    monkeypatch.setenv("AAORUN_FAIL", "reduce_arc")
+    raw, _ = hector_night
+    run = reduce_night(raw, tmp_path / "out", engine="2dfdr", workers=1)
+    failed = [r for r in run.failures() if r.status == "failed"]
+    assert {r.step.task for r in failed} == {"reduce_arc"}
+    assert "2dFdr reduce_arc did not complete" in failed[0].reason
+    assert "Fatal error: something 2dFdr did not like" in failed[0].reason
+    assert any(r.status == "done" for r in run.results.values())  # biases, tramlines
+
+
+def test_2dfdr_not_installed_is_a_clear_failure(hector_night, tmp_path, monkeypatch):
+    from hectornb.reduce.run import reduce_night
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    raw, _ = hector_night
+    run = reduce_night(raw, tmp_path / "out", engine="2dfdr", workers=1)
+    assert not run.ok
+    assert "aaorun is not on PATH" in run.failures()[0].reason
+
+
+def test_docker_spec_mounts_inputs_read_only_and_runs_as_the_user(hector_night, tmp_path):
+    _, frames = hector_night
+    plan = night_steps(plan_night(frames), frames, tmp_path / "out")
+    step = next(s for s in plan.steps if s.task == "reduce_object")
+    work = prepare_workdir(step, tmp_path)
+    assert {p.name for p in work.iterdir()} >= {Path(step.inputs["raw"]).name, "imp_scratch"}
+    (cmd,) = commands(step, {}, "hector1_v4.idx")
+    spec = docker_spec(cmd, work, step, "aao/2dfdr:8.03")
+    assert spec["image"] == "aao/2dfdr:8.03" and spec["command"][0] == "aaorun"
+    assert spec["volumes"][str(work)]["mode"] == "rw"
+    raw_dir = str(Path(step.inputs["raw"]).resolve().parent)
+    assert spec["volumes"][raw_dir] == {"bind": raw_dir, "mode": "ro"}
+    assert spec["user"] == f"{os.getuid()}:{os.getgid()}"
+    assert spec["network_disabled"] is True
+    assert spec["environment"]["IMP_SCRATCH"] == str(work / "imp_scratch")
+
+
+def test_docker_engine_unreachable_is_a_clear_error(tmp_path, monkeypatch):
+    """No Docker engine runs here: the error must say so, not hang or crash."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    with pytest.raises(TdfdrError, match="cannot run 2dFdr in Docker"):
+        run_docker(Command(("aaorun", "help"), "x"), tmp_path, _dummy_step(tmp_path), "2dfdr")
+
+
+def _dummy_step(tmp_path):
+    from hectornb.reduce.steps import Step
+
+    return Step("k", "reduce_object", str(tmp_path / "x.fits"), {})
