@@ -52,6 +52,8 @@ class Settings:
         ``HECTORNB_DASK_SCHEDULER``: address of a Dask scheduler (``tcp://host:8786``) that
         runs reductions. ``None`` starts a local cluster of worker processes per run. The
         workers must see the raw and output directories at the same paths.
+    tdfdr_image : str
+        ``HECTORNB_2DFDR_IMAGE``: the container image the ``2dfdr-docker`` engine runs.
     """
 
     home: Path
@@ -65,6 +67,7 @@ class Settings:
     catalogue_mag_limit: float | None = None
     cutouts: Path | None = None
     dask_scheduler: str | None = None
+    tdfdr_image: str = "2dfdr:latest"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -88,6 +91,7 @@ class Settings:
             else None,
             cutouts=Path(env[_PREFIX + "CUTOUTS"]) if env.get(_PREFIX + "CUTOUTS") else None,
             dask_scheduler=env.get(_PREFIX + "DASK_SCHEDULER") or None,
+            tdfdr_image=env.get(_PREFIX + "2DFDR_IMAGE") or "2dfdr:latest",
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -95,9 +99,8 @@ class Settings:
         env = os.environ if environ is None else environ
         rows = []
         for f in fields(self):
-            var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS"}.get(
-                f.name, f.name.upper()
-            )
+            var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS",
+                             "tdfdr_image": "2DFDR_IMAGE"}.get(f.name, f.name.upper())  # fmt: skip
             if isinstance(getattr(self, f.name), tuple):
                 rows.append((var, ",".join(getattr(self, f.name)), _source(env, var)))
                 continue

@@ -70,10 +70,13 @@ OPTIONS: dict[str, Option] = {
                "GAUSS: one pass weighted by the data's variance", ("OPTEX", "GAUSS")),
         Option("USEFFLAT", "1", "divide by the fibre flat (relative fibre throughput)"),
         Option("SKYSUB", "1", "subtract the sky (median of the sky fibres)"),
-        Option("SKYSCRUNCH", "0",
+        Option("SKYSCRUNCH", "1",
                "shift each fibre's wavelengths onto the sky lines (flexure since the arc)"),
         Option("PCASKY", "0", "PCA sky residual removal after sky subtraction", slow=True),
-        Option("TELCOR", "0", "telluric correction of the O2 and H2O bands"),
+        Option("PCANUM", "5", "PCASKY: principal components fitted", ()),
+        Option("TELCOR", "0", "telluric correction of the O2 and H2O bands, measured on the "
+               "frame's bright programme fibres"),
+        Option("TELSN", "5", "TELCOR: continuum S/N per pixel a fibre needs to take part", ()),
         Option("INC_RWSS", "0", "keep the spectra before sky subtraction (RWSS extension)"),
         Option("CSIGREJ", "5", "combining exposures: rejection threshold (sigma)", ()),
     )

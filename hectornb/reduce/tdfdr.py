@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import get_settings
 from .errors import DataError
 from .steps import Step
 
@@ -189,7 +190,7 @@ def run_step(step: Step, options: Mapping[str, str], docker: bool = False,
              image: str | None = None) -> list[str]:  # fmt: skip
     """Run ``step``'s commands; the product lands at ``step.output``. Returns the log."""
     idx = idx_file(step, options)
-    image = image or os.environ.get("HECTORNB_2DFDR_IMAGE", "2dfdr:latest")
+    image = image or get_settings().tdfdr_image
     # beside the product, so that moving it into place is an atomic rename
     Path(step.output).parent.mkdir(parents=True, exist_ok=True)
     work = prepare_workdir(step, Path(step.output).parent)

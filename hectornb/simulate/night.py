@@ -4,8 +4,11 @@ Frames are written in the AAT layout, ``OUTDIR/<yymmdd>/ccd_<n>/DDmmmCNNNN.fits`
 arms, with the real header keywords and a ``FIBRES`` binary table. The images carry bias and
 overscan, read noise and gain, dark current, fibre traces with a Gaussian spatial profile
 and a slow curvature, per-fibre throughput, a quartz lamp, arc lines from the line lists,
-night sky (continuum and OH lines), galaxies (continuum and emission lines at a redshift),
-cosmic rays, and broken fibres. ``<name>_truth.npz`` beside a frame holds what made it:
+night sky (continuum and OH lines), galaxies (continuum and emission lines at a redshift)
+seen through telluric absorption bands,
+cosmic rays, broken fibres, and flexure (object frames move by ~0.15 pixel along the
+dispersion since the arc, with a small tilt along the slit, as a spectrograph does over a
+night). ``<name>_truth.npz`` beside a frame holds what made it:
 trace centres and wavelengths per fibre and pixel, throughputs, the input spectra, sky and
 the cosmic-ray mask.
 
@@ -138,6 +141,18 @@ def _galaxy(wave: np.ndarray, z: float, mag: float, rng) -> np.ndarray:
     return cont + lines * rng.uniform(0.3, 1.5)
 
 
+# Telluric absorption bands: (centre, sigma, optical depth at the centre), Angstrom. Smooth
+# stand-ins for the O2 B and A bands and the H2O bands, inside their real limits.
+TELLURIC_BANDS = ((6890.0, 7.0, 0.4), (7250.0, 30.0, 0.12), (7640.0, 15.0, 0.9),
+                  (8240.0, 35.0, 0.15), (9350.0, 130.0, 0.4))  # fmt: skip
+
+
+def telluric_transmission(wave: np.ndarray) -> np.ndarray:
+    """Fraction of an astronomical source's light the atmosphere lets through."""
+    tau = sum(depth * np.exp(-0.5 * ((wave - c) / s) ** 2) for c, s, depth in TELLURIC_BANDS)
+    return np.exp(-tau)
+
+
 def _sky(wave: np.ndarray, sky_lines: np.ndarray) -> np.ndarray:
     cont = 1.2 * (wave / 5500.0) ** 0.5
     oh = np.zeros_like(wave)
@@ -174,6 +189,9 @@ def simulate_frame(
     # wavelength solution: a slow quadratic plus a small shift per fibre
     dispersion = g.dispersion  # small frames see the middle of the full range
     shift = (fibre_truth["wave_shift"] if fibre_truth is not None else np.zeros(nf))[:, None]
+    if ndfclass == "MFOBJECT":
+        # flexure since the arc: a shift and a small tilt along the slit (pixels)
+        shift = shift + rng.normal(0.15, 0.05) + rng.normal(0, 0.05) * (fib[:, None] / nf - 0.5)
     wave = (g.central_wavelength + dispersion * (x - nx / 2)
             + 1.5e-6 * dispersion * (x - nx / 2) ** 2 + shift * dispersion)  # fmt: skip
     # traces: evenly pitched, gently curved
@@ -200,7 +218,8 @@ def simulate_frame(
             obj = 0.0
             if types[f] == "P":
                 obj = _galaxy(wave[f], fibre_truth["redshift"][f], fibre_truth["mags"][f], rng)
-            spectra[f] = s + obj
+            # the sky glows inside the atmosphere; the galaxy's light crosses all of it
+            spectra[f] = s + obj * telluric_transmission(wave[f])
         spectra *= exposed / 60.0
     # image: sum of fibre profiles (Gaussian, sigma 1.1 rows)
     image = np.zeros((geom.n_rows, nx))
@@ -378,11 +397,16 @@ def simulate_calibrations(
 
 def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: Path,
                             fibres: np.ndarray, relative_to: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Per fibre: median reduced continuum / median true galaxy continuum on ``grid``.
+    """Per fibre: reduced / true galaxy counts summed over the continuum pixels on ``grid``.
 
     The truth is the frame's input spectra less its sky, times ``relative_to`` (the
-    throughput the reduction normalises to: the median fibre's).
+    throughput the reduction normalises to: the median fibre's). Continuum pixels are those
+    where the true galaxy lies within 5 % of its running median (no emission line). Sums,
+    not medians: a median of noisy counts is biased when the spectrum's values are skewed
+    (absorption bands), by 0.7 % on a 385R frame where the sums agreed to 0.1 %.
     """
+    from scipy.ndimage import median_filter
+
     from ..reduce.engine.calibrate import resample
 
     truth = np.load(Path(object_path).with_name(Path(object_path).stem + "_truth.npz"))
@@ -393,5 +417,8 @@ def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: 
         wave = truth["wave"][f].astype(float)
         galaxy = truth["spectra"][f] - _sky(wave, sky_lines) * exposure / 60.0
         on_grid, _ = resample(galaxy[None], np.zeros((1, wave.size)), wave[None], grid)
-        ratios.append(np.median(spectra[f]) / (np.median(on_grid) * relative_to))
+        true = on_grid[0] * relative_to
+        continuum = np.abs(true - median_filter(true, 31, mode="nearest")) < 0.05 * np.abs(true)
+        continuum &= np.isfinite(spectra[f])
+        ratios.append(np.sum(spectra[f][continuum]) / np.sum(true[continuum]))
     return np.array(ratios)

@@ -46,10 +46,18 @@ def resample(flux: np.ndarray, variance: np.ndarray, wavelength: np.ndarray,
 
 
 def fibre_flat(flat_on_grid: np.ndarray, lit: np.ndarray) -> np.ndarray:
-    """Each fibre's response relative to the median fibre (lamp colour divided out)."""
-    reference = np.nanmedian(flat_on_grid[lit], axis=0)
+    """Each fibre's response relative to the median fibre (lamp colour divided out).
+
+    The lamp's colour is the per-pixel median of the fibres' flats each scaled to its own
+    median, and the level the median fibre's: the per-pixel median of the unscaled flats
+    (throughputs spread over 25 %, each pixel noisy) came out 0.5 % high on a simulated
+    385R flat, and every reduced spectrum 0.5 % high with it.
+    """
+    levels = np.full(flat_on_grid.shape[0], np.nan)
+    levels[lit] = np.nanmedian(flat_on_grid[lit], axis=1)  # unlit rows are all NaN
     with np.errstate(invalid="ignore", divide="ignore"):
-        return flat_on_grid / reference[None, :]
+        colour = np.nanmedian(flat_on_grid[lit] / levels[lit, None], axis=0)
+        return flat_on_grid / (colour * np.nanmedian(levels[lit]))[None, :]
 
 
 def subtract_sky(spectra: np.ndarray, variance: np.ndarray, sky_fibres: np.ndarray):

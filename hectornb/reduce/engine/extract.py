@@ -86,7 +86,12 @@ class _Windows:
         zero = np.zeros((1, n_cols), dtype=np.float32)
         rejected = np.zeros(self.data.shape, dtype=bool) if self.mask is None else self.mask.copy()
         total = passes + (1 if reject else 0)
+        profile_sum = np.sum(p_self, axis=0)
         for k in range(total):
+            # a fibre needs a third of its profile unmasked at a column to be measured there;
+            # below that its pixels are used after all (a NaN would lose the whole fibre)
+            kept = np.sum(np.where(rejected, 0.0, p_self), axis=0)
+            rejected &= (kept >= profile_sum / 3)[None]
             w = np.where(rejected, 0.0, p_self / v)
             diag = np.sum(w * p_self, axis=0)
             upper = np.sum(w * p_next, axis=0)  # each equation sums over its own fibre's rows

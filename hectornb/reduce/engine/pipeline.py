@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ...instrument import arc_lines
+from ...instrument import arc_lines, line_list
 from .calibrate import fibre_flat, linear_grid, resample, subtract_sky
 from .extract import extract
+from .pcasky import pca_sky
 from .preprocess import Image, preprocess
+from .skylines import sky_line_offsets
+from .telluric import correct, transmission
 from .tramlines import TramlineMap, find_tramlines
 from .wavelength import fit_arc
 
@@ -47,6 +50,7 @@ class ObjectSpectra:
     rwss: np.ndarray | None = None
     cosmic_mask: np.ndarray | None = None  # image pixels rejected as cosmic rays
     history: tuple[str, ...] = ()
+    sky_shift: np.ndarray | None = None  # per fibre, Angstrom, removed by SKYSCRUNCH
 
     @property
     def cosmic_pixels(self) -> int | None:
@@ -108,9 +112,20 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     image = raw_image(path, bias=bias, dark=dark)
     threshold = _cosmic_threshold(image, options)
     passes = 1 if _option(options, "EXTR_OPERATION", "OPTEX") == "GAUSS" else 2
-    flux, var = extract(image, cal.tramlines, passes=passes, reject=threshold)
-    flux, var = resample(flux, var, cal.wavelength, cal.grid)
+    extracted = extract(image, cal.tramlines, passes=passes, reject=threshold)
+    flux, var = resample(*extracted, cal.wavelength, cal.grid)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
+    sky_shift = None
+    if _option(options, "SKYSCRUNCH", "1") == "1":
+        sky_shift, n_lines = sky_line_offsets(flux, cal.grid, line_list("skylines.dat"),
+                                              cal.tramlines.lit,
+                                              cal.tramlines.lit & (cal.types == "S"))  # fmt: skip
+        if np.isfinite(sky_shift).any():
+            flux, var = resample(*extracted, cal.wavelength - sky_shift[:, None], cal.grid)
+            history.append(f"Sky-line wavelength correction on {n_lines} lines: median shift "
+                           f"{np.nanmedian(sky_shift):+.3f} Angstrom")  # fmt: skip
+        else:
+            history.append(f"No sky-line wavelength correction: {n_lines} usable sky lines")
     if image.mask is not None:
         method = _option(options, "COSRAY_MTHD", "PROFILE")
         history.append(f"Cosmic rays ({method}): {int(image.mask.sum())} pixels rejected")
@@ -123,4 +138,14 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         sky_fibres = cal.tramlines.lit & (cal.types == "S")
         flux, var, sky = subtract_sky(flux, var, sky_fibres)
         history.append(f"Sky subtracting using {int(sky_fibres.sum())} sky fibres")
-    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history))
+        if _option(options, "PCASKY", "0") == "1":
+            flux, used = pca_sky(flux, sky, sky_fibres, int(float(_option(options, "PCANUM", "5"))))
+            history.append(f"PCA sky residual removal with {used} components")
+    if _option(options, "TELCOR", "0") == "1":
+        programme = cal.tramlines.lit & (cal.types == "P")
+        t, n = transmission(flux, var, cal.grid, programme,
+                            float(_option(options, "TELSN", "5")))  # fmt: skip
+        flux, var = correct(flux, var, t)
+        history.append(f"Telluric correction from {n} bright fibres: deepest transmission "
+                       f"{t.min():.3f}")  # fmt: skip
+    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history), sky_shift)

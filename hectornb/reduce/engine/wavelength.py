@@ -48,7 +48,7 @@ def _centroids(spectrum: np.ndarray, min_prominence: float) -> tuple[np.ndarray,
     return idx + np.clip(shift, -0.5, 0.5), fwhm
 
 
-def _isolated(lines: np.ndarray, separation: float) -> np.ndarray:
+def isolated_lines(lines: np.ndarray, separation: float) -> np.ndarray:
     lines = np.sort(lines)
     gaps = np.diff(lines)
     left = np.concatenate([[np.inf], gaps])
@@ -98,7 +98,7 @@ def fit_arc(arc: np.ndarray, variance: np.ndarray, header: fits.Header, lines: n
     ref_noise = float(np.median(noise[lit])) * 1.25 / np.sqrt(lit.sum())
     ref_peaks, fwhm = _centroids(reference, 8 * ref_noise)
     lo, hi = centre - disp * n_pix * 0.6, centre + disp * n_pix * 0.6
-    usable = _isolated(lines[(lines > lo) & (lines < hi)], 1.5 * max(fwhm, 2.0) * disp)
+    usable = isolated_lines(lines[(lines > lo) & (lines < hi)], 1.5 * max(fwhm, 2.0) * disp)
     # placement of the line list: scale and shift that put most lines on peaks
     best = (-1, 0.0, 1.0)
     for scale in np.linspace(0.97, 1.03, 31):

@@ -1,0 +1,150 @@
+"""Secondary wavelength calibration from the night-sky lines (2dFdr's SKYSCRUNCH).
+
+The arc fixes the wavelength scale when it was taken; by the object exposure the
+spectrograph may have moved a little (flexure, temperature). Every fibre sees the same
+sky lines, so:
+
+1. each fibre's shift relative to the sky fibres' median spectrum is measured on their
+   line structure (high-pass filtered spectra; Gauss-Newton on a Fourier-shifted reference,
+   so the shift is not tied to whole pixels); night-sky lines dominate that structure;
+2. the sky fibres' median spectrum's own offset from the true wavelengths is the median
+   offset of the listed lines that have no listed neighbour within 3.5 pixels (a fit of
+   every listed line with free amplitudes cannot fix the offset: blended neighbours trade
+   amplitude for position);
+3. the offsets are smoothed along the slit (a quadratic, sigma-clipped): the spectrograph
+   moves as a whole, and a faint fibre should not decide its own wavelengths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sp_fft
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
+from scipy.signal import find_peaks, peak_widths
+
+from .wavelength import isolated_lines
+
+
+def _high_pass(spectra: np.ndarray, width: int = 15) -> np.ndarray:
+    """Spectra less a running mean: lines stay, continua (a galaxy's, the sky's) go."""
+    clean = np.nan_to_num(np.asarray(spectra, dtype=np.float32))
+    return clean - uniform_filter1d(clean, width, axis=-1, mode="nearest")
+
+
+def _shifted(ref_ft: np.ndarray, k: np.ndarray, shift: np.ndarray, n: int):
+    """The reference moved by ``shift`` pixels (one row per shift) and its derivative."""
+    phase = np.exp(-2j * np.pi * k[None, :] * shift[:, None]).astype(np.complex64)
+    moved = ref_ft[None, :] * phase
+    return sp_fft.irfft(moved, n=n), sp_fft.irfft(moved * (2j * np.pi * k[None, :]), n=n)
+
+
+def relative_shifts(spectra: np.ndarray, reference: np.ndarray,
+                    iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Shift (pixels) of each spectrum's line structure relative to ``reference`` (a sky
+    spectrum), and its standard error.
+
+    Only pixels near the reference's lines count, and pixels that the shifted reference
+    cannot explain (a galaxy's emission lines) are clipped at 4 sigma.
+    """
+    h = _high_pass(spectra)
+    ref = _high_pass(reference[None])[0]
+    n = h.shape[1]
+    scale = 1.4826 * np.median(np.abs(ref - np.median(ref)))
+    near = maximum_filter1d(np.abs(ref) > 5 * scale, size=7)
+    near[:8] = near[-8:] = False  # the Fourier shift wraps around at the ends
+    cols = np.flatnonzero(near)
+    data = h[:, cols]
+    k = np.fft.rfftfreq(n).astype(np.float32)
+    ref_ft = sp_fft.rfft(ref)
+    shift = np.zeros(h.shape[0])
+    error = np.full(h.shape[0], np.inf)
+    use = np.ones(data.shape, bool)
+    for _ in range(iterations):
+        model, slope = (a[:, cols] for a in _shifted(ref_ft, k, shift, n))
+        w = use.astype(np.float32)
+        amp = np.sum(w * data * model, axis=1) / np.maximum(np.sum(w * model**2, axis=1), 1e-30)
+        jac = -amp[:, None] * slope
+        resid = data - amp[:, None] * model
+        curvature = np.maximum(np.sum(w * jac**2, axis=1), 1e-30)
+        shift = np.clip(shift + np.sum(w * resid * jac, axis=1) / curvature, -5, 5)
+        noise = 1.4826 * np.nanmedian(np.abs(np.where(use, resid, np.nan)), axis=1)
+        noise = np.nan_to_num(noise, nan=np.inf)
+        error = noise / np.sqrt(curvature)
+        use = np.abs(resid) < 4 * noise[:, None]
+    return shift, error
+
+
+def _centroid(window: np.ndarray) -> float:
+    """Peak position (pixels from the window's start) of a Gaussian through its top three."""
+    k = int(np.argmax(window))
+    if k == 0 or k == len(window) - 1:
+        return np.nan
+    a, b, c = np.log(np.clip(window[k - 1 : k + 2], 1e-6, None))
+    denom = a - 2 * b + c
+    return k + 0.5 * (a - c) / denom if denom < 0 else np.nan
+
+
+def absolute_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray,
+                    min_lines: int = 3) -> float:  # fmt: skip
+    """Apparent minus true wavelength (Angstrom) of the listed lines in ``sky`` on ``grid``.
+
+    Only lines with no other listed line within 3.5 line widths (sigma, measured on the
+    sky's own peaks) count: a neighbour's wing is then < 1 % at the centre. Each is
+    centroided on a linear baseline, and the median over lines is the offset.
+    """
+    step = float(grid[1] - grid[0])
+    clean = np.nan_to_num(sky)
+    peaks, _ = find_peaks(clean, prominence=10 * np.sqrt(max(np.median(clean), 1.0)))
+    if len(peaks) < min_lines:
+        return np.nan
+    sigma = float(np.median(peak_widths(clean, peaks, rel_height=0.5)[0])) / 2.355
+    half = max(3, int(np.ceil(2.5 * sigma)))
+    inside = lines[(lines > grid[0] + (half + 2) * step) & (lines < grid[-1] - (half + 2) * step)]
+    found = []
+    for line in isolated_lines(inside, 3.5 * sigma * step):
+        c = round((line - grid[0]) / step)
+        window = sky[c - half : c + half + 1]
+        if not np.all(np.isfinite(window)):
+            continue
+        baseline = np.linspace(window[0], window[-1], len(window))
+        peak = window - baseline
+        noise = np.sqrt(max(float(np.min(window)), 1.0))  # Poisson, from the continuum
+        at = _centroid(peak)
+        if np.isfinite(at) and abs(at - half) < 1.5 and peak.max() > 10 * noise:
+            found.append(grid[c] + (at - half) * step - line)
+    return float(np.median(found)) if len(found) >= min_lines else np.nan
+
+
+def sky_line_offsets(spectra: np.ndarray, grid: np.ndarray, lines: np.ndarray,
+                     fibres: np.ndarray, sky_fibres: np.ndarray,
+                     order: int = 2) -> tuple[np.ndarray, int]:  # fmt: skip
+    """Wavelength offset (Angstrom, apparent minus true) of every fibre in ``fibres``.
+
+    ``spectra`` are on the linear ``grid`` before sky subtraction; the median of
+    ``sky_fibres`` is the sky reference. Returns the offsets (NaN outside ``fibres``, all
+    NaN when the sky lines cannot fix them) and the number of listed lines in the grid.
+    """
+    step = float(grid[1] - grid[0])
+    offsets = np.full(spectra.shape[0], np.nan)
+    inside = lines[(lines > grid[0]) & (lines < grid[-1])]
+    idx = np.flatnonzero(fibres)
+    if len(inside) < 3 or len(idx) <= order + 2 or not sky_fibres.any():
+        return offsets, len(inside)
+    sky = np.nanmedian(spectra[sky_fibres], axis=0)
+    zero = absolute_offset(sky, grid, lines)
+    if not np.isfinite(zero):
+        return offsets, len(inside)
+    relative, error = relative_shifts(spectra[idx], sky)
+    slit = idx.astype(float)
+    keep = np.isfinite(error) & (error > 0)
+    weight = np.where(keep, 1.0 / np.where(keep, error, 1.0), 0.0)
+    for _ in range(5):
+        coef = np.polynomial.polynomial.polyfit(slit[keep], relative[keep], order, w=weight[keep])
+        pull = (relative - np.polynomial.polynomial.polyval(slit, coef)) * weight
+        new = keep & (np.abs(pull) < 4)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    # relative shifts are from the sky fibres' median, which the line fit placed at zero
+    offsets[idx] = np.polynomial.polynomial.polyval(slit, coef) * step + zero
+    return offsets, len(inside)
