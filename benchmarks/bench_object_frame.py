@@ -60,10 +60,13 @@ def run(instrument: str, arm: int, tmp: str) -> None:
                                          np.median(truth["throughput"][lit]))  # fmt: skip
         sky_fibres = lit & (types == "S")
         residual = np.median(obj.spectra[sky_fibres], axis=1) / np.median(obj.sky)
+        # what photon and read noise alone give a sky fibre's median (1.25 sigma/sqrt(n))
+        floor = np.median(1.25 * np.sqrt(np.median(obj.variance[sky_fibres], axis=1)
+                                         / obj.grid.size)) / np.median(obj.sky)  # fmt: skip
         target = "1.0" if method == "NONE" else "4"
         text = (f"  {method:<8} object frame {seconds:.2f} s (target {target} s)"
                 f"; continuum/truth {np.median(ratios):.4f}; sky residual "
-                f"{np.median(np.abs(residual)):.2%}")  # fmt: skip
+                f"{np.median(np.abs(residual)):.2%} (noise alone {floor:.2%})")  # fmt: skip
         if obj.cosmic_mask is not None:
             cosmic = truth["cosmic"]
             win = _windows(cal, cosmic.shape)

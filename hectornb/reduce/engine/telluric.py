@@ -27,9 +27,10 @@ def transmission(spectra: np.ndarray, variance: np.ndarray, grid: np.ndarray,
     or without bright fibres, are left at one.
     """
     result = np.ones_like(grid, dtype=float)
+    candidates = np.flatnonzero(fibres & np.isfinite(spectra).any(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        snr = np.nanmedian(spectra / np.sqrt(variance), axis=1)
-    bright = np.flatnonzero(fibres & (snr >= min_snr))
+        snr = np.nanmedian(spectra[candidates] / np.sqrt(variance[candidates]), axis=1)
+    bright = candidates[snr >= min_snr]
     if len(bright) == 0:
         return result, 0
     for lo, hi in BANDS:
