@@ -4,10 +4,12 @@
   cumulative counts are interpolated at the new pixel edges, so no counts are made or lost);
 - `fibre_flat`: each fibre's flat divided by the median flat of all fibres: it carries the
   fibre's relative throughput and pixel response, not the lamp's colour;
-- `subtract_sky`: the median of the sky fibres, subtracted from every fibre.
+- `subtract_sky`: the clipped mean of the sky fibres, subtracted from every fibre.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -60,10 +62,22 @@ def fibre_flat(flat_on_grid: np.ndarray, lit: np.ndarray) -> np.ndarray:
         return flat_on_grid / (colour * np.nanmedian(levels[lit]))[None, :]
 
 
-def subtract_sky(spectra: np.ndarray, variance: np.ndarray, sky_fibres: np.ndarray):
-    """Subtract the median sky-fibre spectrum; returns spectra, variance and the sky."""
-    sky = np.nanmedian(spectra[sky_fibres], axis=0)
-    n = int(np.sum(np.isfinite(spectra[sky_fibres, 0])))
-    # variance of a median of n spectra: (pi/2) times that of their mean
-    sky_var = np.nanmean(variance[sky_fibres], axis=0) * (np.pi / 2) / max(n, 1)
-    return spectra - sky[None, :], variance + sky_var[None, :], sky
+def subtract_sky(spectra: np.ndarray, variance: np.ndarray, sky_fibres: np.ndarray,
+                 clip: float = 4.0):  # fmt: skip
+    """Subtract the sky: at each pixel, the mean of the sky fibres within ``clip`` standard
+    deviations of their median. Returns spectra, variance and the sky.
+
+    A mean, not a median: counts are skewed (Poisson), and the median of a sky fibre's
+    counts sits below their mean by a fraction of a count, which a faint galaxy gains
+    back: +0.5 % on the simulated 2dF galaxies. The clip keeps what the median was for:
+    a cosmic ray or a bright neighbour's light in one sky fibre does not move the sky.
+    """
+    sky_spectra, sky_var = spectra[sky_fibres], variance[sky_fibres]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # broken sky fibres are NaN rows
+        centre = np.nanmedian(sky_spectra, axis=0)
+        keep = np.abs(sky_spectra - centre) <= clip * np.sqrt(sky_var)
+        n = np.maximum(keep.sum(axis=0), 1)
+        sky = np.where(keep, sky_spectra, 0.0).sum(axis=0) / n
+        sky_variance = np.where(keep, sky_var, 0.0).sum(axis=0) / n**2
+    return spectra - sky[None, :], variance + sky_variance[None, :], sky

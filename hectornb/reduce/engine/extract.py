@@ -150,12 +150,15 @@ def fit_profile_sigma(
     sub = flat[:, columns]
     variance = read_noise**2 + np.clip(sub, 0, None)
     y = centres[np.flatnonzero(lit)][:, columns]
-    windows = _Windows(sub, variance, y, 3.0)  # wide enough for any width tried
 
     def cost(sigma: float) -> float:
+        # the extraction's own +-3 sigma windows: wider ones reach Hector's next-but-one
+        # fibres, which the model leaves out, and the width came out 3 % wide taking their
+        # light; chi2 per pixel, as the windows' size changes with the width
+        windows = _Windows(sub, variance, y, sigma)
         _, _, model, _ = windows.solve(sigma, passes=1)
         resid = np.where(windows.inside, windows.data - model, 0.0)
-        return float(np.sum(resid**2 / windows.variance))
+        return float(np.sum(resid**2 / windows.variance)) / np.sum(windows.inside)
 
     return float(minimize_scalar(cost, bounds=(0.5, 3.0), method="bounded",
                                  options={"xatol": 1e-3}).x)  # fmt: skip
