@@ -126,7 +126,8 @@ def test_object_frame_calibrated_and_sky_subtracted_against_truth(tmp_path):
     assert np.median(np.abs(np.median(cal.fibre_flat[lit], axis=1) / relative[lit] - 1)) < 0.01
     # sky residual <= 1 % of the sky, median over sky fibres (the target)
     sky_fibres = lit & (types == "S")
-    residual = np.median(obj.spectra[sky_fibres], axis=1) / np.median(obj.sky)
+    # means, not medians: a median of Poisson counts sits a fraction of a count low
+    residual = np.mean(obj.spectra[sky_fibres], axis=1) / np.mean(obj.sky)
     assert np.median(np.abs(residual)) <= 0.01
     # galaxy continuum within 1 % of truth, median over programme fibres (the target)
     programme = np.flatnonzero(lit & (types == "P"))
