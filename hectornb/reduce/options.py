@@ -66,8 +66,8 @@ OPTIONS: dict[str, Option] = {
         ),
         Option("CRSIG", "5", "PROFILE rejection threshold (sigma)", ()),
         Option("EXTR_OPERATION", "OPTEX",
-               "OPTEX: optimal extraction weighted by the model's variance (two passes); "
-               "GAUSS: one pass weighted by the data's variance", ("OPTEX", "GAUSS")),
+               "OPTEX: optimal extraction, neighbouring fibres fitted together",
+               ("OPTEX",)),
         Option("USEFFLAT", "1", "divide by the fibre flat (relative fibre throughput)"),
         Option("SKYSUB", "1", "subtract the sky (median of the sky fibres)"),
         Option("SKYSCRUNCH", "1",

@@ -111,8 +111,7 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     """
     image = raw_image(path, bias=bias, dark=dark)
     threshold = _cosmic_threshold(image, options)
-    passes = 1 if _option(options, "EXTR_OPERATION", "OPTEX") == "GAUSS" else 2
-    extracted = extract(image, cal.tramlines, passes=passes, reject=threshold)
+    extracted = extract(image, cal.tramlines, reject=threshold)
     flux, var = resample(*extracted, cal.wavelength, cal.grid)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
     sky_shift = None

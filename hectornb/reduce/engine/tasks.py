@@ -104,8 +104,7 @@ def read_tlm(path: str | Path) -> TramlineMap:
 
 
 def _extract(image: Image, tlm: TramlineMap, options: Mapping[str, str] | None):
-    passes = 1 if _opt(options, "EXTR_OPERATION", "OPTEX") == "GAUSS" else 2
-    return extract(image, tlm, passes=passes)
+    return extract(image, tlm)
 
 
 def reduce_arc(arc: str | Path, tlm: str | Path, out: str | Path,
