@@ -242,3 +242,21 @@ def test_a_worker_killed_mid_night_changes_nothing(raw_night, reduced, dask_clus
     different = [str(p) for p in products
                  if not filecmp.cmp(out / p, undisturbed / p, shallow=False)]  # fmt: skip
     assert different == []
+
+
+def test_a_hector_night_with_every_sky_option(tmp_path):
+    """Hector's slit and 580V + 1000R, with PCASKY and TELCOR on, end to end."""
+    from hectornb.reduce.run import reduce_night
+
+    raw = tmp_path / "raw"
+    simulate_night(raw, date=dt.date(2025, 8, 27), instrument="hector", size="small",
+                   fields=1, exposures=2, seed=8)  # fmt: skip
+    run = reduce_night(raw, tmp_path / "out", options={"PCASKY": 1, "TELCOR": 1}, workers=2)
+    assert run.ok, [r.describe() for r in run.failures()]
+    red = read(next(p for p in run.products("reduce_object") if "ccd_2" in str(p)))
+    history = "\n".join(red.header["HISTORY"])
+    for step in ("Sky-line wavelength correction", "PCA sky residual removal with",
+                 "Telluric correction from"):  # fmt: skip
+        assert step in history
+    assert red.reduction_args["PCASKY"] == "1" and red.reduction_args["TELCOR"] == "1"
+    assert len(red.fibres) == 63 and red.header["GRATID"] == "1000R"

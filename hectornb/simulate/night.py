@@ -12,7 +12,8 @@ night). ``<name>_truth.npz`` beside a frame holds what made it:
 trace centres and wavelengths per fibre and pixel, throughputs, the input spectra, sky and
 the cosmic-ray mask.
 
-``size="small"`` makes frames of a few tens of fibres and the middle 512 spectral pixels at
+``size="small"`` makes frames of a few tens of fibres and the middle 512 (2dF) or all 2048
+(Hector) spectral pixels at
 the real dispersion (tests: arcs and sky lines as dense per pixel as on the real detector);
 ``size="full"`` the real detector geometry (2048 spectral pixels, ~4100 rows, 400 fibres for
 2dF, the 819-position Hector slit on AAOmega).
@@ -57,7 +58,10 @@ def geometry(instrument: str, size: str) -> Geometry:
     if size == "full":
         return Geometry(n_full, 2048, 26, 4096 / n_full * 0.98, 40)
     if size == "small":
-        return Geometry(63 if instrument == "hector" else 40, 512, 16, 7.0, 10)
+        # Hector's 1000R disperses 3x finer than 385R: fewer pixels hold too few arc lines
+        if instrument == "hector":
+            return Geometry(63, 2048, 16, 7.0, 10)
+        return Geometry(40, 512, 16, 7.0, 10)
     raise ValueError(f"size must be 'full' or 'small', not {size!r}")
 
 
