@@ -30,7 +30,6 @@ class Option:
     default: str
     help: str
     choices: tuple[str, ...] = ("0", "1")
-    slow: bool = False  # non-default values take noticeably longer
 
     def normalise(self, value: object) -> str:
         text = str(value).strip()
@@ -72,7 +71,7 @@ OPTIONS: dict[str, Option] = {
         Option("SKYSUB", "1", "subtract the sky (median of the sky fibres)"),
         Option("SKYSCRUNCH", "1",
                "shift each fibre's wavelengths onto the sky lines (flexure since the arc)"),
-        Option("PCASKY", "0", "PCA sky residual removal after sky subtraction", slow=True),
+        Option("PCASKY", "0", "PCA sky residual removal after sky subtraction"),
         Option("PCANUM", "5", "PCASKY: principal components fitted", ()),
         Option("TELCOR", "0", "telluric correction of the O2 and H2O bands, measured on the "
                "frame's bright programme fibres"),

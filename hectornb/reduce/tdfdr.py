@@ -196,12 +196,13 @@ def run_step(step: Step, options: Mapping[str, str], docker: bool = False,
     work = prepare_workdir(step, Path(step.output).parent)
     log: list[str] = []
     try:
-        for command in commands(step, options, idx):
+        steps = commands(step, options, idx)
+        for command in steps:
             log.append(f"$ {command.shell()}")
             output = run_docker(command, work, step, image) if docker else run_local(command, work)
             log.append(output)
             _check(command, output, work)
-        os.replace(work / commands(step, options, idx)[-1].product, step.output)
+        os.replace(work / steps[-1].product, step.output)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return log

@@ -78,13 +78,14 @@ def calibrate_arm(flat: Path, arc: Path, lines: np.ndarray | None = None) -> Arm
                           fibre_flat(flat_on_grid, tramlines.lit))  # fmt: skip
 
 
-def _option(options: Mapping[str, str] | None, name: str, default: str) -> str:
+def option(options: Mapping[str, str] | None, name: str, default: str) -> str:
+    """The value of a 2dFdr option (upper case), or ``default`` when not given."""
     return str((options or {}).get(name, default)).upper()
 
 
 def _cosmic_threshold(image: Image, options: Mapping[str, str] | None) -> float | None:
     """Sets ``image.mask`` for LACOSMIC; returns the PROFILE rejection threshold, if any."""
-    method = _option(options, "COSRAY_MTHD", "PROFILE")
+    method = option(options, "COSRAY_MTHD", "PROFILE")
     if method == "LACOSMIC":
         import astroscrappy
 
@@ -96,7 +97,7 @@ def _cosmic_threshold(image: Image, options: Mapping[str, str] | None) -> float 
         )  # fmt: skip
         return None
     if method == "PROFILE":
-        return float(_option(options, "CRSIG", "5"))
+        return float(option(options, "CRSIG", "5"))
     return None
 
 
@@ -115,7 +116,7 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     flux, var = resample(*extracted, cal.wavelength, cal.grid)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
     sky_shift = None
-    if _option(options, "SKYSCRUNCH", "1") == "1":
+    if option(options, "SKYSCRUNCH", "1") == "1":
         sky_shift, n_lines = sky_line_offsets(flux, cal.grid, line_list("skylines.dat"),
                                               cal.tramlines.lit,
                                               cal.tramlines.lit & (cal.types == "S"))  # fmt: skip
@@ -126,24 +127,24 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         else:
             history.append(f"No sky-line wavelength correction: {n_lines} usable sky lines")
     if image.mask is not None:
-        method = _option(options, "COSRAY_MTHD", "PROFILE")
+        method = option(options, "COSRAY_MTHD", "PROFILE")
         history.append(f"Cosmic rays ({method}): {int(image.mask.sum())} pixels rejected")
-    if _option(options, "USEFFLAT", "1") == "1":
+    if option(options, "USEFFLAT", "1") == "1":
         flux, var = flux / cal.fibre_flat, var / cal.fibre_flat**2
         history.append("Divided by fibre flat field")
-    rwss = flux.copy() if _option(options, "INC_RWSS", "0") == "1" else None
+    rwss = flux.copy() if option(options, "INC_RWSS", "0") == "1" else None
     sky = None
-    if _option(options, "SKYSUB", "1") == "1":
+    if option(options, "SKYSUB", "1") == "1":
         sky_fibres = cal.tramlines.lit & (cal.types == "S")
         flux, var, sky = subtract_sky(flux, var, sky_fibres)
         history.append(f"Sky subtracting using {int(sky_fibres.sum())} sky fibres")
-        if _option(options, "PCASKY", "0") == "1":
-            flux, used = pca_sky(flux, sky, sky_fibres, int(float(_option(options, "PCANUM", "5"))))
+        if option(options, "PCASKY", "0") == "1":
+            flux, used = pca_sky(flux, sky, sky_fibres, int(float(option(options, "PCANUM", "5"))))
             history.append(f"PCA sky residual removal with {used} components")
-    if _option(options, "TELCOR", "0") == "1":
+    if option(options, "TELCOR", "0") == "1":
         programme = cal.tramlines.lit & (cal.types == "P")
         t, n = transmission(flux, var, cal.grid, programme,
-                            float(_option(options, "TELSN", "5")))  # fmt: skip
+                            float(option(options, "TELSN", "5")))  # fmt: skip
         flux, var = correct(flux, var, t)
         history.append(f"Telluric correction from {n} bright fibres: deepest transmission "
                        f"{t.min():.3f}")  # fmt: skip

@@ -38,10 +38,6 @@ ENGINE_NAME = "hectornb-builtin"
 _RAW_ONLY = ("BZERO", "BSCALE", "BLANK", "DATASEC", "BIASSEC")
 
 
-def _opt(options: Mapping[str, str] | None, name: str, default: str) -> str:
-    return str((options or {}).get(name, default))
-
-
 def _header(raw: fits.Header, history: Sequence[str]) -> fits.Header:
     h = fits.Header([c for c in raw.cards if c.keyword not in _RAW_ONLY
                      and not c.keyword.startswith("NAXIS")])  # fmt: skip
@@ -103,16 +99,12 @@ def read_tlm(path: str | Path) -> TramlineMap:
     return TramlineMap(centres, np.isfinite(centres).all(axis=1), sigma)
 
 
-def _extract(image: Image, tlm: TramlineMap, options: Mapping[str, str] | None):
-    return extract(image, tlm)
-
-
 def reduce_arc(arc: str | Path, tlm: str | Path, out: str | Path,
                bias: str | Path | None = None, options: Mapping[str, str] | None = None,
                lines: np.ndarray | None = None) -> Path:  # fmt: skip
     """Extract an arc and fit a wavelength solution per fibre."""
     image = _preprocess(arc, bias=bias)
-    flux, var = _extract(image, read_tlm(tlm), options)
+    flux, var = extract(image, read_tlm(tlm))
     solution = fit_arc(flux, var, image.header, arc_lines() if lines is None else lines)
     lit = np.isfinite(solution.rms_pixels)
     h = _header(image.header, [f"Extracted using tram map {Path(tlm).name}",
@@ -139,7 +131,7 @@ def reduce_fflat(flat: str | Path, tlm: str | Path, arc: str | Path, out: str | 
     wavelength = fits.getdata(arc, "WAVELENGTH").astype(float)
     grid = linear_grid(wavelength, tramlines.lit)
     image = _preprocess(flat, bias=bias)
-    flux, var = resample(*_extract(image, tramlines, options), wavelength, grid)
+    flux, var = resample(*extract(image, tramlines), wavelength, grid)
     response = fibre_flat(flux, tramlines.lit)
     with np.errstate(invalid="ignore", divide="ignore"):
         response_var = var / np.nanmedian(flux[tramlines.lit], axis=0) ** 2
@@ -168,8 +160,8 @@ def reduce_object(obj: str | Path, tlm: str | Path, arc: str | Path, fflat: str 
                   dark: str | Path | None = None,
                   options: Mapping[str, str] | None = None) -> Path:  # fmt: skip
     """Reduce one object frame with `pipeline.reduce_object`; write ``<root>red.fits``."""
-    use_bias = bias is not None and _opt(options, "USEBIASIM", "1") == "1"
-    use_dark = dark is not None and _opt(options, "USEDARKIM", "1") == "1"
+    use_bias = bias is not None and pipeline.option(options, "USEBIASIM", "1") == "1"
+    use_dark = dark is not None and pipeline.option(options, "USEDARKIM", "1") == "1"
     reduced = pipeline.reduce_object(
         read_calibration(tlm, arc, fflat), obj, bias=_load_master(bias) if use_bias else None,
         dark=_load_master(dark) if use_dark else None, options=options,
