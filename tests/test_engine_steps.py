@@ -89,8 +89,8 @@ def test_wavelength_solution_per_fibre_against_truth(tmp_path, instrument, arm, 
     truth = np.load(paths["arc"].with_name(paths["arc"].stem + "_truth.npz"))["wave"]
     lit = tl.lit
     error_px = (solution.wavelength[lit] - truth[lit]) / np.abs(np.gradient(truth[lit], axis=1))
-    assert np.sqrt(np.mean(error_px**2)) <= 0.05  # the target
-    assert np.percentile(np.abs(error_px), 99) < 0.25
+    per_fibre = np.sqrt(np.mean(error_px**2, axis=1))
+    assert per_fibre.max() <= 0.05  # the target, on every fibre
     assert np.all(solution.n_lines[lit] >= 12)
     assert np.nanmedian(solution.rms_pixels) < 0.1  # the fit reports its own quality
     assert np.all(np.isnan(solution.wavelength[~lit]))
@@ -136,12 +136,12 @@ def test_object_frame_calibrated_and_sky_subtracted_against_truth(tmp_path):
     )
     assert np.median(ratios) == pytest.approx(1.0, abs=0.01)
     # the simulated flexure since the arc is taken out on the sky lines (SKYSCRUNCH, on by
-    # default): wavelengths within 0.05 pixel RMS of the truth, median over fibres
+    # default): wavelengths within 0.05 pixel RMS of the truth on every fibre
     step = float(obj.grid[1] - obj.grid[0])
     arc_only = np.sqrt(np.mean((cal.wavelength - truth["wave"])[lit] ** 2, axis=1)) / step
     corrected = cal.wavelength - obj.sky_shift[:, None]
     rms = np.sqrt(np.mean((corrected - truth["wave"])[lit] ** 2, axis=1)) / step
-    assert np.median(rms) <= 0.05 < np.median(arc_only)
+    assert rms.max() <= 0.05 < np.median(arc_only)
     assert any("Sky-line wavelength correction" in line for line in obj.history)
     # TELCOR: the simulated O2 A band (transmission down to 0.41) measured on the frame's
     # programme fibres, against the atmosphere the simulator used

@@ -95,3 +95,16 @@ def test_absolute_offset_from_isolated_listed_lines(offset_px):
     sky = rng.normal(_sky(lines, amps, shift_px=offset_px) * 20, 100)  # bright, noisy
     assert absolute_offset(sky, GRID, lines) == pytest.approx(offset_px * 1.5, abs=0.03 * 1.5)
     assert np.isnan(absolute_offset(np.full(N_PIX, 50.0), GRID, lines))  # no lines, no answer
+
+
+@pytest.mark.parametrize("offset_px", [0.0, 0.2])
+def test_absolute_offset_unbiased_in_a_dense_line_forest(offset_px):
+    """Hector's 1000R sky: lines 3 pixels wide, many with a listed neighbour inside the
+    measuring window. Wings of neighbours must not pull the zero point (SKYSCRUNCH's
+    target is 0.05 pixel per fibre, so the zero point needs to be well inside that)."""
+    rng = np.random.default_rng(7)
+    centres = np.sort(rng.choice(np.arange(30, N_PIX - 30, 4), 300, replace=False))
+    lines = GRID[centres] + rng.uniform(-0.7, 0.7, len(centres))
+    amps = rng.uniform(200, 2000, len(lines))
+    sky = _sky(lines, amps, shift_px=offset_px, sigma_px=3.0) * 20  # bright, noiseless
+    assert absolute_offset(sky, GRID, lines) / 1.5 == pytest.approx(offset_px, abs=0.005)

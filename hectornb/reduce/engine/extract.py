@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.linalg import get_lapack_funcs
 from scipy.ndimage import uniform_filter1d
 from scipy.optimize import minimize_scalar
 
@@ -33,22 +34,21 @@ def _gauss(dy: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-0.5 * (dy / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
 
 
-def _thomas(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray, rhs: np.ndarray):
-    """Solve tridiagonal systems, one per column: arrays (n, n_columns); lower[0] unused."""
-    n = diag.shape[0]
-    c = np.zeros_like(diag)
-    d = np.zeros_like(rhs)
-    c[0] = upper[0] / diag[0]
-    d[0] = rhs[0] / diag[0]
-    for i in range(1, n):
-        m = diag[i] - lower[i] * c[i - 1]
-        c[i] = upper[i] / m if i < n - 1 else 0.0
-        d[i] = (rhs[i] - lower[i] * d[i - 1]) / m
-    x = np.empty_like(rhs)
-    x[-1] = d[-1]
-    for i in range(n - 2, -1, -1):
-        x[i] = d[i] - c[i] * x[i + 1]
-    return x
+def _tridiagonal(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray,
+                 rhs: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Solve tridiagonal systems, one per column: arrays (n, n_columns), ``lower[i]``
+    coupling equation i to unknown i-1 and ``upper[i]`` to i+1. The columns are chained
+    into one system with zero couplings between them, so LAPACK's ``gtsv`` solves them all
+    in one call (a Thomas sweep in Python cost a tenth of a Hector frame's extraction)."""
+    n, m = diag.shape
+    lo, up = lower.copy(), upper.copy()
+    lo[0] = 0.0  # no fibre before the first or after the last of each column
+    up[-1] = 0.0
+    gtsv = get_lapack_funcs("gtsv", (diag,))
+    *_, x, info = gtsv(lo.T.ravel()[1:], diag.T.ravel(), up.T.ravel()[:-1], rhs.T.ravel())
+    if info != 0:
+        raise np.linalg.LinAlgError(f"extraction: singular system at unknown {info}")
+    return x.reshape(m, n).T
 
 
 class _Windows:
@@ -63,18 +63,27 @@ class _Windows:
         offsets = np.arange(-reach, reach + 1)[:, None, None]
         self.rows = np.floor(y)[None].astype(int) + offsets  # (window, n, n_cols)
         self.inside = (self.rows >= 0) & (self.rows < n_rows)
-        rows_c = np.clip(self.rows, 0, n_rows - 1)
-        cols = np.arange(n_cols)[None, None, :]
-        # single precision halves the memory traffic; the sums stay well inside its range
-        self.data = data[rows_c, cols].astype(np.float32, copy=False)
-        self.variance = variance[rows_c, cols].astype(np.float32, copy=False)
-        self.y = y.astype(np.float32)
-        self.mask = None if mask is None else mask[rows_c, cols] & self.inside
-        self.first_variance = self.variance if first_variance is None else (
-            first_variance[rows_c, cols].astype(np.float32, copy=False))  # fmt: skip
+        # one flat index into a padded copy for every gather: 2-D fancy indexing with
+        # clipped rows took a third of the extraction. Windows wholly off the image read
+        # the padding (their pixels are outside, and weigh nothing).
+        pad = 2 * reach
+        start = np.clip(np.floor(y).astype(np.intp), -reach, n_rows - 1 + reach) + pad
+        flat = (start * n_cols + np.arange(n_cols))[None] + (offsets * n_cols).astype(np.intp)
 
-    def solve(self, sigma: float, passes: int = 1, reject: float | None = None):
-        """(flux, inverse variance, model, rejected) for profile width sigma.
+        def gather(image: np.ndarray, dtype=np.float32) -> np.ndarray:
+            # single precision halves the memory traffic; the sums stay well inside its range
+            return np.pad(np.asarray(image, dtype=dtype), ((pad, pad), (0, 0))).ravel().take(flat)
+
+        self.data = gather(data)
+        self.variance = gather(variance)
+        self.y = y.astype(np.float32)
+        self.mask = None if mask is None else gather(mask, bool) & self.inside
+        self.first_variance = self.variance if first_variance is None else gather(first_variance)
+
+    def solve(self, sigma: float, passes: int = 1, reject: float | None = None,
+              want_model: bool = False):  # fmt: skip
+        """(flux, inverse variance, model, rejected) for profile width sigma; the model
+        only ``want_model`` (it costs a fifth of the time).
 
         With ``reject`` (sigma), pixels that stand above the model by more than that many
         standard deviations (the model's Poisson and read noise, plus 3 % of the model for
@@ -88,25 +97,29 @@ class _Windows:
         p_self = np.where(inside, _gauss(rows - y[None], sigma), 0.0)
         p_prev = np.where(inside, _gauss(rows - np.concatenate([-far, y[:-1]])[None], sigma), 0.0)
         p_next = np.where(inside, _gauss(rows - np.concatenate([y[1:], far])[None], sigma), 0.0)
-        read_var = self.variance - np.clip(self.data, 0, None)
         v = self.first_variance
         zero = np.zeros((1, n_cols), dtype=np.float32)
         rejected = np.zeros(self.data.shape, dtype=bool) if self.mask is None else self.mask.copy()
         total = passes + (1 if reject else 0)
-        profile_sum = np.sum(p_self, axis=0)
         for k in range(total):
-            # a fibre needs a third of its profile unmasked at a column to be measured there;
-            # below that its pixels are used after all (a NaN would lose the whole fibre)
-            kept = np.sum(np.where(rejected, 0.0, p_self), axis=0)
-            rejected &= (kept >= profile_sum / 3)[None]
-            w = np.where(rejected, 0.0, p_self / v)
+            if rejected.any():
+                # a fibre needs a third of its profile unmasked at a column to be measured
+                # there; below that its pixels are used after all (a NaN would lose the
+                # whole fibre)
+                kept = np.sum(np.where(rejected, 0.0, p_self), axis=0)
+                rejected &= (kept >= np.sum(p_self, axis=0) / 3)[None]
+                w = np.where(rejected, 0.0, p_self / v)
+            else:
+                w = p_self / v
             diag = np.sum(w * p_self, axis=0)
             upper = np.sum(w * p_next, axis=0)  # each equation sums over its own fibre's rows
             lower = np.sum(w * p_prev, axis=0)
-            flux = _thomas(lower, diag, upper, np.sum(w * self.data, axis=0))
+            flux = _tridiagonal(lower, diag, upper, np.sum(w * self.data, axis=0))
+            if k == total - 1 and not want_model:
+                return flux, diag, None, rejected
             model = (p_self * flux[None] + p_prev * np.concatenate([zero, flux[:-1]])[None]
                      + p_next * np.concatenate([flux[1:], zero])[None])  # fmt: skip
-            v = read_var + np.clip(model, 0, None)
+            v = self.variance - np.clip(self.data, 0, None) + np.clip(model, 0, None)
             if reject and k < total - 1:
                 excess = self.data - model
                 limit = reject**2 * (v + (0.03 * model) ** 2)
@@ -170,7 +183,7 @@ def fit_profile_sigma(
         # fibres, which the model leaves out, and the width came out 3 % wide taking their
         # light; chi2 per pixel, as the windows' size changes with the width
         windows = _Windows(sub, variance, y, sigma)
-        _, _, model, _ = windows.solve(sigma, passes=1)
+        _, _, model, _ = windows.solve(sigma, passes=1, want_model=True)
         resid = np.where(windows.inside, windows.data - model, 0.0)
         return float(np.sum(resid**2 / windows.variance)) / np.sum(windows.inside)
 
