@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
     p.set_defaults(func=_cmd_reduce_options)
+    from .cli_jobs import add_commands
+
+    add_commands(sub, rsub, _user_arg)
 
     tsub = _group(sub, "targets", "target lists and classifications")
 
@@ -337,8 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .errors import Forbidden, Invalid, NotFound
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (NotFound, Forbidden, Invalid) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -54,6 +54,20 @@ class Settings:
         workers must see the raw and output directories at the same paths.
     tdfdr_image : str
         ``HECTORNB_2DFDR_IMAGE``: the container image the ``2dfdr-docker`` engine runs.
+    public_url : str
+        ``HECTORNB_PUBLIC_URL``: the address people reach the platform at (links in e-mails).
+    smtp_host, smtp_port, smtp_user, smtp_password, smtp_from, smtp_starttls
+        ``HECTORNB_SMTP_*``: the mail server for the Reduce service's notifications; no host,
+        no e-mail.
+    reduce_workers : int
+        ``HECTORNB_REDUCE_WORKERS``: worker processes of the local Dask cluster the Reduce
+        service starts when no ``HECTORNB_DASK_SCHEDULER`` is given.
+    runner : str
+        ``HECTORNB_RUNNER``: ``embedded`` (the server runs reduction jobs itself) or
+        ``external`` (a ``hectornb reduce runner`` service does, as at a data centre).
+    job_lease : float
+        ``HECTORNB_JOB_LEASE``: seconds after which a running job whose runner stopped
+        beating is taken over by another runner.
     """
 
     home: Path
@@ -68,6 +82,16 @@ class Settings:
     cutouts: Path | None = None
     dask_scheduler: str | None = None
     tdfdr_image: str = "2dfdr:latest"
+    public_url: str = "http://localhost:8866"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "hectornb@localhost"
+    smtp_starttls: bool = False
+    reduce_workers: int = 2
+    runner: str = "embedded"
+    job_lease: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -92,6 +116,16 @@ class Settings:
             cutouts=Path(env[_PREFIX + "CUTOUTS"]) if env.get(_PREFIX + "CUTOUTS") else None,
             dask_scheduler=env.get(_PREFIX + "DASK_SCHEDULER") or None,
             tdfdr_image=env.get(_PREFIX + "2DFDR_IMAGE") or "2dfdr:latest",
+            public_url=(env.get(_PREFIX + "PUBLIC_URL") or "http://localhost:8866").rstrip("/"),
+            smtp_host=env.get(_PREFIX + "SMTP_HOST") or None,
+            smtp_port=int(env.get(_PREFIX + "SMTP_PORT") or 25),
+            smtp_user=env.get(_PREFIX + "SMTP_USER") or None,
+            smtp_password=env.get(_PREFIX + "SMTP_PASSWORD") or None,
+            smtp_from=env.get(_PREFIX + "SMTP_FROM") or "hectornb@localhost",
+            smtp_starttls=(env.get(_PREFIX + "SMTP_STARTTLS") or "0").lower() in ("1", "true"),
+            reduce_workers=int(env.get(_PREFIX + "REDUCE_WORKERS") or 2),
+            runner=env.get(_PREFIX + "RUNNER") or "embedded",
+            job_lease=float(env.get(_PREFIX + "JOB_LEASE") or 60.0),
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -111,6 +145,8 @@ class Settings:
                     "targets_url": "(the main database)",
                     "dask_scheduler": "(a local cluster per run)",
                 }.get(f.name, "(none)")
+            elif "password" in f.name:
+                shown = "***"
             else:
                 shown = _redact(str(value))
             rows.append((var, shown, _source(env, var)))

@@ -6,6 +6,10 @@
 
 The lists are written as CSV files under ``HECTORNB_HOME/demo`` (so a user sees the input
 format) and imported; loading again leaves existing lists and their classifications alone.
+
+- a simulated 2dF night (small frames, so it reduces in seconds on a laptop) in
+  ``HECTORNB_HOME/demo/raw``, indexed into the archive, its programme the demo user's:
+  the Reduce app has data to find and reduce.
 """
 
 from __future__ import annotations
@@ -66,3 +70,23 @@ def load_demo(owner: str) -> Iterator[str]:
             yield store.import_list(read_target_list(path), name, owner).summary()
         except TargetStoreError as exc:  # a concurrent loader won the race
             yield f"{name}: {exc}"
+    yield load_demo_night(owner)
+
+
+def load_demo_night(owner: str) -> str:
+    """Simulate (once) and index a small 2dF night; ``owner`` joins its programme."""
+    import datetime as dt
+
+    from .reduce import index_directory, store_index
+    from .reduce.access import set_programme
+    from .simulate import simulate_night
+
+    raw = get_settings().home / "demo" / "raw"
+    if not any(raw.glob("*/ccd_*/*.fits")):
+        simulate_night(raw, date=dt.date(2025, 10, 1), size="small", seed=1)
+    frames, _ = index_directory(raw)
+    store_index(frames)
+    for programme in sorted(set(frames["aaoprgid"])):
+        set_programme(programme, None, "demo night", (owner,))
+    nights = ", ".join(sorted(set(frames["night"])))
+    return f"demo night {nights}: {len(frames)} raw frames indexed under {raw}"

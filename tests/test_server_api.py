@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import requests
 
@@ -96,3 +97,19 @@ def test_bad_input_gets_clear_errors(platform, list_name):
     )
     assert r.status_code == 422 and "regular expression" in r.json()["error"]
     assert "Traceback" not in r.text
+
+
+def test_openapi_describes_every_route(platform):
+    from openapi_spec_validator import validate
+
+    from hectornb.server.handlers import handlers
+
+    doc = api(platform, "GET", "openapi.json").json()
+    validate(doc)
+    described = {p.rstrip("/") for p in doc["paths"]}
+    for pattern, *_ in handlers("/"):
+        if not pattern.startswith("/hectornb/api"):
+            continue
+        path = re.sub(r"\(\[\^/\]\+\)|\(\[0-9a-fA-F-\]\{36\}\)", "{}", pattern).rstrip("/?")
+        templated = {re.sub(r"\{[^}]+\}", "{}", p) for p in described}
+        assert path.rstrip("/") in templated, f"{pattern} is not in the OpenAPI document"

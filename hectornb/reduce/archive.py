@@ -163,3 +163,19 @@ def query_frames(
     with engine.connect(settings) as conn:
         rows = conn.execute(query, params).fetchall()
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def frames_for_reduction(paths: list[str], settings: Settings | None = None) -> pd.DataFrame:
+    """The stored index rows of the object frames ``paths`` and of every calibration frame
+    in their nights' directories (what the plan chooses calibrations from), in night/CCD/run
+    order. Only the objects' own directories count: a night indexed twice (a mirror, a
+    copy) must not offer two frames of one name."""
+    night_dirs = sorted({str(Path(p).parent.parent) + "/" for p in paths})
+    query = sql.SQL(
+        "SELECT {cols} FROM raw_frame WHERE path = ANY(%s) OR (ndfclass <> 'MFOBJECT'"
+        " AND EXISTS (SELECT 1 FROM unnest(%s::text[]) d WHERE starts_with(path, d)))"
+        " ORDER BY night, ccd, run"
+    ).format(cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+    with engine.connect(settings) as conn:
+        rows = conn.execute(query, (paths, night_dirs)).fetchall()
+    return pd.DataFrame(rows, columns=list(COLUMNS))

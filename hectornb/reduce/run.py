@@ -17,7 +17,8 @@ import dataclasses
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,8 @@ ENGINES = ("builtin", "2dfdr", "2dfdr-docker")
 
 @dataclass
 class StepResult:
-    """What happened to one step: ``done``, ``failed`` (with the reason) or ``skipped``."""
+    """What happened to one step: ``done``, ``failed`` (with the reason), ``skipped`` (a
+    step it needs did not finish) or ``cancelled``."""
 
     step: Step
     status: str
@@ -87,7 +89,16 @@ def execute_step(step: Step, engine: str, options: Mapping[str, str]) -> dict:
         return {"failed": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
     if not Path(step.output).exists():
         raise RuntimeError(f"{step.describe()} finished without writing {step.output}")
-    return {"seconds": time.perf_counter() - start, "log": log}
+    return {"seconds": time.perf_counter() - start, "log": log, "worker": _worker_name()}
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except ValueError:  # not on a Dask worker
+        return ""
 
 
 def _reason(exc: BaseException) -> str:
@@ -95,6 +106,15 @@ def _reason(exc: BaseException) -> str:
     if name == "KilledWorker":
         return "the workers running it died repeatedly (out of memory?)"
     return f"{name}: {exc}"
+
+
+def _first_done(futures: list, timeout: float | None) -> list:
+    """The futures that are no longer pending, waiting up to ``timeout`` s for one."""
+    from distributed import wait
+
+    with contextlib.suppress(TimeoutError, CancelledError):
+        wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+    return [f for f in futures if f.status != "pending"]
 
 
 def _with_survivors(step: Step, ok: set[str], outputs: dict[str, str]) -> Step:
@@ -110,10 +130,18 @@ def run_steps(
     options: Mapping[str, str] | None = None,
     retries: int = 2,
     on_result: Callable[[StepResult, int, int], None] | None = None,
+    completed: Iterable[str] = (),
+    priority: Callable[[], int] | None = None,
+    should_stop: Callable[[], str] | None = None,
 ) -> NightRun:
-    """Run ``plan`` on the Dask ``client``; ``on_result(result, done, total)`` per step."""
-    from distributed import wait
+    """Run ``plan`` on the Dask ``client``; ``on_result(result, done, total)`` per step.
 
+    Steps in ``completed`` (keys) are not run again: their products are already written
+    (a job resumed after its server restarted). ``priority()`` gives each submitted step
+    its Dask priority (higher runs first; the service shares the cluster fairly between
+    users with it). ``should_stop()`` is asked between steps; a non-empty answer cancels
+    the steps not yet finished with that reason.
+    """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     options = dict(options or {})
@@ -130,7 +158,17 @@ def run_steps(
         if on_result:
             on_result(result, len(results), len(order))
 
+    for key in order:
+        if key in set(completed) and Path(outputs[key]).exists():
+            finish(StepResult(steps[key], "done", "written before", log=["(already written)"]))
     while len(results) < len(order):
+        stop = should_stop() if should_stop else ""
+        if stop:
+            client.cancel(list(running))
+            for key in order:
+                if key not in results:
+                    finish(StepResult(steps[key], "cancelled", stop))
+            break
         submitted = {s.key for s in running.values()}
         ok = {k for k, r in results.items() if r.status == "done"}
         for key in order:
@@ -146,21 +184,24 @@ def run_steps(
                 finish(StepResult(step, "skipped", "needs " + ", ".join(
                     steps[n].describe() for n in lost) + ", which did not finish"))  # fmt: skip
                 continue
+            rank = priority() if priority else len(order) - order.index(key)
             future = client.submit(execute_step, step, engine, options, retries=retries,
                                    key=f"{step.task}-{token}-{order.index(key)}", pure=False,
-                                   priority=len(order) - order.index(key))  # fmt: skip
+                                   priority=rank)  # fmt: skip
             running[future] = step
         if not running:
             continue
-        done, _ = wait(list(running), return_when="FIRST_COMPLETED")
-        for future in done:
+        for future in _first_done(list(running), 1.0 if should_stop else None):
             step = running.pop(future)
             if future.status == "finished":
                 value = future.result()
                 if "failed" in value:
                     finish(StepResult(step, "failed", value["failed"], value["seconds"]))
                 else:
-                    finish(StepResult(step, "done", seconds=value["seconds"], log=value["log"]))
+                    finish(StepResult(step, "done", seconds=value["seconds"], log=value["log"],
+                                      worker=value.get("worker", "")))  # fmt: skip
+            elif future.status == "cancelled":
+                finish(StepResult(step, "failed", "cancelled on the cluster"))
             else:
                 exc = future.exception()
                 tb = "".join(traceback.format_exception(exc)) if exc else ""
@@ -206,19 +247,27 @@ def reduce_night(
     """
     from .archive import index_directory
     from .options import resolve
-    from .plan import plan_night
-    from .steps import night_steps
 
     resolved = resolve(options or {}, engine)
     frames, unreadable = index_directory(rawdir)
     if frames.empty:
         raise FileNotFoundError(f"no raw frames (DDmmmCNNNN.fits) under {rawdir}")
+    plan = plan_steps(frames, outdir, resolved)
+    plan.problems[:0] = unreadable
+    with dask_client(workers, settings) as client:
+        return run_steps(plan, client, engine, resolved, on_result=on_result)
+
+
+def plan_steps(frames, outdir: str | Path, resolved: Mapping[str, str]) -> NightSteps:
+    """The steps that reduce every object frame of ``frames`` (an archive index, with the
+    calibrations to choose from), products under ``outdir``. A bias or dark switched off
+    in ``resolved`` (2dFdr options) drops its combining step."""
+    from .plan import plan_night
+    from .steps import night_steps
+
     groups = plan_night(frames)
     for g in groups:
         for role, switch in (("bias", "USEBIASIM"), ("dark", "USEDARKIM")):
             if resolved.get(switch) == "0":
                 g.choices.pop(role, None)
-    plan = night_steps(groups, frames, outdir)
-    plan.problems[:0] = unreadable
-    with dask_client(workers, settings) as client:
-        return run_steps(plan, client, engine, resolved, on_result=on_result)
+    return night_steps(groups, frames, outdir)

@@ -62,6 +62,30 @@ class NightSteps:
 
     steps: list[Step] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    groups: list[ReductionGroup] = field(default_factory=list)
+
+    def describe(self, outdir: str | Path | None = None) -> dict:
+        """The plan as JSON-ready data: each group with the calibrations chosen and why,
+        each step with its product (relative to ``outdir``), and the problems."""
+
+        def rel(path: str) -> str:
+            return str(Path(path).relative_to(outdir)) if outdir else path
+
+        return {
+            "groups": [
+                {"arm": g.arm, "setup": g.setup, "field": g.field_id, "plate": g.plate,
+                 "objects": g.objects, "problems": g.problems,
+                 "calibrations": {role: {"files": c.files, "rule": c.rule}
+                                  for role, c in g.choices.items()}}
+                for g in self.groups
+            ],
+            "steps": [
+                {"key": s.key, "task": s.task, "frame": s.frame, "arm": s.arm,
+                 "output": rel(s.output), "needs": list(s.needs)}
+                for s in self.steps
+            ],
+            "problems": self.problems,
+        }  # fmt: skip
 
     def by_key(self) -> dict[str, Step]:
         return {s.key: s for s in self.steps}
@@ -182,4 +206,5 @@ def night_steps(groups: list[ReductionGroup], frames: pd.DataFrame,
         if 1 in arms and 2 in arms:
             builder.splice(field_id, arms[1], arms[2])
     result.steps = list(builder.steps.values())
+    result.groups = list(groups)
     return result

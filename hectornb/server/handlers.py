@@ -16,12 +16,10 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .. import __version__
+from .. import __version__, errors
 from ..config import get_settings
 from ..identity import process_user
 from ..targets import (
-    Forbidden,
-    NotFound,
     TargetFilter,
     TargetListError,
     TargetStoreError,
@@ -38,6 +36,12 @@ APPS = (
         "classify.ipynb",
         "Vet target lists: a BADCLASS 0–8 per target from the keyboard, with finder charts, "
         "catalogue overlays and hexabundle footprints.",
+    ),
+    (
+        "Reduce",
+        "reduce.ipynb",
+        "Reduce raw 2dF/AAOmega/Hector frames on the Dask cluster (Pipeline as a Web Service): "
+        "find data, choose options, follow your requests, download the products.",
     ),
 )
 
@@ -62,11 +66,11 @@ class StoreCalls:
     async def run(self, fn, *args, **kwargs):
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except NotFound as exc:
+        except errors.NotFound as exc:
             raise web.HTTPError(404, str(exc)) from None
-        except Forbidden as exc:
+        except errors.Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
-        except (TargetStoreError, ValueError) as exc:
+        except (TargetStoreError, errors.Invalid, ValueError) as exc:
             raise web.HTTPError(422, str(exc)) from None
 
     @property
@@ -202,6 +206,14 @@ class ExportHandler(StoreCalls, JupyterHandler):
         self.finish(text)
 
 
+class OpenAPIHandler(HectornbAPIHandler):
+    @web.authenticated
+    def get(self):
+        from .openapi import document
+
+        self.write_json(document())
+
+
 class LandingHandler(JupyterHandler):
     @web.authenticated
     def get(self):
@@ -224,6 +236,7 @@ _NAME = r"([^/]+)"
 
 def handlers(base_url: str) -> list[tuple]:
     """Every route of the platform, relative to the server's ``base_url``."""
+    from .reduce_api import reduce_handlers  # it builds on this module's base handler
 
     def u(path: str) -> str:
         return url_path_join(base_url, path)
@@ -231,6 +244,7 @@ def handlers(base_url: str) -> list[tuple]:
     return [
         (u("hectornb/?"), LandingHandler),
         (u("hectornb/api/?"), InfoHandler),
+        (u("hectornb/api/openapi.json"), OpenAPIHandler),
         (u("hectornb/api/targets/lists/?"), ListsHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}"), ListHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/targets"), TargetsHandler),
@@ -238,4 +252,5 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/targets/{_NAME}/history"), HistoryHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/undo"), UndoHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
+        *reduce_handlers(u),
     ]

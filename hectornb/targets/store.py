@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from .. import errors
 from ..config import Settings, get_settings
 from ..db import engine
 from .badclass import badclass as check_badclass
@@ -27,11 +28,11 @@ class TargetStoreError(ValueError):
     """A request the store refuses, with a message for the person who made it."""
 
 
-class NotFound(TargetStoreError):
+class NotFound(TargetStoreError, errors.NotFound):
     """No such list or target."""
 
 
-class Forbidden(TargetStoreError):
+class Forbidden(TargetStoreError, errors.Forbidden):
     """The user may not do this to the list (only its owner overwrites or deletes it)."""
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from astropy.io import fits
 
 from ...instrument import arc_lines, line_list
+from ..errors import DataError
 from .calibrate import fibre_flat, linear_grid, resample, subtract_sky
 from .extract import extract
 from .pcasky import pca_sky
@@ -60,7 +61,15 @@ class ObjectSpectra:
 def raw_image(path: str | Path, bias: Image | None = None, dark: Image | None = None) -> Image:
     """A raw frame preprocessed (overscan, trim, electrons, bias and dark)."""
     with fits.open(path) as hdul:
-        return preprocess(hdul[0].data, hdul[0].header, bias=bias, dark=dark)
+        try:
+            data = hdul[0].data
+        except (TypeError, ValueError, OSError) as exc:  # astropy's words for a short file
+            h = hdul[0].header
+            expected = abs(h.get("BITPIX", 16)) // 8 * h.get("NAXIS1", 0) * h.get("NAXIS2", 0)
+            size = Path(path).stat().st_size
+            raise DataError(f"{Path(path).name} cannot be read: {size:,} bytes for a "
+                            f"{expected:,}-byte image, truncated? ({exc})") from None  # fmt: skip
+        return preprocess(data, hdul[0].header, bias=bias, dark=dark)
 
 
 def calibrate_arm(flat: Path, arc: Path, lines: np.ndarray | None = None) -> ArmCalibration:

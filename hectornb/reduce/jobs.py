@@ -1,0 +1,271 @@
+"""Reduction jobs in PostgreSQL: requests, their steps, events and state.
+
+The database is the system of record; the Dask cluster only executes. A job is ``queued``
+until a runner claims it (``running``, with a heartbeat), then ``done`` (every step),
+``partial`` (some steps failed; the rest has products), ``failed`` (nothing could be
+reduced) or ``cancelled``. A runner that stops beating (its server was killed) loses its
+jobs to the next runner after the lease, which resumes them from the steps already written.
+
+Identical requests (same engine, options and frames) share a product directory
+(``same_as``); a partial unique index keeps two of them from running at the same time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ..config import Settings
+from ..db import engine
+from ..errors import Forbidden, NotFound
+
+#: Statuses a job ends in.
+FINAL = ("done", "partial", "failed", "cancelled")
+
+
+@dataclass
+class Job:
+    """One reduction request and where it stands."""
+
+    id: str
+    owner: str
+    created: dt.datetime
+    status: str
+    engine: str
+    options: dict[str, str]
+    frames: list[str]
+    email: str | None
+    same_as: str
+    outdir: str
+    steps_total: int = 0
+    steps_done: int = 0
+    current: str = ""
+    message: str = ""
+    started: dt.datetime | None = None
+    finished: dt.datetime | None = None
+    attempts: int = 0
+    plan: dict | None = field(default=None, repr=False)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+    def to_json(self, with_plan: bool = False) -> dict:
+        out = asdict(self)
+        out["n_frames"] = len(self.frames)
+        if not with_plan:
+            out.pop("plan")
+        return out
+
+
+_JOB_COLUMNS = ", ".join(f.name for f in Job.__dataclass_fields__.values())
+
+
+def _job(row: dict) -> Job:
+    row = dict(row)
+    row["id"] = str(row["id"])
+    return Job(**{k: row[k] for k in Job.__dataclass_fields__})
+
+
+class JobStore:
+    """Every read and write of the Reduce service's tables.
+
+    Methods taking ``user`` enforce ownership: another user's job is ``Forbidden``.
+    """
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings
+
+    def _connect(self):
+        return engine.connect(self.settings)
+
+    # -- the astronomer's side ---------------------------------------------------------
+
+    def create(self, owner: str, frames: list[str], engine_name: str,
+               options: dict[str, str], email: str | None, same_as: str,
+               outdir: str) -> Job:  # fmt: skip
+        job_id = str(uuid.uuid4())
+        with self._connect() as conn:
+            row = conn.execute(
+                f"INSERT INTO reduce_job (id, owner, engine, options, frames, email, same_as,"
+                f" outdir) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_JOB_COLUMNS}",
+                (job_id, owner, engine_name, Jsonb(options), frames, email, same_as, outdir),
+            ).fetchone()
+            _event(conn, job_id, "submitted",
+                   f"{len(frames)} frames, engine {engine_name}, options "
+                   f"{json.dumps(options, sort_keys=True) if options else 'defaults'}")  # fmt: skip
+        return _job(row)
+
+    def get(self, job_id: str, user: str | None) -> Job:
+        """The job; ``user`` None is the runner (no ownership check)."""
+        try:
+            uuid.UUID(str(job_id))
+        except ValueError:
+            raise NotFound(f"no reduction request {job_id!r}") from None
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM reduce_job WHERE id = %s",
+                               (job_id,)).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"no reduction request {job_id}")
+        if user is not None and row["owner"] != user:
+            raise Forbidden(f"reduction request {job_id} belongs to another user")
+        return _job(row)
+
+    def list(self, user: str, days: float = 7.0) -> list[Job]:
+        """The user's jobs of the last ``days`` days, newest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM reduce_job WHERE owner = %s"
+                " AND created > now() - make_interval(secs => %s) ORDER BY created DESC",
+                (user, days * 86400.0),
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def events(self, job_id: str, user: str | None, after: int = 0) -> list[dict]:
+        self.get(job_id, user)
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT seq, at, kind, message FROM reduce_event WHERE job = %s AND seq > %s"
+                " ORDER BY seq",
+                (job_id, after),
+            ).fetchall()
+
+    def steps(self, job_id: str, user: str | None) -> list[dict]:
+        self.get(job_id, user)
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT key, seq, task, frame, arm, output, status, reason, seconds, log,"
+                " worker, finished FROM reduce_step WHERE job = %s ORDER BY seq",
+                (job_id,),
+            ).fetchall()
+
+    def cancel(self, job_id: str, user: str) -> Job:
+        """Ask for a job to stop: a queued job stops at once, a running one between steps."""
+        job = self.get(job_id, user)
+        if job.final:
+            return job
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE reduce_job SET status = CASE status WHEN 'queued' THEN 'cancelled'"
+                " ELSE 'cancelling' END, finished = CASE status WHEN 'queued' THEN now()"
+                " ELSE finished END WHERE id = %s AND status IN ('queued', 'running')",
+                (job_id,),
+            )
+            _event(conn, job_id, "cancel", f"cancelled by {user}")
+        return self.get(job_id, user)
+
+    # -- the runner's side -------------------------------------------------------------
+
+    def claim(self, runner: str, lease_seconds: float, root: str) -> Job | None:
+        """The oldest queued job writing under ``root`` (the runner's ``HECTORNB_HOME``:
+        runners serve the data directory they can write), or a running one whose runner
+        stopped beating, now held by ``runner``; None when there is nothing to do. A job
+        identical to one running waits for it."""
+        with self._connect() as conn:
+            stale = conn.execute(
+                "UPDATE reduce_job SET runner = NULL, status = CASE status WHEN 'cancelling'"
+                " THEN 'cancelled' ELSE 'queued' END WHERE status IN ('running', 'cancelling')"
+                " AND heartbeat < now() - make_interval(secs => %s)"
+                " AND starts_with(outdir, %s) RETURNING id, status",
+                (lease_seconds, root),
+            ).fetchall()
+            for row in stale:
+                if row["status"] == "queued":
+                    _event(conn, str(row["id"]), "resumed", "its server stopped while it ran;"
+                           " it resumes from the steps already written")  # fmt: skip
+                else:
+                    _event(conn, str(row["id"]), "finished", "cancelled: its server stopped")
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id FROM reduce_job j WHERE status = 'queued' AND starts_with(outdir, %s)"
+                " AND NOT EXISTS (SELECT 1 FROM reduce_job r WHERE r.same_as = j.same_as"
+                "  AND r.status = 'running') ORDER BY created LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (root,),
+            ).fetchone()
+            if row is None:
+                return None
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "UPDATE reduce_job SET status = 'running', runner = %s,"
+                        " heartbeat = now(), started = coalesce(started, now()),"
+                        " attempts = attempts + 1 WHERE id = %s",
+                        (runner, row["id"]),
+                    )
+            except psycopg.errors.UniqueViolation:
+                return None  # an identical job started meanwhile: this one waits
+            _event(conn, str(row["id"]), "started", f"picked up by {runner}")
+        return self.get(str(row["id"]), None)
+
+    def beat(self, runner: str) -> None:
+        """The runner is alive: renew the lease of every job it holds."""
+        with self._connect() as conn:
+            conn.execute("UPDATE reduce_job SET heartbeat = now() WHERE runner = %s"
+                         " AND status IN ('running', 'cancelling')", (runner,))  # fmt: skip
+
+    def status(self, job_id: str) -> str:
+        with self._connect() as conn:
+            row = conn.execute("SELECT status FROM reduce_job WHERE id = %s",
+                               (job_id,)).fetchone()  # fmt: skip
+        return row["status"] if row else "cancelled"
+
+    def set_plan(self, job_id: str, plan: dict, steps: list[dict]) -> set[str]:
+        """Store the plan and its steps (kept from an earlier attempt); returns the keys of
+        the steps an earlier attempt, or an identical request, finished."""
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE reduce_job SET plan = %s, steps_total = %s WHERE id = %s",
+                        (Jsonb(plan), len(steps), job_id))  # fmt: skip
+            cur.executemany(
+                "INSERT INTO reduce_step (job, key, seq, task, frame, arm, output)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (job, key) DO NOTHING",
+                [(job_id, s["key"], i, s["task"], s["frame"], s["arm"], s["output"])
+                 for i, s in enumerate(steps)],
+            )  # fmt: skip
+            done = cur.execute(
+                "SELECT DISTINCT s.key FROM reduce_step s JOIN reduce_job j ON j.id = s.job"
+                " WHERE j.same_as = (SELECT same_as FROM reduce_job WHERE id = %s)"
+                " AND s.status = 'done'", (job_id,),
+            ).fetchall()  # fmt: skip
+        return {r["key"] for r in done}
+
+    def record_step(self, job_id: str, key: str, status: str, reason: str, seconds: float,
+                    log: str, worker: str, done: int, total: int,
+                    describe: str) -> None:  # fmt: skip
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE reduce_step SET status = %s, reason = %s, seconds = %s, log = %s,"
+                " worker = %s, finished = now() WHERE job = %s AND key = %s",
+                (status, reason, seconds, log, worker, job_id, key),
+            )
+            conn.execute(
+                "UPDATE reduce_job SET steps_done = %s, steps_total = %s, current = %s,"
+                " heartbeat = now() WHERE id = %s",
+                (done, total, describe, job_id),
+            )
+            text = f"{status} {describe}" + (f": {reason}" if status != "done" else
+                                             f" ({seconds:.1f} s)")  # fmt: skip
+            _event(conn, job_id, "step", text)
+
+    def finish(self, job_id: str, status: str, message: str) -> Job:
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE reduce_job SET status = %s, message = %s, finished = now(),"
+                " runner = NULL, current = '' WHERE id = %s",
+                (status, message, job_id),
+            )
+            _event(conn, job_id, "finished", f"{status}: {message}")
+        return self.get(job_id, None)
+
+    def event(self, job_id: str, kind: str, message: str) -> None:
+        with self._connect() as conn:
+            _event(conn, job_id, kind, message)
+
+
+def _event(conn, job_id: str, kind: str, message: str) -> None:
+    conn.execute("INSERT INTO reduce_event (job, kind, message) VALUES (%s, %s, %s)",
+                 (job_id, kind, message))  # fmt: skip

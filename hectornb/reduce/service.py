@@ -1,0 +1,337 @@
+"""The Reduce service (Pipeline as a Web Service): requests in, products out.
+
+`submit` checks a request (frames the user may reduce, options the engine knows) and
+queues it as a job in PostgreSQL. A `JobRunner` (a thread of the server, or the
+``hectornb reduce runner`` service at a data centre) claims queued jobs, plans them with
+the calibrations of their nights, runs the steps on Dask and records every step and event
+as it happens, e-mailing the requester at start and end. `package` zips a job's products
+with the log of every command.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+from .. import __version__
+from ..config import Settings, get_settings
+from ..db import engine as db
+from ..errors import Forbidden, Invalid
+from . import access, notify
+from .archive import frames_for_reduction
+from .jobs import Job, JobStore
+from .options import OptionError, non_defaults, resolve
+from .run import ENGINES, StepResult, dask_client, plan_steps, run_steps
+
+#: What `package` puts in a zip: the seed's three downloads.
+DOWNLOADS = {
+    "reduced": "Reduced files",
+    "raw": "Reduced and raw files",
+    "all": "All files",
+}
+_PRODUCTS = ("reduce_object", "combine_image", "splice")
+
+
+def engine_version(engine: str) -> str:
+    """What makes two engines' products differ: the built-in engine's release."""
+    return f"builtin@{__version__}" if engine == "builtin" else engine
+
+
+def submit(user: str, frames: list[str] | None = None, night_from: str | None = None,
+           night_to: str | None = None, options: dict | None = None,
+           engine: str = "builtin", email: str | None = None,
+           settings: Settings | None = None) -> Job:  # fmt: skip
+    """Queue a reduction of ``frames`` (paths or file names from the archive index), or of
+    every object frame of nights ``night_from``..``night_to`` the user may reduce.
+
+    Raises `Invalid` (unknown frames or options, nothing to reduce) or `Forbidden`
+    (frames of a programme the user is not a member of, before it is public).
+    """
+    settings = settings or get_settings()
+    if engine not in ENGINES:
+        raise Invalid(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    try:
+        resolved = resolve(options or {}, engine)
+    except OptionError as exc:
+        raise Invalid(str(exc)) from None
+    if email is not None and (email.count("@") != 1 or any(c.isspace() for c in email)):
+        raise Invalid(f"not an e-mail address: {email!r}")
+    objects = _object_frames(user, frames, night_from, night_to, settings)
+    identity = json.dumps({"engine": engine_version(engine), "options": resolved,
+                           "frames": objects}, sort_keys=True)  # fmt: skip
+    same_as = hashlib.sha256(identity.encode()).hexdigest()
+    outdir = settings.home / "reduce" / same_as[:16]  # runners serve their home's jobs
+    return JobStore(settings).create(user, objects, engine, resolved, email or None, same_as,
+                                     str(outdir))  # fmt: skip
+
+
+def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
+                   night_to: str | None, settings: Settings) -> list[str]:  # fmt: skip
+    """The object frames of a request, as indexed paths, checked for access."""
+    with db.connect(settings) as conn:
+        if frames:
+            names = [str(f) for f in frames]
+            rows = conn.execute(
+                "SELECT path, file, ndfclass FROM raw_frame WHERE path = ANY(%s)"
+                " OR file = ANY(%s)", (names, names),
+            ).fetchall()  # fmt: skip
+            known = {r["path"] for r in rows} | {r["file"] for r in rows}
+            unknown = [f for f in names if f not in known]
+            if unknown:
+                more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+                raise Invalid(f"not in the archive index: {', '.join(unknown[:10])}{more}")
+            paths_of = collections.defaultdict(set)
+            for r in rows:
+                paths_of[r["file"]].add(r["path"])
+            ambiguous = [f for f in names if len(paths_of.get(f, ())) > 1]
+            if ambiguous:
+                raise Invalid(f"{ambiguous[0]} is indexed at {len(paths_of[ambiguous[0]])} "
+                              "places: give its path")  # fmt: skip
+        elif night_from or night_to:
+            # one frame per file name: the latest indexed copy of a night indexed twice
+            rows = conn.execute(
+                "SELECT DISTINCT ON (file) path, file, ndfclass FROM raw_frame"
+                " WHERE ndfclass = 'MFOBJECT' AND night BETWEEN %s AND %s"
+                f" AND {access.VISIBLE} ORDER BY file, indexed_at DESC",
+                (night_from or "000000", night_to or night_from or "999999", user),
+            ).fetchall()  # fmt: skip
+        else:
+            raise Invalid("give frames, or a night range")
+    objects = sorted({r["path"] for r in rows if r["ndfclass"] == "MFOBJECT"})
+    if not objects:
+        raise Invalid("no object frames (MFOBJECT) to reduce: calibrations are chosen "
+                      "automatically and need no selecting")  # fmt: skip
+    refused = access.refused(user, objects, settings)
+    if refused:
+        names = ", ".join(Path(p).name for p in refused[:10])
+        raise Forbidden(f"{len(refused)} frames belong to programmes you are not a member "
+                        f"of and are not public yet: {names}")  # fmt: skip
+    return objects
+
+
+class _FairShare:
+    """Dask priorities that interleave users: each user's n-th step gets priority -n, so a
+    single frame submitted behind a 960-frame run starts with the next free worker."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count: collections.Counter[str] = collections.Counter()
+
+    def next(self, user: str) -> int:
+        with self._lock:
+            self._count[user] += 1
+            return -self._count[user]
+
+
+class JobRunner:
+    """Claims queued jobs and runs them, up to ``max_jobs`` at once on one Dask client."""
+
+    def __init__(self, settings: Settings | None = None, max_jobs: int = 4,
+                 poll_seconds: float = 0.5):  # fmt: skip
+        self.settings = settings or get_settings()
+        self.store = JobStore(self.settings)
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.max_jobs = max_jobs
+        self.poll = poll_seconds
+        self.fair = _FairShare()
+        self.root = str(self.settings.home / "reduce") + "/"
+        self.client = None
+        self.dashboard = ""
+        self._active: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> JobRunner:
+        self._thread = threading.Thread(target=self._main, name="hectornb-runner", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        """The ``hectornb reduce runner`` service: run until interrupted."""
+        self._main()
+
+    def _main(self) -> None:
+        with dask_client(self.settings.reduce_workers, self.settings) as client:
+            # a fresh worker spends seconds importing the engine on its first step; do it
+            # now, so the first request's first step starts at once
+            client.run(_import_engine)
+            self.client = client
+            self.dashboard = getattr(client, "dashboard_link", "") or ""
+            last_beat = 0.0
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now - last_beat > self.settings.job_lease / 4:
+                    self.store.beat(self.name)
+                    last_beat = now
+                self._active = {k: t for k, t in self._active.items() if t.is_alive()}
+                job = None
+                if len(self._active) < self.max_jobs:
+                    job = self.store.claim(self.name, self.settings.job_lease, self.root)
+                if job is None:
+                    self._stop.wait(self.poll)
+                    continue
+                thread = threading.Thread(target=self.run_job, args=(job,), daemon=True,
+                                          name=f"job-{job.id[:8]}")  # fmt: skip
+                self._active[job.id] = thread
+                thread.start()
+            for thread in self._active.values():
+                thread.join(5)
+
+    def run_job(self, job: Job) -> Job:
+        """Plan and run one claimed job; every outcome ends in a final status."""
+        store = self.store
+        # the database keeps options as JSON, whose key order is its own; resolving again
+        # puts them in the engine's order, which the products record (REDUCTION_ARGS)
+        options = resolve(job.options, job.engine)
+        try:
+            frames = frames_for_reduction(job.frames, self.settings)
+            plan = plan_steps(frames, job.outdir, options)
+        except Exception as exc:
+            return store.finish(job.id, "failed", f"could not plan: {type(exc).__name__}: {exc}")
+        steps = [{"key": s.key, "task": s.task, "frame": s.frame, "arm": s.arm,
+                  "output": s.output} for s in plan.steps]  # fmt: skip
+        described = plan.describe(job.outdir)
+        described["dashboard"] = self.dashboard
+        completed = store.set_plan(job.id, described, steps)
+        if not plan.steps:
+            return store.finish(job.id, "failed", "; ".join(plan.problems) or "nothing to do")
+        if job.attempts == 1:
+            self._mail(job, "started", f"{len(plan.steps)} steps for {len(job.frames)} frames.")
+
+        def record(result: StepResult, done: int, total: int) -> None:
+            store.record_step(job.id, result.step.key, result.status, result.reason,
+                              result.seconds, "\n".join(result.log), result.worker, done,
+                              total, result.step.describe())  # fmt: skip
+
+        def should_stop() -> str:
+            return "cancelled by the user" if store.status(job.id) == "cancelling" else ""
+
+        try:
+            Path(job.outdir).mkdir(parents=True, exist_ok=True)
+            run = run_steps(plan, self.client, job.engine, options, on_result=record,
+                            completed=completed, priority=lambda: self.fair.next(job.owner),
+                            should_stop=should_stop)  # fmt: skip
+        except Exception as exc:
+            final = store.finish(job.id, "failed", f"{type(exc).__name__}: {exc}")
+            self._mail(final, "failed", final.message)
+            return final
+        statuses = collections.Counter(r.status for r in run.results.values())
+        products = sum(1 for r in run.results.values()
+                       if r.status == "done" and r.step.task in _PRODUCTS)  # fmt: skip
+        summary = f"{statuses['done']} of {len(run.results)} steps done"
+        problems = [r.describe() for r in run.failures() if r.status == "failed"]
+        problems += run.problems
+        if statuses["cancelled"]:
+            status = "cancelled"
+        elif run.ok:
+            status = "done"
+        elif products:
+            status = "partial"
+        else:
+            status = "failed"
+        message = summary + ("; " + "; ".join(problems[:5]) if problems else "")
+        final = store.finish(job.id, status, message)
+        if status != "cancelled":
+            self._mail(final, status, message)
+        return final
+
+    def _mail(self, job: Job, what: str, text: str) -> None:
+        if not job.email:
+            return
+        base = self.settings.public_url
+        page = f"{base}/voila/render/reduce.ipynb?job={job.id}"
+        api = f"{base}/hectornb/api/reduce/jobs/{job.id}"
+        body = (f"Reduction request {job.id} {what}.\n\n{text}\n\nStatus: {page}\n")
+        if job.final:
+            body += "".join(f"{label}: {api}/download?what={what_}\n"
+                            for what_, label in DOWNLOADS.items())  # fmt: skip
+        result = notify.send(self.settings, job.email,
+                             f"[hectornb] request {job.id[:8]} {what}", body)  # fmt: skip
+        self.store.event(job.id, "email", result)
+
+
+def _import_engine() -> None:
+    import hectornb.reduce.builtin  # noqa: F401
+
+
+_runner_lock = threading.Lock()
+_runner: JobRunner | None = None
+
+
+def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
+    """This process's embedded runner, started on first use (``HECTORNB_RUNNER=external``:
+    none; a ``hectornb reduce runner`` service runs the jobs)."""
+    global _runner
+    settings = settings or get_settings()
+    if settings.runner == "external":
+        return None
+    with _runner_lock:
+        if _runner is None:
+            _runner = JobRunner(settings).start()
+        return _runner
+
+
+def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
+    """Zip a job's products into ``dest``: ``reduced`` (object frames, combined and
+    spliced), ``raw`` (those and the raw frames they came from, calibrations included) or
+    ``all`` (every file the reduction wrote, and the raw frames); each with ``log.txt``
+    (every command, its outcome and output) and ``plan.json``."""
+    if what not in DOWNLOADS:
+        raise Invalid(f"what must be one of {', '.join(DOWNLOADS)}, not {what!r}")
+    outdir = Path(job.outdir)
+    done = [s for s in steps if s["status"] == "done"]
+    files: dict[str, Path] = {}
+    for s in done:
+        if s["task"] in _PRODUCTS or what == "all":
+            path = Path(s["output"])
+            files[str(path.relative_to(outdir))] = path
+    if what in ("raw", "all"):
+        for raw in map(Path, _raw_inputs(job)):
+            files[f"raw/{raw.parent.parent.name}/{raw.parent.name}/{raw.name}"] = raw
+    log = "\n".join(
+        f"[{s['seq'] + 1}] {s['status']} {s['task']} {s['frame']} ({s['arm']})"
+        + (f": {s['reason']}" if s["reason"] else "") + ("\n" + s["log"] if s["log"] else "")
+        for s in steps
+    )  # fmt: skip
+    tmp = dest.with_name(dest.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, path in sorted(files.items()):
+            if path.exists():
+                zf.write(path, name)
+        zf.writestr("log.txt", f"Reduction request {job.id} ({job.status}): {job.message}\n\n"
+                               + log + "\n")  # fmt: skip
+        zf.writestr("plan.json", json.dumps(job.plan or {}, indent=1, default=str))
+    tmp.replace(dest)
+    return dest
+
+
+def _raw_inputs(job: Job) -> list[str]:
+    """Raw frames the job read: its object frames and the calibrations the plan chose."""
+    plan = job.plan or {}
+    raws = set(job.frames)
+    by_file = {}
+    with db.connect() as conn:
+        rows = conn.execute("SELECT file, path FROM raw_frame WHERE night IN (SELECT night"
+                            " FROM raw_frame WHERE path = ANY(%s))", (job.frames,))  # fmt: skip
+        for row in rows:
+            by_file[row["file"]] = row["path"]
+    for group in plan.get("groups", []):
+        for choice in group.get("calibrations", {}).values():
+            raws.update(by_file[f] for f in choice["files"] if f in by_file)
+    return sorted(raws)
+
+
+__all__ = ["DOWNLOADS", "JobRunner", "ensure_runner", "non_defaults", "package", "submit"]

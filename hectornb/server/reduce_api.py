@@ -1,0 +1,195 @@
+"""REST API of the Reduce service under ``/hectornb/api/reduce/``.
+
+Every job belongs to the user the server authenticated; another user's job answers 403.
+Frames are listed and reduced only where the user may (`hectornb.reduce.access`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from ..config import get_settings
+from ..reduce import access
+from ..reduce.jobs import JobStore
+from ..reduce.options import FORM_NAMES, OPTIONS
+from ..reduce.service import DOWNLOADS, ensure_runner, package, submit
+from .handlers import HectornbAPIHandler
+
+
+class FramesHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self):
+        args = {k: self.get_query_argument(k, "") for k in access.FILTERS}
+        rows = await self.run(access.visible_frames, self.user, args)
+        self.write_json({"frames": rows, "n": len(rows)})
+
+
+class FramesDownloadHandler(HectornbAPIHandler):
+    """The raw frames ``?path=…`` (repeated) as a zip: the grid's "Download Files"."""
+
+    @web.authenticated
+    async def get(self):
+        paths = self.get_query_arguments("path")
+        if not paths:
+            raise web.HTTPError(422, "give the frames as ?path=…&path=…")
+        refused = await self.run(access.refused, self.user, paths)
+        if refused:
+            raise web.HTTPError(403, f"{len(refused)} of the frames belong to programmes you "
+                                     f"are not a member of: {Path(refused[0]).name}")  # fmt: skip
+        unknown = await self.run(access.unknown, paths)
+        if unknown:
+            raise web.HTTPError(404, f"not in the archive index: {Path(unknown[0]).name}")
+        with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
+            dest = Path(tmp) / "hectornb-raw-frames.zip"
+            await self.run(_zip_frames, paths, dest)
+            await self._send_file(dest)
+
+    async def _send_file(self, dest: Path) -> None:
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
+        self.set_header("Content-Length", str(dest.stat().st_size))
+        with dest.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+def _zip_frames(paths: list[str], dest: Path) -> None:
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for raw in map(Path, paths):
+            zf.write(raw, f"{raw.parent.parent.name}/{raw.parent.name}/{raw.name}")
+
+
+class OptionsHandler(HectornbAPIHandler):
+    @web.authenticated
+    def get(self):
+        self.write_json({
+            "options": [{"name": o.name, "default": o.default, "help": o.help,
+                         "choices": list(o.choices)} for o in OPTIONS.values()],
+            "form_names": FORM_NAMES,
+        })  # fmt: skip
+
+
+def _job_json(job, base: str) -> dict:
+    out = job.to_json()
+    api = url_path_join(base, "hectornb/api/reduce/jobs", job.id)
+    out["links"] = {"self": api, "events": api + "/events",
+                    **{what: f"{api}/download?what={what}" for what in DOWNLOADS}}  # fmt: skip
+    return out
+
+
+class JobsHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self):
+        try:
+            days = float(self.get_query_argument("days", "7"))
+        except ValueError:
+            raise web.HTTPError(422, "days must be a number") from None
+        jobs = await self.run(JobStore().list, self.user, days)
+        self.write_json({"jobs": [_job_json(j, self.base_url) for j in jobs]})
+
+    @web.authenticated
+    async def post(self):
+        try:
+            body = json.loads(self.request.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            raise web.HTTPError(422, "the body must be a JSON object") from None
+        allowed = {"frames", "night_from", "night_to", "options", "engine", "email"}
+        extra = sorted(set(body) - allowed)
+        if extra:
+            raise web.HTTPError(422, f"unknown fields: {', '.join(extra)}")
+        if "user" in body or "owner" in body:
+            raise web.HTTPError(422, "the owner is the signed-in user")
+        frames = body.get("frames")
+        if frames is not None and (not isinstance(frames, list)
+                                   or not all(isinstance(f, str) for f in frames)):  # fmt: skip
+            raise web.HTTPError(422, "frames must be a list of paths or file names")
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise web.HTTPError(422, "options must be an object of NAME: value")
+        job = await self.run(submit, self.user, frames, body.get("night_from"),
+                             body.get("night_to"), options, body.get("engine", "builtin"),
+                             body.get("email"))  # fmt: skip
+        await asyncio.to_thread(ensure_runner)
+        self.write_json(_job_json(job, self.base_url), status=201)
+
+
+class JobHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, job_id: str):
+        store = JobStore()
+        job = await self.run(store.get, job_id, self.user)
+        steps = await self.run(store.steps, job_id, self.user)
+        out = _job_json(job, self.base_url)
+        out["plan"] = job.plan
+        out["steps"] = steps
+        self.write_json(out)
+
+
+class EventsHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, job_id: str):
+        try:
+            after = int(self.get_query_argument("after", "0"))
+        except ValueError:
+            raise web.HTTPError(422, "after must be an event number") from None
+        events = await self.run(JobStore().events, job_id, self.user, after)
+        self.write_json({"events": events})
+
+
+class CancelHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def post(self, job_id: str):
+        job = await self.run(JobStore().cancel, job_id, self.user)
+        self.write_json(_job_json(job, self.base_url))
+
+
+class DownloadHandler(FramesDownloadHandler):
+    @web.authenticated
+    async def get(self, job_id: str):
+        what = self.get_query_argument("what", "reduced")
+        store = JobStore()
+        job = await self.run(store.get, job_id, self.user)
+        if not job.final:
+            raise web.HTTPError(409, f"request {job_id} is {job.status}: products come at the end")
+        steps = await self.run(store.steps, job_id, self.user)
+        with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
+            dest = Path(tmp) / f"hectornb-{job.id[:8]}-{what}.zip"
+            await self.run(package, job, steps, what, dest)
+            await self._send_file(dest)
+
+
+def _scratch() -> Path:
+    path = get_settings().home / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_ID = r"([0-9a-fA-F-]{36})"
+
+
+def reduce_handlers(u) -> list[tuple]:
+    """Routes of the Reduce API; ``u`` makes a path absolute under the server's base URL."""
+    return [
+        (u("hectornb/api/reduce/frames"), FramesHandler),
+        (u("hectornb/api/reduce/frames/download"), FramesDownloadHandler),
+        (u("hectornb/api/reduce/options"), OptionsHandler),
+        (u("hectornb/api/reduce/jobs/?"), JobsHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}"), JobHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}/events"), EventsHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}/cancel"), CancelHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}/download"), DownloadHandler),
+    ]
+
+
+__all__ = ["reduce_handlers"]

@@ -1,0 +1,239 @@
+"""The Reduce app: find raw frames, reduce them with PAWS, follow and collect the requests.
+
+One anywidget with the seed's screens: an archive query grid (filters, column chooser,
+density, CSV export, fibre-table and targets VIEWs, "Download Files", "Reduce With PAWS"),
+the options form ("Make it so!"), the user's requests of the last 7 days and a status page
+per request (live progress, per-step log, the plan with the calibrations chosen, the Dask
+dashboard, downloads). Every action goes through the Reduce service as the signed-in user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import anywidget
+import numpy as np
+import traitlets as t
+from astropy.io import fits
+
+from ..errors import Forbidden, Invalid, NotFound
+from ..identity import process_user
+from ..reduce import access
+from ..reduce.jobs import JobStore
+from ..reduce.options import FORM_NAMES, OPTIONS
+from ..reduce.service import DOWNLOADS, ensure_runner, submit
+from ..spectra.io import fibre_table
+
+_HERE = Path(__file__).parent
+#: Names a fibre table has in 2dF and Hector raw frames.
+FIBRE_TABLES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
+SYDNEY = ZoneInfo("Australia/Sydney")
+#: The seed form's fields, in its order: (form name, 2dFdr name).
+FORM = tuple((form, name) for form, name in FORM_NAMES.items())
+#: Columns of the archive grid: (key, heading, shown by default).
+COLUMNS = (
+    ("file", "File", True), ("night", "Night", True), ("arm", "Arm", True),
+    ("ndfclass", "Class", True), ("object", "Object", True), ("exposed", "Exp (s)", True),
+    ("grating", "Grating", True), ("field_id", "Field", False), ("plate", "Plate", False),
+    ("aaoprgid", "Programme", True), ("lamp", "Lamp", False), ("run", "Run", False),
+    ("meanra", "RA (deg)", False), ("meandec", "Dec (deg)", False),
+    ("setup", "Set-up", False), ("epoch", "Epoch", False),
+)  # fmt: skip
+
+
+def sydney(when: dt.datetime | None) -> str:
+    """A time as the seed shows requests: Sydney local time."""
+    return when.astimezone(SYDNEY).strftime("%Y-%m-%d %H:%M %Z") if when else ""
+
+
+def fibre_rows(path: str, targets_only: bool = False) -> list[dict]:
+    """A raw frame's fibre table for the VIEW dialogs (RA/Dec in degrees); with
+    ``targets_only`` only the programme fibres (the targets VIEW)."""
+    with fits.open(path) as hdul:
+        hdu = next((h for h in hdul[1:] if h.name in FIBRE_TABLES), None)
+        if hdu is None:
+            kind = hdul[0].header.get("NDFCLASS", "raw")
+            raise Invalid(f"{Path(path).name} has no fibre table (a {kind} frame)")
+        table = fibre_table(hdu)
+    rows = []
+    for i, row in enumerate(table):
+        if targets_only and row["TYPE"] != "P":
+            continue
+        rows.append({
+            "fibre": i + 1, "name": str(row["NAME"]), "type": str(row["TYPE"]),
+            "ra": round(float(row["RA"].value), 6), "dec": round(float(row["DEC"].value), 6),
+            "magnitude": round(float(row["MAGNITUDE"]), 2), "pivot": int(row["PIVOT"]),
+            "comment": str(row["COMMENT"]),
+        })  # fmt: skip
+    return rows
+
+
+class ReduceApp(anywidget.AnyWidget):
+    """The Reduce app (Pipeline as a Web Service) for the signed-in user.
+
+    Parameters
+    ----------
+    job : str, optional
+        A request ID to open at its status page.
+    night_from, night_to : str, optional
+        The first archive query (``yymmdd``).
+    """
+
+    _esm = _HERE / "reduce.js"
+    _css = _HERE / "reduce.css"
+
+    user = t.Unicode("").tag(sync=True)
+    frames = t.List().tag(sync=True)
+    columns = t.List([{"key": k, "label": h, "shown": s} for k, h, s in COLUMNS]).tag(sync=True)
+    option_specs = t.List().tag(sync=True)
+    jobs = t.List().tag(sync=True)
+    job = t.Dict().tag(sync=True)
+    message = t.Dict().tag(sync=True)
+    downloads = t.Dict(DOWNLOADS).tag(sync=True)
+    ready = t.Bool(False).tag(sync=True)
+
+    def __init__(self, job: str = "", night_from: str = "", night_to: str = "",
+                 store: JobStore | None = None, **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.store = store or JobStore()
+        self._user = process_user()
+        self._watch: threading.Thread | None = None
+        self._lock = threading.Lock()
+        with self.hold_sync():
+            self.user = self._user
+            self.option_specs = [
+                {"form": form, "name": name, "default": OPTIONS[name].default,
+                 "help": OPTIONS[name].help, "choices": list(OPTIONS[name].choices)}
+                for form, name in FORM
+            ]  # fmt: skip
+            self._refresh_jobs()
+            if night_from or night_to:
+                self.query({"night_from": night_from, "night_to": night_to or night_from})
+        if job:
+            self.open_request(job)
+        self.on_msg(self._on_message)
+
+    # ---- actions (also callable from Python) --------------------------------------------
+
+    def query(self, filters: dict) -> list[dict]:
+        """Archive frames the user may see matching ``filters`` (night_from, night_to,
+        ndfclass, object, grating, arm, programme)."""
+        rows = access.visible_frames(self._user, {k: str(v or "") for k, v in filters.items()})
+        self.frames = [
+            {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in rows
+        ]
+        return self.frames
+
+    def reduce(self, frames: list[str], options: dict | None = None, email: str = "",
+               engine: str = "builtin") -> dict:  # fmt: skip
+        """Submit a request ("Make it so!"); returns the request, opened at its status."""
+        job = submit(self._user, frames, options=options or {}, engine=engine,
+                     email=email or None)  # fmt: skip
+        ensure_runner()
+        self._say(f"Request {job.id} submitted: {len(job.frames)} object frames", "ok")
+        self._refresh_jobs()
+        return self.open_request(job.id)
+
+    def open_request(self, job_id: str) -> dict:
+        """Show one request's status page, live until it ends."""
+        self.job = self._detail(job_id)
+        with self._lock:
+            if self._watch is None or not self._watch.is_alive():
+                self._watch = threading.Thread(target=self._follow, daemon=True,
+                                               name="hectornb-reduce-follow")  # fmt: skip
+                self._watch.start()
+        return self.job
+
+    def cancel(self, job_id: str) -> None:
+        self.store.cancel(job_id, self._user)
+        self.job = self._detail(job_id)
+        self._refresh_jobs()
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def _detail(self, job_id: str) -> dict:
+        job = self.store.get(job_id, self._user)
+        out = job.to_json(with_plan=True)
+        out["created"] = sydney(job.created)
+        out["started"] = sydney(job.started)
+        out["finished"] = sydney(job.finished)
+        out["final"] = job.final
+        out["steps"] = [{**s, "finished": sydney(s["finished"])}
+                        for s in self.store.steps(job_id, self._user)]  # fmt: skip
+        out["events"] = [{**e, "at": sydney(e["at"])}
+                         for e in self.store.events(job_id, self._user)]  # fmt: skip
+        out["options_changed"] = {k: v for k, v in job.options.items()
+                                  if k in OPTIONS and OPTIONS[k].default != v}  # fmt: skip
+        return out
+
+    def _refresh_jobs(self) -> None:
+        self.jobs = [
+            {"id": j.id, "status": j.status, "n_frames": len(j.frames),
+             "created": sydney(j.created), "steps_done": j.steps_done,
+             "steps_total": j.steps_total}
+            for j in self.store.list(self._user)
+        ]  # fmt: skip
+
+    def _follow(self) -> None:
+        """Refresh the open request every half second until it ends."""
+        while True:
+            current = self.job.get("id")
+            if not current:
+                return
+            try:
+                detail = self._detail(current)
+            except (NotFound, Forbidden):
+                return
+            if detail != self.job and self.job.get("id") == current:
+                self.job = detail
+                self._refresh_jobs()
+            if detail["final"]:
+                return
+            threading.Event().wait(0.5)
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat()}
+
+    # ---- messages from the page ----------------------------------------------------------
+
+    def _on_message(self, _widget, content: dict, _buffers) -> None:
+        kind = str(content.get("type", ""))
+        try:
+            if kind == "init":
+                params = content.get("params") or {}
+                self._refresh_jobs()
+                if params.get("job"):
+                    self.open_request(params["job"])
+                elif params.get("night"):
+                    self.query({"night_from": params["night"], "night_to": params["night"]})
+                self.ready = True
+            elif kind == "query":
+                rows = self.query(content.get("filters") or {})
+                self._say(f"{len(rows)} frames", "info")
+            elif kind == "submit":
+                self.reduce(list(content.get("frames") or []), content.get("options") or {},
+                            str(content.get("email") or ""))  # fmt: skip
+            elif kind == "open":
+                self.open_request(str(content["id"]))
+            elif kind == "cancel":
+                self.cancel(str(content["id"]))
+            elif kind == "jobs":
+                self._refresh_jobs()
+            elif kind in ("fibres", "targets"):
+                path = str(content["path"])
+                if access.refused(self._user, [path]) or not any(
+                        f["path"] == path for f in self.frames):  # fmt: skip
+                    raise Forbidden("that frame is not in your query")
+                self.send({"type": "fibres", "path": path, "kind": kind,
+                           "rows": fibre_rows(path, targets_only=kind == "targets")})  # fmt: skip
+        except (Invalid, Forbidden, NotFound, ValueError) as exc:
+            self._say(str(exc), "error")
+
+
+def reduce_page(**kwargs) -> ReduceApp:
+    """The Reduce app as the Voilà page shows it."""
+    return ReduceApp(**kwargs)

@@ -1,0 +1,121 @@
+"""The Reduce app in a real Chromium through Voilà: query the simulated archive, look at a
+frame's fibre table, select frames, set options, "Make it so!", watch the request finish,
+download the products and the raw frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+sys.path.insert(0, str(Path(__file__).parent / "browser"))
+from harness import chromium_path, launch
+
+from hectornb.simulate import simulate_night
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        chromium_path() is None, reason="Chromium not installed (./dev.sh test installs it)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def night(platform, tmp_path_factory):
+    from hectornb.reduce import index_directory, store_index
+    from hectornb.reduce.access import set_programme
+
+    raw = tmp_path_factory.mktemp("browser-night") / "raw"
+    simulate_night(raw, date=dt.date(2025, 9, 7), size="small", seed=7, fields=1)
+    frames, _ = index_directory(raw)
+    store_index(frames)
+    set_programme("A/2025B/001", None, members=(getpass.getuser(),))
+    return frames
+
+
+@pytest.fixture()
+def page(platform):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport={"width": 1500, "height": 1000},
+                                      accept_downloads=True)  # fmt: skip
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.errors = errors
+        yield pg
+        browser.close()
+
+
+def test_find_reduce_follow_and_download_in_the_browser(page, platform, night, tmp_path):
+    page.goto(f"{platform['base']}/voila/render/reduce.ipynb?token={platform['token']}"
+              "&night=250907")  # fmt: skip
+    page.wait_for_selector('[data-testid="reduce"][data-ready="true"]', timeout=60_000)
+    app = page.locator('[data-testid="reduce"]')
+    # ?night= ran the query: every frame of the night is listed
+    app.locator(".hnb-grid tbody tr").first.wait_for()
+    assert app.locator(".hnb-grid tbody tr").count() == len(night)
+    # filter to the object frames with the form
+    app.locator(".hnb-filters select[name=ndfclass]").select_option("MFOBJECT")
+    app.locator(".hnb-filters input[name=night_from]").fill("250907")
+    app.locator(".hnb-filters button[type=submit]").click()
+    page.wait_for_function("document.querySelectorAll('.hnb-grid tbody tr').length === 6")
+    assert set(app.locator(".hnb-grid tbody tr td:nth-child(5)").all_inner_texts()) == {"MFOBJECT"}
+    # the fibre table VIEW of a frame: every fibre, RA/Dec in degrees
+    first = app.locator(".hnb-grid tbody tr").first
+    fibres = fits.getdata(first.get_attribute("data-path"), "FIBRES")
+    first.locator(".hnb-fibres").click()
+    dialog = app.locator("dialog.hnb-view")
+    dialog.wait_for(state="visible")
+    assert re.fullmatch(rf"Fibre table of \d+sep\d+\.fits \({len(fibres)}\)",
+                        dialog.locator("h3").inner_text())  # fmt: skip
+    cells = dialog.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert cells[1] == fibres["NAME"][0].strip()
+    assert float(cells[3]) == pytest.approx(np.degrees(fibres["RA"][0]), abs=1e-5)
+    dialog.locator(".hnb-view-close").click()
+    # select every object frame and download them
+    app.locator(".hnb-all").check()
+    assert app.locator(".hnb-selected").inner_text() == "6/6 selected"
+    with page.expect_download() as raw_download:
+        app.locator(".hnb-download-raw").click()
+    raw_zip = tmp_path / "raw.zip"
+    raw_download.value.save_as(raw_zip)
+    with zipfile.ZipFile(raw_zip) as zf:
+        assert len([n for n in zf.namelist() if n.endswith(".fits")]) == 6
+    # the options form: COSMIC off, then "Make it so!"
+    app.locator(".hnb-open-options").click()
+    app.locator("#hnb-opt-COSMIC").select_option("NONE")
+    app.locator(".hnb-make-it-so").click()
+    message = app.locator(".hnb-message")
+    message.filter(has_text="submitted").wait_for(timeout=30_000)
+    job_id = re.search(r"Request ([0-9a-f-]{36}) submitted", message.inner_text()).group(1)
+    # the status page opens by itself and follows the request to the end
+    status = app.locator(".hnb-status")
+    assert status.locator(".hnb-job-id").inner_text() == job_id
+    status.locator(".hnb-badge", has_text="Finished").wait_for(timeout=180_000)
+    assert "COSRAY_MTHD=NONE" in status.inner_text()
+    assert status.locator(".hnb-steps-count").inner_text().startswith("19/19 steps")
+    assert status.locator(".hnb-steps tbody tr").count() == 19
+    with page.expect_download() as reduced:
+        status.locator(".hnb-download[data-what=reduced]").click()
+    products = tmp_path / "reduced.zip"
+    reduced.value.save_as(products)
+    with zipfile.ZipFile(products) as zf:
+        names = zf.namelist()
+    assert sum(n.endswith("red.fits") for n in names) == 6 and "log.txt" in names
+    # and it is listed among "Your requests"
+    app.locator(".hnb-tabs button[data-tab=requests]").click()
+    row = app.locator(f'.hnb-jobs tr[data-id="{job_id}"]')
+    row.wait_for()
+    assert "Finished" in row.inner_text()
+    assert page.errors == []

@@ -1,0 +1,371 @@
+"""The Reduce service: jobs in the real PostgreSQL, run on a real Dask cluster, e-mail over
+a real SMTP server on loopback (aiosmtpd), access control between two users, identical
+requests, cancelling, and a runner killed mid-job."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import filecmp
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from astropy.io import fits
+
+from hectornb.config import Settings
+from hectornb.errors import Forbidden, Invalid
+from hectornb.simulate import simulate_night
+
+BIN = Path(sys.executable).parent
+PROGRAMME = "A/2025B/001"  # what the simulator writes in AAOPRGID
+
+
+def _root(settings: Settings) -> str:
+    return f"{settings.home}/reduce/"
+
+
+@pytest.fixture(scope="module")
+def settings(database_url, tmp_path_factory) -> Settings:
+    return dataclasses.replace(Settings.from_env(), home=tmp_path_factory.mktemp("paws"),
+                               reduce_workers=2, job_lease=3.0)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def archive(settings, tmp_path_factory):
+    """A simulated night in the archive index; its programme proprietary to alice."""
+    from hectornb.reduce import index_directory, store_index
+    from hectornb.reduce.access import set_programme
+
+    raw = tmp_path_factory.mktemp("archive") / "raw"
+    simulate_night(raw, date=dt.date(2025, 8, 29), size="small", seed=5)
+    frames, problems = index_directory(raw)
+    assert not problems
+    store_index(frames, settings)
+    set_programme(PROGRAMME, None, "Hector test programme", ("alice",), settings)
+    objects = sorted(frames.loc[frames["ndfclass"] == "MFOBJECT", "path"])
+    return {"raw": raw, "frames": frames, "objects": objects}
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    """A real SMTP server on loopback; the messages it receives."""
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield {"host": "127.0.0.1", "port": port, "messages": received}
+    controller.stop()
+
+
+@pytest.fixture()
+def runner(settings, mailbox):
+    from hectornb.reduce.service import JobRunner
+
+    with_mail = dataclasses.replace(settings, smtp_host=mailbox["host"],
+                                    smtp_port=mailbox["port"],
+                                    public_url="http://paws.example:8866")  # fmt: skip
+    r = JobRunner(with_mail, poll_seconds=0.2).start()
+    yield r
+    r.stop()
+
+
+def _wait(store, job_id: str, user: str, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = store.get(job_id, user)
+        if job.final:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"request {job_id} still {store.get(job_id, user).status}")
+
+
+def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings, runner,
+                                                               mailbox):  # fmt: skip
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import submit
+
+    store = JobStore(settings)
+    job = submit("alice", night_from="250829", night_to="250829", options={"TELCOR": 1},
+                 email="alice@example.org", settings=settings)  # fmt: skip
+    assert job.status == "queued" and job.frames == archive["objects"]
+    job = _wait(store, job.id, "alice")
+    assert job.status == "done", job.message
+    assert (job.steps_done, job.steps_total) == (34, 34)
+    steps = store.steps(job.id, "alice")
+    assert [s["status"] for s in steps] == ["done"] * 34
+    assert all(Path(s["output"]).exists() for s in steps)
+    # the plan says which calibrations were chosen, and why
+    groups = job.plan["groups"]
+    assert len(groups) == 4 and all({"tlm", "arc", "fflat", "bias"} <= set(g["calibrations"])
+                                    for g in groups)  # fmt: skip
+    assert all(g["calibrations"]["arc"]["rule"] for g in groups)
+    events = store.events(job.id, "alice")
+    kinds = [e["kind"] for e in events]
+    assert kinds[:2] == ["submitted", "started"] and kinds.count("step") == 34
+    assert "finished" in kinds
+    assert store.events(job.id, "alice", after=events[-2]["seq"]) == events[-1:]
+    # e-mail at the start and at the end, with the status page and the downloads
+    mails = [m for m in mailbox["messages"] if job.id[:8] in m["Subject"]]
+    assert [m["Subject"].rsplit(" ", 1)[-1] for m in mails] == ["started", "done"]
+    assert all(m["To"] == "alice@example.org" for m in mails)
+    body = mails[-1].get_payload(decode=True).decode()
+    assert f"http://paws.example:8866/voila/render/reduce.ipynb?job={job.id}" in body
+    assert f"/hectornb/api/reduce/jobs/{job.id}/download?what=raw" in body
+
+
+def test_downloads_hold_what_they_say_with_the_log(archive, settings, runner, tmp_path):
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import package, submit
+
+    store = JobStore(settings)
+    job = _wait(store, submit("alice", archive["objects"][:3], settings=settings).id, "alice")
+    assert job.status == "done", job.message
+    steps = store.steps(job.id, "alice")
+    names = {}
+    for what in ("reduced", "raw", "all"):
+        with zipfile.ZipFile(package(job, steps, what, tmp_path / f"{what}.zip")) as zf:
+            assert zf.testzip() is None
+            names[what] = set(zf.namelist())
+            log = zf.read("log.txt").decode()
+    reduced = {n for n in names["reduced"] if n.endswith(".fits")}
+    assert {Path(n).name for n in reduced} == {
+        f"{Path(p).stem}red.fits" for p in archive["objects"][:3]} | {
+        "F01_250829_p0_combined.fits"}  # fmt: skip
+    raws = {n for n in names["raw"] - names["reduced"]}
+    assert {Path(n).name for n in raws} >= {Path(p).name for p in archive["objects"][:3]}
+    calibrations = archive["frames"].query("ndfclass != 'MFOBJECT'")["file"]
+    assert {Path(n).name for n in raws} & set(calibrations)  # the calibrations it used
+    assert names["all"] > names["raw"] and any(n.endswith("tlm.fits") for n in names["all"])
+    assert len([line for line in log.splitlines() if line.startswith("[")]) == len(steps)
+    assert "combine_bias: wrote" in log
+
+
+def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
+    from hectornb.reduce.access import set_programme
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import submit
+
+    store = JobStore(settings)
+    job = submit("alice", archive["objects"][:1], settings=settings)
+    with pytest.raises(Forbidden, match="not a member"):
+        submit("bob", archive["objects"][:2], settings=settings)
+    with pytest.raises(Invalid, match="no object frames"):
+        submit("bob", night_from="250829", night_to="250829", settings=settings)
+    for call in (store.get, store.steps, store.events, store.cancel):
+        with pytest.raises(Forbidden):
+            call(job.id, "bob")
+    assert job.id not in [j.id for j in store.list("bob")]
+    assert job.id in [j.id for j in store.list("alice")]
+    store.cancel(job.id, "alice")
+    # once the programme is public anyone may reduce its frames
+    set_programme(PROGRAMME, dt.date.today(), settings=settings)
+    try:
+        public = submit("bob", archive["objects"][:1], settings=settings)
+        assert store.cancel(public.id, "bob").status == "cancelled"
+    finally:
+        set_programme(PROGRAMME, None, settings=settings)
+
+
+def test_bad_requests_are_refused_with_the_reason(archive, settings):
+    from hectornb.reduce.service import submit
+
+    with pytest.raises(Invalid, match=r"not in the archive index: nowhere\.fits"):
+        submit("alice", ["nowhere.fits"], settings=settings)
+    with pytest.raises(Invalid, match="unknown option 'FOO'"):
+        submit("alice", archive["objects"][:1], options={"FOO": 1}, settings=settings)
+    with pytest.raises(Invalid, match="e-mail"):
+        submit("alice", archive["objects"][:1], email="alice at home", settings=settings)
+    calibrations = list(archive["frames"].query("ndfclass == 'MFARC'")["path"])
+    with pytest.raises(Invalid, match="chosen automatically"):
+        submit("alice", calibrations, settings=settings)
+
+
+def test_identical_requests_never_run_at_once_and_share_products(archive, settings):
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import JobRunner, submit
+
+    store = JobStore(settings)
+    frames = archive["objects"][3:6]
+    first = submit("alice", frames, options={"SKYSCR": 0}, settings=settings)
+    second = submit("alice", frames, options={"SKYSCRUNCH": "0"}, settings=settings)
+    assert first.same_as == second.same_as and first.outdir == second.outdir
+    held = store.claim("test-runner-1", settings.job_lease, _root(settings))
+    assert held.id == first.id
+    assert store.claim("test-runner-2", settings.job_lease, _root(settings)) is None  # waits
+    runner = JobRunner(settings)
+    from hectornb.reduce.run import dask_client
+
+    with dask_client(1, settings) as client:
+        runner.client = client
+        done = runner.run_job(held)
+        assert done.status == "done", done.message
+        again = store.claim("test-runner-2", settings.job_lease, _root(settings))
+        assert again.id == second.id
+        repeat = runner.run_job(again)
+    assert repeat.status == "done"
+    assert {s["reason"] for s in store.steps(second.id, "alice")} == {"written before"}
+
+
+def test_cancelling_stops_a_running_request(archive, settings):
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import JobRunner, submit
+
+    store = JobStore(settings)
+    job = submit("alice", archive["objects"][6:9], options={"PCASKY": 1}, settings=settings)
+    held = store.claim("test-runner-3", settings.job_lease, _root(settings))
+    assert held.id == job.id
+    assert store.cancel(job.id, "alice").status == "cancelling"
+    runner = JobRunner(settings)
+    from hectornb.reduce.run import dask_client
+
+    with dask_client(1, settings) as client:
+        runner.client = client
+        final = runner.run_job(held)
+    assert final.status == "cancelled"
+    assert {s["status"] for s in store.steps(job.id, "alice")} == {"cancelled"}
+    assert not list(Path(job.outdir).rglob("*red.fits"))
+
+
+def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
+    archive, settings, tmp_path
+):
+    """The server (here the runner service) dies with its Dask workers; after the lease
+    another runner resumes the request from the steps already written."""
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.run import reduce_night
+    from hectornb.reduce.service import JobRunner, submit
+
+    store = JobStore(settings)
+    job = submit("alice", night_from="250829", night_to="250829", options={"RWSS": 1},
+                 settings=settings)  # fmt: skip
+    env = {**os.environ, "HECTORNB_HOME": str(settings.home), "HECTORNB_JOB_LEASE": "3",
+           "HECTORNB_REDUCE_WORKERS": "1"}  # fmt: skip
+    proc = subprocess.Popen([str(BIN / "hectornb"), "reduce", "runner"], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while store.get(job.id, "alice").steps_done < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed = store.get(job.id, "alice")
+    assert killed.status == "running" and 8 <= killed.steps_done < 34, killed
+    other = JobRunner(settings, poll_seconds=0.2).start()
+    try:
+        final = _wait(store, job.id, "alice")
+    finally:
+        other.stop()
+    assert final.status == "done", final.message
+    assert final.attempts == 2
+    assert "resumed" in [e["kind"] for e in store.events(job.id, "alice")]
+    undisturbed = tmp_path / "undisturbed"
+    assert reduce_night(archive["raw"], undisturbed, options={"RWSS": 1}, workers=1,
+                        settings=settings).ok  # fmt: skip
+    out = Path(final.outdir)
+    products = sorted(p.relative_to(out) for p in out.rglob("*.fits"))
+    assert products == sorted(p.relative_to(undisturbed) for p in undisturbed.rglob("*.fits"))
+    assert [str(p) for p in products
+            if not filecmp.cmp(out / p, undisturbed / p, shallow=False)] == []  # fmt: skip
+
+
+def test_the_demo_night_is_ready_to_reduce(database_url):
+    """``./dev.sh demo`` simulates and indexes a night its user may reduce at once."""
+    from hectornb.demo import load_demo_night
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import submit
+
+    assert "30 raw frames indexed" in load_demo_night("dana")
+    assert "30 raw frames indexed" in load_demo_night("dana")  # again: nothing changes
+    job = submit("dana", night_from="251001", night_to="251001")
+    assert len(job.frames) == 12
+    assert JobStore().cancel(job.id, "dana").status == "cancelled"
+
+
+def _run_to_the_end(settings, job_id: str, user: str = "alice"):
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import JobRunner
+
+    runner = JobRunner(settings, poll_seconds=0.2).start()
+    try:
+        return _wait(JobStore(settings), job_id, user)
+    finally:
+        runner.stop()
+
+
+def test_a_corrupt_raw_frame_fails_alone_and_says_why(archive, settings, tmp_path):
+    from hectornb.reduce import index_directory, store_index
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import submit
+
+    raw = tmp_path / "raw"
+    simulate_night(raw, date=dt.date(2025, 9, 11), size="small", seed=8, fields=1)
+    frames, _ = index_directory(raw)
+    store_index(frames, settings)
+    broken = sorted(frames.loc[frames["ndfclass"] == "MFOBJECT", "path"])[1]
+    data = Path(broken).read_bytes()
+    Path(broken).write_bytes(data[: len(data) // 2])  # the transfer stopped half way
+    job = submit("alice", night_from="250911", night_to="250911", settings=settings)
+    final = _run_to_the_end(settings, job.id)
+    assert final.status == "partial"
+    steps = JobStore(settings).steps(job.id, "alice")
+    failed = [s for s in steps if s["status"] != "done"]
+    assert [s["frame"] for s in failed] == [Path(broken).name]
+    assert Path(broken).name in final.message and failed[0]["reason"]
+    combined = [s for s in steps if s["task"] == "combine_image"]
+    assert all(s["status"] == "done" for s in combined)  # from the exposures that survived
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0  # fmt: skip
+
+
+def test_a_full_output_disk_ends_the_request_with_the_reason(archive, settings, tmp_path):
+    """The products' file system fills up (a 4 MB tmpfs): the request ends, naming the
+    frames and the full disk; no half-written product is left behind."""
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import submit
+
+    full = dataclasses.replace(settings, home=tmp_path / "home")
+    if not _mount_tmpfs(full.home / "reduce", "4m"):
+        pytest.skip("cannot mount a small tmpfs here (needs root): disk-full not tested")
+    try:
+        job = submit("alice", archive["objects"], options={"PCASKY": 1}, settings=full)
+        final = _run_to_the_end(full, job.id)
+        assert final.status in ("partial", "failed")
+        full_disk = re.compile("No space left on device|Not enough space on disk")
+        assert full_disk.search(final.message)
+        steps = JobStore(full).steps(job.id, "alice")
+        assert any(full_disk.search(s["reason"]) for s in steps if s["status"] == "failed")
+        assert any(s["status"] == "done" for s in steps)  # it got some way first
+        assert not list((full.home / "reduce").rglob("*.part"))
+        for s in steps:
+            if s["status"] == "done":
+                with fits.open(s["output"]) as hdul:  # whole files only
+                    hdul.verify("exception")
+    finally:
+        subprocess.run(["umount", "-l", str(full.home / "reduce")], check=False)
