@@ -205,14 +205,14 @@ def _progress(result, done: int, total: int) -> None:
 
 
 def _cmd_reduce_night(args: argparse.Namespace) -> int:
-    from .reduce.options import OptionError, parse_pairs
+    from .reduce.options import parse_pairs
     from .reduce.run import reduce_night
 
     try:
         options = parse_pairs(args.option)
         run = reduce_night(args.rawdir, args.out, engine=args.engine, options=options,
                            workers=args.workers, on_result=_progress)  # fmt: skip
-    except (OptionError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:  # an unknown option or engine, no frames
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for problem in run.problems:
@@ -288,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = rsub.add_parser("night", help="reduce every frame under RAWDIR on a Dask cluster")
     p.add_argument("rawdir")
     p.add_argument("--out", required=True, help="where the products go")
-    p.add_argument("--engine", choices=("builtin", "2dfdr", "2dfdr-docker"), default="builtin")
+    p.add_argument("--engine", default="builtin",
+                   help="builtin (default), builtin@VERSION, 2dfdr, 2dfdr-docker[@TAG]")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a 2dFdr option (or the form's short name); repeatable")  # fmt: skip
     p.add_argument("--workers", type=int, default=None,

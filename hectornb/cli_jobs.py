@@ -1,5 +1,6 @@
-"""``hectornb reduce submit|status|list|cancel|download|runner`` and ``hectornb programme``:
-the Reduce service from the command line (the same service the REST API and the app use).
+"""``hectornb reduce submit|status|list|cancel|download|watch|runner|compare`` and ``hectornb
+programme``: the Reduce service from the command line (the same service the REST API and
+the app use), and the regression comparison of two products.
 """
 
 from __future__ import annotations
@@ -112,6 +113,39 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .reduce.compare import compare_products, summarise
+
+    try:
+        table = compare_products(args.a, args.b)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in summarise(table):
+        print(line)
+    if args.csv:
+        table.write(args.csv, format="ascii.csv", overwrite=True)
+        print(f"per fibre: {args.csv}")
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from .reduce.live import Watcher
+    from .reduce.options import parse_pairs
+    from .reduce.service import ensure_runner
+
+    watcher = Watcher(Path(args.rawdir), _user(args), parse_pairs(args.option), args.engine)
+    ensure_runner()
+    print(f"watching {args.rawdir} every {args.interval:g} s (Ctrl-C stops)", flush=True)
+
+    def show(job) -> None:
+        print(f"request {job.id}: {', '.join(Path(f).name for f in job.frames)}", flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        watcher.run(args.interval, show)
+    return 0
+
+
 def _cmd_runner(args: argparse.Namespace) -> int:
     from .reduce.service import JobRunner
 
@@ -147,7 +181,8 @@ def add_commands(sub, rsub, user_arg) -> None:
     p = rsub.add_parser("submit", help="queue a reduction with the Reduce service")
     p.add_argument("paths", nargs="*", help="raw frames (or directories of them) to reduce")
     p.add_argument("--night", help="every object frame of nights A:B (yymmdd) you may reduce")
-    p.add_argument("--engine", choices=("builtin", "2dfdr", "2dfdr-docker"), default="builtin")
+    p.add_argument("--engine", default="builtin",
+                   help="builtin (default), builtin@VERSION, 2dfdr, 2dfdr-docker[@TAG]")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--email", default=None, help="e-mail at start and end")
     p.add_argument("--wait", action="store_true", help="follow it to the end")
@@ -169,6 +204,19 @@ def add_commands(sub, rsub, user_arg) -> None:
     p.add_argument("-o", "--output", required=True)
     user_arg(p)
     p.set_defaults(func=_cmd_download)
+    p = rsub.add_parser("compare", help="per-fibre flux and wavelength differences of two "
+                        "reductions of one frame (regression testing)")  # fmt: skip
+    p.add_argument("a", help="the reference product (…red.fits)")
+    p.add_argument("b", help="the product to compare with it")
+    p.add_argument("--csv", help="write the per-fibre table here")
+    p.set_defaults(func=_cmd_compare)
+    p = rsub.add_parser("watch", help="reduce frames as they land in RAWDIR (live)")
+    p.add_argument("rawdir")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between looks")
+    p.add_argument("--engine", default="builtin")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE")
+    user_arg(p)
+    p.set_defaults(func=_cmd_watch)
     p = rsub.add_parser("runner", help="run queued requests (a data centre's service)")
     p.add_argument("--max-jobs", type=int, default=4)
     p.set_defaults(func=_cmd_runner)

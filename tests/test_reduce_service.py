@@ -369,3 +369,70 @@ def test_a_full_output_disk_ends_the_request_with_the_reason(archive, settings, 
                     hdul.verify("exception")
     finally:
         subprocess.run(["umount", "-l", str(full.home / "reduce")], check=False)
+
+
+def test_engine_versions_run_side_by_side_on_the_workers_that_have_them(archive, settings):
+    """``builtin@<version>`` runs on workers started with ``--resources hectornb-<version>=1``
+    (the local cluster's workers carry the installed version); a version no worker runs
+    ends the request at once with how to provide it."""
+    from hectornb import __version__
+    from hectornb.reduce.service import submit
+
+    frames = archive["objects"][9:12]
+    current = submit("alice", frames, engine=f"builtin@{__version__}", settings=settings)
+    plain = submit("alice", frames, settings=settings)
+    assert current.same_as == plain.same_as  # the same engine: the same products
+    old = submit("alice", frames, engine="builtin@0.0.1", settings=settings)
+    assert old.same_as != plain.same_as
+    assert _run_to_the_end(settings, current.id).status == "done"
+    final = _run_to_the_end(settings, old.id)
+    assert final.status == "failed"
+    assert "no Dask worker runs builtin@0.0.1" in final.message
+    assert "--resources hectornb-0.0.1=1" in final.message
+    with pytest.raises(Invalid, match="engine must be one of"):
+        submit("alice", frames, engine="iraf", settings=settings)
+    _run_to_the_end(settings, plain.id)
+
+
+def test_frames_landing_in_a_watched_directory_are_reduced_live(archive, settings, tmp_path):
+    """As at the telescope: calibrations first, then object frames one by one; each is
+    requested once its size settles and its calibrations are there, and only once."""
+    import shutil
+
+    from hectornb.reduce.live import Watcher
+
+    source = archive["raw"]
+    live = tmp_path / "live"
+    watcher = Watcher(live, "alice", {"COSMIC": "NONE"}, settle_seconds=0.0, settings=settings)
+
+    def land(pattern: str) -> list[Path]:
+        out = []
+        for path in sorted(source.glob(pattern)):
+            target = live / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+            out.append(target)
+        return out
+
+    objects = [p for p in sorted(source.glob("*/ccd_2/*.fits"))
+               if fits.getheader(p)["NDFCLASS"] == "MFOBJECT"]  # fmt: skip
+    first = live / objects[0].relative_to(source)
+    first.parent.mkdir(parents=True)
+    shutil.copy(objects[0], first)  # before any calibration of the night
+    assert watcher.poll() == [] and watcher.poll() == []  # seen, settled, indexed; waits
+    for path in sorted(source.glob("*/ccd_2/*.fits")):
+        if fits.getheader(path)["NDFCLASS"] != "MFOBJECT":
+            land(str(path.relative_to(source)))
+    watcher.poll()  # the calibrations are seen
+    jobs = watcher.poll()  # settled and indexed: the waiting frame goes
+    assert [j.frames for j in jobs] == [[str(first.resolve())]]
+    assert jobs[0].options["COSRAY_MTHD"] == "NONE"
+    second = land(str(objects[1].relative_to(source)))[0]
+    watcher.poll()
+    assert [j.frames for j in watcher.poll()] == [[str(second.resolve())]]
+    assert watcher.poll() == []  # nothing is requested twice
+    again = Watcher(live, "alice", settle_seconds=0.0, settings=settings)  # a restart
+    again.poll()
+    assert again.poll() == []
+    final = _run_to_the_end(settings, jobs[0].id)
+    assert final.status == "done", final.message

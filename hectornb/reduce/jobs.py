@@ -208,6 +208,14 @@ class JobStore:
             conn.execute("UPDATE reduce_job SET heartbeat = now() WHERE runner = %s"
                          " AND status IN ('running', 'cancelling')", (runner,))  # fmt: skip
 
+    def release(self, job_id: str, why: str) -> None:
+        """Give a running job back to the queue (its runner is stopping)."""
+        with self._connect() as conn:
+            conn.execute("UPDATE reduce_job SET status = CASE status WHEN 'cancelling' THEN"
+                         " 'cancelled' ELSE 'queued' END, runner = NULL WHERE id = %s"
+                         " AND status IN ('running', 'cancelling')", (job_id,))  # fmt: skip
+            _event(conn, job_id, "released", f"{why}; the next runner resumes it")
+
     def status(self, job_id: str) -> str:
         with self._connect() as conn:
             row = conn.execute("SELECT status FROM reduce_job WHERE id = %s",

@@ -117,7 +117,7 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
     2dFdr's defaults) and unknown names pass through (2dFdr has hundreds), but must look
     like 2dFdr names; ``IDXFILE`` chooses the idx file.
     """
-    builtin = engine == "builtin"
+    builtin = engine.partition("@")[0] == "builtin"
     options = defaults() if builtin else {}
     for raw_name, value in requested.items():
         name = FORM_NAMES.get(str(raw_name).upper(), str(raw_name).upper())
@@ -126,7 +126,7 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
             if not builtin and options[name] in _BUILTIN_VALUES:
                 raise OptionError(f"{name}={options[name]} is the built-in engine's; 2dFdr "
                                   f"does not have it")  # fmt: skip
-        elif engine != "builtin" and _NAME.fullmatch(name):
+        elif not builtin and _NAME.fullmatch(name):
             options[name] = str(value).strip()
         else:
             known = ", ".join(sorted(OPTIONS))

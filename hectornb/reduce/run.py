@@ -29,6 +29,24 @@ from .steps import NightSteps, Step
 ENGINES = ("builtin", "2dfdr", "2dfdr-docker")
 
 
+def parse_engine(engine: str) -> tuple[str, str]:
+    """``builtin``, ``builtin@<version>``, ``2dfdr``, ``2dfdr-docker[@<image tag>]`` as
+    (engine, version); the version is "" when not given. Several versions of the built-in
+    engine run side by side on workers started with ``--resources hectornb-<version>=1``;
+    the 2dFdr container's tag picks its image."""
+    name, _, version = str(engine).partition("@")
+    if name not in ENGINES or (version and name == "2dfdr"):
+        raise ValueError(f"engine must be one of builtin[@version], 2dfdr, "
+                         f"2dfdr-docker[@tag], not {engine!r}")  # fmt: skip
+    return name, version
+
+
+def engine_resources(engine: str) -> dict[str, float] | None:
+    """Dask resources a step of ``engine`` needs: a worker running that hectornb version."""
+    name, version = parse_engine(engine)
+    return {f"hectornb-{version}": 1} if name == "builtin" and version else None
+
+
 @dataclass
 class StepResult:
     """What happened to one step: ``done``, ``failed`` (with the reason), ``skipped`` (a
@@ -75,13 +93,22 @@ def execute_step(step: Step, engine: str, options: Mapping[str, str]) -> dict:
     ``{"failed": reason}`` at once.
     """
     start = time.perf_counter()
-    if engine == "builtin":
+    name, version = parse_engine(engine)
+    if name == "builtin":
+        from .. import __version__
         from .builtin import run_step
+
+        if version and version != __version__:
+            raise RuntimeError(f"this worker runs hectornb {__version__}, not {version}")
     else:
         from .tdfdr import run_step as run_tdfdr
 
+        image = None
+        if version:
+            image = get_settings().tdfdr_image.rsplit(":", 1)[0] + ":" + version
+
         def run_step(step, options):
-            return run_tdfdr(step, options, docker=engine == "2dfdr-docker")
+            return run_tdfdr(step, options, docker=name == "2dfdr-docker", image=image)
 
     try:
         log = run_step(step, options)
@@ -106,6 +133,12 @@ def _reason(exc: BaseException) -> str:
     if name == "KilledWorker":
         return "the workers running it died repeatedly (out of memory?)"
     return f"{name}: {exc}"
+
+
+def _has_workers(client, resources: dict[str, float]) -> bool:
+    workers = client.scheduler_info().get("workers", {}).values()
+    return any(all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items())
+               for w in workers)  # fmt: skip
 
 
 def _first_done(futures: list, timeout: float | None) -> list:
@@ -142,8 +175,10 @@ def run_steps(
     users with it). ``should_stop()`` is asked between steps; a non-empty answer cancels
     the steps not yet finished with that reason.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    resources = engine_resources(engine)
+    if resources and not _has_workers(client, resources):
+        raise RuntimeError(f"no Dask worker runs {engine}: start workers with "
+                           f"--resources {next(iter(resources))}=1")  # fmt: skip
     options = dict(options or {})
     steps = plan.by_key()
     order = list(steps)
@@ -187,7 +222,7 @@ def run_steps(
             rank = priority() if priority else len(order) - order.index(key)
             future = client.submit(execute_step, step, engine, options, retries=retries,
                                    key=f"{step.task}-{token}-{order.index(key)}", pure=False,
-                                   priority=rank)  # fmt: skip
+                                   priority=rank, resources=resources)  # fmt: skip
             running[future] = step
         if not running:
             continue
@@ -225,9 +260,12 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
         with Client(settings.dask_scheduler) as client:
             yield client
         return
+    from .. import __version__
+
     with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, memory_limit=memory_limit,
-                      silence_logs=50) as cluster, Client(cluster) as client:  # fmt: skip
+                      dashboard_address=None, memory_limit=memory_limit, silence_logs=50,
+                      resources={f"hectornb-{__version__}": 1}) as cluster, \
+            Client(cluster) as client:  # fmt: skip
         yield client
 
 
@@ -248,6 +286,7 @@ def reduce_night(
     from .archive import index_directory
     from .options import resolve
 
+    parse_engine(engine)
     resolved = resolve(options or {}, engine)
     frames, unreadable = index_directory(rawdir)
     if frames.empty:

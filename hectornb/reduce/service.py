@@ -29,7 +29,7 @@ from . import access, notify
 from .archive import frames_for_reduction
 from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
-from .run import ENGINES, StepResult, dask_client, plan_steps, run_steps
+from .run import StepResult, dask_client, parse_engine, plan_steps, run_steps
 
 #: What `package` puts in a zip: the seed's three downloads.
 DOWNLOADS = {
@@ -56,8 +56,10 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
     (frames of a programme the user is not a member of, before it is public).
     """
     settings = settings or get_settings()
-    if engine not in ENGINES:
-        raise Invalid(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    try:
+        parse_engine(engine)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
     try:
         resolved = resolve(options or {}, engine)
     except OptionError as exc:
@@ -115,6 +117,10 @@ def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
         raise Forbidden(f"{len(refused)} frames belong to programmes you are not a member "
                         f"of and are not public yet: {names}")  # fmt: skip
     return objects
+
+
+class _RunnerStopping(Exception):
+    """The runner is stopping: leave the job to the next one."""
 
 
 class _FairShare:
@@ -187,8 +193,8 @@ class JobRunner:
                                           name=f"job-{job.id[:8]}")  # fmt: skip
                 self._active[job.id] = thread
                 thread.start()
-            for thread in self._active.values():
-                thread.join(5)
+            for thread in self._active.values():  # they stop between steps, within a second
+                thread.join(60)
 
     def run_job(self, job: Job) -> Job:
         """Plan and run one claimed job; every outcome ends in a final status."""
@@ -217,6 +223,8 @@ class JobRunner:
                               total, result.step.describe())  # fmt: skip
 
         def should_stop() -> str:
+            if self._stop.is_set():
+                raise _RunnerStopping
             return "cancelled by the user" if store.status(job.id) == "cancelling" else ""
 
         try:
