@@ -68,6 +68,7 @@ def test_find_reduce_follow_and_download_in_the_browser(page, platform, night, t
     # filter to the object frames with the form
     app.locator(".hnb-filters select[name=ndfclass]").select_option("MFOBJECT")
     app.locator(".hnb-filters input[name=night_from]").fill("250907")
+    app.locator(".hnb-filters input[name=night_to]").fill("250907")
     app.locator(".hnb-filters button[type=submit]").click()
     page.wait_for_function("document.querySelectorAll('.hnb-grid tbody tr').length === 6")
     assert set(app.locator(".hnb-grid tbody tr td:nth-child(5)").all_inner_texts()) == {"MFOBJECT"}

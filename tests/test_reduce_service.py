@@ -299,7 +299,8 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     assert "30 raw frames indexed" in load_demo_night("dana")  # again: nothing changes
     job = submit("dana", night_from="251001", night_to="251001")
     assert len(job.frames) == 12
-    assert JobStore().cancel(job.id, "dana").status == "cancelled"
+    # a running platform's runner may have taken it already: then it stops between steps
+    assert JobStore().cancel(job.id, "dana").status in ("cancelled", "cancelling")
 
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):
@@ -436,3 +437,41 @@ def test_frames_landing_in_a_watched_directory_are_reduced_live(archive, setting
     assert again.poll() == []
     final = _run_to_the_end(settings, jobs[0].id)
     assert final.status == "done", final.message
+
+
+def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, settings):
+    """One worker; alice's night (34 steps) is running when bob asks for one frame (7
+    steps): bob's steps take the next free worker, so bob is done while most of alice's
+    night is still to run."""
+    from hectornb.db import engine
+    from hectornb.reduce.access import set_programme
+    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.service import JobRunner, submit
+
+    one_worker = dataclasses.replace(settings, reduce_workers=1)
+    store = JobStore(settings)
+    set_programme(PROGRAMME, None, members=("bob",), settings=settings)
+    try:
+        night = submit("alice", night_from="250829", night_to="250829",
+                       options={"CSIGREJ": "4"}, settings=settings)  # fmt: skip
+        runner = JobRunner(one_worker, poll_seconds=0.2).start()
+        try:
+            deadline = time.monotonic() + 120
+            while store.get(night.id, "alice").steps_done < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            single = submit("bob", archive["objects"][:1], options={"CSIGREJ": "4.5"},
+                            settings=settings)  # fmt: skip
+            bob = _wait(store, single.id, "bob")
+            alice = _wait(store, night.id, "alice")
+        finally:
+            runner.stop()
+    finally:
+        with engine.connect(settings) as conn:
+            conn.execute("DELETE FROM programme_member WHERE username = 'bob'")
+    assert bob.status == alice.status == "done"
+    assert bob.steps_total == 7
+    alice_by_then = [e for e in store.events(night.id, "alice")
+                     if e["kind"] == "step" and e["at"] <= bob.finished]  # fmt: skip
+    assert len(alice_by_then) <= 20, len(alice_by_then)  # first come, first served: all 34
+    assert bob.finished < alice.finished
+    assert alice.plan["dashboard"].startswith("http")  # the Dask dashboard, for the page

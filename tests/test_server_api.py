@@ -113,3 +113,35 @@ def test_openapi_describes_every_route(platform):
         path = re.sub(r"\(\[\^/\]\+\)|\(\[0-9a-fA-F-\]\{36\}\)", "{}", pattern).rstrip("/?")
         templated = {re.sub(r"\{[^}]+\}", "{}", p) for p in described}
         assert path.rstrip("/") in templated, f"{pattern} is not in the OpenAPI document"
+
+
+def test_api_tokens_act_as_their_user_until_revoked(platform):
+    import uuid
+
+    from hectornb.tokens import create
+
+    r = api(platform, "POST", "tokens", json={"name": "nightly script"})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["token"].startswith("hnb_")
+    me = api(platform, "GET", "").json()["user"]
+    script = {"Authorization": f"token {made['token']}"}
+    base = platform["base"] + "/hectornb/api/"
+    assert requests.get(base, headers=script, timeout=10).json()["user"] == me
+    listed = api(platform, "GET", "tokens").json()["tokens"]
+    assert made["id"] in [t["id"] for t in listed]
+    assert all("token" not in t for t in listed)  # the value is shown once, never again
+    # a token cannot make tokens; a POST with it needs no XSRF cookie (scripts have none)
+    assert requests.post(base + "tokens", json={"name": "x"}, headers=script,
+                         timeout=10).status_code == 403  # fmt: skip
+    # someone else's token acts as them, never as the server's user
+    theirs = create("someone-else-" + uuid.uuid4().hex[:6], "their script")
+    other = {"Authorization": f"token {theirs['token']}"}
+    assert requests.get(base, headers=other, timeout=10).json()["user"].startswith("someone")
+    assert requests.delete(base + f"tokens/{theirs['id']}", headers=script,
+                           timeout=10).status_code == 403  # fmt: skip
+    assert api(platform, "DELETE", f"tokens/{made['id']}").status_code == 204
+    r = requests.get(base, headers=script, timeout=10)
+    assert r.status_code == 403 and "revoked" in r.json()["error"]
+    bad = requests.get(base, headers={"Authorization": "token hnb_forged"}, timeout=10)
+    assert bad.status_code == 403

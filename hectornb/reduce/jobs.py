@@ -12,6 +12,7 @@ Identical requests (same engine, options and frames) share a product directory
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -96,6 +97,7 @@ class JobStore:
                 f" outdir) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_JOB_COLUMNS}",
                 (job_id, owner, engine_name, Jsonb(options), frames, email, same_as, outdir),
             ).fetchone()
+            conn.execute("NOTIFY hectornb_reduce")  # wakes the runners when this commits
             _event(conn, job_id, "submitted",
                    f"{len(frames)} frames, engine {engine_name}, options "
                    f"{json.dumps(options, sort_keys=True) if options else 'defaults'}")  # fmt: skip
@@ -160,6 +162,22 @@ class JobStore:
         return self.get(job_id, user)
 
     # -- the runner's side -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def listen(self):
+        """A function ``wait(seconds)`` that returns early when a request is submitted
+        (PostgreSQL LISTEN/NOTIFY on a connection of its own)."""
+        conn = psycopg.connect(engine.database_url(self.settings), autocommit=True)
+        try:
+            conn.execute("LISTEN hectornb_reduce")
+
+            def wait(seconds: float) -> None:
+                for _ in conn.notifies(timeout=seconds, stop_after=1):
+                    pass
+
+            yield wait
+        finally:
+            conn.close()
 
     def claim(self, runner: str, lease_seconds: float, root: str) -> Job | None:
         """The oldest queued job writing under ``root`` (the runner's ``HECTORNB_HOME``:

@@ -135,6 +135,12 @@ def _reason(exc: BaseException) -> str:
     return f"{name}: {exc}"
 
 
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
 def _has_workers(client, resources: dict[str, float]) -> bool:
     workers = client.scheduler_info().get("workers", {}).values()
     return any(all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items())
@@ -247,8 +253,9 @@ def run_steps(
 
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, settings: Settings | None = None,
-                memory_limit: str = "3GiB") -> Iterator:  # fmt: skip
-    """A client of ``HECTORNB_DASK_SCHEDULER``, or of a local cluster of ``workers`` processes.
+                memory_limit: str = "3GiB", dashboard: bool = False) -> Iterator:  # fmt: skip
+    """A client of ``HECTORNB_DASK_SCHEDULER``, or of a local cluster of ``workers`` processes
+    (with its dashboard on a free port when ``dashboard`` and bokeh is installed).
 
     The memory limit makes Dask restart a worker that runs away instead of letting it take
     the machine; a full Hector frame needs about 1 GB.
@@ -263,7 +270,8 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     from .. import __version__
 
     with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, memory_limit=memory_limit, silence_logs=50,
+                      dashboard_address=":0" if dashboard and _has_bokeh() else None,
+                      memory_limit=memory_limit, silence_logs=50,
                       resources={f"hectornb-{__version__}": 1}) as cluster, \
             Client(cluster) as client:  # fmt: skip
         yield client

@@ -11,8 +11,10 @@ with the log of every command.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -30,6 +32,8 @@ from .archive import frames_for_reduction
 from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
 from .run import StepResult, dask_client, parse_engine, plan_steps, run_steps
+
+log = logging.getLogger(__name__)
 
 #: What `package` puts in a zip: the seed's three downloads.
 DOWNLOADS = {
@@ -170,12 +174,17 @@ class JobRunner:
         self._main()
 
     def _main(self) -> None:
-        with dask_client(self.settings.reduce_workers, self.settings) as client:
-            # a fresh worker spends seconds importing the engine on its first step; do it
-            # now, so the first request's first step starts at once
-            client.run(_import_engine)
-            self.client = client
-            self.dashboard = getattr(client, "dashboard_link", "") or ""
+        while not self._stop.is_set():
+            try:
+                self._loop()
+            except Exception:
+                log.exception("reduction runner %s: retrying in 5 s", self.name)
+                self._stop.wait(5)
+
+    def _loop(self) -> None:
+        # the Dask cluster starts with the first request, not with the server: a JupyterLab
+        # user server that never reduces anything never pays for one
+        with contextlib.ExitStack() as stack, self.store.listen() as wake:
             last_beat = 0.0
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -187,14 +196,25 @@ class JobRunner:
                 if len(self._active) < self.max_jobs:
                     job = self.store.claim(self.name, self.settings.job_lease, self.root)
                 if job is None:
-                    self._stop.wait(self.poll)
+                    wake(self.poll)  # a new request wakes it at once (NOTIFY)
                     continue
+                if self.client is None:
+                    self._connect(stack)
                 thread = threading.Thread(target=self.run_job, args=(job,), daemon=True,
                                           name=f"job-{job.id[:8]}")  # fmt: skip
                 self._active[job.id] = thread
                 thread.start()
             for thread in self._active.values():  # they stop between steps, within a second
                 thread.join(60)
+            self.client = None
+
+    def _connect(self, stack: contextlib.ExitStack) -> None:
+        client = stack.enter_context(dask_client(self.settings.reduce_workers, self.settings,
+                                                 dashboard=True))  # fmt: skip
+        # a fresh worker spends seconds importing the engine on its first step; do it now
+        client.run(_import_engine)
+        self.dashboard = getattr(client, "dashboard_link", "") or ""
+        self.client = client
 
     def run_job(self, job: Job) -> Job:
         """Plan and run one claimed job; every outcome ends in a final status."""

@@ -10,3 +10,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     web_app = serverapp.web_app
     web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
     serverapp.log.info("hectornb: landing page at %shectornb/", web_app.settings["base_url"])
+    from ..reduce.service import ensure_runner
+
+    if ensure_runner() is not None:  # a thread; its Dask cluster starts with a first request
+        serverapp.log.info("hectornb: reduction runner started (HECTORNB_RUNNER=embedded)")

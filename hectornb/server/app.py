@@ -59,6 +59,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         from ..db import engine
 
         engine.pool(settings)
+    from ..reduce.service import ensure_runner
+
+    ensure_runner(settings)  # runs reduction requests from the apps, the API and the CLI
     pool_size = int(os.environ.get("HECTORNB_POOL_SIZE", "1"))
     argv = [
         str(notebooks_dir()),

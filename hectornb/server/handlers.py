@@ -12,11 +12,12 @@ import json
 from importlib import resources
 from urllib.parse import quote
 
+from jupyter_server.auth import User
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .. import __version__, errors
+from .. import __version__, errors, tokens
 from ..config import get_settings
 from ..identity import process_user
 from ..targets import (
@@ -53,6 +54,9 @@ def request_user(handler: JupyterHandler) -> str:
     provider's user name. With jupyter_server's own token authentication the token proves
     only that the caller may use this personal server, so the user is its owner.
     """
+    token_user = getattr(handler, "_api_token_user", None)
+    if token_user:  # a script with one of the platform's API tokens
+        return token_user
     user = handler.current_user
     provider = handler.identity_provider
     if type(provider).__module__.startswith(("jupyter_server.auth", "voila")):
@@ -79,7 +83,25 @@ class StoreCalls:
 
 
 class HectornbAPIHandler(StoreCalls, APIHandler):
-    """JSON in, JSON out; errors are JSON with a message, never a traceback."""
+    """JSON in, JSON out; errors are JSON with a message, never a traceback.
+
+    Besides the server's own authentication, a script may send one of the platform's API
+    tokens (``Authorization: token hnb_…``, see `hectornb.tokens`) and act as its user.
+    """
+
+    async def prepare(self):
+        scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() in ("token", "bearer") and value.startswith(tokens.PREFIX):
+            if not self.check_host():
+                raise web.HTTPError(403)
+            user = await asyncio.to_thread(tokens.user_of, value.strip())
+            if user is None:
+                raise web.HTTPError(403, "unknown or revoked API token")
+            # a header a browser never sends by itself: no cross-site request to guard
+            self._api_token_user = user
+            self.current_user = self._jupyter_current_user = User(username=user)
+            return None
+        return await super().prepare()
 
     def write_json(self, payload, status: int = 200) -> None:
         self.set_status(status)
@@ -214,6 +236,30 @@ class OpenAPIHandler(HectornbAPIHandler):
         self.write_json(document())
 
 
+class TokensHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self):
+        self.write_json({"tokens": await self.run(tokens.list_tokens, self.user)})
+
+    @web.authenticated
+    async def post(self):
+        if getattr(self, "_api_token_user", None):
+            raise web.HTTPError(403, "tokens are made when signed in, not with a token")
+        try:
+            name = json.loads(self.request.body or b"{}").get("name", "")
+        except (json.JSONDecodeError, AttributeError):
+            raise web.HTTPError(422, 'the body must be JSON: {"name": "what it is for"}') from None
+        self.write_json(await self.run(tokens.create, self.user, str(name)), status=201)
+
+
+class TokenHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def delete(self, token_id: str):
+        await self.run(tokens.revoke, self.user, token_id)
+        self.set_status(204)
+        self.finish()
+
+
 class LandingHandler(JupyterHandler):
     @web.authenticated
     def get(self):
@@ -245,6 +291,8 @@ def handlers(base_url: str) -> list[tuple]:
         (u("hectornb/?"), LandingHandler),
         (u("hectornb/api/?"), InfoHandler),
         (u("hectornb/api/openapi.json"), OpenAPIHandler),
+        (u("hectornb/api/tokens/?"), TokensHandler),
+        (u(f"hectornb/api/tokens/{_NAME}"), TokenHandler),
         (u("hectornb/api/targets/lists/?"), ListsHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}"), ListHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/targets"), TargetsHandler),

@@ -61,6 +61,22 @@ def document() -> dict:
         "/hectornb/api/openapi.json": {"get": _op("this document",
                                                   _json("OpenAPI 3.1", {"type": "object"}),
                                                   errors=(403,))},
+        "/hectornb/api/tokens": {
+            "get": _op("your API tokens (names and dates, never the values)",
+                       _json("tokens", {"type": "object"}), errors=(403,)),
+            "post": _op("a new API token for a script; its value is shown only now (sign in "
+                        "to make one: a token cannot make tokens)",
+                        _json("the token", {"type": "object"}), status="201",
+                        body={"application/json": {"schema": {
+                            "type": "object", "properties": {"name": {"type": "string"}},
+                            "required": ["name"]}}}),
+        },
+        "/hectornb/api/tokens/{token_id}": {
+            "parameters": [_p("token_id", "the token's ID")],
+            "delete": {"summary": "revoke a token",
+                       "responses": {"204": {"description": "revoked"}, "403": _ERROR,
+                                     "404": _ERROR}},
+        },
         "/hectornb/api/targets/lists": {
             "get": _op("the stored target lists", _json("lists", {"type": "object"})),
             "post": _op("import a target file (the body is the file; rejected whole with "
@@ -167,7 +183,9 @@ def document() -> dict:
         "components": {
             "securitySchemes": {"token": {"type": "apiKey", "in": "header",
                                           "name": "Authorization",
-                                          "description": "`token <the server's token>`"}},
+                                          "description": "`token <the server's token>`, or "
+                                                         "`token hnb_…`: an API token made "
+                                                         "with POST /hectornb/api/tokens"}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "string"}},
                           "required": ["error"]},

@@ -24,7 +24,7 @@ from ..identity import process_user
 from ..reduce import access
 from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
-from ..reduce.service import DOWNLOADS, ensure_runner, submit
+from ..reduce.service import DOWNLOADS, submit
 from ..spectra.io import fibre_table
 
 _HERE = Path(__file__).parent
@@ -131,9 +131,9 @@ class ReduceApp(anywidget.AnyWidget):
     def reduce(self, frames: list[str], options: dict | None = None, email: str = "",
                engine: str = "builtin") -> dict:  # fmt: skip
         """Submit a request ("Make it so!"); returns the request, opened at its status."""
+        # the server's runner takes it (woken by the database); this kernel runs nothing
         job = submit(self._user, frames, options=options or {}, engine=engine,
                      email=email or None)  # fmt: skip
-        ensure_runner()
         self._say(f"Request {job.id} submitted: {len(job.frames)} object frames", "ok")
         self._refresh_jobs()
         return self.open_request(job.id)
@@ -179,7 +179,8 @@ class ReduceApp(anywidget.AnyWidget):
         ]  # fmt: skip
 
     def _follow(self) -> None:
-        """Refresh the open request every half second until it ends."""
+        """Refresh the open request until it ends: five times a second while it starts
+        (the first steps are what a person waits to see), then every second."""
         while True:
             current = self.job.get("id")
             if not current:
@@ -193,7 +194,8 @@ class ReduceApp(anywidget.AnyWidget):
                 self._refresh_jobs()
             if detail["final"]:
                 return
-            threading.Event().wait(0.5)
+            young = detail["steps_done"] < 2
+            threading.Event().wait(0.2 if young else 1.0)
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat()}
