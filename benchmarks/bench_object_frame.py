@@ -58,9 +58,15 @@ def run(instrument: str, arm: int, tmp: str) -> None:
     print(f"  arc: wavelength RMS vs truth median {np.median(arc_rms):.3f} px, worst fibre "
           f"{arc_rms.max():.3f} px (target 0.05)")  # fmt: skip
     for method in ("NONE", "PROFILE", "LACOSMIC"):
-        t2 = time.perf_counter()
-        obj = reduce_object(cal, paths["object"], dark=dark, options={"COSRAY_MTHD": method})
-        seconds = time.perf_counter() - t2
+        # the median of three runs (one for LACOSMIC, which is far from its target anyway):
+        # a single run on a shared machine wanders by a third
+        times = []
+        for _ in range(1 if method == "LACOSMIC" else 3):
+            t2 = time.perf_counter()
+            obj = reduce_object(cal, paths["object"], dark=dark,
+                                options={"COSRAY_MTHD": method})  # fmt: skip
+            times.append(time.perf_counter() - t2)
+        seconds = float(np.median(times))
         programme = np.flatnonzero(lit & (types == "P"))
         ratios = galaxy_continuum_ratios(obj.spectra, obj.grid, paths["object"], programme,
                                          np.median(truth["throughput"][lit]))  # fmt: skip

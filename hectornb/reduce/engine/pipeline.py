@@ -122,19 +122,26 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     image = raw_image(path, bias=bias, dark=dark)
     threshold = _cosmic_threshold(image, options)
     extracted = extract(image, cal.tramlines, reject=threshold)
-    flux, var = resample(*extracted, cal.wavelength, cal.grid)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
     sky_shift = None
+    wavelength = cal.wavelength
     if option(options, "SKYSCRUNCH", "1") == "1":
-        sky_shift, n_lines = sky_line_offsets(flux, cal.grid, line_list("skylines.dat"),
-                                              cal.tramlines.lit,
-                                              cal.tramlines.lit & (cal.types == "S"))  # fmt: skip
+        lit, sky = cal.tramlines.lit, cal.tramlines.lit & (cal.types == "S")
+        # only the fibres the shifts are measured on need resampling first (the sky fibres
+        # when there are ten or more): the whole frame is resampled once, corrected
+        measured = sky if sky.sum() >= 10 else lit
+        on_grid = np.full((len(lit), cal.grid.size), np.nan)
+        on_grid[measured] = resample(extracted[0][measured], extracted[1][measured],
+                                     cal.wavelength[measured], cal.grid)[0]  # fmt: skip
+        sky_shift, n_lines = sky_line_offsets(on_grid, cal.grid, line_list("skylines.dat"),
+                                              lit, sky)  # fmt: skip
         if np.isfinite(sky_shift).any():
-            flux, var = resample(*extracted, cal.wavelength - sky_shift[:, None], cal.grid)
+            wavelength = cal.wavelength - np.nan_to_num(sky_shift)[:, None]
             history.append(f"Sky-line wavelength correction on {n_lines} lines: median shift "
                            f"{np.nanmedian(sky_shift):+.3f} Angstrom")  # fmt: skip
         else:
             history.append(f"No sky-line wavelength correction: {n_lines} usable sky lines")
+    flux, var = resample(*extracted, wavelength, cal.grid)
     if image.mask is not None:
         method = option(options, "COSRAY_MTHD", "PROFILE")
         history.append(f"Cosmic rays ({method}): {int(image.mask.sum())} pixels rejected")
