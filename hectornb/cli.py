@@ -241,6 +241,18 @@ def _cmd_reduce_options(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spectra_pdf(args: argparse.Namespace) -> int:
+    from .spectra.pdf import spectra_pdf
+
+    try:
+        out = spectra_pdf(args.file, args.output)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def _group(sub, name: str, help: str):
     """A command with sub-commands (``hectornb targets …``); returns their subparsers."""
     return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
@@ -299,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
     p.set_defaults(func=_cmd_reduce_options)
     from .cli_jobs import add_commands
+
+    p = _group(sub, "spectra", "reduced spectra").add_parser(
+        "pdf", help="every spectrum of a 2dfdr product in a PDF (8 a page)"
+    )
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_spectra_pdf)
 
     add_commands(sub, rsub, _user_arg)
 

@@ -157,6 +157,9 @@ def test_downloads_hold_what_they_say_with_the_log(archive, settings, runner, tm
     assert names["all"] > names["raw"] and any(n.endswith("tlm.fits") for n in names["all"])
     assert len([line for line in log.splitlines() if line.startswith("[")]) == len(steps)
     assert "combine_bias: wrote" in log
+    # every spectrum of every product, on paper
+    pdfs = {n for n in names["reduced"] if n.endswith(".pdf")}
+    assert {n[:-4] for n in pdfs} == {n[:-5] for n in reduced}
 
 
 def test_users_see_and_reduce_only_what_is_theirs(archive, settings):

@@ -27,6 +27,7 @@ from .. import __version__
 from ..config import Settings, get_settings
 from ..db import engine as db
 from ..errors import Forbidden, Invalid
+from ..spectra.pdf import spectra_pdf
 from . import access, notify
 from .archive import frames_for_reduction
 from .jobs import Job, JobStore
@@ -315,8 +316,9 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
 def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
     """Zip a job's products into ``dest``: ``reduced`` (object frames, combined and
     spliced), ``raw`` (those and the raw frames they came from, calibrations included) or
-    ``all`` (every file the reduction wrote, and the raw frames); each with ``log.txt``
-    (every command, its outcome and output) and ``plan.json``."""
+    ``all`` (every file the reduction wrote, and the raw frames); each with a PDF of every
+    spectrum of every product (``<product>.pdf``, drawn at the first download and kept),
+    ``log.txt`` (every command, its outcome and output) and ``plan.json``."""
     if what not in DOWNLOADS:
         raise Invalid(f"what must be one of {', '.join(DOWNLOADS)}, not {what!r}")
     outdir = Path(job.outdir)
@@ -334,6 +336,13 @@ def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
         + (f": {s['reason']}" if s["reason"] else "") + ("\n" + s["log"] if s["log"] else "")
         for s in steps
     )  # fmt: skip
+    for s in done:  # every spectrum of every product on paper, drawn once and kept
+        if s["task"] in _PRODUCTS:
+            path = Path(s["output"])
+            drawn = path.with_suffix(".pdf")
+            if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
+                spectra_pdf(path, drawn)
+            files[str(drawn.relative_to(outdir))] = drawn
     tmp = dest.with_name(dest.name + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, path in sorted(files.items()):
