@@ -75,16 +75,11 @@ def main() -> int:
         tmp = Path(tmp)
         os.environ["HECTORNB_HOME"] = str(tmp / "home")
         _database(tmp)
-        from hectornb.reduce import index_directory, store_index
-        from hectornb.reduce.access import set_programme
-        from hectornb.simulate import simulate_night
+        from hectornb.demo import index_simulated_night
 
         t0 = time.perf_counter()
-        simulate_night(tmp / "raw", date=dt.date(2025, 8, 27), fields=2, exposures=3,
-                       size=args.size, seed=7)  # fmt: skip
-        frames, _ = index_directory(tmp / "raw")
-        store_index(frames)
-        set_programme("A/2025B/001", None, members=("bench",))
+        index_simulated_night(tmp / "raw", ("bench",), date=dt.date(2025, 8, 27), fields=2,
+                              exposures=3, size=args.size, seed=7)  # fmt: skip
         print(f"simulated and indexed the night ({args.size}) in {time.perf_counter() - t0:.0f} s")
         results = {w: run(tmp / "raw", w, tmp / f"home{w}") for w in (1, 2)}
     for w, r in results.items():

@@ -41,14 +41,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="hnb-bench-reduce-") as home:
         os.environ["HECTORNB_HOME"] = home
-        from hectornb.reduce import index_directory, store_index
-        from hectornb.reduce.access import set_programme
-        from hectornb.simulate import simulate_night
+        from hectornb.demo import index_simulated_night
 
-        simulate_night(Path(home) / "raw", date=dt.date(2025, 8, 27), size="small", seed=3)
-        frames, _ = index_directory(Path(home) / "raw")
-        store_index(frames)
-        set_programme("A/2025B/001", None, members=(getpass.getuser(),))
+        frames = index_simulated_night(Path(home) / "raw", (getpass.getuser(),),
+                                       date=dt.date(2025, 8, 27), seed=3)  # fmt: skip
         objects = sorted(frames.loc[frames["ndfclass"] == "MFOBJECT", "path"])
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

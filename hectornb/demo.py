@@ -19,6 +19,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
+
 from .config import get_settings
 from .targets import TargetStoreError, read_target_list, target_store
 from .targets.coords import format_dec, format_ra
@@ -73,20 +75,29 @@ def load_demo(owner: str) -> Iterator[str]:
     yield load_demo_night(owner)
 
 
-def load_demo_night(owner: str) -> str:
-    """Simulate (once) and index a small 2dF night; ``owner`` joins its programme."""
-    import datetime as dt
-
+def index_simulated_night(raw: Path, members: tuple[str, ...], settings=None,
+                          **simulate) -> pd.DataFrame:  # fmt: skip
+    """Simulate a night under ``raw`` (unless one is there), index it into the archive and
+    make ``members`` members of its programmes; returns the index. ``simulate`` goes to
+    `hectornb.simulate.simulate_night` (date, size, seed, fields, exposures, …)."""
     from .reduce import index_directory, store_index
     from .reduce.access import set_programme
     from .simulate import simulate_night
 
-    raw = get_settings().home / "demo" / "raw"
-    if not any(raw.glob("*/ccd_*/*.fits")):
-        simulate_night(raw, date=dt.date(2025, 10, 1), size="small", seed=1)
+    if not any(Path(raw).glob("*/ccd_*/*.fits")):
+        simulate_night(raw, **{"size": "small", **simulate})
     frames, _ = index_directory(raw)
-    store_index(frames)
+    store_index(frames, settings)
     for programme in sorted(set(frames["aaoprgid"])):
-        set_programme(programme, None, "demo night", (owner,))
+        set_programme(programme, None, members=members, settings=settings)
+    return frames
+
+
+def load_demo_night(owner: str) -> str:
+    """Simulate (once) and index a small 2dF night; ``owner`` joins its programme."""
+    import datetime as dt
+
+    raw = get_settings().home / "demo" / "raw"
+    frames = index_simulated_night(raw, (owner,), date=dt.date(2025, 10, 1), seed=1)
     nights = ", ".join(sorted(set(frames["night"])))
     return f"demo night {nights}: {len(frames)} raw frames indexed under {raw}"

@@ -95,3 +95,22 @@ def platform(database_url, hectornb_home, tmp_path_factory):
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture()
+def browser_page(platform):
+    """A Chromium page (downloads allowed) whose ``errors`` collects the page's JS errors."""
+    from harness import launch
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(
+            viewport={"width": 1500, "height": 1000}, accept_downloads=True
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.errors = errors
+        yield page
+        browser.close()

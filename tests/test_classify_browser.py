@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from harness import chromium_path, launch, route_aladin
+from harness import chromium_path, route_aladin
 
 from hectornb.identity import process_user
 from hectornb.targets import export_csv
@@ -40,23 +40,6 @@ T09,22.0,-30.0
 T10,23.0,-30.0
 T11,24.0,-30.0
 """
-
-
-@pytest.fixture()
-def browser_page(platform):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(
-            viewport={"width": 1500, "height": 1000}, accept_downloads=True
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.errors = errors
-        yield page
-        browser.close()
 
 
 def open_app(page, platform, query: str = ""):

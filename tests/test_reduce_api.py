@@ -12,7 +12,7 @@ import zipfile
 import pytest
 import requests
 
-from hectornb.simulate import simulate_night
+from hectornb.demo import index_simulated_night
 
 PROGRAMME = "A/2025B/001"
 
@@ -26,15 +26,9 @@ def api(platform, method, path, **kw):
 @pytest.fixture(scope="module")
 def night(platform, tmp_path_factory):
     """A simulated night, indexed; the server's user is a member of its programme."""
-    from hectornb.reduce import index_directory, store_index
-    from hectornb.reduce.access import set_programme
-
     raw = tmp_path_factory.mktemp("api-night") / "raw"
-    simulate_night(raw, date=dt.date(2025, 9, 3), size="small", seed=6, fields=1)
-    frames, _ = index_directory(raw)
-    store_index(frames)
-    set_programme(PROGRAMME, None, members=(getpass.getuser(),))
-    return frames
+    return index_simulated_night(raw, (getpass.getuser(),), date=dt.date(2025, 9, 3), seed=6,
+                                 fields=1)  # fmt: skip
 
 
 def test_the_archive_query_lists_the_users_frames(platform, night):

@@ -16,9 +16,9 @@ import pytest
 from astropy.io import fits
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from harness import chromium_path, launch
+from harness import chromium_path
 
-from hectornb.simulate import simulate_night
+from hectornb.demo import index_simulated_night
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,34 +30,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def night(platform, tmp_path_factory):
-    from hectornb.reduce import index_directory, store_index
-    from hectornb.reduce.access import set_programme
-
     raw = tmp_path_factory.mktemp("browser-night") / "raw"
-    simulate_night(raw, date=dt.date(2025, 9, 7), size="small", seed=7, fields=1)
-    frames, _ = index_directory(raw)
-    store_index(frames)
-    set_programme("A/2025B/001", None, members=(getpass.getuser(),))
-    return frames
+    return index_simulated_night(raw, (getpass.getuser(),), date=dt.date(2025, 9, 7), seed=7,
+                                 fields=1)  # fmt: skip
 
 
-@pytest.fixture()
-def page(platform):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(viewport={"width": 1500, "height": 1000},
-                                      accept_downloads=True)  # fmt: skip
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.errors = errors
-        yield pg
-        browser.close()
-
-
-def test_find_reduce_follow_and_download_in_the_browser(page, platform, night, tmp_path):
+def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, night,
+                                                        tmp_path):  # fmt: skip
+    page = browser_page
     page.goto(f"{platform['base']}/voila/render/reduce.ipynb?token={platform['token']}"
               "&night=250907")  # fmt: skip
     page.wait_for_selector('[data-testid="reduce"][data-ready="true"]', timeout=60_000)

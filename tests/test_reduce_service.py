@@ -42,15 +42,11 @@ def settings(database_url, tmp_path_factory) -> Settings:
 @pytest.fixture(scope="module")
 def archive(settings, tmp_path_factory):
     """A simulated night in the archive index; its programme proprietary to alice."""
-    from hectornb.reduce import index_directory, store_index
-    from hectornb.reduce.access import set_programme
+    from hectornb.demo import index_simulated_night
 
     raw = tmp_path_factory.mktemp("archive") / "raw"
-    simulate_night(raw, date=dt.date(2025, 8, 29), size="small", seed=5)
-    frames, problems = index_directory(raw)
-    assert not problems
-    store_index(frames, settings)
-    set_programme(PROGRAMME, None, "Hector test programme", ("alice",), settings)
+    frames = index_simulated_night(raw, ("alice",), settings, date=dt.date(2025, 8, 29), seed=5)
+    assert len(frames) == 30
     objects = sorted(frames.loc[frames["ndfclass"] == "MFOBJECT", "path"])
     return {"raw": raw, "frames": frames, "objects": objects}
 

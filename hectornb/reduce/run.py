@@ -199,8 +199,9 @@ def run_steps(
         if on_result:
             on_result(result, len(results), len(order))
 
+    written = set(completed)
     for key in order:
-        if key in set(completed) and Path(outputs[key]).exists():
+        if key in written and Path(outputs[key]).exists():
             finish(StepResult(steps[key], "done", "written before", log=["(already written)"]))
     while len(results) < len(order):
         stop = should_stop() if should_stop else ""

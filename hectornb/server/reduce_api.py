@@ -49,17 +49,19 @@ class FramesDownloadHandler(HectornbAPIHandler):
         with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
             dest = Path(tmp) / "hectornb-raw-frames.zip"
             await self.run(_zip_frames, paths, dest)
-            await self._send_file(dest)
+            await _send_file(self, dest)
 
-    async def _send_file(self, dest: Path) -> None:
-        self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
-        self.set_header("Content-Length", str(dest.stat().st_size))
-        with dest.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+
+async def _send_file(handler: HectornbAPIHandler, dest: Path) -> None:
+    """Stream a zip to the client, a megabyte at a time."""
+    handler.set_header("Content-Type", "application/zip")
+    handler.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
+    handler.set_header("Content-Length", str(dest.stat().st_size))
+    with dest.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()
 
 
 def _zip_frames(paths: list[str], dest: Path) -> None:
@@ -154,7 +156,7 @@ class CancelHandler(HectornbAPIHandler):
         self.write_json(_job_json(job, self.base_url))
 
 
-class DownloadHandler(FramesDownloadHandler):
+class DownloadHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self, job_id: str):
         what = self.get_query_argument("what", "reduced")
@@ -166,7 +168,7 @@ class DownloadHandler(FramesDownloadHandler):
         with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
             dest = Path(tmp) / f"hectornb-{job.id[:8]}-{what}.zip"
             await self.run(package, job, steps, what, dest)
-            await self._send_file(dest)
+            await _send_file(self, dest)
 
 
 def _scratch() -> Path:
