@@ -68,6 +68,10 @@ class Settings:
     job_lease : float
         ``HECTORNB_JOB_LEASE``: seconds after which a running job whose runner stopped
         beating is taken over by another runner.
+    sky_survey : str
+        ``HECTORNB_SKY_SURVEY``: the HiPS behind the Aladin Lite views (a CDS ID such as
+        ``P/DSS2/color`` or a URL); ``auto`` uses DSS2 when CDS answers and a blank
+        survey served by the platform when it does not; ``offline`` always the blank one.
     """
 
     home: Path
@@ -92,6 +96,7 @@ class Settings:
     reduce_workers: int = 2
     runner: str = "embedded"
     job_lease: float = 60.0
+    sky_survey: str = "auto"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -126,6 +131,7 @@ class Settings:
             reduce_workers=int(env.get(_PREFIX + "REDUCE_WORKERS") or 2),
             runner=env.get(_PREFIX + "RUNNER") or "embedded",
             job_lease=float(env.get(_PREFIX + "JOB_LEASE") or 60.0),
+            sky_survey=env.get(_PREFIX + "SKY_SURVEY") or "auto",
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:

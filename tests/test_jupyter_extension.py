@@ -15,6 +15,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+PREFIX = "/user/hub-user-42/"  # the URL prefix JupyterHub gives a user's server
 
 
 @pytest.fixture()
@@ -39,13 +40,14 @@ def jupyter_server(database_url, tmp_path, free_port):
                 "--no-browser",
                 "--allow-root",
                 f"--port={port}",
+                f"--ServerApp.base_url={PREFIX}",
                 f"--ServerApp.root_dir={REPO / 'notebooks'}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
         )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}{PREFIX}".rstrip("/")
     for _ in range(300):
         if proc.poll() is not None:
             raise RuntimeError(f"jupyter server exited:\n{log.read_text()}")
@@ -71,3 +73,21 @@ def test_extension_serves_api_landing_and_voila_apps(jupyter_server):
     page = requests.get(f"{base}/voila/render/classify.ipynb?token={token}", timeout=120)
     assert page.status_code == 200
     assert "application/vnd.jupyter.widget-view+json" in page.text
+
+
+def test_offline_sky_survey_is_served_under_the_servers_prefix(jupyter_server, monkeypatch):
+    from hectornb.widgets.sky import base_survey
+
+    base, _, log = jupyter_server
+    # what a kernel of this server is told (its environment carries the prefix)
+    monkeypatch.setenv("HECTORNB_SERVER_BASE_URL", PREFIX)
+    survey = base_survey("offline")
+    assert survey == "/user/hub-user-42/hectornb/hips/offline"
+    origin = base.split("/user/")[0]
+    props = requests.get(f"{origin}{survey}/properties", timeout=10)
+    assert props.status_code == 200, log.read_text()
+    assert "hips_frame           = equatorial" in props.text
+    tile = requests.get(f"{origin}{survey}/Norder0/Dir0/Npix5.png", timeout=10)
+    assert tile.headers["Content-Type"] == "image/png"
+    # a named survey is used as given, whatever the network
+    assert base_survey("P/2MASS/color") == "P/2MASS/color"

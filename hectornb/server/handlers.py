@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from importlib import resources
 from urllib.parse import quote
 
@@ -287,6 +288,10 @@ def handlers(base_url: str) -> list[tuple]:
     def u(path: str) -> str:
         return url_path_join(base_url, path)
 
+    # Kernels this server starts inherit it: widgets build links (the offline sky survey)
+    # under the server's prefix, which differs under JupyterHub.
+    os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
+    hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
     return [
         (u("hectornb/?"), LandingHandler),
         (u("hectornb/api/?"), InfoHandler),
@@ -301,4 +306,5 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/undo"), UndoHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
         *reduce_handlers(u),
+        (u("hectornb/hips/offline/(.*)"), web.StaticFileHandler, {"path": hips}),
     ]

@@ -7,13 +7,45 @@ empty and the cards' finder charts carry the app.
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
+
 import ipywidgets as w
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from ..config import get_settings
 from .classify import ClassifyApp
 
 _OVERLAY = "hexabundles"
+_ONLINE_SURVEY = "P/DSS2/color"
+_HIPS_HOST = ("alasky.cds.unistra.fr", 443)
+
+
+@functools.cache
+def _hips_reachable(timeout: float = 1.5) -> bool:
+    # Asked once per kernel: without DNS this fails at once, behind a dead route in `timeout`.
+    try:
+        socket.create_connection(_HIPS_HOST, timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def base_survey(setting: str | None = None) -> str:
+    """The HiPS for Aladin Lite's base layer (``HECTORNB_SKY_SURVEY``).
+
+    Offline, Aladin Lite without any base layer throws on every pan and zoom, so it gets the
+    blank survey this platform serves under ``hectornb/hips/offline``.
+    """
+    setting = setting or get_settings().sky_survey
+    if setting == "auto":
+        setting = _ONLINE_SURVEY if _hips_reachable() else "offline"
+    if setting != "offline":
+        return setting
+    base = os.environ.get("HECTORNB_SERVER_BASE_URL", "/")
+    return base.rstrip("/") + "/hectornb/hips/offline"
 
 
 class SharedSkyView:
@@ -29,6 +61,7 @@ class SharedSkyView:
             target=SkyCoord(first["ra"], first["dec"], unit="deg"),
             fov=app.fov_arcsec * 2 / 3600.0,
             height=height,
+            survey=base_survey(),
             show_coo_grid=False,
         )
         app.observe(self._follow, names="active")
