@@ -94,6 +94,25 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     with zipfile.ZipFile(products) as zf:
         names = zf.namelist()
     assert sum(n.endswith("red.fits") for n in names) == 6 and "log.txt" in names
+    # the products open in the Explore app: a fibre clicked on the field is the one drawn
+    with page.context.expect_page() as opened:
+        status.locator(".hnb-explore").click()
+    explore = opened.value
+    explore.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)
+    offered = explore.locator('[data-testid="product"] optgroup').first
+    assert offered.get_attribute("label") == f"Request {job_id}"
+    labels = offered.locator("option").all_inner_texts()
+    assert all(re.fullmatch(r"\d{6}/[\w/-]+\.fits", x) for x in labels), labels
+    assert sum(x.endswith("red.fits") for x in labels) == 6
+    explore.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.fibre"
+                              " === '0'", timeout=30_000)  # fmt: skip
+    fibre = explore.locator('[data-testid="field"] g.hnb-fib.hnb-type-P').nth(3)
+    number = int(fibre.get_attribute("data-fibre"))
+    fibre.click()
+    explore.wait_for_function(f"document.querySelector('[data-testid=spectrum]').dataset.fibre"
+                              f" === '{number}'", timeout=30_000)  # fmt: skip
+    name = explore.get_attribute('[data-testid="spectrum"]', "data-name")
+    assert name == explore.inner_text('[data-testid="fibre-name"]') and name.startswith("G")
     # and it is listed among "Your requests"
     app.locator(".hnb-tabs button[data-tab=requests]").click()
     row = app.locator(f'.hnb-jobs tr[data-id="{job_id}"]')

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy import units as u
@@ -11,8 +9,9 @@ from astropy.io import fits
 from astropy.table import Table
 
 from hectornb.spectra import ReducedFrame, read, write_2dfdr
+from hectornb.spectra.products import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "data" / "aaomega-2dfdr-reduced"
+FIXTURES = EXAMPLES
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.fits")), ids=lambda p: p.stem)

@@ -12,8 +12,9 @@ from pypdf import PdfReader
 
 from hectornb.spectra import read
 from hectornb.spectra.pdf import spectra_pdf
+from hectornb.spectra.products import EXAMPLES
 
-FIXTURES = Path(__file__).parent / "data" / "aaomega-2dfdr-reduced"
+FIXTURES = EXAMPLES
 BIN = Path(sys.executable).parent
 
 

@@ -313,6 +313,17 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
         return _runner
 
 
+def products(job: Job, steps: list[dict]) -> list[tuple[str, Path]]:
+    """A finished request's products (object frames, combined, spliced) as (path relative
+    to the request's folder, as the seed lists them, and path), in the plan's order."""
+    outdir = Path(job.outdir)
+    return [
+        (str(Path(s["output"]).relative_to(outdir)), Path(s["output"]))
+        for s in steps
+        if s["status"] == "done" and s["task"] in _PRODUCTS
+    ]
+
+
 def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
     """Zip a job's products into ``dest``: ``reduced`` (object frames, combined and
     spliced), ``raw`` (those and the raw frames they came from, calibrations included) or
@@ -336,13 +347,9 @@ def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
         + (f": {s['reason']}" if s["reason"] else "") + ("\n" + s["log"] if s["log"] else "")
         for s in steps
     )  # fmt: skip
-    for s in done:  # every spectrum of every product on paper, drawn once and kept
-        if s["task"] in _PRODUCTS:
-            path = Path(s["output"])
-            drawn = path.with_suffix(".pdf")
-            if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
-                spectra_pdf(path, drawn)
-            files[str(drawn.relative_to(outdir))] = drawn
+    for _, path in products(job, steps):  # every spectrum on paper, drawn once and kept
+        drawn = product_pdf(path)
+        files[str(drawn.relative_to(outdir))] = drawn
     tmp = dest.with_name(dest.name + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, path in sorted(files.items()):
@@ -353,6 +360,15 @@ def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
         zf.writestr("plan.json", json.dumps(job.plan or {}, indent=1, default=str))
     tmp.replace(dest)
     return dest
+
+
+def product_pdf(path: Path) -> Path:
+    """The PDF of every spectrum of a product, beside it; drawn again only when the
+    product is newer."""
+    drawn = path.with_suffix(".pdf")
+    if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
+        spectra_pdf(path, drawn)
+    return drawn
 
 
 def _raw_inputs(job: Job) -> list[str]:
@@ -371,4 +387,5 @@ def _raw_inputs(job: Job) -> list[str]:
     return sorted(raws)
 
 
-__all__ = ["DOWNLOADS", "JobRunner", "ensure_runner", "non_defaults", "package", "submit"]
+__all__ = ["DOWNLOADS", "JobRunner", "ensure_runner", "non_defaults", "package", "product_pdf",
+           "products", "submit"]

@@ -45,6 +45,12 @@ APPS = (
         "Reduce raw 2dF/AAOmega/Hector frames on the Dask cluster (Pipeline as a Web Service): "
         "find data, choose options, follow your requests, download the products.",
     ),
+    (
+        "Explore",
+        "explore.ipynb",
+        "Explore reduced 2dF/AAOmega/Hector spectra: the field with every fibre, each "
+        "fibre's spectrum with its variance, sky and lines at a redshift; PDF of them all.",
+    ),
 )
 
 
@@ -292,6 +298,7 @@ def handlers(base_url: str) -> list[tuple]:
     # under the server's prefix, which differs under JupyterHub.
     os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
     hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
+    plotly_js = str(resources.files("plotly").joinpath("package_data"))
     return [
         (u("hectornb/?"), LandingHandler),
         (u("hectornb/api/?"), InfoHandler),
@@ -307,4 +314,6 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
         *reduce_handlers(u),
         (u("hectornb/hips/offline/(.*)"), web.StaticFileHandler, {"path": hips}),
+        # the Explore app's plots: plotly.js from the plotly package, cached by version
+        (u("hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler, {"path": plotly_js}),
     ]

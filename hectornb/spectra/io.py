@@ -4,7 +4,10 @@ Layout (what 2dfdr writes and specutils' "Data Central AAOmega" loader expects):
 image of NFIB x NPIX flux (1-D for a single fibre), ``VARIANCE``, the ``FIBRES`` table (RA
 and DEC in radians) at HDU 2, ``SKY``, ``REDUCTION_ARGS``, optionally ``RWSS`` (spectra
 before sky subtraction); wavelengths from the linear WCS (CRVAL1/CDELT1/CRPIX1, Angstrom)
-or a ``WAVELENGTH`` extension (Angstrom, or log10 of Angstrom in some products).
+or a ``WAVELENGTH`` extension (Angstrom, or log10 of Angstrom in some products). Air
+wavelengths unless the header says ``VACUUM = T``. IFU instruments (SAMI, Hector) carry
+``FIBRES_IFU``: its positions (``FIB_MRA``/``FIB_MDEC``) are degrees already, and each fibre
+names its hexabundle (``PROBENAME``) and probe (``PROBENUM``).
 """
 
 from __future__ import annotations
@@ -57,9 +60,54 @@ class ReducedFrame:
     def n_fibres(self) -> int:
         return self.flux.shape[0]
 
+    @property
+    def medium(self) -> str:
+        """``"vacuum"`` or ``"air"``: what the wavelengths are measured in (2dfdr: air
+        unless ``VACUUM`` is set)."""
+        return "vacuum" if self.header.get("VACUUM", False) is True else "air"
+
     def fibre_wavelength(self, i: int) -> u.Quantity:
         w = self.wavelength if self.wavelength.ndim == 1 else self.wavelength[i]
         return w * u.AA
+
+    def field(self) -> dict:
+        """The field: ``name``, ``centre`` (SkyCoord or None), ``exposure`` (Quantity, s),
+        ``date``, ``grating``, ``plate``; from the primary header and the fibre table's."""
+        from astropy.coordinates import SkyCoord
+
+        h, meta = self.header, self.fibres.meta
+        centre = None
+        if "CENRA" in meta and "CENDEC" in meta:  # radians, as 2dF's configure writes them
+            centre = SkyCoord(meta["CENRA"] * u.rad, meta["CENDEC"] * u.rad)
+        elif "MEANRA" in h and "MEANDEC" in h:
+            centre = SkyCoord(h["MEANRA"] * u.deg, h["MEANDEC"] * u.deg)
+        exposed = h.get("EXPOSED", h.get("EXPTIME"))
+        return {
+            "name": str(h.get("OBJECT") or meta.get("LABEL") or ""),
+            "centre": centre,
+            "exposure": None if exposed is None else float(exposed) * u.s,
+            "date": str(h.get("UTDATE", "")).replace(":", "-"),
+            "grating": str(h.get("GRATID", "")),
+            "plate": meta.get("PLATEID"),
+        }
+
+    def spectrum(self, i: int):
+        """Fibre ``i`` (from 0) as a ``specutils.Spectrum`` with its variance and the
+        fibre's row in ``meta``; flux in counts (2dfdr products are not flux-calibrated)."""
+        from astropy.nddata import VarianceUncertainty
+        from specutils import Spectrum
+
+        flux = self.flux[i] * u.count
+        var = None if self.variance is None else VarianceUncertainty(self.variance[i] * u.count**2)
+        row = {c: self.fibres[c][i] for c in self.fibres.colnames}
+        return Spectrum(flux=flux, spectral_axis=self.fibre_wavelength(i), uncertainty=var,
+                        meta={"fibre": row, "medium": self.medium, "header": self.header})
+
+    def spectra(self):
+        """Every fibre as a ``specutils.SpectrumList`` (one Spectrum per fibre)."""
+        from specutils import SpectrumList
+
+        return SpectrumList(self.spectrum(i) for i in range(self.n_fibres))
 
 
 def _as_2d(data) -> np.ndarray | None:
@@ -75,16 +123,23 @@ def _wcs_wavelength(h: fits.Header, n: int) -> np.ndarray:
     return crval + (np.arange(n) + 1 - crpix) * cdelt
 
 
+_TABLE_META = ("CENRA", "CENDEC", "CENEQNX", "LABEL", "PLATEID", "FILENAME")
+
+
 def fibre_table(hdu: fits.BinTableHDU) -> QTable:
-    """A 2dF fibre table as a QTable: RA and DEC in degrees (the file has radians), names
-    stripped of FITS padding."""
+    """A 2dF or IFU fibre table as a QTable: ``RA`` and ``DEC`` in degrees (2dF's have
+    radians, an IFU table's ``FIB_MRA``/``FIB_MDEC`` degrees), names stripped of FITS
+    padding, the field's centre and label in ``meta``."""
     fibres = QTable(hdu.data)
     for col in ("RA", "DEC"):
         if col in fibres.colnames:
             fibres[col] = np.degrees(np.asarray(fibres[col], float)) * u.deg
+        elif f"FIB_M{col}" in fibres.colnames:
+            fibres[col] = np.asarray(fibres[f"FIB_M{col}"], float) * u.deg
     for col in fibres.colnames:
         if fibres[col].dtype.kind in "SU":
             fibres[col] = np.char.strip(np.asarray(fibres[col]).astype(str))
+    fibres.meta.update({k: hdu.header[k] for k in _TABLE_META if k in hdu.header})
     return fibres
 
 

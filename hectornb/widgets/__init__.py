@@ -1,7 +1,16 @@
 """Jupyter widgets of the platform's apps (usable in JupyterLab and as Voilà dashboards)."""
 
 from .classify import ClassifyApp
+from .explore import SpectrumExplorer, explore_page
 from .reduce import ReduceApp, reduce_page
 from .sky import SharedSkyView, classify_page
 
-__all__ = ["ClassifyApp", "ReduceApp", "SharedSkyView", "classify_page", "reduce_page"]
+__all__ = [
+    "ClassifyApp",
+    "ReduceApp",
+    "SharedSkyView",
+    "SpectrumExplorer",
+    "classify_page",
+    "explore_page",
+    "reduce_page",
+]

@@ -27,6 +27,7 @@ function el(tag, attrs = {}, html = "") {
 }
 
 const FINAL = ["done", "partial", "failed", "cancelled"];
+const PRODUCT_TASKS = ["reduce_object", "combine_image", "splice"]; // what Explore opens
 const STATUS_LABEL = { queued: "Queued", running: "Running", done: "Finished", partial: "Finished with failures", failed: "Failed", cancelling: "Cancelling", cancelled: "Cancelled" };
 
 function render({ model, el: root }) {
@@ -249,6 +250,8 @@ function render({ model, el: root }) {
     const dashboard = j.plan && j.plan.dashboard ? `<a href="${esc(j.plan.dashboard)}" target="_blank">Dask dashboard</a>` : "";
     const downloads = j.final ? Object.entries(model.get("downloads")).map(([what, label]) =>
       `<a class="button hnb-download" data-what="${what}" download href="${api}/download?what=${what}">${esc(label)}</a>`).join(" ") : "";
+    const products = (j.steps || []).some((s) => s.status === "done" && PRODUCT_TASKS.includes(s.task));
+    const explore = j.final && products ? ` <a class="button hnb-explore" target="_blank" href="${baseUrl()}voila/render/explore.ipynb?job=${encodeURIComponent(j.id)}">Explore the products</a>` : "";
     $(".hnb-status").innerHTML = `
       <h3>Request <code class="hnb-job-id">${j.id}</code></h3>
       <p><span class="hnb-badge status-${j.status}">${STATUS_LABEL[j.status] || j.status}</span>
@@ -257,7 +260,7 @@ function render({ model, el: root }) {
       <div class="hnb-progress" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><div style="width:${pct}%"></div></div>
       <p class="hnb-steps-count">${j.steps_done}/${j.steps_total} steps${j.current ? ` · last: ${esc(j.current)}` : ""}</p>
       ${j.message ? `<p class="hnb-job-message">${esc(j.message)}</p>` : ""}
-      <p>${j.final ? "" : `<button class="hnb-cancel">Cancel</button>`} ${downloads}</p>
+      <p>${j.final ? "" : `<button class="hnb-cancel">Cancel</button>`} ${downloads}${explore}</p>
       <details open><summary>Steps</summary><table class="hnb-steps"><thead><tr><th>#</th><th>Step</th><th>Frame</th><th>Arm</th><th>Status</th><th>s</th><th>Log</th></tr></thead><tbody>
         ${(j.steps || []).map((s) => `<tr class="step-${s.status}"><td>${s.seq + 1}</td><td>${esc(s.task)}</td><td>${esc(s.frame)}</td><td>${esc(s.arm)}</td><td>${esc(s.status)}${s.reason ? `: ${esc(s.reason)}` : ""}</td><td>${s.seconds != null ? s.seconds.toFixed(1) : ""}</td><td>${s.log ? `<details><summary>log</summary><pre>${esc(s.log)}</pre></details>` : ""}</td></tr>`).join("")}
       </tbody></table></details>

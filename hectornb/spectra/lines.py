@@ -1,0 +1,49 @@
+"""Spectral lines to mark on a spectrum at a redshift: the strong optical lines of galaxies.
+
+Rest wavelengths in air (Angstrom), the convention of 2dfdr's products; converted to vacuum
+(specutils' Morton 2000 formula) for products whose header says ``VACUUM = T``.
+"""
+
+from __future__ import annotations
+
+from astropy import units as u
+
+#: (name, rest wavelength in air / Angstrom, kind: "emission" or "absorption")
+LINES: tuple[tuple[str, float, str], ...] = (
+    ("[OII]", 3726.03, "emission"),
+    ("[OII]", 3728.82, "emission"),
+    ("[NeIII]", 3868.76, "emission"),
+    ("Ca K", 3933.66, "absorption"),
+    ("Ca H", 3968.47, "absorption"),
+    ("Hδ", 4101.74, "emission"),
+    ("G band", 4304.40, "absorption"),
+    ("Hγ", 4340.47, "emission"),
+    ("Hβ", 4861.33, "emission"),
+    ("[OIII]", 4958.91, "emission"),
+    ("[OIII]", 5006.84, "emission"),
+    ("Mg b", 5175.40, "absorption"),
+    ("Na D", 5892.94, "absorption"),
+    ("[OI]", 6300.30, "emission"),
+    ("[NII]", 6548.05, "emission"),
+    ("Hα", 6562.80, "emission"),
+    ("[NII]", 6583.45, "emission"),
+    ("[SII]", 6716.44, "emission"),
+    ("[SII]", 6730.82, "emission"),
+    ("Ca II", 8498.02, "absorption"),
+    ("Ca II", 8542.09, "absorption"),
+    ("Ca II", 8662.14, "absorption"),
+)
+
+
+def rest_wavelengths(medium: str = "air") -> list[dict]:
+    """The lines with their rest wavelength (Angstrom) in ``medium`` ("air" or "vacuum")."""
+    from specutils.utils.wcs_utils import air_to_vac
+
+    if medium not in ("air", "vacuum"):
+        raise ValueError(f"medium must be 'air' or 'vacuum', not {medium!r}")
+    air = [w for _, w, _ in LINES] * u.AA
+    waves = air_to_vac(air, method="Morton2000") if medium == "vacuum" else air
+    return [
+        {"name": name, "rest": round(float(w), 3), "kind": kind}
+        for (name, _, kind), w in zip(LINES, waves.to_value(u.AA), strict=True)
+    ]

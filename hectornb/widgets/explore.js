@@ -1,0 +1,331 @@
+// The Explore app's front end: product chooser, summary, field view, spectrum (plotly).
+// Python holds the product; the page asks for one fibre at a time and draws it.
+
+const COLOURS = { P: "#1f6fb2", S: "#2e9e4f", F: "#e08a00", U: "#9aa3ad", N: "#c8322d" };
+const SMOOTHING = [1, 3, 5, 9, 15, 25];
+const FIELD_RADIUS = 60; // arcmin
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function baseUrl() {
+  const cfg = document.getElementById("jupyter-config-data");
+  if (cfg) {
+    try {
+      const base = JSON.parse(cfg.textContent).baseUrl;
+      if (base) return base.endsWith("/") ? base : base + "/";
+    } catch (e) { /* fall through */ }
+  }
+  const path = window.location.pathname;
+  const at = path.indexOf("voila/");
+  return at >= 0 ? path.slice(0, at) : "/";
+}
+
+// plotly.js is served by the platform (from the plotly package); loaded once per page.
+let plotlyLoading = null;
+function loadPlotly(version) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = `${baseUrl()}hectornb/static/plotly.min.js?v=${encodeURIComponent(version)}`;
+      // an AMD loader on the page (RequireJS) would take the module instead of window
+      const define = window.define;
+      window.define = undefined;
+      script.onload = () => { window.define = define; resolve(window.Plotly); };
+      script.onerror = () => { window.define = define; plotlyLoading = null; reject(new Error("plotly.js could not be loaded")); };
+      document.head.appendChild(script);
+    });
+  }
+  return plotlyLoading;
+}
+
+function smooth(values, width) {
+  // boxcar over finite pixels only, so a NaN gap does not spread
+  if (width <= 1) return values;
+  const n = values.length, half = Math.floor(width / 2);
+  const sum = new Float64Array(n + 1), count = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const v = values[i], ok = Number.isFinite(v);
+    sum[i + 1] = sum[i] + (ok ? v : 0);
+    count[i + 1] = count[i] + (ok ? 1 : 0);
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(0, i - half), hi = Math.min(n, i + half + 1);
+    const c = count[hi] - count[lo];
+    out[i] = c && Number.isFinite(values[i]) ? (sum[hi] - sum[lo]) / c : NaN;
+  }
+  return out;
+}
+
+function render({ model, el: root }) {
+  root.classList.add("hnb-explore");
+  root.dataset.testid = "explore";
+  root.tabIndex = 0;
+  const markReady = () => (root.dataset.ready = String(Boolean(model.get("ready"))));
+  model.on("change:ready", markReady);
+  root.innerHTML = `
+    <div class="hnb-bar">
+      <label>Product <select data-testid="product"></select></label>
+      <label>Request <select data-testid="request"><option value="">your requests…</option></select></label>
+      <label class="hnb-upload">Open a file <input type="file" accept=".fits,.fit,.fts" data-testid="upload"></label>
+      <button data-testid="pdf" title="Every spectrum of this product, eight to a page">PDF</button>
+      <span class="hnb-message" data-testid="message" role="status"></span>
+    </div>
+    <div class="hnb-summary" data-testid="summary"></div>
+    <div class="hnb-main">
+      <div class="hnb-field">
+        <div class="hnb-fieldbar">
+          <label><input type="checkbox" data-testid="labels"> Show Labels</label>
+          <span class="hnb-legend"></span>
+        </div>
+        <svg class="hnb-fieldview" data-testid="field" viewBox="-100 -100 200 200" preserveAspectRatio="xMidYMid meet"></svg>
+        <div class="hnb-fibre" data-testid="fibre-info"></div>
+      </div>
+      <div class="hnb-spectrum">
+        <div class="hnb-specbar">
+          <button data-testid="prev" title="previous fibre (←, p)">◀</button>
+          <button data-testid="next" title="next fibre (→, n)">▶</button>
+          <label><input type="checkbox" data-testid="variance" checked> variance</label>
+          <label><input type="checkbox" data-testid="sky"> sky</label>
+          <label><input type="checkbox" data-testid="rwss"> before sky subtraction</label>
+          <label>smooth <select data-testid="smooth">${SMOOTHING.map((w) => `<option value="${w}">${w === 1 ? "none" : w + " px"}</option>`).join("")}</select></label>
+          <label>z <input data-testid="redshift" type="number" step="0.0001" min="-0.01" value="0" size="6"></label>
+          <label><input type="checkbox" data-testid="lines"> lines</label>
+        </div>
+        <div class="hnb-plot" data-testid="spectrum"></div>
+      </div>
+    </div>`;
+  const $ = (id) => root.querySelector(`[data-testid="${id}"]`);
+  const svg = $("field");
+  let spectrum = null; // {fibre, product, wave, flux, variance, sky, rwss}
+  let plotted = 0;
+
+  const say = () => {
+    const m = model.get("message") || {};
+    $("message").textContent = m.text || "";
+    $("message").className = `hnb-message hnb-${m.kind || "info"}`;
+  };
+  model.on("change:message", say);
+
+  // ---- product chooser ------------------------------------------------------------------
+  const drawChoices = () => {
+    const groups = {};
+    for (const c of model.get("choices")) (groups[c.group] ||= []).push(c);
+    $("product").innerHTML = Object.entries(groups).map(([g, cs]) =>
+      `<optgroup label="${esc(g)}">${cs.map((c) => `<option value="${esc(c.key)}">${esc(c.label)}</option>`).join("")}</optgroup>`).join("");
+    $("product").value = model.get("product");
+  };
+  model.on("change:choices", drawChoices);
+  model.on("change:product", () => { $("product").value = model.get("product"); });
+  $("product").addEventListener("change", () => { model.set("product", $("product").value); model.save_changes(); });
+  $("request").addEventListener("change", () => {
+    if ($("request").value) model.send({ type: "job", id: $("request").value });
+  });
+  $("upload").addEventListener("change", async () => {
+    const file = $("upload").files[0];
+    if (!file) return;
+    $("message").textContent = `reading ${file.name}…`;
+    model.send({ type: "upload", name: file.name }, undefined, [await file.arrayBuffer()]);
+    $("upload").value = "";
+  });
+  $("pdf").addEventListener("click", () => model.send({ type: "pdf" }));
+
+  // ---- summary and fibre details -----------------------------------------------------------
+  const drawSummary = () => {
+    const s = model.get("summary") || {};
+    if (!s.product) { $("summary").innerHTML = ""; return; }
+    $("summary").innerHTML = `
+      <span><b>Field</b> ${esc(s.field || "–")}</span>
+      <span><b>Centre</b> ${esc(s.centre || "–")}</span>
+      <span><b>Exposure</b> ${s.exposure == null ? "–" : esc(s.exposure) + " s"}</span>
+      <span><b>Date</b> ${esc(s.date || "–")}</span>
+      <span><b>Grating</b> ${esc(s.grating || "–")}</span>
+      <span><b>Fibres</b> ${esc(s.n_fibres)}</span>
+      <span title="${esc(s.product)}"><b>File</b> ${esc(s.product)}</span>`;
+    $("sky").disabled = !s.has_sky;
+    $("rwss").disabled = !s.has_rwss;
+    $("variance").disabled = !s.has_variance;
+  };
+  const drawFibreInfo = () => {
+    const f = model.get("fibres"), i = model.get("fibre"), types = model.get("types");
+    if (!f.name || i >= f.name.length) { $("fibre-info").innerHTML = ""; return; }
+    const mag = f.magnitude[i];
+    $("fibre-info").innerHTML = `
+      <b>Fibre ${i + 1}</b> of ${f.name.length}: <span data-testid="fibre-name">${esc(f.name[i])}</span>
+      (<span data-testid="fibre-type">${esc(types[f.type[i]] || f.type[i])}</span>)<br>
+      ${f.position[i] ? `${esc(f.position[i])}` : "no position"}
+      ${mag != null && mag !== 0 ? ` · ${esc(mag)} mag` : ""}
+      ${f.bundle[i] ? ` · hexabundle ${esc(f.bundle[i])}` : ""}${f.probe[i] ? ` (probe ${esc(f.probe[i])})` : ""}
+      ${f.comment[i] ? `<br><i>${esc(f.comment[i])}</i>` : ""}`;
+  };
+
+  // ---- field view -------------------------------------------------------------------------
+  let marks = [];
+  const drawField = () => {
+    const f = model.get("fibres"), types = model.get("types");
+    svg.innerHTML = "";
+    marks = [];
+    if (!f.name) return;
+    // the plate: 2dF and Hector both have a 2-degree field; fibres beyond it widen the view
+    let extent = FIELD_RADIUS;
+    for (let i = 0; i < f.name.length; i++) {
+      if (f.east[i] != null) extent = Math.max(extent, Math.abs(f.east[i]), Math.abs(f.north[i]));
+    }
+    const scale = 88 / extent, ns = "http://www.w3.org/2000/svg";
+    svg.innerHTML = `<circle class="hnb-rim" r="${(FIELD_RADIUS * scale).toFixed(1)}"></circle>` +
+      `<path class="hnb-axis" d="M-4 0H4M0 -4V4"></path>` +
+      `<text class="hnb-compass" x="-2" y="-92">N</text><text class="hnb-compass" x="-98" y="2">E</text>`;
+    const labels = $("labels").checked;
+    const seen = new Set();
+    for (let i = 0; i < f.name.length; i++) {
+      if (f.east[i] == null) { marks.push(null); continue; }
+      const x = -f.east[i] * scale, y = -f.north[i] * scale; // east left, north up
+      const g = document.createElementNS(ns, "g");
+      g.setAttribute("class", `hnb-fib hnb-type-${f.type[i]}`);
+      g.dataset.fibre = String(i);
+      g.innerHTML = `<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="2.2" fill="${COLOURS[f.type[i]] || "#555"}"></circle>` +
+        `<title>${i + 1} ${esc(f.name[i])} (${esc(types[f.type[i]] || f.type[i])})</title>`;
+      const text = f.bundle[i] || f.name[i];
+      if (labels && !seen.has(text)) {
+        seen.add(text);
+        g.innerHTML += `<text x="${(x + 3).toFixed(2)}" y="${(y + 1).toFixed(2)}">${esc(text)}</text>`;
+      }
+      svg.appendChild(g);
+      marks.push(g);
+    }
+    $("field").dataset.labels = String(labels);
+    const present = [...new Set(f.type)];
+    root.querySelector(".hnb-legend").innerHTML = present.map((t) =>
+      `<span><i style="background:${COLOURS[t] || "#555"}"></i>${esc(types[t] || t)}</span>`).join(" ");
+    highlight();
+  };
+  const highlight = () => {
+    for (const g of svg.querySelectorAll(".hnb-selected")) g.classList.remove("hnb-selected");
+    const g = marks[model.get("fibre")];
+    if (g) { g.classList.add("hnb-selected"); svg.appendChild(g); } // on top
+  };
+  svg.addEventListener("click", (ev) => {
+    const g = ev.target.closest("g.hnb-fib");
+    if (g) choose(Number(g.dataset.fibre));
+  });
+  $("labels").addEventListener("change", drawField);
+
+  // ---- choosing a fibre -------------------------------------------------------------------
+  const choose = (i) => {
+    const n = (model.get("fibres").name || []).length;
+    if (!n) return;
+    i = ((i % n) + n) % n;
+    model.set("fibre", i);
+    model.save_changes();
+    model.send({ type: "spectrum", fibre: i });
+  };
+  model.on("change:fibre", () => { highlight(); drawFibreInfo(); });
+  $("prev").addEventListener("click", () => choose(model.get("fibre") - 1));
+  $("next").addEventListener("click", () => choose(model.get("fibre") + 1));
+  root.addEventListener("keydown", (ev) => {
+    if (ev.target.closest("input, select, textarea")) return;
+    if (ev.key === "ArrowRight" || ev.key === "n") { choose(model.get("fibre") + 1); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft" || ev.key === "p") { choose(model.get("fibre") - 1); ev.preventDefault(); }
+  });
+
+  // ---- spectrum ---------------------------------------------------------------------------
+  const plot = $("spectrum");
+  const draw = async () => {
+    if (!spectrum) return;
+    let Plotly;
+    try {
+      Plotly = await loadPlotly(model.get("plotly_version"));
+    } catch (e) {
+      plot.textContent = String(e.message || e);
+      return;
+    }
+    const s = spectrum, f = model.get("fibres"), sm = model.get("summary"), types = model.get("types");
+    const width = Number($("smooth").value);
+    const wave = Array.from(s.wave);
+    const flux = smooth(s.flux, width);
+    const traces = [];
+    if (s.variance && $("variance").checked) {
+      const v = smooth(s.variance, width);
+      const sigma = Array.from(v, (x) => Math.sqrt(Math.max(x, 0) / width));
+      traces.push({ x: wave, y: Array.from(flux, (y, k) => y - sigma[k]), mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false, name: "−1σ" });
+      traces.push({ x: wave, y: Array.from(flux, (y, k) => y + sigma[k]), mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(31,111,178,0.18)", hoverinfo: "skip", name: "±1σ" });
+    }
+    traces.push({ x: wave, y: Array.from(flux), mode: "lines", line: { width: 1, color: "#17324d" }, name: "flux" });
+    if (s.sky && $("sky").checked) traces.push({ x: wave, y: Array.from(smooth(s.sky, width)), mode: "lines", line: { width: 1, color: "#2e9e4f" }, name: "sky" });
+    if (s.rwss && $("rwss").checked) traces.push({ x: wave, y: Array.from(smooth(s.rwss, width)), mode: "lines", line: { width: 1, color: "#e08a00" }, name: "before sky subtraction" });
+    const shapes = [], annotations = [];
+    const z = Number($("redshift").value) || 0;
+    if ($("lines").checked) {
+      const lo = wave[0], hi = wave[wave.length - 1];
+      for (const line of model.get("lines")) {
+        const at = line.rest * (1 + z);
+        if (at < lo || at > hi) continue;
+        const colour = line.kind === "emission" ? "#c8322d" : "#6a3d9a";
+        shapes.push({ type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1, line: { color: colour, width: 1, dash: "dot" } });
+        annotations.push({ x: at, xref: "x", y: 1, yref: "paper", text: esc(line.name), showarrow: false, textangle: -90, xanchor: "right", yanchor: "top", font: { size: 10, color: colour } });
+      }
+    }
+    const i = s.fibre;
+    const title = `Fibre ${i + 1}: ${esc(f.name[i])} (${esc(types[f.type[i]] || f.type[i])})` + (z ? ` · lines at z = ${z}` : "");
+    await Plotly.react(plot, traces, {
+      title: { text: title, font: { size: 13 } },
+      margin: { l: 60, r: 10, t: 36, b: 44 },
+      xaxis: { title: { text: `Wavelength (Å, ${sm.medium || "air"})` }, uirevision: s.product },
+      yaxis: { title: { text: "Counts" }, uirevision: `${s.product}:${i}:${width}` },
+      legend: { orientation: "h", y: -0.18 },
+      shapes, annotations,
+      uirevision: s.product,
+    }, { responsive: true, displaylogo: false, toImageButtonOptions: { filename: `fibre-${i + 1}` } });
+    plotted += 1;
+    plot.dataset.fibre = String(i);
+    plot.dataset.product = s.product;
+    plot.dataset.name = f.name[i];
+    plot.dataset.count = String(plotted);
+    plot.dataset.smooth = String(width);
+    plot.dataset.traces = traces.map((t) => t.name).join(",");
+    plot.dataset.lines = String(shapes.length);
+  };
+  for (const id of ["variance", "sky", "rwss", "smooth", "lines"]) $(id).addEventListener("change", draw);
+  $("redshift").addEventListener("input", () => { if ($("lines").checked) draw(); });
+
+  model.on("msg:custom", (msg, buffers) => {
+    if (msg.type === "spectrum") {
+      if (msg.product !== model.get("product")) return;
+      const s = { fibre: msg.fibre, product: msg.product };
+      msg.arrays.forEach((name, k) => {
+        const b = buffers[k];
+        s[name] = new Float32Array(b.buffer ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : b);
+      });
+      if (msg.fibre !== model.get("fibre")) return; // an answer overtaken by another click
+      spectrum = s;
+      draw();
+    } else if (msg.type === "pdf") {
+      const b = buffers[0];
+      const blob = new Blob([b.buffer ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : b], { type: "application/pdf" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = msg.name;
+      a.dataset.testid = "pdf-link";
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 60_000);
+    } else if (msg.type === "requests") {
+      $("request").innerHTML = `<option value="">your requests…</option>` + msg.requests.map((r) =>
+        `<option value="${esc(r.id)}">${esc(r.created.slice(0, 16).replace("T", " "))} · ${esc(r.n_frames)} frames · ${esc(r.status)}</option>`).join("");
+    }
+  });
+
+  const onProduct = () => { drawSummary(); drawField(); drawFibreInfo(); };
+  model.on("change:summary", onProduct);
+  model.on("change:fibres", onProduct);
+  drawChoices(); say(); onProduct(); markReady();
+  loadPlotly(model.get("plotly_version")).catch(() => {});
+  const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
+  model.send({ type: "init", params });
+  if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });
+}
+
+export default { render };

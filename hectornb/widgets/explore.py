@@ -1,0 +1,351 @@
+"""The Explore app: a 2dF/Hector spectrum explorer for reduced products.
+
+Choose a product (a reduction request's, the shipped examples, a file you upload, or, from
+Python, any file or folder), see the field with every fibre coloured by type, click a fibre
+(or step through them from the keyboard) and its spectrum is drawn with plotly: flux with
+its variance band, sky and spectra before sky subtraction (RWSS) when the product has them,
+smoothing, and the strong galaxy lines marked at a redshift you set.
+
+The kernel keeps the product and sends one fibre's arrays at a time as binary buffers
+(float32), so a click costs one round trip of ~30 kB whatever the size of the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets as t
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from ..errors import Forbidden, Invalid, NotFound
+from ..identity import process_user
+from ..reduce.jobs import JobStore
+from ..reduce.service import product_pdf, products
+from ..spectra.io import ReducedFrame, read_2dfdr
+from ..spectra.lines import rest_wavelengths
+from ..spectra.pdf import TYPES, spectra_pdf
+from ..spectra.products import EXAMPLES, find_products, is_product
+
+_HERE = Path(__file__).parent
+#: The largest file the page may upload into the kernel.
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+def field_offsets(frame: ReducedFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each fibre's offset from the field centre on the sky (arcmin): east and north, in
+    the tangent plane, so the field looks as it does on the sky (east to the left)."""
+    fibres = frame.fibres
+    if "RA" not in fibres.colnames or "DEC" not in fibres.colnames:
+        return np.zeros(len(fibres)), np.zeros(len(fibres))
+    ra = u.Quantity(fibres["RA"], u.deg)
+    dec = u.Quantity(fibres["DEC"], u.deg)
+    good = np.isfinite(ra) & np.isfinite(dec) & ~((ra == 0) & (dec == 0))
+    centre = frame.field()["centre"]
+    if centre is None:
+        if not good.any():
+            return np.zeros(len(fibres)), np.zeros(len(fibres))
+        centre = SkyCoord(np.median(ra[good]), np.median(dec[good]))
+    offsets = SkyCoord(ra, dec).transform_to(centre.skyoffset_frame())
+    east = offsets.lon.to_value(u.arcmin)
+    north = offsets.lat.to_value(u.arcmin)
+    east[~good], north[~good] = np.nan, np.nan  # parked fibres with no position
+    return east, north
+
+
+def _column(fibres, name: str, default, kind=str, digits: int = 3) -> list:
+    if name not in fibres.colnames:
+        return [default] * len(fibres)
+    values = np.asarray(getattr(fibres[name], "value", fibres[name]))
+    if kind is float:
+        return [round(float(v), digits) if np.isfinite(v) else None for v in values.astype(float)]
+    return [kind(v) for v in values]
+
+
+def fibre_columns(frame: ReducedFrame) -> dict[str, list]:
+    """The fibre table as the page needs it, column by column (JSON-ready): offsets on the
+    field in arcmin, RA/Dec in degrees and sexagesimal."""
+    fibres = frame.fibres
+    n = len(fibres)
+    east, north = field_offsets(frame)
+    position = [""] * n
+    if "RA" in fibres.colnames and "DEC" in fibres.colnames:
+        coords = SkyCoord(u.Quantity(fibres["RA"], u.deg), u.Quantity(fibres["DEC"], u.deg))
+        placed = np.isfinite(east)
+        text = coords[placed].to_string("hmsdms", sep=":", precision=2)
+        for k, i in enumerate(np.flatnonzero(placed)):
+            position[i] = text[k]
+    return {
+        "name": _column(fibres, "NAME", ""),
+        "type": _column(fibres, "TYPE", "P"),
+        "east": [round(float(v), 4) if np.isfinite(v) else None for v in east],
+        "north": [round(float(v), 4) if np.isfinite(v) else None for v in north],
+        "ra": _column(fibres, "RA", None, float, digits=7),
+        "dec": _column(fibres, "DEC", None, float, digits=7),
+        "position": position,
+        "magnitude": _column(fibres, "MAGNITUDE", None, float),
+        "comment": _column(fibres, "COMMENT", ""),
+        "pivot": _column(fibres, "PIVOT", None, int)
+        if "PIVOT" in fibres.colnames else list(range(1, n + 1)),
+        "bundle": _column(fibres, "PROBENAME", ""),
+        "probe": _column(fibres, "PROBENUM", "", str),
+    }  # fmt: skip
+
+
+def summary(frame: ReducedFrame, label: str) -> dict:
+    """The product's summary line: field name and centre (sexagesimal), exposure, date."""
+    f = frame.field()
+    centre = f["centre"]
+    return {
+        "product": label,
+        "field": f["name"],
+        "centre": centre.to_string("hmsdms", sep=":", precision=1) if centre else "",
+        "exposure": None if f["exposure"] is None else float(f["exposure"].to_value(u.s)),
+        "date": f["date"],
+        "grating": f["grating"],
+        "medium": frame.medium,
+        "n_fibres": frame.n_fibres,
+        "n_pixels": int(frame.flux.shape[1]),
+        "has_sky": frame.sky is not None,
+        "has_rwss": frame.rwss is not None,
+        "has_variance": frame.variance is not None,
+        "instrument": str(frame.header.get("INSTRUME", "")),
+    }
+
+
+def _plotly_version() -> str:
+    from importlib.metadata import version
+
+    return version("plotly")
+
+
+class SpectrumExplorer(anywidget.AnyWidget):
+    """The spectrum explorer, in JupyterLab or as the Explore app's page.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A product file, or a folder whose products are offered (searched recursively).
+    job : str, optional
+        A reduction request of the signed-in user whose products are offered.
+    fibre : int, optional
+        The fibre (from 1, as 2dfdr numbers them) shown first.
+    """
+
+    _esm = _HERE / "explore.js"
+    _css = _HERE / "explore.css"
+
+    user = t.Unicode("").tag(sync=True)
+    #: Products on offer: {"key", "label", "group"}; ``key`` is what ``product`` holds.
+    choices = t.List().tag(sync=True)
+    product = t.Unicode("").tag(sync=True)
+    summary = t.Dict().tag(sync=True)
+    fibres = t.Dict().tag(sync=True)
+    lines = t.List().tag(sync=True)
+    types = t.Dict(TYPES).tag(sync=True)
+    #: Index (from 0) of the fibre shown; the page changes it, Python may too.
+    fibre = t.Int(0).tag(sync=True)
+    message = t.Dict().tag(sync=True)
+    ready = t.Bool(False).tag(sync=True)
+    #: The plotly.js the platform serves (``hectornb/static/plotly.min.js``), for caching.
+    plotly_version = t.Unicode(_plotly_version()).tag(sync=True)
+
+    def __init__(self, path: str | Path | None = None, job: str = "", fibre: int = 1,
+                 store: JobStore | None = None, **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self._user = process_user()
+        self.store = store or JobStore()
+        self._paths: dict[str, Path] = {}
+        self._frame: ReducedFrame | None = None
+        self._uploads = Path(tempfile.mkdtemp(prefix="hectornb-explore-"))
+        self._lock = threading.Lock()
+        self.user = self._user
+        self._first_fibre = max(int(fibre) - 1, 0)
+        if path is not None:
+            self.offer_path(path)
+        if job:
+            self.offer_job(job)
+        self.offer_examples()
+        self.observe(self._on_product, names="product")
+        self.on_msg(self._on_message)
+        if path is not None or job:
+            first = next((c["key"] for c in self.choices if c["group"] != "Examples"), "")
+            self.product = first
+
+    # ---- what can be opened ----------------------------------------------------------------
+
+    def _offer(self, group: str, items: list[tuple[str, Path]]) -> None:
+        keep = [c for c in self.choices if c["group"] != group]
+        new = []
+        for label, path in items:
+            key = f"{group}:{label}"
+            self._paths[key] = Path(path)
+            new.append({"key": key, "label": label, "group": group})
+        # the shipped examples stay at the end of the list, after the user's own products
+        self.choices = sorted(keep + new, key=lambda c: c["group"] == "Examples")
+
+    def offer_path(self, path: str | Path) -> None:
+        """Offer a product file, or every product in a folder."""
+        path = Path(path).expanduser()
+        if path.is_dir():
+            found = find_products(path)
+            if not found:
+                raise Invalid(f"no reduced products (FITS with VARIANCE and FIBRES) in {path}")
+            self._offer(str(path), found)
+        elif path.is_file():
+            self._offer(str(path.parent), [(path.name, path)])
+        else:
+            raise NotFound(f"{path}: no such file or folder")
+
+    def offer_job(self, job_id: str) -> None:
+        """Offer the products of the user's reduction request ``job_id``."""
+        job = self.store.get(job_id, self._user)  # NotFound/Forbidden: not this user's
+        found = products(job, self.store.steps(job_id, self._user))
+        if not found:
+            raise Invalid(f"request {job_id} has no products yet ({job.status})")
+        self._offer(f"Request {job_id}", found)
+
+    def offer_examples(self) -> None:
+        """Offer the real 2dfdr products shipped with the platform."""
+        self._offer("Examples", find_products(EXAMPLES))
+
+    def recent_requests(self) -> list[dict]:
+        """The user's finished requests of the last 7 days that have products."""
+        return [
+            {"id": j.id, "created": j.created.isoformat() if j.created else "",
+             "status": j.status, "n_frames": len(j.frames)}
+            for j in self.store.list(self._user) if j.status in ("done", "partial")
+        ]  # fmt: skip
+
+    # ---- opening a product -----------------------------------------------------------------
+
+    def _on_product(self, change) -> None:
+        key = change["new"]
+        if not key:
+            return
+        path = self._paths.get(key)
+        if path is None:
+            self._say(f"unknown product {key!r}", "error")
+            return
+        try:
+            frame = read_2dfdr(path)
+        except (OSError, ValueError) as exc:
+            self._say(f"{path.name} cannot be read: {exc}", "error")
+            return
+        label = next((c["label"] for c in self.choices if c["key"] == key), path.name)
+        with self._lock:
+            self._frame = frame
+        first = min(self._first_fibre, frame.n_fibres - 1)
+        self._first_fibre = 0
+        with self.hold_sync():
+            self.summary = summary(frame, label)
+            self.fibres = fibre_columns(frame)
+            self.lines = rest_wavelengths(frame.medium)
+            self.fibre = first
+        # the first spectrum goes out with the product, without waiting for the page to ask
+        self.send_spectrum(first)
+        self._say(f"{label}: {frame.n_fibres} fibres", "ok")
+
+    @property
+    def frame(self) -> ReducedFrame | None:
+        """The product open now."""
+        return self._frame
+
+    def send_spectrum(self, i: int) -> None:
+        """Send fibre ``i``'s wavelength, flux, variance, sky and RWSS to the page."""
+        frame = self._frame
+        if frame is None or not 0 <= i < frame.n_fibres:
+            return
+        arrays = {"wave": np.asarray(frame.fibre_wavelength(i).value),
+                  "flux": frame.flux[i]}  # fmt: skip
+        if frame.variance is not None:
+            arrays["variance"] = frame.variance[i]
+        if frame.sky is not None:
+            sky = frame.sky if frame.sky.ndim == 1 else frame.sky[min(i, len(frame.sky) - 1)]
+            arrays["sky"] = sky
+        if frame.rwss is not None:
+            arrays["rwss"] = frame.rwss[i]
+        names = list(arrays)
+        buffers = [np.ascontiguousarray(a, dtype=np.float32).tobytes() for a in arrays.values()]
+        self.send({"type": "spectrum", "fibre": i, "product": self.product, "arrays": names},
+                  buffers)  # fmt: skip
+
+    def pdf(self) -> Path:
+        """A PDF of every spectrum of the open product (kept beside a request's product)."""
+        key = self.product
+        path = self._paths[key]
+        if key.startswith("Request "):
+            return product_pdf(path)
+        out = self._uploads / f"{path.stem}.pdf"
+        return spectra_pdf(path, out, title=path.name)
+
+    # ---- messages from the page ------------------------------------------------------------
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        import datetime as dt
+
+        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat()}
+
+    def _upload(self, name: str, data: bytes) -> None:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise Invalid(f"{name} is {len(data) / 1e6:.0f} MB; the limit is "
+                          f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")  # fmt: skip
+        safe = Path(name).name or "upload.fits"
+        dest = self._uploads / safe
+        dest.write_bytes(data)
+        if not is_product(dest):
+            dest.unlink()
+            raise Invalid(f"{safe} is not a reduced product (a FITS file with spectra, "
+                          "a VARIANCE extension and a FIBRES table)")  # fmt: skip
+        earlier = [(c["label"], self._paths[c["key"]]) for c in self.choices
+                   if c["group"] == "Uploaded" and c["label"] != safe]  # fmt: skip
+        self._offer("Uploaded", [*earlier, (safe, dest)])
+        self.product = ""  # a file uploaded again under the same name is read again
+        self.product = f"Uploaded:{safe}"
+
+    def _on_message(self, _widget, content: dict, buffers) -> None:
+        kind = str(content.get("type", ""))
+        try:
+            if kind == "init":
+                params = content.get("params") or {}
+                if params.get("job"):
+                    self.offer_job(str(params["job"]))
+                if params.get("fibre"):
+                    self._first_fibre = max(int(params["fibre"]) - 1, 0)
+                wanted = params.get("product") or ""
+                keys = [c["key"] for c in self.choices]
+                if params.get("job"):
+                    group = f"Request {params['job']}:"
+                    match = [k for k in keys if k.startswith(group) and (
+                        not wanted or k.endswith(str(wanted)))]  # fmt: skip
+                    self.product = match[0] if match else self.product
+                elif not self.product and keys:
+                    self.product = keys[0]
+                self.send({"type": "requests", "requests": self.recent_requests()})
+                self.ready = True
+            elif kind == "spectrum":
+                self.send_spectrum(int(content["fibre"]))
+            elif kind == "job":
+                self.offer_job(str(content["id"]))
+                group = f"Request {content['id']}:"
+                self.product = next(c["key"] for c in self.choices if c["key"].startswith(group))
+            elif kind == "upload":
+                if not buffers:
+                    raise Invalid("the upload carried no file")
+                self._upload(str(content.get("name") or "upload.fits"), bytes(buffers[0]))
+            elif kind == "pdf":
+                self._say("drawing every spectrum into a PDF…", "info")
+                path = self.pdf()
+                self.send({"type": "pdf", "name": path.name}, [path.read_bytes()])
+                self._say(f"{path.name}: {self.summary.get('n_fibres')} spectra", "ok")
+        except (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration) as exc:
+            self._say(str(exc) or type(exc).__name__, "error")
+
+
+def explore_page(**kwargs) -> SpectrumExplorer:
+    """The Explore app as the Voilà page shows it."""
+    return SpectrumExplorer(**kwargs)

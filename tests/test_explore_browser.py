@@ -1,0 +1,170 @@
+"""The Explore app in a real Chromium through Voilà: real 2dfdr products (the shipped Marz
+files), the field view, the plotted spectrum checked against the file, the PDF export."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from hectornb.spectra import read
+from hectornb.spectra.products import EXAMPLES
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+MULTI = "emlLogVacuumHelioMultiple.fits"  # three fibres, log-linear WAVELENGTH, vacuum
+WITH_SKY = "emlLinearSkyAirHelio.fits"  # one fibre, linear WCS, air, a SKY extension
+
+
+def open_explore(page, platform, query: str = ""):
+    page.goto(f"{platform['base']}/voila/render/explore.ipynb?token={platform['token']}{query}")
+    page.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)
+
+
+def choose(page, label: str) -> None:
+    """Choose a product by its label and wait until its first spectrum is drawn."""
+    key = page.evaluate(
+        """(label) => [...document.querySelectorAll('[data-testid=product] option')]
+            .find((o) => o.textContent === label).value""",
+        label,
+    )
+    page.select_option('[data-testid="product"]', key)
+    page.wait_for_function(
+        "(key) => document.querySelector('[data-testid=spectrum]').dataset.product === key",
+        arg=key,
+        timeout=30_000,
+    )
+
+
+def plotted(page) -> dict:
+    """What plotly drew: the traces by name (x, y as numbers, NaN for gaps) and the title."""
+    return page.evaluate(
+        """() => {
+            const gd = document.querySelector('[data-testid=spectrum]');
+            const out = {title: gd.layout.title.text, xaxis: gd.layout.xaxis.title.text,
+                         fibre: Number(gd.dataset.fibre), traces: {}};
+            for (const t of gd.data) out.traces[t.name] = {
+                x: Array.from(t.x, Number), y: Array.from(t.y, (v) => v == null ? NaN : Number(v))};
+            return out;
+        }"""
+    )
+
+
+def wait_drawn(page, fibre: int, count: int = 0) -> None:
+    page.wait_for_function(
+        """([fibre, count]) => {
+            const gd = document.querySelector('[data-testid=spectrum]');
+            return gd && gd.dataset.fibre === String(fibre) && Number(gd.dataset.count) > count;
+        }""",
+        arg=[fibre, count],
+        timeout=30_000,
+    )
+
+
+def draws(page) -> int:
+    return int(page.get_attribute('[data-testid="spectrum"]', "data-count") or 0)
+
+
+def test_click_a_fibre_on_the_field_and_see_its_spectrum(browser_page, platform):
+    page = browser_page
+    open_explore(page, platform)
+    choose(page, MULTI)
+    wait_drawn(page, 0)
+    truth = read(EXAMPLES / MULTI)
+
+    # the summary: field, centre in sexagesimal, exposure
+    summary = page.inner_text('[data-testid="summary"]')
+    assert "FLD195_v03" in summary and "02:21:59.5 -28:45:00.0" in summary
+    assert "2700" in summary and "3" in summary
+
+    # every fibre is on the field, coloured by type; click the second one
+    assert page.locator('[data-testid="field"] g.hnb-fib').count() == 3
+    before = draws(page)
+    page.click('[data-testid="field"] g.hnb-fib[data-fibre="1"]')
+    wait_drawn(page, 1, before)
+    shown = plotted(page)
+    name = str(truth.fibres["NAME"][1])
+    assert name in shown["title"] and name in page.inner_text('[data-testid="fibre-info"]')
+    assert "02:20:42.90 -29:22:32.05" in page.inner_text('[data-testid="fibre-info"]')
+    assert shown["xaxis"] == "Wavelength (Å, vacuum)"
+    # the spectrum drawn is that fibre's flux at its wavelengths (float32 on the wire)
+    flux = shown["traces"]["flux"]
+    assert np.allclose(flux["x"], truth.fibre_wavelength(1).value, rtol=1e-6)
+    assert np.allclose(flux["y"], truth.flux[1], rtol=1e-5, equal_nan=True)
+    assert not np.allclose(flux["y"], truth.flux[0], rtol=1e-3, equal_nan=True)
+    # with its ±1σ band from the variance
+    sigma = np.array(shown["traces"]["±1σ"]["y"]) - np.array(flux["y"])
+    assert np.allclose(sigma, np.sqrt(truth.variance[1]), rtol=1e-4, equal_nan=True)
+
+    # the keyboard steps to the next fibre
+    before = draws(page)
+    page.locator('[data-testid="field"]').hover()
+    page.keyboard.press("ArrowRight")
+    wait_drawn(page, 2, before)
+    assert str(truth.fibres["NAME"][2]) in plotted(page)["title"]
+
+    # labels on the field, on and off
+    assert page.locator('[data-testid="field"] g.hnb-fib text').count() == 0
+    page.check('[data-testid="labels"]')
+    assert page.locator('[data-testid="field"] g.hnb-fib text').count() == 3
+    page.uncheck('[data-testid="labels"]')
+    assert page.locator('[data-testid="field"] g.hnb-fib text').count() == 0
+
+    # lines at a redshift: Hα at z = 0.05 (vacuum rest wavelength 6564.61 Å)
+    page.check('[data-testid="lines"]')
+    page.fill('[data-testid="redshift"]', "0.05")
+    page.wait_for_function("document.querySelector('[data-testid=spectrum]').layout.shapes"
+                           ".some((s) => Math.abs(s.x0 - 6564.61 * 1.05) < 0.01)")  # fmt: skip
+    assert page.errors == [], page.errors
+
+
+def test_sky_overlay_smoothing_and_pdf_export(browser_page, platform, tmp_path):
+    page = browser_page
+    open_explore(page, platform)
+    choose(page, WITH_SKY)
+    wait_drawn(page, 0)
+    truth = read(EXAMPLES / WITH_SKY)
+    assert plotted(page)["xaxis"] == "Wavelength (Å, air)"
+    assert "sky" not in plotted(page)["traces"]
+
+    before = draws(page)
+    page.check('[data-testid="sky"]')
+    wait_drawn(page, 0, before)
+    sky = plotted(page)["traces"]["sky"]
+    assert np.allclose(sky["y"], truth.sky, rtol=1e-5, equal_nan=True)
+
+    before = draws(page)
+    page.select_option('[data-testid="smooth"]', "5")
+    wait_drawn(page, 0, before)
+    smoothed = np.array(plotted(page)["traces"]["flux"]["y"])
+    k = 1000  # a pixel with finite neighbours: the mean of the five around it
+    assert np.isclose(smoothed[k], truth.flux[0][k - 2 : k + 3].mean(), rtol=1e-4)
+
+    with page.expect_download(timeout=60_000) as download:
+        page.click('[data-testid="pdf"]')
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    pdf = PdfReader(io.BytesIO(path.read_bytes()))
+    assert len(pdf.pages) == 1
+    assert str(truth.fibres["NAME"][0]) in pdf.pages[0].extract_text()
+    assert page.errors == [], page.errors
+
+
+def test_upload_of_a_file_that_is_not_a_product_is_refused(browser_page, platform, tmp_path):
+    page = browser_page
+    open_explore(page, platform)
+    bad = tmp_path / "notes.fits"
+    bad.write_text("SIMPLE = this is not FITS\n")
+    page.set_input_files('[data-testid="upload"]', str(bad))
+    page.wait_for_selector('[data-testid="message"].hnb-error')
+    assert "notes.fits is not a reduced product" in page.inner_text('[data-testid="message"]')
+    # a real product uploads and opens
+    page.set_input_files('[data-testid="upload"]', str(EXAMPLES / MULTI))
+    page.wait_for_function(
+        "document.querySelector('[data-testid=spectrum]').dataset.product"
+        f" === 'Uploaded:{MULTI}'",
+        timeout=30_000,
+    )
+    assert page.locator('[data-testid="field"] g.hnb-fib').count() == 3
