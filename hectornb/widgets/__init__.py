@@ -1,12 +1,14 @@
 """Jupyter widgets of the platform's apps (usable in JupyterLab and as Voilà dashboards)."""
 
 from .classify import ClassifyApp
-from .explore import SpectrumExplorer, explore_page
+from .explore import SpectrumExplorer
+from .explore_sky import FibreSkyView, explore_page
 from .reduce import ReduceApp, reduce_page
 from .sky import SharedSkyView, classify_page
 
 __all__ = [
     "ClassifyApp",
+    "FibreSkyView",
     "ReduceApp",
     "SharedSkyView",
     "SpectrumExplorer",

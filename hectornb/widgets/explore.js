@@ -4,6 +4,7 @@
 const COLOURS = { P: "#1f6fb2", S: "#2e9e4f", F: "#e08a00", U: "#9aa3ad", N: "#c8322d" };
 const SMOOTHING = [1, 3, 5, 9, 15, 25];
 const FIELD_RADIUS = 60; // arcmin
+const UPLOAD_PIECE = 4 * 1024 * 1024;
 
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -128,7 +129,12 @@ function render({ model, el: root }) {
     const file = $("upload").files[0];
     if (!file) return;
     $("message").textContent = `reading ${file.name}…`;
-    model.send({ type: "upload", name: file.name }, undefined, [await file.arrayBuffer()]);
+    // in pieces: Jupyter's websocket refuses messages over 10 MiB
+    for (let offset = 0; offset < file.size || offset === 0; offset += UPLOAD_PIECE) {
+      const piece = await file.slice(offset, offset + UPLOAD_PIECE).arrayBuffer();
+      model.send({ type: "upload", name: file.name, size: file.size, offset }, undefined, [piece]);
+      if (file.size === 0) break;
+    }
     $("upload").value = "";
   });
   $("pdf").addEventListener("click", () => model.send({ type: "pdf" }));
@@ -211,7 +217,8 @@ function render({ model, el: root }) {
     const g = ev.target.closest("g.hnb-fib");
     if (g) choose(Number(g.dataset.fibre));
   });
-  $("labels").addEventListener("change", drawField);
+  $("labels").addEventListener("change", () => { model.set("show_labels", $("labels").checked); model.save_changes(); });
+  model.on("change:show_labels", () => { $("labels").checked = model.get("show_labels"); drawField(); });
 
   // ---- choosing a fibre -------------------------------------------------------------------
   const choose = (i) => {
@@ -223,6 +230,7 @@ function render({ model, el: root }) {
     model.send({ type: "spectrum", fibre: i });
   };
   model.on("change:fibre", () => { highlight(); drawFibreInfo(); });
+  $("labels").checked = model.get("show_labels");
   $("prev").addEventListener("click", () => choose(model.get("fibre") - 1));
   $("next").addEventListener("click", () => choose(model.get("fibre") + 1));
   root.addEventListener("keydown", (ev) => {
@@ -282,6 +290,7 @@ function render({ model, el: root }) {
     plotted += 1;
     plot.dataset.fibre = String(i);
     plot.dataset.product = s.product;
+    plot.dataset.drawnAt = String(performance.now());
     plot.dataset.name = f.name[i];
     plot.dataset.count = String(plotted);
     plot.dataset.smooth = String(width);
@@ -322,7 +331,18 @@ function render({ model, el: root }) {
   model.on("change:summary", onProduct);
   model.on("change:fibres", onProduct);
   drawChoices(); say(); onProduct(); markReady();
-  loadPlotly(model.get("plotly_version")).catch(() => {});
+  loadPlotly(model.get("plotly_version")).then(() => {
+    model.set("page_ready", true);
+    model.save_changes();
+  }).catch(() => {});
+  // Aladin Lite comes from a CDN: when it cannot load, say so where the sky view would be.
+  setTimeout(() => {
+    const note = document.querySelector(".hnb-sky-note");
+    if (note && !document.querySelector(".aladin-container")) {
+      note.innerHTML = "<b>Sky view</b> could not be loaded (Aladin Lite comes from esm.sh; " +
+        "offline?). The field plot above shows the same fibres, and works without it.";
+    }
+  }, 8000);
   const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
   model.send({ type: "init", params });
   if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });

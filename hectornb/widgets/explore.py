@@ -149,8 +149,12 @@ class SpectrumExplorer(anywidget.AnyWidget):
     types = t.Dict(TYPES).tag(sync=True)
     #: Index (from 0) of the fibre shown; the page changes it, Python may too.
     fibre = t.Int(0).tag(sync=True)
+    #: "Show Labels": fibre names (Hector: hexabundles) on the field and the sky view.
+    show_labels = t.Bool(False).tag(sync=True)
     message = t.Dict().tag(sync=True)
     ready = t.Bool(False).tag(sync=True)
+    #: Set by the page once plotly.js is loaded: heavier views (Aladin Lite) start after it.
+    page_ready = t.Bool(False).tag(sync=True)
     #: The plotly.js the platform serves (``hectornb/static/plotly.min.js``), for caching.
     plotly_version = t.Unicode(_plotly_version()).tag(sync=True)
 
@@ -255,6 +259,13 @@ class SpectrumExplorer(anywidget.AnyWidget):
         """The product open now."""
         return self._frame
 
+    def show(self, i: int) -> None:
+        """Show fibre ``i`` (from 0): select it on the field and draw its spectrum."""
+        if self._frame is None or not 0 <= i < self._frame.n_fibres:
+            raise Invalid(f"fibre {i + 1} is not in this product")
+        self.fibre = i
+        self.send_spectrum(i)
+
     def send_spectrum(self, i: int) -> None:
         """Send fibre ``i``'s wavelength, flux, variance, sky and RWSS to the page."""
         frame = self._frame
@@ -290,13 +301,23 @@ class SpectrumExplorer(anywidget.AnyWidget):
 
         self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat()}
 
-    def _upload(self, name: str, data: bytes) -> None:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise Invalid(f"{name} is {len(data) / 1e6:.0f} MB; the limit is "
+    def _upload(self, name: str, size: int, offset: int, chunk: bytes) -> None:
+        """Receive a file in pieces (a websocket message is capped at 10 MiB), then open it."""
+        if size > MAX_UPLOAD_BYTES:
+            raise Invalid(f"{name} is {size / 1e6:.0f} MB; the limit is "
                           f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")  # fmt: skip
         safe = Path(name).name or "upload.fits"
         dest = self._uploads / safe
-        dest.write_bytes(data)
+        part = dest.with_name(f".{safe}.part")
+        if offset == 0:
+            part.write_bytes(b"")
+        elif not part.exists() or part.stat().st_size != offset:
+            raise Invalid(f"{safe}: a piece of the upload went missing; please upload again")
+        with open(part, "ab") as out:
+            out.write(chunk)
+        if offset + len(chunk) < size:
+            return
+        part.replace(dest)
         if not is_product(dest):
             dest.unlink()
             raise Invalid(f"{safe} is not a reduced product (a FITS file with spectra, "
@@ -336,7 +357,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
             elif kind == "upload":
                 if not buffers:
                     raise Invalid("the upload carried no file")
-                self._upload(str(content.get("name") or "upload.fits"), bytes(buffers[0]))
+                self._upload(str(content.get("name") or "upload.fits"), int(content["size"]),
+                             int(content["offset"]), bytes(buffers[0]))  # fmt: skip
             elif kind == "pdf":
                 self._say("drawing every spectrum into a PDF…", "info")
                 path = self.pdf()
@@ -345,7 +367,3 @@ class SpectrumExplorer(anywidget.AnyWidget):
         except (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration) as exc:
             self._say(str(exc) or type(exc).__name__, "error")
 
-
-def explore_page(**kwargs) -> SpectrumExplorer:
-    """The Explore app as the Voilà page shows it."""
-    return SpectrumExplorer(**kwargs)
