@@ -30,8 +30,24 @@ if TYPE_CHECKING:
     from .tramlines import TramlineMap
 
 
-def _gauss(dy: np.ndarray, sigma: float) -> np.ndarray:
-    return np.exp(-0.5 * (dy / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+def _profile(base: np.ndarray, centre: np.ndarray, sigma: float, reach: int) -> np.ndarray:
+    """The Gaussian profile centred on ``centre`` (rows) at rows ``base - reach`` to
+    ``base + reach``: shape (2 * reach + 1, *base.shape), float32.
+
+    Row to row the profile changes by a factor exp(-(2k + 1) / 2 sigma^2) exp(d / sigma^2)
+    (d = centre - base), so two exponentials per fibre and column and a product per row
+    give the whole window: one exponential per pixel was a fifth of a Hector frame.
+    """
+    inv = np.float32(1.0 / sigma**2)
+    d = (centre - base).astype(np.float32)
+    out = np.empty((2 * reach + 1, *base.shape), dtype=np.float32)
+    out[0] = np.exp(np.float32(-0.5) * inv * (-reach - d) ** 2)
+    out[0] *= np.float32(1.0 / (sigma * np.sqrt(2 * np.pi)))
+    step = np.exp(d * inv)
+    for j, k in enumerate(range(-reach, reach), start=1):
+        np.multiply(out[j - 1], step * np.float32(np.exp(-(2 * k + 1) * 0.5 / sigma**2)),
+                    out=out[j])  # fmt: skip
+    return out
 
 
 def _tridiagonal(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray,
@@ -59,26 +75,31 @@ class _Windows:
                  first_variance: np.ndarray | None = None):  # fmt: skip
         n_rows, n_cols = data.shape
         # +-3 sigma: model and data are cut alike, so the fit stays unbiased
-        reach = int(np.ceil(3 * sigma))
+        self.reach = reach = int(np.ceil(3 * sigma))
         offsets = np.arange(-reach, reach + 1)[:, None, None]
-        self.rows = np.floor(y)[None].astype(int) + offsets  # (window, n, n_cols)
+        self.base = np.floor(y).astype(np.intp)
+        self.rows = self.base[None] + offsets  # (window, n, n_cols)
         self.inside = (self.rows >= 0) & (self.rows < n_rows)
         # one flat index into a padded copy for every gather: 2-D fancy indexing with
         # clipped rows took a third of the extraction. Windows wholly off the image read
-        # the padding (their pixels are outside, and weigh nothing).
+        # the padding, whose variance is infinite: those pixels weigh nothing, and no
+        # profile needs masking.
         pad = 2 * reach
-        start = np.clip(np.floor(y).astype(np.intp), -reach, n_rows - 1 + reach) + pad
+        start = np.clip(self.base, -reach, n_rows - 1 + reach) + pad
         flat = (start * n_cols + np.arange(n_cols))[None] + (offsets * n_cols).astype(np.intp)
 
-        def gather(image: np.ndarray, dtype=np.float32) -> np.ndarray:
+        def gather(image: np.ndarray, outside=0.0, dtype=np.float32) -> np.ndarray:
             # single precision halves the memory traffic; the sums stay well inside its range
-            return np.pad(np.asarray(image, dtype=dtype), ((pad, pad), (0, 0))).ravel().take(flat)
+            padded = np.pad(np.asarray(image, dtype=dtype), ((pad, pad), (0, 0)),
+                            constant_values=outside)  # fmt: skip
+            return padded.ravel().take(flat)
 
         self.data = gather(data)
-        self.variance = gather(variance)
+        self.variance = gather(variance, np.inf)
         self.y = y.astype(np.float32)
-        self.mask = None if mask is None else gather(mask, bool) & self.inside
-        self.first_variance = self.variance if first_variance is None else gather(first_variance)
+        self.mask = None if mask is None else gather(mask, False, bool) & self.inside
+        self.first_variance = (self.variance if first_variance is None
+                               else gather(first_variance, np.inf))  # fmt: skip
 
     def solve(self, sigma: float, passes: int = 1, reject: float | None = None,
               want_model: bool = False):  # fmt: skip
@@ -90,13 +111,15 @@ class _Windows:
         profile errors) get no weight in the next pass, and the fit is redone: cosmic rays
         and hot pixels stop pulling the flux up (Horne 1986). ``rejected`` marks them.
         """
-        y, inside = self.y, self.inside
-        rows = self.rows.astype(np.float32)
+        y, inside, base, reach = self.y, self.inside, self.base, self.reach
         n_cols = y.shape[1]
-        far = np.full((1, n_cols), 1e9, dtype=np.float32)
-        p_self = np.where(inside, _gauss(rows - y[None], sigma), 0.0)
-        p_prev = np.where(inside, _gauss(rows - np.concatenate([-far, y[:-1]])[None], sigma), 0.0)
-        p_next = np.where(inside, _gauss(rows - np.concatenate([y[1:], far])[None], sigma), 0.0)
+        # each fibre's profile, and its neighbours' along the slit, over its window (pixels
+        # off the image have infinite variance, so no weight)
+        p_self = _profile(base, y, sigma, reach)
+        p_prev = np.zeros_like(p_self)
+        p_next = np.zeros_like(p_self)
+        p_prev[:, 1:] = _profile(base[1:], y[:-1], sigma, reach)
+        p_next[:, :-1] = _profile(base[:-1], y[1:], sigma, reach)
         v = self.first_variance
         zero = np.zeros((1, n_cols), dtype=np.float32)
         rejected = np.zeros(self.data.shape, dtype=bool) if self.mask is None else self.mask.copy()
@@ -106,8 +129,9 @@ class _Windows:
                 # a fibre needs a third of its profile unmasked at a column to be measured
                 # there; below that its pixels are used after all (a NaN would lose the
                 # whole fibre)
-                kept = np.sum(np.where(rejected, 0.0, p_self), axis=0)
-                rejected &= (kept >= np.sum(p_self, axis=0) / 3)[None]
+                on_image = np.where(inside, p_self, 0.0)
+                kept = np.sum(np.where(rejected, 0.0, on_image), axis=0)
+                rejected &= (kept >= np.sum(on_image, axis=0) / 3)[None]
                 w = np.where(rejected, 0.0, p_self / v)
             else:
                 w = p_self / v

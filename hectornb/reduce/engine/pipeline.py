@@ -98,10 +98,12 @@ def _cosmic_threshold(image: Image, options: Mapping[str, str] | None) -> float 
     if method == "LACOSMIC":
         import astroscrappy
 
-        # objlim 20: fibre cores are nearly as sharp as cosmic rays (at 5, 7 % flagged)
+        # objlim 20: fibre cores are nearly as sharp as cosmic rays (at 5, 7 % flagged).
+        # One iteration: on a Hector frame it finds the same 169 of 170 cosmic-ray pixels
+        # as four, with half the false flags, in a third of the time (3.9 s against 12.2 s)
         image.mask, _ = astroscrappy.detect_cosmics(
             image.data.astype(np.float32), invar=image.variance.astype(np.float32),
-            sigclip=5.0, sigfrac=0.3, objlim=20.0, gain=1.0,
+            sigclip=5.0, sigfrac=0.3, objlim=20.0, gain=1.0, niter=1,
             readnoise=float(image.header["RO_NOISE"]), satlevel=1e12,
         )  # fmt: skip
         return None
