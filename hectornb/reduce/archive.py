@@ -18,6 +18,7 @@ from psycopg import sql
 from ..config import Settings
 from ..db import engine
 from ..instrument import ARMS, parse_raw_filename
+from ..spectra.io import FIBRE_TABLE_NAMES
 
 COLUMNS = (
     "path", "file", "night", "ccd", "arm", "ndfclass", "object", "exposed", "utmjd", "epoch",
@@ -41,7 +42,7 @@ def frame_row(path: Path) -> dict:
         h = hdul[0].header
         fibres = None
         for hdu in hdul[1:]:
-            if hdu.name in ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU"):
+            if hdu.name in FIBRE_TABLE_NAMES:
                 fibres = hdu.header
                 break
     night_match = _NIGHT.search(str(h.get("FILEORIG", ""))) or _NIGHT.search(

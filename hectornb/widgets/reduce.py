@@ -25,11 +25,9 @@ from ..reduce import access
 from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS, submit
-from ..spectra.io import fibre_table
+from ..spectra.io import FIBRE_TABLE_NAMES, fibre_table
 
 _HERE = Path(__file__).parent
-#: Names a fibre table has in 2dF and Hector raw frames.
-FIBRE_TABLES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
 SYDNEY = ZoneInfo("Australia/Sydney")
 #: The seed form's fields, in its order: (form name, 2dFdr name).
 FORM = tuple((form, name) for form, name in FORM_NAMES.items())
@@ -53,7 +51,7 @@ def fibre_rows(path: str, targets_only: bool = False) -> list[dict]:
     """A raw frame's fibre table for the VIEW dialogs (RA/Dec in degrees); with
     ``targets_only`` only the programme fibres (the targets VIEW)."""
     with fits.open(path) as hdul:
-        hdu = next((h for h in hdul[1:] if h.name in FIBRE_TABLES), None)
+        hdu = next((h for h in hdul[1:] if h.name in FIBRE_TABLE_NAMES), None)
         if hdu is None:
             kind = hdul[0].header.get("NDFCLASS", "raw")
             raise Invalid(f"{Path(path).name} has no fibre table (a {kind} frame)")
