@@ -320,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_spectra_pdf)
 
     add_commands(sub, rsub, _user_arg)
+    from .cli_obslog import add_commands as add_obslog_commands
+
+    add_obslog_commands(sub, _user_arg)
 
     tsub = _group(sub, "targets", "target lists and classifications")
 

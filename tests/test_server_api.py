@@ -112,7 +112,11 @@ def test_openapi_describes_every_route(platform):
             continue
         path = re.sub(r"\(\[\^/\]\+\)|\(\[0-9a-fA-F-\]\{36\}\)", "{}", pattern).rstrip("/?")
         templated = {re.sub(r"\{[^}]+\}", "{}", p) for p in described}
-        assert path.rstrip("/") in templated, f"{pattern} is not in the OpenAPI document"
+        # a group of names (the Obslog collections) is one route per name
+        names = re.search(r"\(([a-z|]+)\)", path)
+        for one in names.group(1).split("|") if names else [None]:
+            expanded = path.replace(names.group(0), one) if names else path
+            assert expanded.rstrip("/") in templated, f"{pattern} is not in the OpenAPI document"
 
 
 def test_api_tokens_act_as_their_user_until_revoked(platform):

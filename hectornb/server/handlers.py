@@ -289,7 +289,8 @@ _NAME = r"([^/]+)"
 
 def handlers(base_url: str) -> list[tuple]:
     """Every route of the platform, relative to the server's ``base_url``."""
-    from .reduce_api import reduce_handlers  # it builds on this module's base handler
+    from .obslog_api import obslog_handlers  # they build on this module's base handler
+    from .reduce_api import reduce_handlers
 
     def u(path: str) -> str:
         return url_path_join(base_url, path)
@@ -313,6 +314,7 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/undo"), UndoHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
         *reduce_handlers(u),
+        *obslog_handlers(u),
         (u("hectornb/hips/offline/(.*)"), web.StaticFileHandler, {"path": hips}),
         # the Explore app's plots: plotly.js from the plotly package, cached by version
         (u("hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler, {"path": plotly_js}),

@@ -172,12 +172,17 @@ def document() -> dict:
                        errors=(403, 404, 409, 422)),
         },
     }  # fmt: skip
+    from .obslog_api import openapi_parts
+
+    obslog_paths, obslog_schemas = openapi_parts()
+    paths.update(obslog_paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "hectornb REST API", "version": __version__,
-                 "description": "Target lists and classifications (Classify) and reductions "
-                                "(Reduce, Pipeline as a Web Service). The acting user is the "
-                                "one the server authenticated."},
+                 "description": "Target lists and classifications (Classify), reductions "
+                                "(Reduce, Pipeline as a Web Service) and the observing log "
+                                "(Obslog). The acting user is the one the server "
+                                "authenticated."},
         "security": [{"token": []}],
         "paths": paths,
         "components": {
@@ -187,8 +192,14 @@ def document() -> dict:
                                                          "`token hnb_…`: an API token made "
                                                          "with POST /hectornb/api/tokens"}},
             "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "string"}},
+                "Error": {"type": "object", "properties": {
+                    "error": {"type": "string"},
+                    "errors": {"type": "array", "description": "Obslog: every bad field",
+                               "items": {"type": "object", "properties": {
+                                   "field": {"type": "string"},
+                                   "reason": {"type": "string"}}}}},
                           "required": ["error"]},
+                **obslog_schemas,
                 "Frames": {"type": "object", "properties": {
                     "frames": {"type": "array", "items": {"type": "object"}},
                     "n": {"type": "integer"}}},

@@ -1,0 +1,39 @@
+"""``hectornb obslog …``: the observer role and Hector tile files, from the shell."""
+
+from __future__ import annotations
+
+import json
+
+
+def _cmd_observer(args) -> int:
+    from .obslog import ObslogStore
+
+    ObslogStore().set_observer(args.username, args.action == "add")
+    print(f"{args.username} {'is' if args.action == 'add' else 'is no longer'} an observer")
+    return 0
+
+
+def _cmd_import_tile(args) -> int:
+    from .obslog import ObslogStore
+    from .obslog.tiles import read_tile_file
+
+    store = ObslogStore()
+    for path in args.files:
+        counts = store.import_tile(read_tile_file(path), args.user)
+        print(json.dumps(counts))
+    return 0
+
+
+def add_commands(sub, user_arg) -> None:
+    """Register ``hectornb obslog`` on the main parser's sub-commands ``sub``."""
+    osub = sub.add_parser("obslog", help="the observing log")
+    osub = osub.add_subparsers(dest="obslog_command", required=True)
+    p = osub.add_parser("observer", help="give (add) or take (remove) the observer role")
+    p.add_argument("action", choices=("add", "remove"))
+    p.add_argument("username")
+    p.set_defaults(func=_cmd_observer)
+    p = osub.add_parser("import-tile", help="Hector tile files -> tiles, targets and stars "
+                        "(each file whole, or nothing with every error's line)")  # fmt: skip
+    p.add_argument("files", nargs="+")
+    user_arg(p)
+    p.set_defaults(func=_cmd_import_tile)

@@ -1,0 +1,388 @@
+"""The observing log in PostgreSQL: versioned records, filtered lists, history.
+
+An edit locks the current row (``FOR UPDATE``), closes it and inserts the next version, as
+Rubin's exposurelog does; a delete is a version marked deleted, so nothing is ever lost and a
+delete can be undone. Giving the version one edited (``expected_version``) turns a write
+that raced another into a conflict rather than a silent overwrite. Reads are open to every
+signed-in user; writes need the observer role. SQL is composed from the collections' own
+field names (`psycopg.sql.Identifier`); user values only ever travel as parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ..config import Settings
+from ..db import engine
+from ..errors import Forbidden, Invalid, NotFound
+from .schema import Collection, FieldErrors, collection, members, parse_value, validate
+
+MAX_LIMIT = 1000
+
+
+class Conflict(Invalid):
+    """The record changed since the version the edit was based on (HTTP 409)."""
+
+
+def _columns(coll: Collection) -> list[str]:
+    return [f.name for f in coll.fields] + (["members"] if coll.name == "tiles" else [])
+
+
+def _stored(coll: Collection, record: dict) -> dict:
+    """The field values as the table holds them (an absent JSON value is empty)."""
+    return {f.name: ({} if f.name != "sky" else []) if f.kind == "json" and
+            record.get(f.name) is None else record.get(f.name) for f in coll.fields}  # fmt: skip
+
+
+def _params(coll: Collection, record: dict) -> dict:
+    out = {k: Jsonb(v) if coll.field(k).kind == "json" else v
+           for k, v in _stored(coll, record).items()}  # fmt: skip
+    if coll.name == "tiles":
+        out["members"] = members(record)
+    return out
+
+
+def _public(coll: Collection, row: Mapping) -> dict:
+    """A row as the API shows it: the fields, then the version's who and when."""
+    out = {f.name: row[f.name] for f in coll.fields}
+    out.update(version=row["version"], deleted=row["deleted"], author=row["author"],
+               created=row["created"])  # fmt: skip
+    if coll.name == "tiles":
+        out["members"] = row["members"]
+    return out
+
+
+class ObslogStore:
+    """The observing log; every method takes the acting user from the caller (the server's
+    authenticated user), never from the record."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings
+
+    def _connect(self):
+        return engine.connect(self.settings)
+
+    # ---- roles ------------------------------------------------------------------------------
+
+    def is_observer(self, user: str) -> bool:
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM obslog_observer WHERE username = %s",
+                                (user,)).fetchone() is not None  # fmt: skip
+
+    def set_observer(self, user: str, observer: bool = True) -> None:
+        """Give or take the observer role (an administrator's command)."""
+        with self._connect() as conn:
+            if observer:
+                conn.execute("INSERT INTO obslog_observer (username) VALUES (%s)"
+                             " ON CONFLICT DO NOTHING", (user,))  # fmt: skip
+            else:
+                conn.execute("DELETE FROM obslog_observer WHERE username = %s", (user,))
+
+    def _writer(self, conn, user: str) -> None:
+        if conn.execute("SELECT 1 FROM obslog_observer WHERE username = %s",
+                        (user,)).fetchone() is None:  # fmt: skip
+            raise Forbidden(f"{user} is not an observer: only observers edit the log")
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def get(self, name: str, record_id: str, version: int | None = None) -> dict:
+        coll = collection(name)
+        where = sql.SQL("superseded IS NULL") if version is None else sql.SQL("version = %(v)s")
+        with self._connect() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT * FROM {} WHERE id = %(id)s AND {}").format(
+                    sql.Identifier(coll.table), where),
+                {"id": str(record_id), "v": version},
+            ).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"no {name[:-1]} {record_id!r}"
+                           + (f" version {version}" if version else ""))  # fmt: skip
+        return _public(coll, row)
+
+    def history(self, name: str, record_id: str) -> list[dict]:
+        """Every version, oldest first, each with who, when and what changed."""
+        coll = collection(name)
+        with self._connect() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM {} WHERE id = %s ORDER BY version").format(
+                    sql.Identifier(coll.table)), (str(record_id),)).fetchall()  # fmt: skip
+        if not rows:
+            raise NotFound(f"no {name[:-1]} {record_id!r}")
+        out, before = [], None
+        for row in rows:
+            now = _public(coll, row)
+            fields = {f.name: now[f.name] for f in coll.fields} | {"deleted": now["deleted"]}
+            changed = {k: {"from": None if before is None else before[k], "to": v}
+                       for k, v in fields.items() if before is None or before[k] != v}  # fmt: skip
+            out.append({"version": now["version"], "author": now["author"],
+                        "created": now["created"], "deleted": now["deleted"],
+                        "changed": changed})  # fmt: skip
+            before = fields
+        return out
+
+    def list(self, name: str, query: Mapping[str, Sequence[str]] | None = None) -> dict:
+        """Current records matching ``query`` (the REST API's query arguments, each a list
+        of strings): ``{"total", "offset", "limit", "items"}``.
+
+        Filters: ``<field>=v`` (any of the values) on exact fields; ``min_<field>`` and
+        ``max_<field>`` (inclusive) on ranges; ``q`` (substring of any text field);
+        ``tags``/``exclude_tags`` (any of / none of) on list fields, also by their own name;
+        ``deleted`` false (default), true or any; tiles: ``member`` (the tiles holding a
+        target or star, by id). ``order_by`` (repeatable, ``-`` for
+        descending; the record id breaks ties, so pages are stable), ``offset``, ``limit``.
+        """
+        coll = collection(name)
+        conds, params, errors = self._filters(coll, query or {})
+        order, page = self._order(coll, query or {}, errors)
+        if errors:
+            raise FieldErrors(errors)
+        where = sql.SQL(" AND ").join([sql.SQL("superseded IS NULL"), *conds])
+        table = sql.Identifier(coll.table)
+        with self._connect() as conn:
+            total = conn.execute(sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
+                table, where), params).fetchone()["n"]  # fmt: skip
+            rows = conn.execute(sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {} OFFSET %(offset)s"
+                                        " LIMIT %(limit)s").format(table, where, order),
+                                {**params, **page}).fetchall()  # fmt: skip
+        return {"total": total, **page, "items": [_public(coll, r) for r in rows]}
+
+    def _filters(self, coll: Collection, query: Mapping[str, Sequence[str]]):
+        conds: list[sql.Composable] = []
+        params: dict = {}
+        errors: list[dict] = []
+        known = {"q", "deleted", "order_by", "offset", "limit", "tags", "exclude_tags", "member"}
+        for arg, values in query.items():
+            values = [v for v in values if v != ""]
+            if not values:
+                continue
+            field_name = arg.removeprefix("min_").removeprefix("max_")
+            f = coll.field(field_name) if arg not in known else None
+            key = f"p{len(params)}"
+            if arg == "member" and coll.name == "tiles":  # tiles holding a target or star
+                conds.append(sql.SQL("members && %({})s").format(sql.SQL(key)))
+                params[key] = [str(v) for v in values]
+            elif arg == "deleted":
+                choice = values[-1].lower()
+                if choice not in ("false", "true", "any"):
+                    errors.append({"field": "deleted", "reason": "must be false, true or any"})
+                elif choice != "any":
+                    conds.append(sql.SQL("deleted = %({})s").format(sql.SQL(key)))
+                    params[key] = choice == "true"
+            elif arg == "q":
+                texts = [g.name for g in coll.fields if g.search == "text"]
+                if texts:
+                    conds.append(sql.SQL("({})").format(sql.SQL(" OR ").join(
+                        sql.SQL("{} ILIKE %({})s").format(sql.Identifier(t), sql.SQL(key))
+                        for t in texts)))  # fmt: skip
+                    params[key] = "%" + values[-1].replace("\\", "\\\\").replace(
+                        "%", "\\%").replace("_", "\\_") + "%"  # fmt: skip
+            elif arg in ("tags", "exclude_tags") or (f is not None and f.search == "tags"
+                                                     and arg == f.name):  # fmt: skip
+                column = coll.field("tags") if arg in ("tags", "exclude_tags") else f
+                if column is None or column.search != "tags":
+                    errors.append({"field": arg, "reason": f"{coll.name} have no tags"})
+                    continue
+                words = [w.strip().lower() for v in values for w in v.split(",") if w.strip()]
+                test = sql.SQL("{} && %({})s").format(sql.Identifier(column.name), sql.SQL(key))
+                conds.append(sql.SQL("NOT ({})").format(test) if arg == "exclude_tags" else test)
+                params[key] = words
+            elif f is not None and f.search == "text":
+                errors.append({"field": arg, "reason": "free text: search it with q="})
+            elif f is None or f.search == "" or f.kind == "json":
+                if arg not in ("order_by", "offset", "limit"):
+                    errors.append({"field": arg, "reason": "not a filter of " + coll.name})
+            elif arg.startswith(("min_", "max_")):
+                if f.search != "range":
+                    errors.append({"field": arg, "reason": f"{f.name} has no range filter"})
+                    continue
+                try:
+                    bound = self._parse(f, values[-1])
+                except ValueError as exc:
+                    errors.append({"field": arg, "reason": str(exc)})
+                    continue
+                op = ">=" if arg.startswith("min_") else "<="
+                conds.append(sql.SQL("{} " + op + " %({})s").format(sql.Identifier(f.name),
+                                                                   sql.SQL(key)))  # fmt: skip
+                params[key] = bound
+            else:
+                try:
+                    wanted = [self._parse(f, v) for v in values]
+                except ValueError as exc:
+                    errors.append({"field": arg, "reason": str(exc)})
+                    continue
+                conds.append(sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(f.name),
+                                                               sql.SQL(key)))  # fmt: skip
+                params[key] = wanted
+        if "deleted" not in query:
+            conds.append(sql.SQL("NOT deleted"))
+        return conds, params, errors
+
+    @staticmethod
+    def _parse(f, text: str):
+        return text if f.kind == "texts" else parse_value(f, text)
+
+    def _order(self, coll: Collection, query: Mapping[str, Sequence[str]], errors: list):
+        terms = []
+        for term in query.get("order_by", []) or []:
+            name = term.lstrip("-")
+            if coll.field(name) is None and name not in ("version", "created"):
+                errors.append({"field": "order_by", "reason": f"no field {name!r} to order by"})
+                continue
+            terms.append(sql.SQL("{} {}").format(
+                sql.Identifier(name), sql.SQL("DESC" if term.startswith("-") else "ASC")))
+        terms.append(sql.SQL("id ASC"))
+        page = {}
+        for arg, default, top in (("offset", 0, None), ("limit", 50, MAX_LIMIT)):
+            raw = (query.get(arg) or [str(default)])[-1]
+            try:
+                value = int(raw)
+                if value < 0 or (top is not None and value > top):
+                    raise ValueError
+            except ValueError:
+                limit = f" and at most {top}" if top else ""
+                errors.append({"field": arg, "reason": f"must be a whole number >= 0{limit}"})
+                value = default
+            page[arg] = value
+        return sql.SQL(", ").join(terms), page
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def create(self, name: str, data: dict, user: str) -> dict:
+        """A new record (version 1); its id is its key field's value."""
+        coll = collection(name)
+        record = validate(coll, data)
+        record_id = str(record[coll.key])
+        with self._connect() as conn:
+            self._writer(conn, user)
+            try:
+                row = self._insert(conn, coll, record_id, 1, record, user, False)
+            except pg_errors.UniqueViolation:
+                raise Conflict(f"{coll.key} {record_id!r} exists already: edit it, or restore"
+                               " it if it was deleted") from None  # fmt: skip
+        return _public(coll, row)
+
+    def update(self, name: str, record_id: str, changes: dict, user: str,
+               expected_version: int | None = None) -> dict:  # fmt: skip
+        """A new version with ``changes`` applied to the current one."""
+        coll = collection(name)
+        if coll.key in changes and str(changes[coll.key]) != str(record_id):
+            raise FieldErrors([{"field": coll.key, "reason": "a record's id cannot change"}])
+        validate(coll, changes, partial=True)  # each bad field named, before any lock
+        with self._connect() as conn:
+            self._writer(conn, user)
+            current = self._current(conn, coll, record_id, expected_version)
+            if current["deleted"]:
+                raise Conflict(f"{name[:-1]} {record_id!r} is deleted: restore it first")
+            merged = {f.name: current[f.name] for f in coll.fields} | changes
+            record = validate(coll, merged)
+            row = self._next(conn, coll, current, record, user, deleted=False)
+        return _public(coll, row)
+
+    def delete(self, name: str, record_id: str, user: str,
+               expected_version: int | None = None) -> dict:  # fmt: skip
+        """Mark deleted (a new version); `restore` undoes it."""
+        return self._set_deleted(name, record_id, user, True, expected_version)
+
+    def restore(self, name: str, record_id: str, user: str,
+                expected_version: int | None = None) -> dict:  # fmt: skip
+        return self._set_deleted(name, record_id, user, False, expected_version)
+
+    def _set_deleted(self, name, record_id, user, deleted, expected_version):
+        coll = collection(name)
+        with self._connect() as conn:
+            self._writer(conn, user)
+            current = self._current(conn, coll, record_id, expected_version)
+            if current["deleted"] == deleted:
+                raise Conflict(f"{name[:-1]} {record_id!r} is "
+                               f"{'deleted' if deleted else 'not deleted'} already")  # fmt: skip
+            record = {f.name: current[f.name] for f in coll.fields}
+            row = self._next(conn, coll, current, record, user, deleted=deleted)
+        return _public(coll, row)
+
+    def import_tile(self, tile_file, user: str) -> dict:
+        """Store a tile file's tile, targets and stars in one transaction: new records are
+        added, changed ones get a new version, identical ones are left alone. Returns the
+        counts, by collection, of ``added``, ``updated`` and ``unchanged`` records."""
+        from .tiles import TileFileError
+
+        plan, problems = [], []
+        for name, records in (("targets", tile_file.targets), ("stars", tile_file.stars),
+                              ("tiles", [tile_file.tile])):  # fmt: skip
+            coll = collection(name)
+            for record in records:
+                try:
+                    plan.append((coll, validate(coll, record)))
+                except FieldErrors as exc:
+                    problems += [f"{tile_file.tile.get('meta', {}).get('file', 'tile')}: "
+                                 f"{coll.key} {record.get(coll.key)}: {e['field']}: "
+                                 f"{e['reason']}" for e in exc.errors]  # fmt: skip
+        if problems:
+            raise TileFileError(problems)
+        counts = {name: {"added": 0, "updated": 0, "unchanged": 0}
+                  for name in ("targets", "stars", "tiles")}  # fmt: skip
+        with self._connect() as conn:
+            self._writer(conn, user)
+            for coll, record in plan:
+                counts[coll.name][self._upsert(conn, coll, record, user)] += 1
+        return {"tile_id": tile_file.tile["tile_id"], **counts}
+
+    def _upsert(self, conn, coll: Collection, record: dict, user: str) -> str:
+        record_id = str(record[coll.key])
+        row = conn.execute(
+            sql.SQL("SELECT * FROM {} WHERE id = %s AND superseded IS NULL FOR UPDATE").format(
+                sql.Identifier(coll.table)), (record_id,)).fetchone()  # fmt: skip
+        if row is None:
+            self._insert(conn, coll, record_id, 1, record, user, False)
+            return "added"
+        stored = _stored(coll, record)
+        if not row["deleted"] and all(row[f.name] == stored[f.name] for f in coll.fields):
+            return "unchanged"
+        self._next(conn, coll, row, record, user, deleted=False)
+        return "updated"
+
+    def _current(self, conn, coll: Collection, record_id: str, expected: int | None):
+        table = sql.Identifier(coll.table)
+        for _ in range(100):
+            row = conn.execute(
+                sql.SQL("SELECT * FROM {} WHERE id = %s AND superseded IS NULL FOR UPDATE")
+                .format(table), (str(record_id),)).fetchone()  # fmt: skip
+            # a row another edit superseded while this one waited for its lock drops out;
+            # the next statement sees the version that edit inserted
+            if row is not None or conn.execute(
+                    sql.SQL("SELECT 1 FROM {} WHERE id = %s LIMIT 1").format(table),
+                    (str(record_id),)).fetchone() is None:  # fmt: skip
+                break
+        if row is None:
+            raise NotFound(f"no {coll.name[:-1]} {record_id!r}")
+        if expected is not None and row["version"] != expected:
+            raise Conflict(f"{coll.name[:-1]} {record_id!r} is at version {row['version']}, not "
+                           f"{expected}: someone edited it meanwhile; reload and redo")
+        return row
+
+    def _next(self, conn, coll, current, record, user, deleted):
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(sql.SQL("UPDATE {} SET superseded = %s WHERE uid = %s").format(
+            sql.Identifier(coll.table)), (now, current["uid"]))  # fmt: skip
+        return self._insert(conn, coll, current["id"], current["version"] + 1, record, user,
+                            deleted)  # fmt: skip
+
+    def _insert(self, conn, coll, record_id, version, record, user, deleted):
+        columns = _columns(coll)
+        values = _params(coll, record)
+        return conn.execute(
+            sql.SQL("INSERT INTO {} (id, version, deleted, author, {}) VALUES (%(_id)s,"
+                    " %(_version)s, %(_deleted)s, %(_author)s, {}) RETURNING *").format(
+                sql.Identifier(coll.table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder(c) for c in columns)),
+            {**values, "_id": record_id, "_version": version, "_deleted": deleted,
+             "_author": user},
+        ).fetchone()  # fmt: skip
+
+
+__all__ = ["MAX_LIMIT", "Conflict", "ObslogStore"]
