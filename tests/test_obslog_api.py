@@ -181,3 +181,57 @@ def test_concurrent_edits_lose_nothing(platform, observer):
     history = call(platform, "GET", f"runs/{run}/history").json()["history"]
     assert len(history) == 1 + codes.count(200)  # every accepted edit is a version
     assert [h["version"] for h in history] == list(range(1, len(history) + 1))
+
+
+def test_a_tile_page_a_run_page_a_target_page_and_csv(platform, observer, tmp_path):
+    """The queries of the app: from a tile to its bundles' targets and stars and the logs
+    and run that observed it; from the run to its nights, tiles and targets; from a target
+    to every tile and log that holds it. The CSV export is what the list returns."""
+    import csv
+    import io
+
+    from hector_tiles import tile_text
+
+    from hectornb.obslog.tiles import read_tile_file
+
+    base = uuid.uuid4().int >> 72
+    path = tmp_path / "Tile_Q.csv"
+    path.write_text(tile_text(base, f"Q_{base}"))
+    tile_id = ObslogStore().import_tile(read_tile_file(path), observer)["tile_id"]
+    run = "R-" + uuid.uuid4().hex[:8]
+    call(platform, "POST", "runs", json={"run_id": run, "start_date": "2031-06-01",
+                                          "end_date": "2031-06-03",
+                                          "observers": ["ann"]})  # fmt: skip
+    for night, hour, seeing in (("2031-06-01", 11, 1.1), ("2031-06-01", 13, 1.3),
+                                ("2031-06-02", 12, 0.9)):  # fmt: skip
+        r = call(platform, "POST", "logs", json={"night": night, "run_id": run,
+                                                  "time": f"{night}T{hour}:00:00Z",
+                                                  "tile_id": tile_id,
+                                                  "seeing": seeing})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    page = call(platform, "GET", f"tiles/{tile_id}/related").json()
+    assert [b["bundle"] for b in page["bundles"]][:21] == list("ABCDEFGHIJKLMNOPQRSTU")
+    a = page["bundles"][0]
+    assert a["kind"] == "target" and a["record"]["galaxy_id"] == base
+    assert page["bundles"][7]["record"]["kind"] == "standard"  # H: a standard star
+    assert [g["seeing"] for g in page["logs"]] == [1.1, 1.3, 0.9]
+    assert [r["run_id"] for r in page["runs"]] == [run]
+
+    run_page = call(platform, "GET", f"runs/{run}/related").json()
+    assert run_page["nights"] == [{"night": "2031-06-01", "logs": 2},
+                                  {"night": "2031-06-02", "logs": 1}]  # fmt: skip
+    assert [t["tile_id"] for t in run_page["tiles"]] == [tile_id]
+    assert len(run_page["targets"]) == 19
+
+    target_page = call(platform, "GET", f"targets/{base}/related").json()
+    assert [t["tile_id"] for t in target_page["tiles"]] == [tile_id]
+    assert len(target_page["logs"]) == 3
+
+    exported = call(platform, "GET", f"logs.csv?run_id={run}&order_by=seeing")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    listed = call(platform, "GET", f"logs?run_id={run}&order_by=seeing").json()["items"]
+    assert [r["log_id"] for r in rows] == [g["log_id"] for g in listed]
+    assert [float(r["seeing"]) for r in rows] == [0.9, 1.1, 1.3]
+    assert all(r["author"] == observer and r["tile_id"] == tile_id for r in rows)

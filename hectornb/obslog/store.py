@@ -10,7 +10,10 @@ field names (`psycopg.sql.Identifier`); user values only ever travel as paramete
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 from collections.abc import Mapping, Sequence
 
 from psycopg import errors as pg_errors
@@ -45,6 +48,18 @@ def _params(coll: Collection, record: dict) -> dict:
     if coll.name == "tiles":
         out["members"] = members(record)
     return out
+
+
+def _csv_value(f, value):
+    if value is None:
+        return ""
+    if f.kind == "json":
+        return json.dumps(value, default=str, sort_keys=True)
+    if f.kind == "texts":
+        return ";".join(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
 
 
 def _public(coll: Collection, row: Mapping) -> dict:
@@ -249,6 +264,77 @@ class ObslogStore:
                 value = default
             page[arg] = value
         return sql.SQL(", ").join(terms), page
+
+    def export_csv(self, name: str, query: Mapping[str, Sequence[str]] | None = None) -> str:
+        """The records ``query`` selects (every page, up to 100,000) as CSV: one column per
+        field (lists joined with ``;``, JSON as JSON), then version, author and time."""
+        coll = collection(name)
+        query = {**(query or {}), "offset": ["0"], "limit": [str(MAX_LIMIT)]}
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([f.name for f in coll.fields] + ["version", "author", "created"])
+        for offset in range(0, 100_000, MAX_LIMIT):
+            page = self.list(name, {**query, "offset": [str(offset)]})
+            for item in page["items"]:
+                writer.writerow([_csv_value(f, item[f.name]) for f in coll.fields]
+                                + [item["version"], item["author"], item["created"].isoformat()])
+            if offset + MAX_LIMIT >= page["total"]:
+                break
+        return out.getvalue()
+
+    def related(self, name: str, record_id: str) -> dict:
+        """What a record is linked to: a tile's bundles (with their targets and stars) and
+        the logs and runs that observed it; a run's nights, tiles and targets; a target's
+        or star's tiles and the logs of those tiles."""
+        record = self.get(name, record_id)
+        if name == "tiles":
+            members = record["bundles"] | {g: {"kind": "star", "id": s}
+                                           for g, s in record["guides"].items()}  # fmt: skip
+            targets = self._by_ids("targets", [m["id"] for m in members.values()
+                                               if m["kind"] == "target"])  # fmt: skip
+            stars = self._by_ids("stars", [m["id"] for m in members.values()
+                                           if m["kind"] == "star"])  # fmt: skip
+            logs = self._all("logs", {"tile_id": [record_id], "order_by": ["night", "time"]})
+            runs = self._by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
+            bundles = [{"bundle": b, **m, "record": (targets if m["kind"] == "target"
+                                                     else stars).get(m["id"])}
+                       for b, m in sorted(members.items(), key=lambda kv: (len(kv[0]), kv[0]))]
+            return {"tile": record, "bundles": bundles, "logs": logs,
+                    "runs": list(runs.values())}  # fmt: skip
+        if name == "runs":
+            logs = self._all("logs", {"run_id": [record_id], "order_by": ["night", "time"]})
+            nights: dict[str, int] = {}
+            for g in logs:
+                nights[g["night"].isoformat()] = nights.get(g["night"].isoformat(), 0) + 1
+            tiles = self._by_ids("tiles", sorted({g["tile_id"] for g in logs if g["tile_id"]}))
+            target_ids = sorted({m["id"] for t in tiles.values() for m in t["bundles"].values()
+                                 if m["kind"] == "target"})  # fmt: skip
+            return {"run": record, "nights": [{"night": k, "logs": v} for k, v in nights.items()],
+                    "tiles": list(tiles.values()),
+                    "targets": list(self._by_ids("targets", target_ids).values())}  # fmt: skip
+        if name in ("targets", "stars"):
+            tiles = self._all("tiles", {"member": [record_id], "order_by": ["date"]})
+            logs = self._all("logs", {"tile_id": [t["tile_id"] for t in tiles],
+                                      "order_by": ["night", "time"]}) if tiles else []  # fmt: skip
+            return {name[:-1]: record, "tiles": tiles, "logs": logs}
+        return {name[:-1]: record}
+
+    def _all(self, name: str, query: dict) -> list[dict]:
+        items, offset = [], 0
+        while True:
+            page = self.list(name, {**query, "offset": [str(offset)], "limit": [str(MAX_LIMIT)]})
+            items += page["items"]
+            offset += MAX_LIMIT
+            if offset >= page["total"]:
+                return items
+
+    def _by_ids(self, name: str, ids: list[str]) -> dict[str, dict]:
+        if not ids:
+            return {}
+        coll = collection(name)
+        key = coll.key
+        found = self._all(name, {key: [str(i) for i in ids]})
+        return {str(r[key]): r for r in found}
 
     # ---- writing ----------------------------------------------------------------------------
 

@@ -136,15 +136,33 @@ class HistoryHandler(_ObslogHandler):
         self.write_json({"history": await self.call(ObslogStore().history, name, record_id)})
 
 
+class RelatedHandler(_ObslogHandler):
+    @web.authenticated
+    async def get(self, name: str, record_id: str):
+        self.write_json(await self.call(ObslogStore().related, name, record_id))
+
+
+class ExportHandler(_ObslogHandler):
+    @web.authenticated
+    async def get(self, name: str):
+        query = {k: [v.decode() for v in vs] for k, vs in self.request.query_arguments.items()
+                 if k != "token"}  # fmt: skip
+        text = await self.call(ObslogStore().export_csv, name, query)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
+        self.finish(text, set_content_type="text/csv; charset=utf-8")
+
+
 def obslog_handlers(u) -> list[tuple]:
     names = "(" + "|".join(COLLECTIONS) + ")"
     record = r"([^/]+)"
     return [
         (u("hectornb/api/obslog/?"), CollectionsHandler),
         (u(f"hectornb/api/obslog/{names}/?"), RecordsHandler),
+        (u(f"hectornb/api/obslog/{names}\\.csv"), ExportHandler),
         (u(f"hectornb/api/obslog/{names}/{record}"), RecordHandler),
         (u(f"hectornb/api/obslog/{names}/{record}/restore"), RestoreHandler),
         (u(f"hectornb/api/obslog/{names}/{record}/history"), HistoryHandler),
+        (u(f"hectornb/api/obslog/{names}/{record}/related"), RelatedHandler),
     ]
 
 
@@ -218,4 +236,13 @@ def openapi_parts() -> tuple[dict, dict]:
         paths[f"{base}/{{record_id}}/history"] = {"parameters": [rid], "get": {
             "summary": "every version: who, when, what changed",
             "responses": {"200": {"description": "versions"}, **errs}}}
+        paths[f"{base}/{{record_id}}/related"] = {"parameters": [rid], "get": {
+            "summary": "linked records: a tile's bundles, logs and runs; a run's nights, "
+                       "tiles and targets; a target's or star's tiles and logs",
+            "responses": {"200": {"description": "linked records"}, **errs}}}
+        paths[f"{base}.csv"] = {"get": {
+            "summary": f"{c.name} as CSV (the list's filters, every page)",
+            "parameters": filters,
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
+                          **errs}}}
     return paths, schemas
