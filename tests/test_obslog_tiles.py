@@ -86,3 +86,20 @@ def test_tile_rules_for_standard_star_bundles(tmp_path, observer):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(TileFileError, match="H and U take the standard stars"):
         read_tile_file(path)
+
+
+def test_many_log_entries_at_once_all_or_nothing(observer):
+    from hectornb.obslog import FieldErrors
+
+    tag = "bulk" + uuid.uuid4().hex[:8]
+    good = [{"night": f"2032-01-{d:02d}", "seeing": 1.0 + d / 10, "tags": [tag]}
+            for d in range(1, 21)]  # fmt: skip
+    bad = [*good[:5], {"night": "2032-02-30", "seeing": 1.0}, *good[5:]]
+    store = ObslogStore()
+    with pytest.raises(FieldErrors) as caught:
+        store.create_many("logs", bad, observer)
+    assert caught.value.errors == [{"field": "[5].night",
+                                    "reason": "must be a date YYYY-MM-DD, not '2032-02-30'"}]
+    assert store.list("logs", {"tags": [tag]})["total"] == 0
+    assert store.create_many("logs", good, observer) == 20
+    assert store.list("logs", {"tags": [tag]})["total"] == 20

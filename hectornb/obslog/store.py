@@ -159,11 +159,15 @@ class ObslogStore:
         where = sql.SQL(" AND ").join([sql.SQL("superseded IS NULL"), *conds])
         table = sql.Identifier(coll.table)
         with self._connect() as conn:
-            total = conn.execute(sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
-                table, where), params).fetchone()["n"]  # fmt: skip
-            rows = conn.execute(sql.SQL("SELECT * FROM {} WHERE {} ORDER BY {} OFFSET %(offset)s"
-                                        " LIMIT %(limit)s").format(table, where, order),
-                                {**params, **page}).fetchall()  # fmt: skip
+            # the page and the number of matches from one scan
+            rows = conn.execute(sql.SQL("SELECT *, count(*) OVER () AS _total FROM {} WHERE {}"
+                                        " ORDER BY {} OFFSET %(offset)s LIMIT %(limit)s").format(
+                table, where, order), {**params, **page}).fetchall()  # fmt: skip
+            if rows:
+                total = rows[0]["_total"]
+            else:  # a page past the end says nothing of the total
+                total = conn.execute(sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
+                    table, where), params).fetchone()["n"]  # fmt: skip
         return {"total": total, **page, "items": [_public(coll, r) for r in rows]}
 
     def _filters(self, coll: Collection, query: Mapping[str, Sequence[str]]):
@@ -351,6 +355,35 @@ class ObslogStore:
                 raise Conflict(f"{coll.key} {record_id!r} exists already: edit it, or restore"
                                " it if it was deleted") from None  # fmt: skip
         return _public(coll, row)
+
+    def create_many(self, name: str, records: Sequence[dict], user: str) -> int:
+        """Many new records in one transaction (an import): all stored, or none, with every
+        bad record's fields named by its position in ``records``."""
+        coll = collection(name)
+        clean, problems = [], []
+        for k, data in enumerate(records):
+            try:
+                clean.append(validate(coll, data))
+            except FieldErrors as exc:
+                problems += [{"field": f"[{k}].{e['field']}", "reason": e["reason"]}
+                             for e in exc.errors]  # fmt: skip
+        if problems:
+            raise FieldErrors(problems)
+        columns = _columns(coll)
+        statement = sql.SQL("INSERT INTO {} (id, version, deleted, author, {}) VALUES "
+                            "(%(_id)s, 1, false, %(_author)s, {})").format(
+            sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder(c) for c in columns))  # fmt: skip
+        with self._connect() as conn:
+            self._writer(conn, user)
+            try:
+                with conn.cursor() as cur:
+                    cur.executemany(statement, [
+                        {**_params(coll, r), "_id": str(r[coll.key]), "_author": user}
+                        for r in clean])  # fmt: skip
+            except pg_errors.UniqueViolation as exc:
+                raise Conflict(f"a {coll.key} exists already: {exc.diag.message_detail}") from None
+        return len(clean)
 
     def update(self, name: str, record_id: str, changes: dict, user: str,
                expected_version: int | None = None) -> dict:  # fmt: skip
