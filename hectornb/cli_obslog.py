@@ -24,6 +24,13 @@ def _cmd_import_tile(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .obslog.report import night_report
+
+    print(night_report(args.night, args.output))
+    return 0
+
+
 def add_commands(sub, user_arg) -> None:
     """Register ``hectornb obslog`` on the main parser's sub-commands ``sub``."""
     osub = sub.add_parser("obslog", help="the observing log")
@@ -37,3 +44,7 @@ def add_commands(sub, user_arg) -> None:
     p.add_argument("files", nargs="+")
     user_arg(p)
     p.set_defaults(func=_cmd_import_tile)
+    p = osub.add_parser("report", help="a night's log as a PDF report")
+    p.add_argument("night", help="YYYY-MM-DD (the local date of the evening)")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_report)

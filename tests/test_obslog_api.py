@@ -235,3 +235,30 @@ def test_a_tile_page_a_run_page_a_target_page_and_csv(platform, observer, tmp_pa
     assert [r["log_id"] for r in rows] == [g["log_id"] for g in listed]
     assert [float(r["seeing"]) for r in rows] == [0.9, 1.1, 1.3]
     assert all(r["author"] == observer and r["tile_id"] == tile_id for r in rows)
+
+
+def test_night_report_pdf(platform, observer):
+    import io
+
+    from pypdf import PdfReader
+
+    night = "2031-07-0" + str(uuid.uuid4().int % 9 + 1)
+    run = "R-" + uuid.uuid4().hex[:8]
+    call(platform, "POST", "runs", json={"run_id": run, "start_date": "2031-07-01",
+                                          "end_date": "2031-07-09", "observers": ["ann", "bo"],
+                                          "instrument": "Hector"})  # fmt: skip
+    for hour, seeing, comment, lost in ((10, 1.2, "first field, clear", 0),
+                                        (12, 2.4, "cloud came in", 1.5)):  # fmt: skip
+        r = call(platform, "POST", "logs", json={
+            "night": night, "time": f"{night}T{hour}:00:00Z", "run_id": run, "exposure": 1800,
+            "seeing": seeing, "comment": comment, "time_lost": lost,
+            "lost_reason": "cloud" if lost else ""})  # fmt: skip
+        assert r.status_code == 201, r.text
+    r = call(platform, "GET", f"reports/{night}.pdf")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+    for expected in (f"Night report {night}", run, "ann, bo", "2 log entries",
+                     "1.00 h of exposure", "1.50 h lost (cloud)", "first field, clear",
+                     "cloud came in", "median 1.80"):  # fmt: skip
+        assert expected in text, (expected, text)
+    assert call(platform, "GET", "reports/yesterday.pdf").status_code == 422

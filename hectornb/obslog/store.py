@@ -294,36 +294,37 @@ class ObslogStore:
         if name == "tiles":
             members = record["bundles"] | {g: {"kind": "star", "id": s}
                                            for g, s in record["guides"].items()}  # fmt: skip
-            targets = self._by_ids("targets", [m["id"] for m in members.values()
+            targets = self.by_ids("targets", [m["id"] for m in members.values()
                                                if m["kind"] == "target"])  # fmt: skip
-            stars = self._by_ids("stars", [m["id"] for m in members.values()
+            stars = self.by_ids("stars", [m["id"] for m in members.values()
                                            if m["kind"] == "star"])  # fmt: skip
-            logs = self._all("logs", {"tile_id": [record_id], "order_by": ["night", "time"]})
-            runs = self._by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
+            logs = self.every("logs", {"tile_id": [record_id], "order_by": ["night", "time"]})
+            runs = self.by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
             bundles = [{"bundle": b, **m, "record": (targets if m["kind"] == "target"
                                                      else stars).get(m["id"])}
                        for b, m in sorted(members.items(), key=lambda kv: (len(kv[0]), kv[0]))]
             return {"tile": record, "bundles": bundles, "logs": logs,
                     "runs": list(runs.values())}  # fmt: skip
         if name == "runs":
-            logs = self._all("logs", {"run_id": [record_id], "order_by": ["night", "time"]})
+            logs = self.every("logs", {"run_id": [record_id], "order_by": ["night", "time"]})
             nights: dict[str, int] = {}
             for g in logs:
                 nights[g["night"].isoformat()] = nights.get(g["night"].isoformat(), 0) + 1
-            tiles = self._by_ids("tiles", sorted({g["tile_id"] for g in logs if g["tile_id"]}))
+            tiles = self.by_ids("tiles", sorted({g["tile_id"] for g in logs if g["tile_id"]}))
             target_ids = sorted({m["id"] for t in tiles.values() for m in t["bundles"].values()
                                  if m["kind"] == "target"})  # fmt: skip
             return {"run": record, "nights": [{"night": k, "logs": v} for k, v in nights.items()],
                     "tiles": list(tiles.values()),
-                    "targets": list(self._by_ids("targets", target_ids).values())}  # fmt: skip
+                    "targets": list(self.by_ids("targets", target_ids).values())}  # fmt: skip
         if name in ("targets", "stars"):
-            tiles = self._all("tiles", {"member": [record_id], "order_by": ["date"]})
-            logs = self._all("logs", {"tile_id": [t["tile_id"] for t in tiles],
+            tiles = self.every("tiles", {"member": [record_id], "order_by": ["date"]})
+            logs = self.every("logs", {"tile_id": [t["tile_id"] for t in tiles],
                                       "order_by": ["night", "time"]}) if tiles else []  # fmt: skip
             return {name[:-1]: record, "tiles": tiles, "logs": logs}
         return {name[:-1]: record}
 
-    def _all(self, name: str, query: dict) -> list[dict]:
+    def every(self, name: str, query: dict) -> list[dict]:
+        """Every current record ``query`` selects, page after page."""
         items, offset = [], 0
         while True:
             page = self.list(name, {**query, "offset": [str(offset)], "limit": [str(MAX_LIMIT)]})
@@ -332,12 +333,13 @@ class ObslogStore:
             if offset >= page["total"]:
                 return items
 
-    def _by_ids(self, name: str, ids: list[str]) -> dict[str, dict]:
+    def by_ids(self, name: str, ids: list[str]) -> dict[str, dict]:
+        """The current records with these ids (by their key), as {id: record}."""
         if not ids:
             return {}
         coll = collection(name)
         key = coll.key
-        found = self._all(name, {key: [str(i) for i in ids]})
+        found = self.every(name, {key: [str(i) for i in ids]})
         return {str(r[key]): r for r in found}
 
     # ---- writing ----------------------------------------------------------------------------

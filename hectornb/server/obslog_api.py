@@ -11,6 +11,7 @@ observer, 404 an unknown record.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 from tornado import web
@@ -152,11 +153,31 @@ class ExportHandler(_ObslogHandler):
         self.finish(text, set_content_type="text/csv; charset=utf-8")
 
 
+class ReportHandler(_ObslogHandler):
+    @web.authenticated
+    async def get(self, night: str):
+        import tempfile
+        from pathlib import Path
+
+        from ..obslog.report import night_report
+
+        try:
+            dt.date.fromisoformat(night)
+        except ValueError:
+            raise web.HTTPError(422, f"the night is a date YYYY-MM-DD, not {night!r}") from None
+        with tempfile.TemporaryDirectory(prefix="hnb-report-") as tmp:
+            path = await self.call(night_report, night, Path(tmp) / f"night-{night}.pdf")
+            data = path.read_bytes()
+        self.set_header("Content-Disposition", f'attachment; filename="night-{night}.pdf"')
+        self.finish(data, set_content_type="application/pdf")
+
+
 def obslog_handlers(u) -> list[tuple]:
     names = "(" + "|".join(COLLECTIONS) + ")"
     record = r"([^/]+)"
     return [
         (u("hectornb/api/obslog/?"), CollectionsHandler),
+        (u(r"hectornb/api/obslog/reports/([^/]+)\.pdf"), ReportHandler),
         (u(f"hectornb/api/obslog/{names}/?"), RecordsHandler),
         (u(f"hectornb/api/obslog/{names}\\.csv"), ExportHandler),
         (u(f"hectornb/api/obslog/{names}/{record}"), RecordHandler),
@@ -180,6 +201,12 @@ def openapi_parts() -> tuple[dict, dict]:
     paths["/hectornb/api/obslog/"] = {"get": {
         "summary": "the collections and their fields; whether you are an observer",
         "responses": {"200": {"description": "collections"}, "403": err}}}
+    paths["/hectornb/api/obslog/reports/{night}.pdf"] = {"get": {
+        "summary": "the night report: every log entry of a night, totals, seeing (PDF)",
+        "parameters": [{"name": "night", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "date"}}],
+        "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}},
+                      "403": err, "422": err}}}
     for c in COLLECTIONS.values():
         title = c.name.capitalize()[:-1]
         props = {}
