@@ -73,6 +73,7 @@ def load_demo(owner: str) -> Iterator[str]:
         except TargetStoreError as exc:  # a concurrent loader won the race
             yield f"{name}: {exc}"
     yield load_demo_night(owner)
+    yield load_demo_log(owner)
 
 
 def index_simulated_night(raw: Path, members: tuple[str, ...], settings=None,
@@ -101,3 +102,27 @@ def load_demo_night(owner: str) -> str:
     frames = index_simulated_night(raw, (owner,), date=dt.date(2025, 10, 1), seed=1)
     nights = ", ".join(sorted(set(frames["night"])))
     return f"demo night {nights}: {len(frames)} raw frames indexed under {raw}"
+
+
+def load_demo_log(owner: str) -> str:
+    """Make ``owner`` an observer and log the demo night (a run, an entry per object
+    exposure, with its raw frames), once."""
+    from .obslog import ObslogStore
+    from .reduce.access import visible_frames
+
+    store = ObslogStore()
+    store.set_observer(owner)
+    if store.list("runs", {"run_id": ["DEMO-2025-10"]})["total"]:
+        return "observing log: already loaded"
+    store.create("runs", {"run_id": "DEMO-2025-10", "start_date": "2025-09-30",
+                          "end_date": "2025-10-02", "observers": [owner],
+                          "instrument": "2dF/AAOmega", "setup": "580V + 385R"}, owner)  # fmt: skip
+    objects = visible_frames(owner, {"night_from": "251001", "night_to": "251001",
+                                     "ndfclass": "MFOBJECT", "arm": "blue"})  # fmt: skip
+    entries = [{"night": "2025-10-01", "run_id": "DEMO-2025-10", "frames": [f["file"]],
+                "exposure": f["exposed"], "seeing": 1.1 + 0.1 * k, "qc": "pass",
+                "transparency": "clear", "comment": f"{f['object']}: exposure {k + 1}",
+                "tags": ["demo"]} for k, f in enumerate(objects)]  # fmt: skip
+    if entries:
+        store.create_many("logs", entries, owner)
+    return f"observing log: a run and {len(entries)} entries for the demo night"

@@ -301,6 +301,16 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     # a running platform's runner may have taken it already: then it stops between steps
     assert JobStore().cancel(job.id, "dana").status in ("cancelled", "cancelling")
 
+    # and its observing log: a run, one entry per blue object exposure with its frame
+    from hectornb.demo import load_demo_log
+    from hectornb.obslog import ObslogStore
+
+    assert load_demo_log("dana") == "observing log: a run and 6 entries for the demo night"
+    assert load_demo_log("dana") == "observing log: already loaded"
+    logs = ObslogStore().list("logs", {"run_id": ["DEMO-2025-10"], "order_by": ["comment"]})
+    assert logs["total"] == 6 and all(len(g["frames"]) == 1 for g in logs["items"])
+    assert ObslogStore().is_observer("dana")
+
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):
     from hectornb.reduce.jobs import JobStore

@@ -51,6 +51,12 @@ APPS = (
         "Explore reduced 2dF/AAOmega/Hector spectra: the field with every fibre, each "
         "fibre's spectrum with its variance, sky and lines at a redshift; PDF of them all.",
     ),
+    (
+        "Obslog",
+        "obslog.ipynb",
+        "The observing log: targets, stars, Hector tiles and their hexabundles, runs and the "
+        "night log; every edit kept as a version; CSV, night reports, a REST API.",
+    ),
 )
 
 

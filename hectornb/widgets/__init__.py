@@ -3,16 +3,19 @@
 from .classify import ClassifyApp
 from .explore import SpectrumExplorer
 from .explore_sky import FibreSkyView, explore_page
+from .obslog import ObslogApp, obslog_page
 from .reduce import ReduceApp, reduce_page
 from .sky import SharedSkyView, classify_page
 
 __all__ = [
     "ClassifyApp",
     "FibreSkyView",
+    "ObslogApp",
     "ReduceApp",
     "SharedSkyView",
     "SpectrumExplorer",
     "classify_page",
     "explore_page",
+    "obslog_page",
     "reduce_page",
 ]

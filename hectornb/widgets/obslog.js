@@ -1,0 +1,246 @@
+// The Obslog app's front end: home cards, table grids, tile/run/target pages, the API page.
+// Python holds the truth (the observing log); the page sends actions and draws state.
+
+const TITLES = { targets: "Target", stars: "Star", tiles: "Tile", runs: "Run", logs: "Logs" };
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function baseUrl() {
+  const cfg = document.getElementById("jupyter-config-data");
+  if (cfg) {
+    try {
+      const base = JSON.parse(cfg.textContent).baseUrl;
+      if (base) return base.endsWith("/") ? base : base + "/";
+    } catch (e) { /* fall through */ }
+  }
+  const path = window.location.pathname;
+  const at = path.indexOf("voila/");
+  return at >= 0 ? path.slice(0, at) : "/";
+}
+
+function shown(field, value) {
+  if (value === null || value === undefined) return "";
+  if (field.kind === "json") return JSON.stringify(value);
+  if (field.kind === "texts") return value.join(", ");
+  return String(value);
+}
+
+function parsed(field, text) {
+  if (text === "") return null;
+  if (field.kind === "json") { try { return JSON.parse(text); } catch (e) { return text; } }
+  if (field.kind === "texts") return text.split(",").map((s) => s.trim()).filter(Boolean);
+  return text;
+}
+
+function render({ model, el: root }) {
+  root.classList.add("hnb-obslog");
+  root.dataset.testid = "obslog";
+  root.innerHTML = `
+    <nav class="hnb-obslog-nav">
+      <button data-go="home">Home</button>
+      <button data-go="api">API</button>
+      <span class="hnb-user"></span>
+    </nav>
+    <div class="hnb-message" data-testid="message" role="status"></div>
+    <section class="hnb-page" data-testid="page"></section>`;
+  const page = root.querySelector(".hnb-page");
+  const schema = () => Object.fromEntries(model.get("schema").map((c) => [c.name, c]));
+  const send = (msg) => model.send(msg);
+  let fresh = null; // the unsaved new row of the grid: {field: text}
+
+  const say = () => {
+    const m = model.get("message") || {};
+    const box = root.querySelector(".hnb-message");
+    box.className = `hnb-message hnb-${m.kind || "info"}`;
+    box.textContent = m.text || "";
+    for (const cell of page.querySelectorAll(".hnb-bad")) cell.classList.remove("hnb-bad");
+    for (const e of m.errors || []) {
+      const input = page.querySelector(`.hnb-new [data-field="${e.field.split(".")[0]}"]`);
+      if (input) { input.classList.add("hnb-bad"); input.title = e.reason; }
+    }
+  };
+  model.on("change:message", say);
+  const user = () => {
+    root.querySelector(".hnb-user").innerHTML = `signed in as <b>${esc(model.get("user"))}</b>` +
+      (model.get("observer") ? " (observer)" : " (read only)");
+  };
+  model.on("change:observer", user);
+
+  function drawHome() {
+    const counts = model.get("counts");
+    page.innerHTML = `<div class="hnb-cards">${Object.entries(TITLES).map(([name, title]) => `
+      <div class="hnb-card" data-collection="${name}"><h3>${title}</h3>
+        <p>${esc(schema()[name].description)}</p><p><b>${counts[name] ?? 0}</b> records</p>
+        <button data-detail="${name}">Check Detail</button></div>`).join("")}
+      <div class="hnb-card"><h3>Finalproduct</h3><p>reduced products: the Reduce and Explore apps</p>
+        <a class="button" href="${baseUrl()}voila/render/reduce.ipynb" target="_blank">Check Detail</a></div></div>`;
+  }
+
+  function drawTable() {
+    const v = model.get("view"), coll = schema()[v.collection], rows = model.get("rows");
+    const fields = coll.fields;
+    const newRow = fresh ? `<tr class="hnb-new"><td></td>${fields.map((f) => `<td><input data-field="${f.name}" value="${esc(fresh[f.name] ?? "")}" placeholder="${esc(f.name)}${f.required ? " *" : ""}"></td>`).join("")}</tr>` : "";
+    const csv = `${baseUrl()}hectornb/api/obslog/${v.collection}.csv${v.q ? `?q=${encodeURIComponent(v.q)}` : ""}`;
+    page.innerHTML = `
+      <h2>${TITLES[v.collection]}</h2>
+      <div class="hnb-toolbar">
+        <button data-act="add">Add new row</button>
+        <button data-act="save" ${fresh ? "" : "disabled"}>Save new row</button>
+        <button data-act="selected">Get Selected Rows</button>
+        <a class="button" data-testid="csv" href="${csv}" download="${v.collection}.csv">Download CSV export</a>
+        ${v.collection === "logs" ? `<button data-act="date">Add new Date</button>` : ""}
+        <input data-testid="search" placeholder="search" value="${esc(v.q || "")}">
+        <span>${model.get("total")} records${model.get("total") > rows.length ? ` (first ${rows.length})` : ""}</span>
+      </div>
+      <table class="hnb-grid" data-testid="grid"><thead><tr><th></th>${fields.map((f) => `<th title="${esc(f.unit)}">${esc(f.name)}</th>`).join("")}<th>version</th></tr></thead>
+      <tbody>${newRow}${rows.map((r) => `<tr data-id="${esc(r[coll.key])}" data-version="${r.version}">
+        <td><input type="checkbox" class="hnb-pick"></td>
+        ${fields.map((f) => `<td data-field="${f.name}" class="${f.name === coll.key && ["tiles", "runs", "targets", "stars"].includes(v.collection) ? "hnb-link" : ""}">${esc(shown(f, r[f.name]))}</td>`).join("")}
+        <td>${r.version}</td></tr>`).join("")}</tbody></table>
+      <pre class="hnb-selected" data-testid="selected" hidden></pre>`;
+  }
+
+  function drawRelated() {
+    const v = model.get("view"), r = model.get("related");
+    const link = (name, id) => `<a href="#" class="hnb-go" data-collection="${name}" data-id="${esc(id)}">${esc(id)}</a>`;
+    const logs = (items) => `<table class="hnb-grid"><thead><tr><th>night</th><th>time</th><th>tile</th><th>run</th><th>seeing</th><th>qc</th><th>comment</th></tr></thead><tbody>${items.map((g) => `<tr><td>${esc(g.night)}</td><td>${esc(g.time || "")}</td><td>${g.tile_id ? link("tiles", g.tile_id) : ""}</td><td>${g.run_id ? link("runs", g.run_id) : ""}</td><td>${esc(g.seeing ?? "")}</td><td>${esc(g.qc ?? "")}</td><td>${esc(g.comment ?? "")}</td></tr>`).join("")}</tbody></table>`;
+    if (v.collection === "tiles") {
+      const t = r.tile;
+      page.innerHTML = `<h2>Tile ${esc(t.tile_id)}</h2>
+        <p>RA ${t.ra}°, Dec ${t.dec}°, ${esc(t.date || "no date")}, QC ${t.qc_pass === null ? "not set" : t.qc_pass ? "pass" : "fail"}, version ${t.version}</p>
+        <h3>Bundles</h3><table class="hnb-grid" data-testid="bundles"><thead><tr><th>bundle</th><th>kind</th><th>id</th><th>RA</th><th>Dec</th><th>details</th></tr></thead><tbody>
+        ${r.bundles.map((b) => `<tr data-bundle="${esc(b.bundle)}"><td>${esc(b.bundle)}</td><td>${esc(b.kind)}</td><td>${link(b.kind === "target" ? "targets" : "stars", b.id)}</td><td>${b.record ? b.record.ra : ""}</td><td>${b.record ? b.record.dec : ""}</td><td>${b.record ? esc(b.kind === "target" ? `z ${b.record.z ?? "–"}` : b.record.kind) : "not in the log"}</td></tr>`).join("")}</tbody></table>
+        <form class="hnb-assign" data-testid="assign">Assign bundle <select name="bundle">${"ABCDEFGHIJKLMNOPQRSTU".split("").map((l) => `<option>${l}</option>`).join("")}</select>
+          to <select name="kind"><option>target</option><option>star</option></select> <input name="member" placeholder="galaxy_id or star_id"> <button>Save</button></form>
+        <h3>Logs</h3>${logs(r.logs)}<h3>Runs</h3><p>${r.runs.map((x) => link("runs", x.run_id)).join(", ") || "none"}</p>`;
+    } else if (v.collection === "runs") {
+      page.innerHTML = `<h2>Run ${esc(r.run.run_id)}</h2><p>${esc(r.run.start_date)} to ${esc(r.run.end_date)}; observers ${esc(r.run.observers.join(", "))}</p>
+        <h3>Nights</h3><ul>${r.nights.map((n) => `<li>${esc(n.night)}: ${n.logs} entries</li>`).join("")}</ul>
+        <h3>Tiles</h3><p>${r.tiles.map((x) => link("tiles", x.tile_id)).join(", ") || "none"}</p>
+        <h3>Targets</h3><p>${r.targets.map((x) => link("targets", x.galaxy_id)).join(", ") || "none"}</p>`;
+    } else {
+      const rec = r.target || r.star;
+      const key = r.target ? rec.galaxy_id : rec.star_id;
+      page.innerHTML = `<h2>${r.target ? "Target" : "Star"} ${esc(key)}</h2><p>RA ${rec.ra}°, Dec ${rec.dec}°</p>
+        <h3>Tiles</h3><p>${r.tiles.map((x) => link("tiles", x.tile_id)).join(", ") || "none"}</p><h3>Logs</h3>${logs(r.logs)}`;
+    }
+  }
+
+  function drawApi() {
+    page.innerHTML = `<h2>API</h2><form class="hnb-api" data-testid="api">
+      <select name="method"><option>GET</option></select>
+      <input name="endpoint" size="40" value="/api/target">
+      <button>Send Request</button></form>
+      <p>Query: <code data-testid="query"></code></p><pre data-testid="json"></pre>`;
+  }
+
+  function draw() {
+    const v = model.get("view");
+    page.dataset.view = v.page;
+    if (v.page === "home") drawHome();
+    else if (v.page === "table") drawTable();
+    else if (v.page === "related") drawRelated();
+    else if (v.page === "api") drawApi();
+    say();
+  }
+  model.on("change:view", draw);
+  model.on("change:rows", () => {
+    // a saved new row comes back as a row of the grid: the form empties
+    if ((model.get("message") || {}).kind === "ok") fresh = null;
+    if (model.get("view").page === "table") draw();
+  });
+  model.on("change:related", () => { if (model.get("view").page === "related") draw(); });
+  model.on("change:counts", () => { if (model.get("view").page === "home") draw(); });
+
+  root.addEventListener("click", async (ev) => {
+    const t = ev.target;
+    const go = t.closest("[data-go]");
+    if (go) {
+      if (go.dataset.go === "home") send({ type: "home" });
+      else { model.set("view", { page: "api" }); model.save_changes(); }
+      return;
+    }
+    if (t.dataset.detail) { fresh = null; send({ type: "table", collection: t.dataset.detail }); return; }
+    if (t.classList.contains("hnb-go")) {
+      ev.preventDefault();
+      send({ type: "related", collection: t.dataset.collection, id: t.dataset.id });
+      return;
+    }
+    if (t.classList.contains("hnb-link")) {
+      send({ type: "related", collection: model.get("view").collection, id: t.closest("tr").dataset.id });
+      return;
+    }
+    const v = model.get("view");
+    if (t.dataset.act === "add" || t.dataset.act === "date") {
+      fresh = t.dataset.act === "date" ? { night: new Date().toISOString().slice(0, 10) } : {};
+      draw();
+    } else if (t.dataset.act === "save" && fresh) {
+      const coll = schema()[v.collection], record = {};
+      for (const input of page.querySelectorAll(".hnb-new input")) {
+        const f = coll.fields.find((x) => x.name === input.dataset.field);
+        const value = parsed(f, input.value.trim());
+        if (value !== null) record[f.name] = value;
+      }
+      fresh = Object.fromEntries([...page.querySelectorAll(".hnb-new input")].map((i) => [i.dataset.field, i.value]));
+      send({ type: "save", collection: v.collection, record, row: "new" });
+    } else if (t.dataset.act === "selected") {
+      const coll = schema()[v.collection];
+      const ids = [...page.querySelectorAll(".hnb-pick:checked")].map((c) => c.closest("tr").dataset.id);
+      const rows = model.get("rows").filter((r) => ids.includes(String(r[coll.key])));
+      const box = page.querySelector(".hnb-selected");
+      box.hidden = false;
+      box.textContent = JSON.stringify(rows, null, 1);
+    }
+  });
+  root.addEventListener("input", (ev) => {
+    if (ev.target.closest(".hnb-new")) fresh[ev.target.dataset.field] = ev.target.value;
+  });
+  root.addEventListener("keydown", (ev) => {
+    if (ev.target.dataset.testid === "search" && ev.key === "Enter") {
+      send({ type: "table", collection: model.get("view").collection, q: ev.target.value });
+    }
+  });
+  // a double-clicked cell becomes an input; Enter saves it as a new version
+  root.addEventListener("dblclick", (ev) => {
+    const cell = ev.target.closest("td[data-field]");
+    if (!cell || cell.closest(".hnb-new")) return;
+    const tr = cell.closest("tr"), v = model.get("view");
+    const f = schema()[v.collection].fields.find((x) => x.name === cell.dataset.field);
+    const input = document.createElement("input");
+    input.value = cell.textContent;
+    cell.textContent = "";
+    cell.appendChild(input);
+    input.focus();
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        send({ type: "save", collection: v.collection, id: tr.dataset.id, version: Number(tr.dataset.version), record: { [f.name]: parsed(f, input.value.trim()) } });
+      } else if (e.key === "Escape") draw();
+    });
+  });
+  root.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    if (form.classList.contains("hnb-assign")) {
+      const d = new FormData(form);
+      send({ type: "assign", tile: model.get("view").id, bundle: d.get("bundle"), kind: d.get("kind"), member: d.get("member") });
+    } else if (form.classList.contains("hnb-api")) {
+      const endpoint = new FormData(form).get("endpoint");
+      // the seed's short form: /api/target -> the collection "targets"
+      const m = /^\/?api\/([a-z]+?)s?(\/.*)?(\?.*)?$/.exec(endpoint.split("?")[0]);
+      const name = m ? `${m[1]}s` : "";
+      const query = endpoint.includes("?") ? endpoint.slice(endpoint.indexOf("?")) : "";
+      const url = `${baseUrl()}hectornb/api/obslog/${name}${m && m[2] ? m[2] : ""}${query}`;
+      page.querySelector('[data-testid="query"]').textContent = url;
+      const r = await fetch(url, { credentials: "same-origin" });
+      page.querySelector('[data-testid="json"]').textContent = JSON.stringify(await r.json(), null, 1);
+    }
+  });
+
+  user();
+  draw();
+  send({ type: "home" });
+}
+
+export default { render };

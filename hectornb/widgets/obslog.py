@@ -1,0 +1,163 @@
+"""The Obslog app: the observing log's tables, queries and API, as the seed shows them.
+
+Home has a card per table ("Check Detail"); each table is a grid with "Add new row", "Save
+new row", "Get Selected Rows", "Download CSV export" and, for the night log, "Add new Date";
+a cell edited is saved as a new version of its record. A tile opens its page (bundles A–U
+with their targets and stars, the logs and runs that observed it; a bundle can be assigned
+there), a run its nights, tiles and targets, a target its tiles and logs. The API page sends
+a request and shows the query and the JSON. Every action goes through `ObslogStore` as the
+signed-in user: reading is open, writing needs the observer role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import anywidget
+import traitlets as t
+
+from ..errors import Forbidden, Invalid, NotFound
+from ..identity import process_user
+from ..obslog import COLLECTIONS, FieldErrors, ObslogStore
+
+_HERE = Path(__file__).parent
+PAGE = 50
+
+
+def _jsonable(value):
+    """``value`` as the page can hold it: JSON types, and 64-bit catalogue ids (beyond
+    JavaScript's 2**53) as text, or the browser rounds them to another galaxy's id."""
+
+    def safe(v):
+        if isinstance(v, dict):
+            return {k: safe(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [safe(x) for x in v]
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
+            return str(v)
+        return v
+
+    return safe(json.loads(json.dumps(value, default=str)))
+
+
+class ObslogApp(anywidget.AnyWidget):
+    """The Obslog app for the signed-in user."""
+
+    _esm = _HERE / "obslog.js"
+    _css = _HERE / "obslog.css"
+
+    user = t.Unicode("").tag(sync=True)
+    observer = t.Bool(False).tag(sync=True)
+    schema = t.List().tag(sync=True)
+    counts = t.Dict().tag(sync=True)
+    #: what the page shows: {"page": home|table|related|api, "collection", "id"}
+    view = t.Dict({"page": "home"}).tag(sync=True)
+    rows = t.List().tag(sync=True)
+    total = t.Int(0).tag(sync=True)
+    related = t.Dict().tag(sync=True)
+    message = t.Dict().tag(sync=True)
+    ready = t.Bool(False).tag(sync=True)
+
+    def __init__(self, store: ObslogStore | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.store = store or ObslogStore()
+        self._user = process_user()
+        self._query: dict = {}
+        self.user = self._user
+        self.schema = [
+            {"name": c.name, "key": c.key, "description": c.description,
+             "fields": [{"name": f.name, "kind": f.kind, "unit": f.unit,
+                         "choices": list(f.choices), "required": f.required}
+                        for f in c.fields]}
+            for c in COLLECTIONS.values()
+        ]  # fmt: skip
+        self.on_msg(self._on_message)
+
+    # ---- actions (also callable from Python) ----------------------------------------------
+
+    def home(self) -> None:
+        self.observer = self.store.is_observer(self._user)
+        self.counts = {name: self.store.list(name, {"limit": ["0"]})["total"]
+                       for name in COLLECTIONS}  # fmt: skip
+        self.view = {"page": "home"}
+
+    def table(self, name: str, q: str = "", offset: int = 0) -> None:
+        query = {"offset": [str(offset)], "limit": [str(PAGE)]}
+        if q:
+            query["q"] = [q]
+        # the newest first: a row just added shows at the top of the grid
+        query["order_by"] = ["-night", "-time", "-created"] if name == "logs" else ["-created"]
+        page = self.store.list(name, query)
+        self._query = {"q": q, "offset": offset}
+        with self.hold_sync():
+            self.rows = _jsonable(page["items"])
+            self.total = page["total"]
+            self.view = {"page": "table", "collection": name, "q": q, "offset": offset}
+
+    def open_related(self, name: str, record_id: str) -> None:
+        self.related = _jsonable(self.store.related(name, record_id))
+        self.view = {"page": "related", "collection": name, "id": record_id}
+
+    def save(self, name: str, record: dict, record_id: str | None = None,
+             version: int | None = None) -> dict:  # fmt: skip
+        """Create (no ``record_id``) or edit a record; the grid is refreshed."""
+        if record_id is None:
+            saved = self.store.create(name, record, self._user)
+            self._say(f"saved {name[:-1]} {saved[COLLECTIONS[name].key]}", "ok")
+        else:
+            saved = self.store.update(name, record_id, record, self._user, version)
+            self._say(f"{name[:-1]} {record_id}: version {saved['version']} saved", "ok")
+        return saved
+
+    def assign_bundle(self, tile_id: str, bundle: str, kind: str, member: str,
+                      version: int | None = None) -> dict:  # fmt: skip
+        """Put a target or star in one of a tile's hexabundles (a new version of the tile)."""
+        tile = self.store.get("tiles", tile_id)
+        bundles = {**tile["bundles"], bundle: {"kind": kind, "id": str(member)}}
+        saved = self.store.update("tiles", tile_id, {"bundles": bundles}, self._user,
+                                  version if version is not None else tile["version"])  # fmt: skip
+        self._say(f"tile {tile_id}: bundle {bundle} → {kind} {member}", "ok")
+        return saved
+
+    # ---- messages from the page ----------------------------------------------------------
+
+    def _say(self, text: str, kind: str = "info", **extra) -> None:
+        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(),
+                        **extra}  # fmt: skip
+
+    def _on_message(self, _widget, content: dict, _buffers) -> None:
+        kind = str(content.get("type", ""))
+        try:
+            if kind == "home":
+                self.home()
+                self.ready = True
+            elif kind == "table":
+                self.table(str(content["collection"]), str(content.get("q") or ""),
+                           int(content.get("offset") or 0))  # fmt: skip
+            elif kind == "related":
+                self.open_related(str(content["collection"]), str(content["id"]))
+            elif kind == "save":
+                name = str(content["collection"])
+                self.save(name, dict(content.get("record") or {}), content.get("id"),
+                          content.get("version"))  # fmt: skip
+                self.table(name, self._query.get("q", ""), self._query.get("offset", 0))
+            elif kind in ("delete", "restore"):
+                name = str(content["collection"])
+                getattr(self.store, kind)(name, str(content["id"]), self._user)
+                self._say(f"{name[:-1]} {content['id']} {kind}d", "ok")
+                self.table(name, self._query.get("q", ""), self._query.get("offset", 0))
+            elif kind == "assign":
+                self.assign_bundle(str(content["tile"]), str(content["bundle"]),
+                                   str(content["kind"]), str(content["member"]))  # fmt: skip
+                self.open_related("tiles", str(content["tile"]))
+        except FieldErrors as exc:
+            self._say(str(exc), "error", errors=exc.errors, row=content.get("row"))
+        except (Invalid, Forbidden, NotFound, ValueError, KeyError) as exc:
+            self._say(str(exc), "error")
+
+
+def obslog_page(**kwargs) -> ObslogApp:
+    """The Obslog app as the Voilà page shows it."""
+    return ObslogApp(**kwargs)
