@@ -95,6 +95,17 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     assert set(rows) == {str(t["galaxy_id"]) for t in everything}
     assert float(rows[str(gid)]["ra"]) == 150.05 and rows[str(gid)]["author"] == observer
 
+    # a log entry's night opens the Reduce app on that night's frames
+    store = ObslogStore()
+    store.create("logs", {"night": "2031-08-02", "comment": f"browser {gid}"}, observer)
+    page.click('button[data-go="home"]')
+    page.click('button[data-detail="logs"]')
+    page.fill('[data-testid="search"]', f"browser {gid}")
+    page.press('[data-testid="search"]', "Enter")
+    link = page.locator('[data-testid="grid"] a.hnb-reduce-night')
+    link.wait_for()
+    assert link.get_attribute("href").endswith("voila/render/reduce.ipynb?night=310802")
+
     # the API page: the seed's /api/target, its query and JSON
     page.click('button[data-go="api"]')
     page.click('[data-testid="api"] button')

@@ -34,6 +34,13 @@ function parsed(field, text) {
   return text;
 }
 
+// a log's night opens in the Reduce app (its archive query for that night)
+function reduceLink(night) {
+  if (!night) return "";
+  const yymmdd = night.slice(2, 4) + night.slice(5, 7) + night.slice(8, 10);
+  return `<a class="hnb-reduce-night" target="_blank" href="${baseUrl()}voila/render/reduce.ipynb?night=${yymmdd}">reduce this night</a>`;
+}
+
 function render({ model, el: root }) {
   root.classList.add("hnb-obslog");
   root.dataset.testid = "obslog";
@@ -94,11 +101,11 @@ function render({ model, el: root }) {
         <input data-testid="search" placeholder="search" value="${esc(v.q || "")}">
         <span>${model.get("total")} records${model.get("total") > rows.length ? ` (first ${rows.length})` : ""}</span>
       </div>
-      <table class="hnb-grid" data-testid="grid"><thead><tr><th></th>${fields.map((f) => `<th title="${esc(f.unit)}">${esc(f.name)}</th>`).join("")}<th>version</th></tr></thead>
+      <table class="hnb-grid" data-testid="grid"><thead><tr><th></th>${fields.map((f) => `<th title="${esc(f.unit)}">${esc(f.name)}</th>`).join("")}<th>version</th>${v.collection === "logs" ? "<th>frames</th>" : ""}</tr></thead>
       <tbody>${newRow}${rows.map((r) => `<tr data-id="${esc(r[coll.key])}" data-version="${r.version}">
         <td><input type="checkbox" class="hnb-pick"></td>
         ${fields.map((f) => `<td data-field="${f.name}" class="${f.name === coll.key && ["tiles", "runs", "targets", "stars"].includes(v.collection) ? "hnb-link" : ""}">${esc(shown(f, r[f.name]))}</td>`).join("")}
-        <td>${r.version}</td></tr>`).join("")}</tbody></table>
+        <td>${r.version}</td>${v.collection === "logs" ? `<td>${reduceLink(r.night)}</td>` : ""}</tr>`).join("")}</tbody></table>
       <pre class="hnb-selected" data-testid="selected" hidden></pre>`;
   }
 
