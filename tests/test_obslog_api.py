@@ -109,6 +109,17 @@ def test_bad_input_names_every_field_and_stores_nothing(platform, observer):
     r = call(platform, "POST", "runs", json={"run_id": "R-bad", "start_date": "2025-10-05",
                                               "end_date": "2025-10-01"})  # fmt: skip
     assert r.json()["errors"] == [{"field": "end_date", "reason": "is before start_date"}]
+    # tiles: the hexabundle rules (A-U; H and U take standard stars; GS1-GS6 guides)
+    r = call(platform, "POST", "tiles", json={
+        "tile_id": "T-bad", "ra": 10, "dec": 5, "date": "2031-02-29", "qc_pass": "maybe",
+        "bundles": {"H": {"kind": "target", "id": "1"}, "Z": {"kind": "star", "id": "S"},
+                    "A": "galaxy 12"},
+        "guides": {"GS9": "G1"}, "sky": "none"})  # fmt: skip
+    reasons = {e["field"]: e["reason"] for e in r.json()["errors"]}
+    assert set(reasons) == {"date", "qc_pass", "bundles.H", "bundles.Z", "bundles.A", "guides",
+                            "sky"}  # fmt: skip
+    assert reasons["bundles.H"] == "bundle H takes a standard star"
+    assert reasons["bundles.Z"] == "Hector's hexabundles are A to U"
     # bad filters are named too
     r = call(platform, "GET", "logs?min_seeing=good&order_by=colour&limit=5000&weather=x")
     fields = {e["field"] for e in r.json()["errors"]}
