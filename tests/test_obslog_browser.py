@@ -102,8 +102,10 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     page.click('button[data-detail="logs"]')
     page.fill('[data-testid="search"]', f"browser {gid}")
     page.press('[data-testid="search"]', "Enter")
-    link = page.locator('[data-testid="grid"] a.hnb-reduce-night')
-    link.wait_for()
+    page.wait_for_function("document.querySelectorAll('[data-testid=grid] tbody tr').length"
+                           " === 1")  # fmt: skip
+    link = page.locator('[data-testid="grid"] tr', has_text=f"browser {gid}").locator(
+        "a.hnb-reduce-night")
     assert link.get_attribute("href").endswith("voila/render/reduce.ipynb?night=310802")
 
     # the API page: the seed's /api/target, its query and JSON
