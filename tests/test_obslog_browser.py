@@ -28,7 +28,9 @@ def observer(platform):
 
 def open_obslog(page, platform):
     page.goto(f"{platform['base']}/voila/render/obslog.ipynb?token={platform['token']}")
-    page.wait_for_selector('[data-testid="page"][data-view="home"] .hnb-card', timeout=60_000)
+    # ready: the home page has its counts and the user's role from the kernel
+    page.wait_for_selector('[data-testid="obslog"][data-ready="true"] [data-view="home"] .hnb-card',
+                           timeout=60_000)  # fmt: skip
 
 
 def add_row(page, values: dict) -> None:

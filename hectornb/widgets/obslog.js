@@ -44,6 +44,9 @@ function reduceLink(night) {
 function render({ model, el: root }) {
   root.classList.add("hnb-obslog");
   root.dataset.testid = "obslog";
+  const markReady = () => (root.dataset.ready = String(Boolean(model.get("ready"))));
+  model.on("change:ready", markReady);
+  markReady();
   root.innerHTML = `
     <nav class="hnb-obslog-nav">
       <button data-go="home">Home</button>
