@@ -60,6 +60,28 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"]')
     assert ObslogStore().get("targets", str(gid))["ra"] == 150.05
 
+    # a cell edited is a new version; its history says who changed what; delete, restore
+    row = page.locator(f'[data-testid="grid"] tr[data-id="{gid}"]')
+    row.locator('td[data-field="z"]').dblclick()
+    row.locator('td[data-field="z"] input').fill("0.0412")
+    row.locator('td[data-field="z"] input').press("Enter")
+    page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"][data-version="2"]')
+    assert ObslogStore().get("targets", str(gid))["z"] == 0.0412
+    page.locator(f'[data-testid="grid"] tr[data-id="{gid}"] button[data-row="history"]').click()
+    history = page.locator('[data-testid="history"] li')
+    history.nth(1).wait_for()
+    assert "version 2" in history.nth(1).inner_text() and "z null → 0.0412" in history.nth(
+        1).inner_text()  # fmt: skip
+    page.locator(f'[data-testid="grid"] tr[data-id="{gid}"] button[data-row="delete"]').click()
+    page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"]', state="detached")
+    assert ObslogStore().get("targets", str(gid))["deleted"] is True
+    page.check('[data-testid="show-deleted"]')
+    page.locator(f'[data-testid="grid"] tr[data-id="{gid}"] button[data-row="restore"]').click()
+    page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"]', state="detached")
+    assert ObslogStore().get("targets", str(gid))["version"] == 4
+    page.uncheck('[data-testid="show-deleted"]')
+    page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"]')
+
     # a tile, then its page: assign bundle A to the target
     page.click('button[data-go="home"]')
     page.click('button[data-detail="tiles"]')
@@ -96,6 +118,7 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     everything = ObslogStore().every("targets", {})
     assert set(rows) == {str(t["galaxy_id"]) for t in everything}
     assert float(rows[str(gid)]["ra"]) == 150.05 and rows[str(gid)]["author"] == observer
+    assert float(rows[str(gid)]["z"]) == 0.0412 and rows[str(gid)]["version"] == "4"
 
     # a log entry's night opens the Reduce app on that night's frames
     store = ObslogStore()

@@ -102,14 +102,20 @@ function render({ model, el: root }) {
         <a class="button" data-testid="csv" href="${csv}" download="${v.collection}.csv">Download CSV export</a>
         ${v.collection === "logs" ? `<button data-act="date">Add new Date</button>` : ""}
         <input data-testid="search" placeholder="search" value="${esc(v.q || "")}">
-        <span>${model.get("total")} records${model.get("total") > rows.length ? ` (first ${rows.length})` : ""}</span>
+        <label><input type="checkbox" data-testid="show-deleted" ${v.deleted ? "checked" : ""}> deleted</label>
+        <button data-act="prev" ${v.offset ? "" : "disabled"}>◀</button>
+        <span data-testid="range">${rows.length ? `${v.offset + 1}–${v.offset + rows.length}` : "0"} of ${model.get("total")}</span>
+        <button data-act="next" ${v.offset + rows.length < model.get("total") ? "" : "disabled"}>▶</button>
       </div>
       <table class="hnb-grid" data-testid="grid"><thead><tr><th></th>${fields.map((f) => `<th title="${esc(f.unit)}">${esc(f.name)}</th>`).join("")}<th>version</th>${v.collection === "logs" ? "<th>frames</th>" : ""}</tr></thead>
       <tbody>${newRow}${rows.map((r) => `<tr data-id="${esc(r[coll.key])}" data-version="${r.version}">
         <td><input type="checkbox" class="hnb-pick"></td>
         ${fields.map((f) => `<td data-field="${f.name}" class="${f.name === coll.key && ["tiles", "runs", "targets", "stars"].includes(v.collection) ? "hnb-link" : ""}">${esc(shown(f, r[f.name]))}</td>`).join("")}
-        <td>${r.version}</td>${v.collection === "logs" ? `<td>${reduceLink(r.night)}</td>` : ""}</tr>`).join("")}</tbody></table>
-      <pre class="hnb-selected" data-testid="selected" hidden></pre>`;
+        <td>${r.version}</td>${v.collection === "logs" ? `<td>${reduceLink(r.night)}</td>` : ""}
+        <td><button class="small" data-row="history">history</button>
+          <button class="small" data-row="${v.deleted ? "restore" : "delete"}">${v.deleted ? "restore" : "delete"}</button></td></tr>`).join("")}</tbody></table>
+      <pre class="hnb-selected" data-testid="selected" hidden></pre>
+      <div data-testid="history"></div>`;
   }
 
   function drawRelated() {
@@ -161,7 +167,16 @@ function render({ model, el: root }) {
     if ((model.get("message") || {}).kind === "ok") fresh = null;
     if (model.get("view").page === "table") draw();
   });
-  model.on("change:related", () => { if (model.get("view").page === "related") draw(); });
+  model.on("change:related", () => {
+    const v = model.get("view"), r = model.get("related");
+    if (v.page === "related") draw();
+    else if (v.page === "table" && r.history) {
+      // a record's versions under the grid: who, when, and each change from -> to
+      page.querySelector('[data-testid="history"]').innerHTML = `<h3>History of ${esc(r.id)}</h3><ol>${r.history.map((h) =>
+        `<li>version ${h.version}, ${esc(h.author)}, ${esc(h.created)}: ${Object.entries(h.changed).map(([k, c]) =>
+          `<b>${esc(k)}</b> ${esc(JSON.stringify(c.from))} → ${esc(JSON.stringify(c.to))}`).join("; ")}</li>`).join("")}</ol>`;
+    }
+  });
   model.on("change:counts", () => { if (model.get("view").page === "home") draw(); });
 
   root.addEventListener("click", async (ev) => {
@@ -195,6 +210,13 @@ function render({ model, el: root }) {
       }
       fresh = Object.fromEntries([...page.querySelectorAll(".hnb-new input")].map((i) => [i.dataset.field, i.value]));
       send({ type: "save", collection: v.collection, record, row: "new" });
+    } else if (t.dataset.act === "prev" || t.dataset.act === "next") {
+      const step = (t.dataset.act === "next" ? 1 : -1) * v.page_size;
+      send({ type: "table", collection: v.collection, q: v.q, deleted: v.deleted, offset: Math.max(0, v.offset + step) });
+    } else if (t.dataset.row) {
+      const id = t.closest("tr").dataset.id;
+      if (t.dataset.row === "history") send({ type: "history", collection: v.collection, id });
+      else send({ type: t.dataset.row, collection: v.collection, id });
     } else if (t.dataset.act === "selected") {
       const coll = schema()[v.collection];
       const ids = [...page.querySelectorAll(".hnb-pick:checked")].map((c) => c.closest("tr").dataset.id);
@@ -202,6 +224,12 @@ function render({ model, el: root }) {
       const box = page.querySelector(".hnb-selected");
       box.hidden = false;
       box.textContent = JSON.stringify(rows, null, 1);
+    }
+  });
+  root.addEventListener("change", (ev) => {
+    if (ev.target.dataset.testid === "show-deleted") {
+      const v = model.get("view");
+      send({ type: "table", collection: v.collection, q: v.q, deleted: ev.target.checked });
     }
   });
   root.addEventListener("input", (ev) => {

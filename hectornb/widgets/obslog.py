@@ -83,18 +83,28 @@ class ObslogApp(anywidget.AnyWidget):
                        for name in COLLECTIONS}  # fmt: skip
         self.view = {"page": "home"}
 
-    def table(self, name: str, q: str = "", offset: int = 0) -> None:
-        query = {"offset": [str(offset)], "limit": [str(PAGE)]}
+    def table(self, name: str, q: str = "", offset: int = 0, deleted: bool = False) -> None:
+        """A page of ``name``: the newest first, ``q`` searched; ``deleted`` shows the
+        deleted records instead (to restore them)."""
+        query = {"offset": [str(max(offset, 0))], "limit": [str(PAGE)],
+                 "deleted": ["true" if deleted else "false"]}  # fmt: skip
         if q:
             query["q"] = [q]
         # the newest first: a row just added shows at the top of the grid
         query["order_by"] = ["-night", "-time", "-created"] if name == "logs" else ["-created"]
         page = self.store.list(name, query)
-        self._query = {"q": q, "offset": offset}
+        self._query = {"q": q, "offset": max(offset, 0), "deleted": deleted}
         with self.hold_sync():
             self.rows = _jsonable(page["items"])
             self.total = page["total"]
-            self.view = {"page": "table", "collection": name, "q": q, "offset": offset}
+            self.view = {"page": "table", "collection": name, "q": q, "offset": max(offset, 0),
+                         "deleted": deleted, "page_size": PAGE}  # fmt: skip
+
+    def history(self, name: str, record_id: str) -> list[dict]:
+        """Every version of a record (who, when, what changed), shown under the grid."""
+        versions = _jsonable(self.store.history(name, record_id))
+        self.related = {"history": versions, "collection": name, "id": record_id}
+        return versions
 
     def open_related(self, name: str, record_id: str) -> None:
         self.related = _jsonable(self.store.related(name, record_id))
@@ -121,6 +131,10 @@ class ObslogApp(anywidget.AnyWidget):
         self._say(f"tile {tile_id}: bundle {bundle} → {kind} {member}", "ok")
         return saved
 
+    def _refresh(self, name: str) -> None:
+        self.table(name, self._query.get("q", ""), self._query.get("offset", 0),
+                   self._query.get("deleted", False))  # fmt: skip
+
     # ---- messages from the page ----------------------------------------------------------
 
     def _say(self, text: str, kind: str = "info", **extra) -> None:
@@ -135,19 +149,22 @@ class ObslogApp(anywidget.AnyWidget):
                 self.ready = True
             elif kind == "table":
                 self.table(str(content["collection"]), str(content.get("q") or ""),
-                           int(content.get("offset") or 0))  # fmt: skip
+                           int(content.get("offset") or 0),
+                           bool(content.get("deleted")))  # fmt: skip
+            elif kind == "history":
+                self.history(str(content["collection"]), str(content["id"]))
             elif kind == "related":
                 self.open_related(str(content["collection"]), str(content["id"]))
             elif kind == "save":
                 name = str(content["collection"])
                 self.save(name, dict(content.get("record") or {}), content.get("id"),
                           content.get("version"))  # fmt: skip
-                self.table(name, self._query.get("q", ""), self._query.get("offset", 0))
+                self._refresh(name)
             elif kind in ("delete", "restore"):
                 name = str(content["collection"])
                 getattr(self.store, kind)(name, str(content["id"]), self._user)
                 self._say(f"{name[:-1]} {content['id']} {kind}d", "ok")
-                self.table(name, self._query.get("q", ""), self._query.get("offset", 0))
+                self._refresh(name)
             elif kind == "assign":
                 self.assign_bundle(str(content["tile"]), str(content["bundle"]),
                                    str(content["kind"]), str(content["member"]))  # fmt: skip
