@@ -12,4 +12,11 @@ class Forbidden(PermissionError):
 
 
 class Invalid(ValueError):
-    """The request cannot be carried out as given (HTTP 422); the message says why."""
+    """The request cannot be carried out as given (HTTP 422); the message says why, and
+    ``errors`` may name each bad field (``{"field", "reason"}``)."""
+
+    errors: list[dict] | tuple = ()
+
+
+class Conflict(Invalid):
+    """The thing changed or exists already, so the request would overwrite it (HTTP 409)."""

@@ -22,14 +22,10 @@ from psycopg.types.json import Jsonb
 
 from ..config import Settings
 from ..db import engine
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from .schema import Collection, FieldErrors, collection, members, parse_value, validate
 
 MAX_LIMIT = 1000
-
-
-class Conflict(Invalid):
-    """The record changed since the version the edit was based on (HTTP 409)."""
 
 
 def _columns(coll: Collection) -> list[str]:

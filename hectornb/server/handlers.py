@@ -80,6 +80,8 @@ def request_user(handler: JupyterHandler) -> str:
 class StoreCalls:
     """Blocking store calls off the event loop; store errors become 4xx with a message."""
 
+    _payload: dict | None = None  # an error's JSON beyond its message (the bad fields)
+
     async def run(self, fn, *args, **kwargs):
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
@@ -87,7 +89,11 @@ class StoreCalls:
             raise web.HTTPError(404, str(exc)) from None
         except errors.Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
+        except errors.Conflict as exc:
+            raise web.HTTPError(409, str(exc)) from None
         except (TargetStoreError, errors.Invalid, ValueError) as exc:
+            if getattr(exc, "errors", None):
+                self._payload = {"error": str(exc), "errors": exc.errors}
             raise web.HTTPError(422, str(exc)) from None
 
     @property
@@ -125,7 +131,7 @@ class HectornbAPIHandler(StoreCalls, APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps(self._payload or {"error": message}))
 
 
 class InfoHandler(HectornbAPIHandler):

@@ -10,41 +10,20 @@ observer, 404 an unknown record.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
 from tornado import web
 
-from .. import errors
-from ..obslog import COLLECTIONS, Conflict, FieldErrors, ObslogStore
+from ..obslog import COLLECTIONS, ObslogStore
 from .handlers import HectornbAPIHandler
 
 
 class _ObslogHandler(HectornbAPIHandler):
-    _payload: dict | None = None
-
-    async def call(self, fn, *args, **kwargs):
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except FieldErrors as exc:
-            self._payload = {"error": str(exc), "errors": exc.errors}
-            raise web.HTTPError(422) from None
-        except Conflict as exc:
-            raise web.HTTPError(409, str(exc)) from None
-        except errors.NotFound as exc:
-            raise web.HTTPError(404, str(exc)) from None
-        except errors.Forbidden as exc:
-            raise web.HTTPError(403, str(exc)) from None
-        except errors.Invalid as exc:
-            raise web.HTTPError(422, str(exc)) from None
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        if self._payload is not None:
-            self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(json.dumps(self._payload))
-            return
-        super().write_error(status_code, **kwargs)
+    def query(self) -> dict[str, list[str]]:
+        """The query arguments as the store's filters (the server's token left out)."""
+        return {k: [v.decode() for v in vs] for k, vs in self.request.query_arguments.items()
+                if k != "token"}  # fmt: skip
 
     def body(self) -> dict:
         try:
@@ -75,7 +54,7 @@ class _ObslogHandler(HectornbAPIHandler):
 class CollectionsHandler(_ObslogHandler):
     @web.authenticated
     async def get(self):
-        observer = await self.call(ObslogStore().is_observer, self.user)
+        observer = await self.run(ObslogStore().is_observer, self.user)
         self.write_json({"observer": observer, "collections": [
             {"name": c.name, "key": c.key, "description": c.description,
              "fields": [{"name": f.name, "kind": f.kind, "unit": f.unit,
@@ -87,13 +66,11 @@ class CollectionsHandler(_ObslogHandler):
 class RecordsHandler(_ObslogHandler):
     @web.authenticated
     async def get(self, name: str):
-        query = {k: [v.decode() for v in vs] for k, vs in self.request.query_arguments.items()
-                 if k != "token"}  # fmt: skip
-        self.write_json(await self.call(ObslogStore().list, name, query))
+        self.write_json(await self.run(ObslogStore().list, name, self.query()))
 
     @web.authenticated
     async def post(self, name: str):
-        record = await self.call(ObslogStore().create, name, self.body(), self.user)
+        record = await self.run(ObslogStore().create, name, self.body(), self.user)
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record, status=201)
 
@@ -104,21 +81,21 @@ class RecordHandler(_ObslogHandler):
         version = self.get_query_argument("version", "")
         if version and not version.isdigit():
             raise web.HTTPError(422, "version must be a whole number")
-        record = await self.call(ObslogStore().get, name, record_id,
+        record = await self.run(ObslogStore().get, name, record_id,
                                  int(version) if version else None)  # fmt: skip
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record)
 
     @web.authenticated
     async def patch(self, name: str, record_id: str):
-        record = await self.call(ObslogStore().update, name, record_id, self.body(), self.user,
+        record = await self.run(ObslogStore().update, name, record_id, self.body(), self.user,
                                  self.expected_version())  # fmt: skip
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record)
 
     @web.authenticated
     async def delete(self, name: str, record_id: str):
-        record = await self.call(ObslogStore().delete, name, record_id, self.user,
+        record = await self.run(ObslogStore().delete, name, record_id, self.user,
                                  self.expected_version())  # fmt: skip
         self.write_json(record)
 
@@ -126,7 +103,7 @@ class RecordHandler(_ObslogHandler):
 class RestoreHandler(_ObslogHandler):
     @web.authenticated
     async def post(self, name: str, record_id: str):
-        record = await self.call(ObslogStore().restore, name, record_id, self.user,
+        record = await self.run(ObslogStore().restore, name, record_id, self.user,
                                  self.expected_version())  # fmt: skip
         self.write_json(record)
 
@@ -134,21 +111,19 @@ class RestoreHandler(_ObslogHandler):
 class HistoryHandler(_ObslogHandler):
     @web.authenticated
     async def get(self, name: str, record_id: str):
-        self.write_json({"history": await self.call(ObslogStore().history, name, record_id)})
+        self.write_json({"history": await self.run(ObslogStore().history, name, record_id)})
 
 
 class RelatedHandler(_ObslogHandler):
     @web.authenticated
     async def get(self, name: str, record_id: str):
-        self.write_json(await self.call(ObslogStore().related, name, record_id))
+        self.write_json(await self.run(ObslogStore().related, name, record_id))
 
 
 class ExportHandler(_ObslogHandler):
     @web.authenticated
     async def get(self, name: str):
-        query = {k: [v.decode() for v in vs] for k, vs in self.request.query_arguments.items()
-                 if k != "token"}  # fmt: skip
-        text = await self.call(ObslogStore().export_csv, name, query)
+        text = await self.run(ObslogStore().export_csv, name, self.query())
         self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
         self.finish(text, set_content_type="text/csv; charset=utf-8")
 
@@ -166,7 +141,7 @@ class ReportHandler(_ObslogHandler):
         except ValueError:
             raise web.HTTPError(422, f"the night is a date YYYY-MM-DD, not {night!r}") from None
         with tempfile.TemporaryDirectory(prefix="hnb-report-") as tmp:
-            path = await self.call(night_report, night, Path(tmp) / f"night-{night}.pdf")
+            path = await self.run(night_report, night, Path(tmp) / f"night-{night}.pdf")
             data = path.read_bytes()
         self.set_header("Content-Disposition", f'attachment; filename="night-{night}.pdf"')
         self.finish(data, set_content_type="application/pdf")

@@ -25,10 +25,6 @@ function icon(name) {
   return `<svg class="hnb-icon" viewBox="0 0 20 20" aria-hidden="true">${ICONS[name] || ""}</svg>`;
 }
 
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
 function shareBase() {
   // In Voilà the page itself is the app; in JupyterLab link to the app rendered by Voilà.
   const loc = window.location;
@@ -451,14 +447,7 @@ function render({ model, el }) {
   const params = Object.fromEntries(new URLSearchParams(window.location.search));
   send({ type: "init", params });
   if (inVoila) root.focus({ preventScroll: true });
-  // Aladin Lite comes from a CDN: when it cannot load, say so where the view would be.
-  setTimeout(() => {
-    const note = document.querySelector(".hnb-sky-note");
-    if (note && !document.querySelector(".aladin-container")) {
-      note.innerHTML = "<b>Sky view</b> could not be loaded (Aladin Lite comes from esm.sh; " +
-        "offline?). The finder charts on the cards work without it.";
-    }
-  }, 8000);
+  noteIfNoAladin("The finder charts on the cards work without it.");
   root.dataset.ready = "true";
 }
 

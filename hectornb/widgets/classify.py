@@ -31,6 +31,7 @@ from ..targets import (
 )
 from ..targets.coords import format_dec, format_ra
 from ..targets.suggest import suggest_bright_star
+from ._esm import esm
 
 PER_PAGE = (1, 2, 3, 4, 5, 10, 15, 20, 30, 50, 100, 200)
 #: Hector hexabundle diameters (arcsec): 61 cores (bundles E–G, J–T) and 169 cores (A, B).
@@ -57,7 +58,7 @@ class ClassifyApp(anywidget.AnyWidget):
         Field of view of the finder charts, arcsec.
     """
 
-    _esm = _HERE / "classify.js"
+    _esm = esm("classify")
     _css = _HERE / "classify.css"
 
     user = t.Unicode("").tag(sync=True)

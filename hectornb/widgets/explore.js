@@ -6,23 +6,6 @@ const SMOOTHING = [1, 3, 5, 9, 15, 25];
 const FIELD_RADIUS = 60; // arcmin
 const UPLOAD_PIECE = 4 * 1024 * 1024;
 
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function baseUrl() {
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try {
-      const base = JSON.parse(cfg.textContent).baseUrl;
-      if (base) return base.endsWith("/") ? base : base + "/";
-    } catch (e) { /* fall through */ }
-  }
-  const path = window.location.pathname;
-  const at = path.indexOf("voila/");
-  return at >= 0 ? path.slice(0, at) : "/";
-}
-
 // plotly.js is served by the platform (from the plotly package); loaded once per page.
 let plotlyLoading = null;
 function loadPlotly(version) {
@@ -335,14 +318,7 @@ function render({ model, el: root }) {
     model.set("page_ready", true);
     model.save_changes();
   }).catch(() => {});
-  // Aladin Lite comes from a CDN: when it cannot load, say so where the sky view would be.
-  setTimeout(() => {
-    const note = document.querySelector(".hnb-sky-note");
-    if (note && !document.querySelector(".aladin-container")) {
-      note.innerHTML = "<b>Sky view</b> could not be loaded (Aladin Lite comes from esm.sh; " +
-        "offline?). The field plot above shows the same fibres, and works without it.";
-    }
-  }, 8000);
+  noteIfNoAladin("The field plot above shows the same fibres, and works without it.");
   const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
   model.send({ type: "init", params });
   if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });

@@ -30,6 +30,7 @@ from ..spectra.io import ReducedFrame, read_2dfdr
 from ..spectra.lines import rest_wavelengths
 from ..spectra.pdf import TYPES, spectra_pdf
 from ..spectra.products import EXAMPLES, find_products, is_product
+from ._esm import esm
 
 _HERE = Path(__file__).parent
 #: The largest file the page may upload into the kernel.
@@ -136,7 +137,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
         The fibre (from 1, as 2dfdr numbers them) shown first.
     """
 
-    _esm = _HERE / "explore.js"
+    _esm = esm("explore")
     _css = _HERE / "explore.css"
 
     user = t.Unicode("").tag(sync=True)

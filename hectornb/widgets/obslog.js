@@ -3,23 +3,6 @@
 
 const TITLES = { targets: "Target", stars: "Star", tiles: "Tile", runs: "Run", logs: "Logs" };
 
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function baseUrl() {
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try {
-      const base = JSON.parse(cfg.textContent).baseUrl;
-      if (base) return base.endsWith("/") ? base : base + "/";
-    } catch (e) { /* fall through */ }
-  }
-  const path = window.location.pathname;
-  const at = path.indexOf("voila/");
-  return at >= 0 ? path.slice(0, at) : "/";
-}
-
 function shown(field, value) {
   if (value === null || value === undefined) return "";
   if (field.kind === "json") return JSON.stringify(value);

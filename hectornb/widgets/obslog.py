@@ -21,6 +21,7 @@ import traitlets as t
 from ..errors import Forbidden, Invalid, NotFound
 from ..identity import process_user
 from ..obslog import COLLECTIONS, FieldErrors, ObslogStore
+from ._esm import esm
 
 _HERE = Path(__file__).parent
 PAGE = 50
@@ -45,7 +46,7 @@ def _jsonable(value):
 class ObslogApp(anywidget.AnyWidget):
     """The Obslog app for the signed-in user."""
 
-    _esm = _HERE / "obslog.js"
+    _esm = esm("obslog")
     _css = _HERE / "obslog.css"
 
     user = t.Unicode("").tag(sync=True)

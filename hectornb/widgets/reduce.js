@@ -1,24 +1,6 @@
 // The Reduce app's front end: archive grid, options form, requests, status page.
 // Python holds the truth (the Reduce service); the page sends actions and draws state.
 
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function baseUrl() {
-  // the server's base URL: from the Jupyter config of the page, else the path before voila/
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try {
-      const base = JSON.parse(cfg.textContent).baseUrl;
-      if (base) return base.endsWith("/") ? base : base + "/";
-    } catch (e) { /* fall through */ }
-  }
-  const path = window.location.pathname;
-  const at = path.indexOf("voila/");
-  return at >= 0 ? path.slice(0, at) : "/";
-}
-
 function el(tag, attrs = {}, html = "") {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);

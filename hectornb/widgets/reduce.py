@@ -26,6 +26,7 @@ from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS, submit
 from ..spectra.io import FIBRE_TABLE_NAMES, fibre_table
+from ._esm import esm
 
 _HERE = Path(__file__).parent
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -80,7 +81,7 @@ class ReduceApp(anywidget.AnyWidget):
         The first archive query (``yymmdd``).
     """
 
-    _esm = _HERE / "reduce.js"
+    _esm = esm("reduce")
     _css = _HERE / "reduce.css"
 
     user = t.Unicode("").tag(sync=True)
