@@ -2,7 +2,7 @@
 # The developer entry point: `./dev.sh demo` starts the platform with demo data on embedded
 # defaults; `./dev.sh test` runs the whole test suite (ruff, then pytest). Either one first
 # installs what it needs: a virtual environment with the package, and for the tests Debian's
-# Chromium and the npm aladin-lite module the browser tests serve offline.
+# Chromium and STILTS (taplint) and the npm aladin-lite module the browser tests serve offline.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,8 +35,9 @@ ensure_venv() {
   fi
 }
 
-ensure_browser() {
+ensure_test_tools() {
   command -v chromium >/dev/null || apt_install chromium
+  command -v stilts >/dev/null || apt_install stilts  # taplint, the IVOA TAP validator
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -f tests/browser/node_modules/aladin-lite/package.json ]; then
     (cd tests/browser && npm ci --silent --no-audit --no-fund)
@@ -51,7 +52,7 @@ case "${1:-}" in
     ;;
   test)
     ensure_venv
-    ensure_browser
+    ensure_test_tools
     shift
     "$VENV/bin/ruff" check hectornb tests benchmarks
     exec "$VENV/bin/pytest" "$@"

@@ -323,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_obslog import add_commands as add_obslog_commands
 
     add_obslog_commands(sub, _user_arg)
+    from .cli_tap import add_commands as add_tap_commands
+
+    add_tap_commands(sub, _user_arg)
 
     tsub = _group(sub, "targets", "target lists and classifications")
 

@@ -72,6 +72,16 @@ class Settings:
         ``HECTORNB_SKY_SURVEY``: the HiPS behind the Aladin Lite views (a CDS ID such as
         ``P/DSS2/color`` or a URL); ``auto`` uses DSS2 when CDS answers and a blank
         survey served by the platform when it does not; ``offline`` always the blank one.
+    tap_maxrec, tap_hard_maxrec : int
+        ``HECTORNB_TAP_MAXREC`` / ``HECTORNB_TAP_HARD_MAXREC``: rows a TAP query returns when
+        it gives no MAXREC, and the most it may ask for.
+    tap_sync_timeout, tap_async_timeout : int
+        ``HECTORNB_TAP_SYNC_TIMEOUT`` / ``HECTORNB_TAP_ASYNC_TIMEOUT``: seconds a synchronous
+        query, and an asynchronous job, may run before the database stops it.
+    tap_upload_limit : int
+        ``HECTORNB_TAP_UPLOAD_LIMIT``: bytes of all the tables uploaded with one TAP query.
+    tap_max_running : int
+        ``HECTORNB_TAP_MAX_RUNNING``: asynchronous TAP jobs one user may have executing.
     """
 
     home: Path
@@ -97,6 +107,12 @@ class Settings:
     runner: str = "embedded"
     job_lease: float = 60.0
     sky_survey: str = "auto"
+    tap_maxrec: int = 20_000
+    tap_hard_maxrec: int = 2_000_000
+    tap_sync_timeout: int = 60
+    tap_async_timeout: int = 3600
+    tap_upload_limit: int = 20 * 1024 * 1024
+    tap_max_running: int = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -132,6 +148,12 @@ class Settings:
             runner=env.get(_PREFIX + "RUNNER") or "embedded",
             job_lease=float(env.get(_PREFIX + "JOB_LEASE") or 60.0),
             sky_survey=env.get(_PREFIX + "SKY_SURVEY") or "auto",
+            tap_maxrec=int(env.get(_PREFIX + "TAP_MAXREC") or 20_000),
+            tap_hard_maxrec=int(env.get(_PREFIX + "TAP_HARD_MAXREC") or 2_000_000),
+            tap_sync_timeout=int(env.get(_PREFIX + "TAP_SYNC_TIMEOUT") or 60),
+            tap_async_timeout=int(env.get(_PREFIX + "TAP_ASYNC_TIMEOUT") or 3600),
+            tap_upload_limit=int(env.get(_PREFIX + "TAP_UPLOAD_LIMIT") or 20 * 1024 * 1024),
+            tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:

@@ -74,6 +74,20 @@ def load_demo(owner: str) -> Iterator[str]:
             yield f"{name}: {exc}"
     yield load_demo_night(owner)
     yield load_demo_log(owner)
+    yield load_demo_catalogues()
+
+
+def load_demo_catalogues() -> str:
+    """Publish the demo catalogues through TAP, once."""
+    from .tap import TapService
+    from .tap.demo import DEMO, publish_demo_catalogues
+
+    have = {t.name for t in TapService().tables()}
+    missing = tuple(n for n in DEMO if n not in have)
+    if not missing:
+        return "TAP catalogues: already published"
+    publish_demo_catalogues(missing)
+    return "TAP catalogues: " + ", ".join(missing) + " published"
 
 
 def index_simulated_night(raw: Path, members: tuple[str, ...], settings=None,

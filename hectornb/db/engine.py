@@ -66,27 +66,32 @@ def _ensure_schema(url: str) -> None:
     _migrated.add(url)
 
 
-def pool(settings: Settings | None = None) -> ConnectionPool:
-    """The process-wide connection pool for the configured database, schema up to date."""
+def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionPool:
+    """The process-wide connection pool for the configured database, schema up to date.
+
+    ``purpose="tap"`` is a separate pool with tuple rows for TAP queries, so that long
+    catalogue queries never hold the connections the apps need."""
     url = database_url(settings)
+    key = url if purpose == "main" else f"{purpose} {url}"
     with _lock:
-        p = _pools.get(url)
+        p = _pools.get(key)
     if p is not None:
         return p
     _ensure_schema(url)
     with _lock:
-        p = _pools.get(url)
+        p = _pools.get(key)
         if p is None:
-            # Rows are dicts everywhere in the platform: code reads columns by name.
+            # Rows are dicts everywhere in the platform (code reads columns by name); a TAP
+            # result is a table of many rows, read by position.
             p = ConnectionPool(
                 url,
                 min_size=1,
                 max_size=8,
                 open=True,
-                name="hectornb",
-                kwargs={"row_factory": dict_row},
+                name=f"hectornb-{purpose}",
+                kwargs={"row_factory": dict_row} if purpose == "main" else {},
             )
-            _pools[url] = p
+            _pools[key] = p
     return p
 
 

@@ -101,12 +101,9 @@ class StoreCalls:
         return request_user(self)
 
 
-class HectornbAPIHandler(StoreCalls, APIHandler):
-    """JSON in, JSON out; errors are JSON with a message, never a traceback.
-
-    Besides the server's own authentication, a script may send one of the platform's API
-    tokens (``Authorization: token hnb_…``, see `hectornb.tokens`) and act as its user.
-    """
+class PlatformTokens:
+    """Besides the server's own authentication, a script may send one of the platform's API
+    tokens (``Authorization: token hnb_…``, see `hectornb.tokens`) and act as its user."""
 
     async def prepare(self):
         scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
@@ -121,6 +118,10 @@ class HectornbAPIHandler(StoreCalls, APIHandler):
             self.current_user = self._jupyter_current_user = User(username=user)
             return None
         return await super().prepare()
+
+
+class HectornbAPIHandler(StoreCalls, PlatformTokens, APIHandler):
+    """JSON in, JSON out; errors are JSON with a message, never a traceback."""
 
     def write_json(self, payload, status: int = 200) -> None:
         self.set_status(status)
@@ -303,6 +304,7 @@ def handlers(base_url: str) -> list[tuple]:
     """Every route of the platform, relative to the server's ``base_url``."""
     from .obslog_api import obslog_handlers  # they build on this module's base handler
     from .reduce_api import reduce_handlers
+    from .tap_api import tap_handlers
 
     def u(path: str) -> str:
         return url_path_join(base_url, path)
@@ -327,6 +329,7 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
         *reduce_handlers(u),
         *obslog_handlers(u),
+        *tap_handlers(u),
         (u("hectornb/hips/offline/(.*)"), web.StaticFileHandler, {"path": hips}),
         # the Explore app's plots: plotly.js from the plotly package, cached by version
         (u("hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler, {"path": plotly_js}),

