@@ -23,7 +23,6 @@ import datetime as dt
 import getpass
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import serve_platform  # noqa: E402
+from harness import benchmark_server  # noqa: E402
 
 
 def entries(n: int, rng: random.Random) -> list[dict]:
@@ -151,21 +150,9 @@ def main() -> int:
         print(f"{args.entries} log entries stored in {time.perf_counter() - t0:.1f} s")
         with engine.connect() as conn:
             conn.execute("ANALYZE obslog_logs")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "1",
-               "HECTORNB_RUNNER": "external"}  # fmt: skip
-        proc, base = serve_platform(env, port, Path(home) / "serve.log", apps=())
-        api = f"{base}/hectornb/api/obslog/logs"
-        auth = {"Authorization": "token bench"}
-        try:
-            for _ in range(600):  # no app to wait for: wait for the API itself
-                try:
-                    if requests.get(f"{base}/hectornb/api/", headers=auth, timeout=2).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+        with benchmark_server(home) as base:
+            api = f"{base}/hectornb/api/obslog/logs"
+            auth = {"Authorization": "token bench"}
             session = requests.Session()
             for q in QUERIES:  # warm the server and the database's caches
                 session.get(f"{api}?{q}", headers=auth, timeout=30).raise_for_status()
@@ -189,9 +176,6 @@ def main() -> int:
                                                    headers=auth, timeout=30).json()["items"]]
             for rate in (args.rate, 0.0):
                 concurrency(session, api, auth, ids, args.clients, args.seconds, rate)
-        finally:
-            proc.terminate()
-            proc.wait(20)
     return 0
 
 

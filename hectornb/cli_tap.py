@@ -15,7 +15,9 @@ def _cmd_ingest(args) -> int:
                             meta_path=args.meta, public=not args.private,
                             owner=user if args.private else None, by=user)  # fmt: skip
     except (IngestError, ValueError) as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
+        text = str(exc)
+        print(text if text.startswith(str(args.file)) else f"{args.file}: {text}",
+              file=sys.stderr)  # fmt: skip
         return 1
     position = table.position()
     where = f"; positions {position[0]}, {position[1]} indexed" if position else ""

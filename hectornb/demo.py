@@ -79,14 +79,20 @@ def load_demo(owner: str) -> Iterator[str]:
 
 def load_demo_catalogues() -> str:
     """Publish the demo catalogues through TAP, once."""
-    from .tap import TapService
-    from .tap.demo import DEMO, publish_demo_catalogues
+    from .tap import TapService, ingest_table
+    from .tap.demo import DEMO, publish_demo_catalogues, simulated_fields_table
 
     have = {t.name for t in TapService().tables()}
     missing = tuple(n for n in DEMO if n not in have)
+    if "demo.simulated_fields" not in have:
+        ingest_table(simulated_fields_table(get_settings().home / "demo" / "raw"),
+                     "demo.simulated_fields", by="hectornb",
+                     description="Input catalogue of the demo night's simulated fields",
+                     schema_description="The demo's simulated data.")  # fmt: skip
+        missing += ("demo.simulated_fields",)
     if not missing:
         return "TAP catalogues: already published"
-    publish_demo_catalogues(missing)
+    publish_demo_catalogues(tuple(n for n in missing if n in DEMO))
     return "TAP catalogues: " + ", ".join(missing) + " published"
 
 

@@ -106,3 +106,62 @@ def test_app_draws_local_catalogue_with_magnitude_cut_and_cutouts(store, list_na
     assert info["A"]["suggestion"]["badclass"] == 1  # 13 mag star at 0″
     assert info["A"]["cutout"].startswith("data:image/png;base64,")
     assert info["B"]["sources"] == [] and info["B"]["cutout"] is None
+
+
+@pytest.fixture(scope="module")
+def tap_stars(platform):
+    """The fixed TAP test catalogue, published, and the same rows as a local file."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tap_fixtures import fixed_catalogue
+
+    from hectornb.tap import ingest_table
+
+    table = fixed_catalogue()
+    ingest_table(table, "cattest.stars")
+    return table
+
+
+def test_tap_catalogue_agrees_with_the_same_rows_in_memory(tap_stars, tmp_path):
+    path = tmp_path / "stars.fits"
+    tap_stars.write(path)
+    memory = local_catalogue(path)
+    tap = catalogue("tap:cattest.stars;kind=star;band=V")
+    for ra, dec, radius in ((0.0, 0.0, 10.0), (90.0, 89.9995, 20.0), (10.2, 10.1, 1800.0)):
+        want = memory.sources_near(ra, dec, radius)
+        got = tap.sources_near(ra, dec, radius)
+        assert [s["id"] for s in got] == [s["id"] for s in want] and got
+        for g, w in zip(got, want, strict=True):
+            assert g["r"] == pytest.approx(w["r"], abs=1e-6)
+            assert g["dx"] == pytest.approx(w["dx"], abs=1e-6)
+            assert g["mag"] == w["mag"] and g["kind"] == "star" and g["band"] == "V"
+
+
+def test_tap_catalogue_of_another_service_by_url_and_when_unreachable(tap_stars, platform):
+    remote = catalogue(f"tap:{platform['base']}/hectornb/tap#cattest.stars;name=remote")
+    near = remote.sources_near(45.0, 45.2, 1200.0)
+    assert [s["id"] for s in near] == ["12", "13"] and near[0]["catalogue"] == "remote"
+    assert near[0]["mag"] == 5.5  # the magnitude column found from its name
+    # a bright star within 31" makes the seed's class-1 suggestion, from TAP sources too
+    assert suggest_bright_star(remote.sources_near(45.0, 45.005, 31.0)) is not None
+    gone = catalogue("tap:http://127.0.0.1:9/tap#cattest.stars")
+    assert gone.sources_near(0.0, 0.0, 10.0) == []  # offline: no sources, no failure
+    for bad in ("tap:", "tap:notatable", "tap:a.b;colour=red", "tap:x.y; DROP TABLE z"):
+        with pytest.raises(ValueError):
+            catalogue(bad)
+
+
+def test_classify_app_draws_a_tap_catalogue(tap_stars, store, list_name):
+    from hectornb.widgets import ClassifyApp
+
+    store.import_list(parse_target_bytes(b"near,45.0,45.004\nfar,200.0,10.0\n", "l.csv"),
+                      list_name, "a")  # fmt: skip
+    app = ClassifyApp(list_name, catalogues=["tap:cattest.stars;name=tapstars"], mag_limit=6.0)
+    assert app.catalogue_names == ["tapstars"]
+    info = app.sources_for(app.cards)
+    assert [s["id"] for s in info["near"]["sources"]] == ["12"]  # 13 is 6.5 mag: cut away
+    assert info["near"]["sources"][0]["r"] == pytest.approx(14.4, abs=0.01)
+    assert info["near"]["suggestion"]["badclass"] == 1  # a 5.5 mag star at 14.4"
+    assert info["far"]["sources"] == [] and info["far"]["suggestion"] is None

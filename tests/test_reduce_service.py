@@ -311,6 +311,22 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     assert logs["total"] == 6 and all(len(g["frames"]) == 1 for g in logs["items"])
     assert ObslogStore().is_observer("dana")
 
+    # and the TAP catalogues: the real demo catalogues and the simulated fields' truth
+    from hectornb.demo import load_demo_catalogues
+    from hectornb.tap import TapService
+
+    assert "demo.simulated_fields" in load_demo_catalogues()
+    assert load_demo_catalogues() == "TAP catalogues: already published"
+    tap = TapService()
+    fields = tap.query("SELECT field, COUNT(*), MIN(z), MAX(z), MIN(mag) FROM "
+                       "demo.simulated_fields GROUP BY field ORDER BY field", None).rows
+    assert len(fields) == 2 and all(n > 10 for _, n, *_ in fields)
+    assert all(0.01 <= lo <= hi <= 0.1 and m >= 15.5 for _, _, lo, hi, m in fields)
+    counts = {t: tap.query(f"SELECT COUNT(*) FROM {t}", None).rows[0][0]
+              for t in ("gaia.dr3_bright", "hipparcos.main", "openngc.galaxies")}  # fmt: skip
+    assert counts["gaia.dr3_bright"] > 400_000 and counts["hipparcos.main"] > 100_000
+    assert counts["openngc.galaxies"] > 5_000
+
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):
     from hectornb.reduce.jobs import JobStore

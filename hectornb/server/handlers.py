@@ -57,6 +57,12 @@ APPS = (
         "The observing log: targets, stars, Hector tiles and their hexabundles, runs and the "
         "night log; every edit kept as a version; CSV, night reports, a REST API.",
     ),
+    (
+        "TAP",
+        "tap.ipynb",
+        "Query the catalogues in ADQL (this platform's TAP service or any other): browse "
+        "the tables, run now or as a job, upload a table to cross-match, download results.",
+    ),
 )
 
 

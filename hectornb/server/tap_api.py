@@ -18,7 +18,8 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
 from ..tap import vosi
-from ..tap.publish import SCHEMA_DESCRIPTIONS
+from ..tap.examples import examples
+from ..tap.publish import SCHEMA_DESCRIPTIONS, load_keys, load_schema_descriptions
 from ..tap.result import error_document, resolve_format, write
 from ..tap.service import TapError, TapService
 from ..tap.translate import ADQLError
@@ -45,40 +46,6 @@ def tap() -> tuple[TapService, JobStore, JobRunner]:
             store = JobStore(service)
             _state.update(service=service, store=store, runner=JobRunner(store).start())
     return _state["service"], _state["store"], _state["runner"]
-
-
-def examples(tables: set[str]) -> list[tuple[str, str, str, str]]:
-    """Example queries for the tables this service publishes."""
-    out = [
-        ("tables", "Every published table", "What this service holds, from TAP_SCHEMA.",
-         "SELECT schema_name, table_name, description FROM TAP_SCHEMA.tables"),
-    ]  # fmt: skip
-    if "gaia.dr3_bright" in tables:
-        out += [
-            ("cone", "Cone search", "Gaia DR3 stars within 1 degree of (83.82, -5.39), "
-             "nearest first.",
-             "SELECT TOP 100 source_id, ra, dec, phot_g_mean_mag, DISTANCE(POINT('ICRS', ra, dec), "
-             "POINT('ICRS', 83.82, -5.39)) AS dist FROM gaia.dr3_bright WHERE 1 = CONTAINS("
-             "POINT('ICRS', ra, dec), CIRCLE('ICRS', 83.82, -5.39, 1)) ORDER BY dist"),
-            ("bright", "Brightest stars", "The ten brightest Gaia DR3 stars in G.",
-             "SELECT TOP 10 source_id, ra, dec, phot_g_mean_mag FROM gaia.dr3_bright "
-             "ORDER BY phot_g_mean_mag"),
-        ]  # fmt: skip
-    if "gaia.dr3_bright" in tables and "hipparcos.main" in tables:
-        out.append(("xmatch", "Cross-match", "Hipparcos stars matched to Gaia DR3 within 2 "
-                    "arcsec near the Pleiades.",
-                    "SELECT h.hip, g.source_id, DISTANCE(POINT('ICRS', h.ra, h.dec), POINT('ICRS', "
-                    "g.ra, g.dec)) * 3600 AS sep_arcsec FROM hipparcos.main AS h JOIN "
-                    "gaia.dr3_bright AS g ON 1 = CONTAINS(POINT('ICRS', g.ra, g.dec), "
-                    "CIRCLE('ICRS', h.ra, h.dec, 2.0 / 3600)) WHERE 1 = CONTAINS(POINT('ICRS', "
-                    "h.ra, h.dec), CIRCLE('ICRS', 56.75, 24.12, 2))"))  # fmt: skip
-    if "openngc.galaxies" in tables:
-        out.append(("galaxies", "Galaxies in a box", "OpenNGC galaxies in a box of 10 by 10 "
-                    "degrees around the Virgo cluster, brightest first.",
-                    "SELECT name, ra, dec, bmag FROM openngc.galaxies WHERE 1 = CONTAINS("
-                    "POINT('ICRS', ra, dec), BOX('ICRS', 187.7, 12.4, 10, 10)) "
-                    "ORDER BY bmag"))  # fmt: skip
-    return out
 
 
 def _param(header: str, key: str) -> str | None:
@@ -281,29 +248,9 @@ class TablesHandler(TapHandler):
             tables = [t for t in tables if t.name.lower() == name.lower()]
             if not tables:
                 raise web.HTTPError(404, f"no table {name}")
-        keys = await asyncio.to_thread(_keys)
-        self.send(vosi.tableset(tables, {**SCHEMA_DESCRIPTIONS, **_schema_descriptions()},
+        keys = await asyncio.to_thread(load_keys)
+        self.send(vosi.tableset(tables, {**SCHEMA_DESCRIPTIONS, **load_schema_descriptions()},
                                 keys), "text/xml")  # fmt: skip
-
-
-def _keys() -> list[dict]:
-    from ..db import connect
-
-    with connect() as conn:
-        rows = conn.execute(
-            "SELECT k.key_id, k.from_table, k.target_table, k.description, "
-            "array_agg(ARRAY[c.from_column, c.target_column]) AS columns FROM tap_schema.keys k "
-            "JOIN tap_schema.key_columns c USING (key_id) GROUP BY k.key_id"
-        ).fetchall()
-    return [dict(r) for r in rows]
-
-
-def _schema_descriptions() -> dict[str, str]:
-    from ..db import connect
-
-    with connect() as conn:
-        rows = conn.execute("SELECT schema_name, description FROM tap_schema.schemas").fetchall()
-    return {r["schema_name"]: r["description"] for r in rows if r["description"]}
 
 
 class ExamplesHandler(TapHandler):
@@ -412,31 +359,10 @@ class JobListHandler(UWSHandler):
             raise web.HTTPError(400, str(exc)) from None
         job = await self.change(store.create, self.tap_user, params, [])
         if uploads:
-            await asyncio.to_thread(_keep_uploads, store, job.job_id, uploads)
+            await asyncio.to_thread(store.attach_uploads, job.job_id, uploads)
         if (self.param("phase") or "").upper() == "RUN":
             await self.change(store.run, job.job_id, self.tap_user)
         self.redirect(self.job_url(job.job_id), status=303)
-
-
-def _keep_uploads(store: JobStore, job_id: str, uploads: list[tuple[str, dict]]) -> None:
-    """Inline uploads go to files beside the results: the job reads them when it runs."""
-    import json
-
-    from ..db import connect
-
-    folder = store.service.settings.home / "tap" / "uploads" / job_id
-    folder.mkdir(parents=True, exist_ok=True)
-    kept = []
-    for name, source in uploads:
-        if "bytes" in source:
-            path = folder / name
-            path.write_bytes(source["bytes"])
-            kept.append({"name": name, "uri": source["uri"], "source": {"path": str(path)}})
-        else:
-            kept.append({"name": name, "uri": source["uri"], "source": {"url": source["url"]}})
-    with connect() as conn:
-        conn.execute("UPDATE tap_jobs SET uploads = %s WHERE job_id = %s",
-                     (json.dumps(kept), job_id))  # fmt: skip
 
 
 class JobHandler(UWSHandler):

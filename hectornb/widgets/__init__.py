@@ -6,6 +6,7 @@ from .explore_sky import FibreSkyView, explore_page
 from .obslog import ObslogApp, obslog_page
 from .reduce import ReduceApp, reduce_page
 from .sky import SharedSkyView, classify_page
+from .tap import TapApp, tap_page
 
 __all__ = [
     "ClassifyApp",
@@ -14,8 +15,10 @@ __all__ = [
     "ReduceApp",
     "SharedSkyView",
     "SpectrumExplorer",
+    "TapApp",
     "classify_page",
     "explore_page",
     "obslog_page",
     "reduce_page",
+    "tap_page",
 ]

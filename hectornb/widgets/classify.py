@@ -17,7 +17,7 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
-from ..catalogues import SkyCatalogue, catalogue
+from ..catalogues import SkyCatalogue, catalogue, catalogue_label
 from ..config import get_settings
 from ..identity import process_user
 from ..targets import (
@@ -112,9 +112,7 @@ class ClassifyApp(anywidget.AnyWidget):
                 {"value": b.value, "label": b.label, "meaning": b.meaning, "icon": b.icon}
                 for b in BADCLASSES
             ]
-            self.catalogue_names = [
-                Path(c).stem if isinstance(c, str) else c.name for c in self._catalogue_specs
-            ]
+            self.catalogue_names = [catalogue_label(c) for c in self._catalogue_specs]
             self._refresh_lists()
             if list_name or self.lists:
                 self.list_name = list_name or self.lists[0]["name"]

@@ -30,3 +30,16 @@ function noteIfNoAladin(without) {
     }
   }, 8000);
 }
+
+// Bytes the kernel sent (a DataView or ArrayBuffer) saved by the browser as a file; the
+// link stays in the page a minute with data-testid `testid`, for tests to find.
+function saveBytes(bytes, name, mime, testid) {
+  const data = bytes.buffer ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) : bytes;
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([data], { type: mime }));
+  a.download = name;
+  a.dataset.testid = testid;
+  document.body.appendChild(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 60_000);
+}

@@ -295,15 +295,7 @@ function render({ model, el: root }) {
       spectrum = s;
       draw();
     } else if (msg.type === "pdf") {
-      const b = buffers[0];
-      const blob = new Blob([b.buffer ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : b], { type: "application/pdf" });
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = msg.name;
-      a.dataset.testid = "pdf-link";
-      document.body.appendChild(a);
-      a.click();
-      setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 60_000);
+      saveBytes(buffers[0], msg.name, "application/pdf", "pdf-link");
     } else if (msg.type === "requests") {
       $("request").innerHTML = `<option value="">your requests…</option>` + msg.requests.map((r) =>
         `<option value="${esc(r.id)}">${esc(r.created.slice(0, 16).replace("T", " "))} · ${esc(r.n_frames)} frames · ${esc(r.status)}</option>`).join("");

@@ -7,6 +7,7 @@ requests with the npm ``aladin-lite`` package installed in ``tests/browser/node_
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,38 @@ def route_aladin(page) -> None:
     page.route("https://esm.sh/aladin-lite*", handle)
 
 
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def benchmark_server(home):
+    """``hectornb serve`` for a benchmark: a free port, token ``bench``, no apps preheated,
+    reductions left to an external runner; yields its base URL once it answers, and stops
+    it afterwards."""
+    import os
+    import socket
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "1",
+           "HECTORNB_RUNNER": "external"}  # fmt: skip
+    proc, base = serve_platform(env, port, Path(home) / "serve.log", apps=())
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout: float = 120):
     """Start ``hectornb serve`` as a user would and wait until every app's kernel pool is
     filled. Returns the process and the base URL; the server's output goes to ``log``."""
@@ -69,7 +102,8 @@ def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"hectornb serve exited:\n{log.read_text()}")
         text = log.read_text()
-        if all(f"Kernel pool of {app} is filled" in text for app in apps):
+        if all(f"Kernel pool of {app} is filled" in text for app in apps) and _answers(
+                f"http://127.0.0.1:{port}/hectornb/tap/availability"):  # fmt: skip
             return proc, f"http://127.0.0.1:{port}"
         time.sleep(0.3)
     proc.kill()

@@ -93,7 +93,14 @@ CREATE INDEX tap_jobs_phase ON tap_jobs (phase);
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hectornb_tap_reader') THEN
-        CREATE ROLE hectornb_tap_reader NOLOGIN NOINHERIT;
+        BEGIN
+            CREATE ROLE hectornb_tap_reader NOLOGIN NOINHERIT;
+        EXCEPTION WHEN insufficient_privilege THEN
+            -- a database user without CREATEROLE: an administrator creates the role (see
+            -- docs/tap.md); until then queries are read-only transactions without it
+            RAISE NOTICE 'cannot create role hectornb_tap_reader: %', SQLERRM;
+            RETURN;
+        END;
     END IF;
     BEGIN
         EXECUTE format('GRANT hectornb_tap_reader TO %I', current_user);
@@ -174,5 +181,11 @@ BEGIN
 END
 $$;
 
-GRANT USAGE ON SCHEMA hnb_adql, tap_schema TO hectornb_tap_reader;
-GRANT SELECT ON ALL TABLES IN SCHEMA tap_schema TO hectornb_tap_reader;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hectornb_tap_reader') THEN
+        GRANT USAGE ON SCHEMA hnb_adql, tap_schema TO hectornb_tap_reader;
+        GRANT SELECT ON ALL TABLES IN SCHEMA tap_schema TO hectornb_tap_reader;
+    END IF;
+END
+$$;

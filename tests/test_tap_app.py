@@ -1,0 +1,64 @@
+"""The TAP app's kernel side with another TAP service (this platform's, reached by URL through
+pyvo, as any remote service would be): metadata, queries, jobs, and its refusals."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tap_fixtures import ROWS, fixed_catalogue
+
+T = "remoteapp.stars"
+
+
+@pytest.fixture(scope="module")
+def app(platform):
+    from hectornb.tap import ingest_table
+    from hectornb.widgets import TapApp
+
+    ingest_table(fixed_catalogue(), T)
+    app = TapApp()
+    app.connect(platform["base"] + "/hectornb/tap")
+    return app
+
+
+def test_a_service_by_url_shows_its_tables_capabilities_and_examples(app, platform):
+    assert app.service == platform["base"] + "/hectornb/tap"
+    tables = {t["name"]: t for s in app.schemas for t in s["tables"]}
+    assert T in tables and "TAP_SCHEMA.columns" in tables
+    assert "hectornb.targets" not in tables  # anonymous through pyvo: public tables only
+    ra = next(c for c in tables[T]["columns"] if c["name"] == "ra")
+    assert ra["unit"] == "deg" and ra["indexed"] and "indexed" in tables[T]["hint"]
+    assert tables["TAP_SCHEMA.columns"]["keys"][0]["target"] == "TAP_SCHEMA.tables"
+    assert app.capabilities["maxrec"] == 20000 and "2.1" in app.capabilities["adql"]
+    assert any("TAP_SCHEMA.tables" in e["query"] for e in app.examples)
+
+
+def test_sync_and_async_queries_through_pyvo(app):
+    app.run(f"SELECT id, mag FROM {T} WHERE mag < 9 ORDER BY id")
+    assert [r[0] for r in app.result["rows"]] == [12, 13, 15]
+    job_id = app.run(f"SELECT id FROM {T} WHERE dec < -50 ORDER BY id", mode="async")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        phase = next(j["phase"] for j in app.client.jobs() if j["id"] == job_id)
+        if phase in ("COMPLETED", "ERROR"):
+            break
+        time.sleep(0.2)
+    assert phase == "COMPLETED"
+    app.open_job(job_id)
+    assert [r[0] for r in app.result["rows"]] == [6, 7, 14]
+    app.client.delete(job_id)
+
+
+def test_refusals_are_messages(app):
+    app._on_message(None, {"type": "run", "adql": "SELECT FROM nowhere"}, [])
+    assert app.message["kind"] == "error" and "line 1" in app.message["text"]
+    app.run(f"SELECT id, mag FROM {T}")
+    with pytest.raises(ValueError, match="no positions"):
+        app.to_target_list("nope")
+    app._on_message(None, {"type": "upload", "name": "bad name", "filename": "x.csv"}, [b"a\n"])
+    assert app.message["kind"] == "error" and "upload name" in app.message["text"]
+    app._on_message(None, {"type": "connect", "url": "http://127.0.0.1:9/tap"}, [])
+    assert app.message["kind"] == "error"
+    assert app.service.endswith("/hectornb/tap")  # still connected to the service that works
+    assert app.run(f"SELECT COUNT(*) AS n FROM {T}").table["n"][0] == len(ROWS)
