@@ -340,3 +340,30 @@ def test_platform_tables_are_for_signed_in_users(platform, tap_url):
     names = [str(v) for v in parse_single_table(io.BytesIO(seen.content)).to_table()[
         "table_name"]]  # fmt: skip
     assert T in names and "obslog.logs" not in names and "hectornb.targets" not in names
+
+
+def test_csv_upload_and_the_service_limits(tap_url, database_url):
+    from hectornb.tap import TapService
+    from hectornb.tap.service import TapError
+    from hectornb.tap.uploads import read_upload
+
+    r = requests.post(tap_url + "/sync", files={"cat": ("cat.csv", b"name,ra,dec\nx,0.0002,0\n")},
+                      data={"LANG": "ADQL", "UPLOAD": "c,param:cat", "QUERY":
+                            f"SELECT c.name, s.id FROM TAP_UPLOAD.c AS c JOIN {T} AS s ON "
+                            "DISTANCE(c.ra, c.dec, s.ra, s.dec) < 1.0 / 3600"},
+                      timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    t = parse_single_table(io.BytesIO(r.content)).to_table()
+    assert [(str(a), int(b)) for a, b in zip(t["name"], t["id"], strict=True)] == [("x", 1)]
+    # an upload over the limit is refused before it is read
+    with pytest.raises(TapError, match="upload limit"):
+        read_upload("big", {"bytes": b"name,ra,dec\n" + b"x" * 2048}, limit=1024)
+    service = TapService()
+    # a query longer than its time is stopped by the database, and says so
+    with pytest.raises(TapError, match="longer than 1 s"):
+        service.query(f"SELECT COUNT(*) FROM {T} AS a, {T} AS b, {T} AS c, {T} AS d, {T} AS e, "
+                      f"{T} AS f, {T} AS g, {T} AS h, {T} AS i", None, timeout=1)  # fmt: skip
+    # MAXREC beyond the hard limit is the hard limit
+    assert service.maxrec(10**12) == service.settings.tap_hard_maxrec
+    with pytest.raises(TapError, match="MAXREC"):
+        service.maxrec("lots")
