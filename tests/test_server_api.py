@@ -24,7 +24,9 @@ def test_token_is_required(platform):
 def test_landing_page_links_the_apps(platform):
     r = requests.get(platform["base"] + f"/?token={platform['token']}", timeout=10)
     assert r.status_code == 200
-    assert "voila/render/classify.ipynb" in r.text
+    for app in ("classify", "reduce", "explore", "obslog", "tap"):
+        assert f"voila/render/{app}.ipynb" in r.text
+    assert 'href="/hectornb/tap"' in r.text  # the TAP service, for pyvo and TOPCAT
 
 
 def test_upload_classify_undo_export(platform, list_name):

@@ -299,6 +299,7 @@ class LandingHandler(JupyterHandler):
             template.replace("{{apps}}", items)
             .replace("{{user}}", web.escape.xhtml_escape(request_user(self)))
             .replace("{{api}}", url_path_join(base, "hectornb/api/"))
+            .replace("{{tap}}", url_path_join(base, "hectornb/tap"))
             .replace("{{version}}", __version__)
         )
 
