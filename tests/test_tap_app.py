@@ -50,6 +50,20 @@ def test_sync_and_async_queries_through_pyvo(app):
     app.client.delete(job_id)
 
 
+def test_a_job_submitted_elsewhere_is_resumed_by_its_url(app, platform):
+    import pyvo
+
+    job = pyvo.dal.TAPService(platform["base"] + "/hectornb/tap").submit_job(
+        f"SELECT id FROM {T} WHERE id > 13 ORDER BY id")
+    job.run()
+    assert app.resume(job.url) == job.job_id
+    job.wait(phases=["COMPLETED", "ERROR"])
+    assert job.job_id in [j["id"] for j in app.client.jobs()]
+    app.open_job(job.job_id)
+    assert [r[0] for r in app.result["rows"]] == [14, 15]
+    job.delete()
+
+
 def test_refusals_are_messages(app):
     app._on_message(None, {"type": "run", "adql": "SELECT FROM nowhere"}, [])
     assert app.message["kind"] == "error" and "line 1" in app.message["text"]

@@ -70,6 +70,14 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     keys = page.text_content('details[data-table="TAP_SCHEMA.columns"]')
     assert "key → TAP_SCHEMA.tables (table_name = table_name)" in keys
 
+    # Find: only the tables whose name or description holds the text
+    page.fill('[data-testid="find"]', "app test catalogue")
+    shown = "ts => ts.filter(t => !t.hidden && !t.closest('.hnb-schema').hidden)" \
+            ".map(t => t.dataset.table)"  # fmt: skip
+    visible = page.eval_on_selector_all(".hnb-table", shown)
+    assert visible == [T]
+    page.fill('[data-testid="find"]', "")
+
     # an example of the service, run as it is
     page.select_option('[data-testid="examples"]', label="Every published table")
     assert "TAP_SCHEMA.tables" in page.input_value('[data-testid="adql"]')
@@ -120,6 +128,22 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     page.click('[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]')
     page.wait_for_selector('[data-testid="result"][data-source^="job"]')
     assert [int(r["id"]) for r in grid(page)] == [6, 7, 14]
+
+    # a job submitted elsewhere (pyvo, TOPCAT) is resumed by its URL
+    from hectornb.identity import process_user
+    from hectornb.tap import TapService
+    from hectornb.tap.uws import JobStore
+
+    store = JobStore(TapService())
+    other = store.create(process_user(), {"LANG": "ADQL", "QUERY": f"SELECT TOP 1 id FROM {T}"})
+    page.fill('[data-testid="resume"]', f"{platform['base']}/hectornb/tap/async/{other.job_id}")
+    page.click('[data-testid="resume-button"]')
+    page.wait_for_selector(f'[data-testid="message"]:has-text("job {other.job_id} resumed")')
+    assert page.locator(f'[data-testid="jobs"] tr[data-job="{other.job_id}"]').count() == 1
+    page.fill('[data-testid="resume"]', "0123456789abcdef")
+    page.click('[data-testid="resume-button"]')
+    page.wait_for_selector('[data-testid="message"].hnb-error')
+    store.delete(other.job_id, process_user())
 
     # positions sent to Classify as a new target list
     run_and_wait(page, f"SELECT name, ra, dec FROM {T} WHERE mag < 9")

@@ -119,6 +119,11 @@ class LocalTap:
                  "rows": j.result_rows, "error": j.error}
                 for j in self.jobs_store.list(self.user, last=20)]  # fmt: skip
 
+    def resume(self, ref: str) -> str:
+        """A job of this service by its ID or URL (it must be the user's)."""
+        job_id = ref.rstrip("/").rsplit("/", 1)[-1]
+        return self.jobs_store.get(job_id, self.user).job_id
+
     def job_result(self, job_id: str) -> QueryResult:
         job = self.jobs_store.get(job_id, self.user)
         if job.phase != "COMPLETED" or not job.result_path:
@@ -206,14 +211,29 @@ class RemoteTap:
         return job.job_id
 
     def jobs(self) -> list[dict]:
+        import pyvo
+
         out = []
-        for job_id, job in self._jobs.items():
-            job._update()
+        for job_id, job in list(self._jobs.items()):
+            try:
+                job._update()
+            except pyvo.dal.DALServiceError:  # deleted elsewhere, or destroyed: forget it
+                del self._jobs[job_id]
+                continue
             created = getattr(job.job, "creationtime", None)
             out.append({"id": job_id, "phase": job.phase, "query": job.query or "",
                         "created": created.isot if created is not None else "", "rows": None,
                         "error": None})  # fmt: skip
         return out
+
+    def resume(self, ref: str) -> str:
+        """A job of this service by its URL (or ID: under this service's /async)."""
+        import pyvo
+
+        url = ref if "://" in ref else f"{self.url}/async/{ref.strip('/')}"
+        job = pyvo.dal.AsyncTAPJob(url)
+        self._jobs[job.job_id] = job
+        return job.job_id
 
     def job_result(self, job_id: str) -> QueryResult:
         r = self._jobs[job_id].fetch_result()

@@ -15,7 +15,10 @@ function render({ model, el: root }) {
     <div class="hnb-caps" data-testid="capabilities"></div>
     <div class="hnb-message" data-testid="message" role="status"></div>
     <div class="hnb-tap-main">
-      <aside class="hnb-tree" data-testid="tree"></aside>
+      <aside class="hnb-meta">
+        <input data-testid="find" type="search" placeholder="Find a table (name or description)">
+        <div class="hnb-tree" data-testid="tree"></div>
+      </aside>
       <section class="hnb-work">
         <div class="hnb-toolbar">
           <select data-testid="examples"><option value="">Examples…</option></select>
@@ -32,7 +35,10 @@ function render({ model, el: root }) {
           <input type="file" data-testid="upload-file">
           <span data-testid="uploads"></span>
         </div>
-        <details class="hnb-jobs" data-testid="jobs" open><summary>Jobs</summary><div></div></details>
+        <details class="hnb-jobs" data-testid="jobs" open><summary>Jobs</summary>
+          <div></div>
+          <span class="hnb-resume">Resume a job (ID or URL) <input data-testid="resume" size="40">
+          <button class="hnb-small" data-testid="resume-button">Resume</button></span></details>
         <div class="hnb-result" data-testid="result"></div>
       </section>
     </div>`;
@@ -78,7 +84,23 @@ function render({ model, el: root }) {
           </details>`).join("")}
       </details>`).join("") || "<p>No tables.</p>";
   };
-  model.on("change:schemas", tree);
+  model.on("change:schemas", () => { tree(); find(); });
+  // Find: only the tables whose name or description holds the text (their schemas opened)
+  const find = () => {
+    const q = $("find").value.trim().toLowerCase();
+    for (const s of $("tree").querySelectorAll(".hnb-schema")) {
+      let any = false;
+      for (const t of s.querySelectorAll(".hnb-table")) {
+        const text = (t.dataset.table + " " + (t.querySelector(".hnb-desc")?.textContent || "")).toLowerCase();
+        const hit = !q || text.includes(q);
+        t.hidden = !hit;
+        any = any || hit;
+      }
+      s.hidden = !any;
+      if (q) s.open = any;
+    }
+  };
+  $("find").addEventListener("input", find);
   $("tree").addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-query]");
     if (b) $("adql").value = `SELECT TOP 100 * FROM ${b.dataset.query}`;
@@ -126,7 +148,7 @@ function render({ model, el: root }) {
   // ---- jobs --------------------------------------------------------------------------------
   const jobs = () => {
     const list = model.get("jobs") || [];
-    $("jobs").querySelector("div").innerHTML = list.length ? `<table class="hnb-grid">
+    $("jobs").querySelector(":scope > div").innerHTML = list.length ? `<table class="hnb-grid">
       <tr><th>job</th><th>phase</th><th>created</th><th>query</th><th></th></tr>
       ${list.map((j) => `<tr data-job="${esc(j.id)}" data-phase="${esc(j.phase)}"><td>${esc(j.id)}</td>
         <td class="hnb-phase-${esc(j.phase)}" title="${esc(j.error || "")}">${esc(j.phase)}</td><td>${esc(j.created.slice(0, 19).replace("T", " "))}</td>
@@ -138,6 +160,7 @@ function render({ model, el: root }) {
     $("jobs").dataset.count = String(list.length);
   };
   model.on("change:jobs", jobs);
+  $("resume-button").addEventListener("click", () => send({ type: "resume", ref: $("resume").value }));
   $("jobs").addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-act]");
     if (!b) return;

@@ -140,6 +140,13 @@ class TapApp(anywidget.AnyWidget):
         self._show(result, "query")
         return result
 
+    def resume(self, ref: str) -> str:
+        """Follow a job submitted elsewhere (TOPCAT, pyvo, another session), by ID or URL."""
+        job_id = self.client.resume(ref.strip())
+        self.jobs = self.client.jobs()
+        self._say(f"job {job_id} resumed", "ok")
+        return job_id
+
     def open_job(self, job_id: str) -> QueryResult:
         result = self.client.job_result(job_id)
         self._show(result, f"job {job_id}")
@@ -226,6 +233,8 @@ class TapApp(anywidget.AnyWidget):
                          int(maxrec) if maxrec not in (None, "") else None)  # fmt: skip
             elif kind == "jobs":
                 self.jobs = self.client.jobs()
+            elif kind == "resume":
+                self.resume(str(content.get("ref") or ""))
             elif kind == "open_job":
                 self.open_job(str(content["id"]))
             elif kind in ("abort", "delete"):
