@@ -91,3 +91,22 @@ def test_offline_sky_survey_is_served_under_the_servers_prefix(jupyter_server, m
     assert tile.headers["Content-Type"] == "image/png"
     # a named survey is used as given, whatever the network
     assert base_survey("P/2MASS/color") == "P/2MASS/color"
+
+
+def test_tap_service_under_the_servers_prefix(jupyter_server):
+    import pyvo
+
+    base, token, log = jupyter_server
+    caps = requests.get(f"{base}/hectornb/tap/capabilities", timeout=30)
+    assert caps.status_code == 200, log.read_text()
+    assert f"<accessURL use=\"base\">{base}/hectornb/tap</accessURL>" in caps.text
+    tap = pyvo.dal.TAPService(f"{base}/hectornb/tap")
+    assert len(tap.run_sync("SELECT TOP 3 table_name FROM TAP_SCHEMA.tables")) == 3
+    # the Hub's user, signed in with the server's token, sees the platform's own tables
+    me = requests.get(f"{base}/hectornb/tap/sync", params={
+        "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs", "token": token},
+        timeout=30)  # fmt: skip
+    assert me.status_code == 200, me.text
+    anonymous = requests.get(f"{base}/hectornb/tap/sync", params={
+        "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs"}, timeout=30)
+    assert anonymous.status_code == 400

@@ -14,3 +14,6 @@ def _load_jupyter_server_extension(serverapp) -> None:
 
     if ensure_runner() is not None:  # a thread; its Dask cluster starts with a first request
         serverapp.log.info("hectornb: reduction runner started (HECTORNB_RUNNER=embedded)")
+    from .tap_api import start_tap_runner
+
+    start_tap_runner()

@@ -62,6 +62,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
     from ..reduce.service import ensure_runner
 
     ensure_runner(settings)  # runs reduction requests from the apps, the API and the CLI
+    from .tap_api import start_tap_runner
+
+    start_tap_runner()  # runs TAP jobs, including those a restart cut off
     pool_size = int(os.environ.get("HECTORNB_POOL_SIZE", "1"))
     argv = [
         str(notebooks_dir()),

@@ -446,9 +446,13 @@ class JobPartHandler(UWSHandler):
             raise web.HTTPError(405)
 
 
-def tap_handlers(u) -> list[tuple]:
-    # the job runner starts with the server: jobs queued or cut off by a restart go on
+def start_tap_runner() -> None:
+    """Start this process's TAP job runner with the server (in the background), so jobs
+    queued, or cut off by a restart, go on without waiting for a TAP request."""
     threading.Thread(target=tap, name="tap-start", daemon=True).start()
+
+
+def tap_handlers(u) -> list[tuple]:
     job = r"([0-9a-f]{16})"
     return [
         (u("hectornb/tap/?"), RootHandler),
