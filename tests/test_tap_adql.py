@@ -183,3 +183,23 @@ def test_errors_say_where(tap):
     with pytest.raises(pyvo.dal.DALQueryError) as exc:
         tap.run_sync(f"SELECT id FROM {T} WHERE mag >> 3")
     assert "line 1, column" in str(exc.value)
+
+
+def test_geometry_fields_are_dali_typed(tap):
+    import io
+
+    import requests
+    from astropy.io.votable import parse_single_table
+
+    r = requests.get(tap.baseurl + "/sync", params={
+        "LANG": "ADQL", "QUERY": f"SELECT POINT(1, 2) AS p, CENTROID(CIRCLE(1, 2, 3)) AS c, "
+        f"CIRCLE(ra, dec, 1) AS circ, POLYGON(0, 0, 1, 0, 1, 1) AS poly FROM {T} WHERE id = 1"},
+        timeout=30)  # fmt: skip
+    table = parse_single_table(io.BytesIO(r.content))
+    fields = {f.name: f for f in table.fields}
+    for name, xtype, arraysize in (("p", "point", "2"), ("c", "point", "2"),
+                                   ("circ", "circle", "3"), ("poly", "polygon", "*")):  # fmt: skip
+        assert (fields[name].datatype, fields[name].xtype, fields[name].arraysize) == (
+            "double", xtype, arraysize)
+    row = table.to_table()[0]
+    assert list(row["c"]) == [1.0, 2.0] and list(row["poly"]) == [0, 0, 1, 0, 1, 1]

@@ -340,6 +340,8 @@ class _Translator:
                 xtype, default = "circle", "circle"
             elif isinstance(value, Polygon):
                 text, xtype, default = value.array(), "polygon", "polygon"
+            if xtype:  # DALI geometry is double[]: integer literals too
+                text = f"CAST({text} AS double precision[])"
             else:
                 sql = self.as_scalar(value, expr)
                 text, default = sql.text, sql.name or f"col{n}"
