@@ -10,6 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def unique_identifier(name: str, used: set[str], lower: bool = False) -> str:
+    """``name`` as a regular identifier (letters, digits, _; a letter first), made unique
+    among ``used`` with a suffix, and added to it."""
+    text = name.strip().lower() if lower else name
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch == "_" else "_" for ch in text)
+    out = out or "col"
+    if not out[0].isalpha():
+        out = "c" + out
+    base, k = out, 2
+    while out in used:
+        out, k = f"{base}_{k}", k + 1
+    used.add(out)
+    return out
+
+
 def quote_identifier(name: str) -> str:
     """A PostgreSQL delimited identifier (statements are sent without placeholders)."""
     return '"' + name.replace('"', '""') + '"'

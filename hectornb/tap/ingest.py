@@ -15,7 +15,6 @@ see the old rows or the new ones, never a mix or nothing.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..db import connect
-from .catalog import TapColumn, TapTable, quote_identifier
+from .catalog import TapColumn, TapTable, quote_identifier, unique_identifier
 from .publish import check_name, write_table
 
 # numpy kind/size -> (PostgreSQL type, VOTable datatype)
@@ -63,17 +62,6 @@ def read_table(path: str | Path) -> Table:
         raise IngestError(f"{path}: cannot read it as a table ({exc})") from None
 
 
-def _column_name(name: str, used: set[str]) -> str:
-    out = re.sub(r"[^a-z0-9_]", "_", name.strip().lower()) or "col"
-    if not out[0].isalpha():
-        out = "c" + out
-    base, k = out, 2
-    while out in used:
-        out, k = f"{base}_{k}", k + 1
-    used.add(out)
-    return out
-
-
 def describe_columns(table: Table, meta: dict, keep_names: bool = False,
                      ) -> tuple[list[TapColumn], list[str], list[str]]:  # fmt: skip
     """(TAP columns, PostgreSQL column types, source column names). Names become lower-case
@@ -95,8 +83,11 @@ def describe_columns(table: Table, meta: dict, keep_names: bool = False,
                 raise IngestError(f"column {name!r}: arrays of {dt} cannot be published")
             pg += "[]"
             arraysize = "x".join(str(s) for s in col.shape[1:])
-        cname = name if keep_names and name not in used else _column_name(name, used)
-        used.add(cname)
+        if keep_names and name not in used:
+            cname = name
+            used.add(name)
+        else:
+            cname = unique_identifier(name, used, lower=True)
         over = overrides.get(name.lower(), overrides.get(cname, {})) or {}
         unit = over.get("unit", str(col.unit) if col.unit is not None else None)
         columns.append(TapColumn(

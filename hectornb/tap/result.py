@@ -18,21 +18,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from .catalog import TapColumn, unique_identifier
+
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
 
 
-@dataclass
-class ResultField:
-    """One output column: name and VOTable datatype, with the metadata TAP_SCHEMA has."""
-
-    name: str
-    datatype: str
-    arraysize: str | None = None
-    xtype: str | None = None
-    unit: str | None = None
-    ucd: str | None = None
-    utype: str | None = None
-    description: str | None = None
+#: a result column carries what TAP_SCHEMA says of a column (name, VOTable datatype, …)
+ResultField = TapColumn
 
 
 @dataclass
@@ -105,13 +97,7 @@ def _infos(result: Result, status: str) -> str:
 def _fields(result: Result) -> str:
     out, ids = [], set()
     for f in result.fields:
-        fid = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in f.name) or "col"
-        if not fid[0].isalpha():
-            fid = "c" + fid
-        base, k = fid, 2
-        while fid in ids:
-            fid, k = f"{base}_{k}", k + 1
-        ids.add(fid)
+        fid = unique_identifier(f.name, ids)
         arraysize = f.arraysize
         if f.datatype == "char" and arraysize is None:
             arraysize = "*"
