@@ -34,16 +34,20 @@ class TapCatalogue:
     mag: str | None = None
     _columns: tuple[str, str, str, str | None] | None = field(default=None, repr=False)
     _failed: bool = field(default=False, repr=False)
+    _service: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or self.table.split(".")[-1]
         self._near = functools.lru_cache(maxsize=4096)(self._query)
 
     def _client(self):
-        from ..identity import process_user
-        from ..tap.client import LocalTap, RemoteTap
+        """One client for every cone (a page asks for hundreds)."""
+        if self._service is None:
+            from ..identity import process_user
+            from ..tap.client import LocalTap, RemoteTap
 
-        return RemoteTap(self.url) if self.url else LocalTap(process_user())
+            self._service = RemoteTap(self.url) if self.url else LocalTap(process_user())
+        return self._service
 
     def _resolve(self, client) -> tuple[str, str, str, str | None]:
         """(ra, dec, id, mag) column names of the table."""

@@ -104,20 +104,29 @@ class TapHandler(PlatformTokens, JupyterHandler):
 
     async def prepare(self):
         self._body = bytearray()
-        self._form: tuple[dict, dict] | None = None
+        self._parsed: tuple[dict[str, list[str]], dict] | None = None
+        self._upload_limit = tap()[0].settings.tap_upload_limit
         return await super().prepare()
 
     def data_received(self, chunk: bytes) -> None:
         self._body += chunk
-        limit = tap()[0].settings.tap_upload_limit + (1 << 20)
+        limit = self._upload_limit + (1 << 20)  # the uploads and the other fields
         if len(self._body) > limit:
             raise web.HTTPError(413, f"request larger than the upload limit of {limit} bytes")
 
-    def form(self) -> tuple[dict[str, list[bytes]], dict]:
-        if self._form is None:
-            self._form = parse_form(bytes(self._body),
-                                    self.request.headers.get("Content-Type", ""))  # fmt: skip
-        return self._form
+    def _request(self) -> tuple[dict[str, list[str]], dict]:
+        """(parameters by lower-case name from the query string and the form body, files),
+        read once per request."""
+        if self._parsed is None:
+            fields, files = parse_form(bytes(self._body),
+                                       self.request.headers.get("Content-Type", ""))  # fmt: skip
+            params: dict[str, list[str]] = {}
+            for source in (self.request.query_arguments, fields):
+                for k, values in source.items():
+                    params.setdefault(k.lower(), []).extend(
+                        v.decode("utf-8", "replace") for v in values)  # fmt: skip
+            self._parsed = params, files
+        return self._parsed
 
     def check_xsrf_cookie(self):
         # Only a browser's cookie login can be forged cross-site; an anonymous request may
@@ -132,12 +141,7 @@ class TapHandler(PlatformTokens, JupyterHandler):
 
     def params(self) -> dict[str, list[str]]:
         """Every parameter (query string and form body), by lower-case name."""
-        out: dict[str, list[str]] = {}
-        for source in (self.request.query_arguments, self.form()[0]):
-            for k, values in source.items():
-                out.setdefault(k.lower(), []).extend(v.decode("utf-8", "replace")
-                                                     for v in values)  # fmt: skip
-        return out
+        return self._request()[0]
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.params().get(name.lower())
@@ -164,12 +168,11 @@ class TapHandler(PlatformTokens, JupyterHandler):
     def uploads_from_request(self) -> list[tuple[str, dict]]:
         """(name, source) of each UPLOAD, files of the request read now."""
         out = []
-        limit = _state["service"].settings.tap_upload_limit if _state else 0
-        total = 0
+        limit, total = self._upload_limit, 0
         for name, uri in parse_upload_param(self.params().get("upload", [])):
             if uri.startswith("param:"):
                 part = uri[len("param:"):]
-                files = self.form()[1].get(part)
+                files = self._request()[1].get(part)
                 if not files:
                     raise TapError(f"UPLOAD {name}: the request has no part called {part!r}")
                 data = files[0]["body"]

@@ -63,8 +63,3 @@ def polygon_area(vertices: list[tuple[float, float]]) -> float:
     excess = excess % (4 * math.pi)
     excess = min(excess, 4 * math.pi - excess)
     return excess * (180 / math.pi) ** 2
-
-
-def circle_area(radius: float) -> float:
-    """Area (square degrees) of a cap of ``radius`` degrees."""
-    return 2 * math.pi * (1 - math.cos(math.radians(radius))) * (180 / math.pi) ** 2

@@ -10,17 +10,8 @@ from __future__ import annotations
 
 import psycopg
 
-from .catalog import TapColumn, TapTable
+from .catalog import TapColumn, TapTable, votable_type
 from .publish import write_table
-
-_PG_TYPES = {
-    "bigint": ("long", None, None), "integer": ("int", None, None),
-    "smallint": ("short", None, None), "double precision": ("double", None, None),
-    "real": ("float", None, None), "boolean": ("boolean", None, None),
-    "text": ("char", "*", None), "date": ("char", "*", "timestamp"),
-    "timestamp with time zone": ("char", "*", "timestamp"),
-    "timestamp without time zone": ("char", "*", "timestamp"),
-}  # fmt: skip
 
 _RA = ("deg", "pos.eq.ra;meta.main", "Right ascension (J2000)")
 _DEC = ("deg", "pos.eq.dec;meta.main", "Declination (J2000)")
@@ -107,13 +98,13 @@ PG_SCHEMA = "hectornb_pub"
 
 def _columns(conn: psycopg.Connection, view: str, meta: dict) -> list[TapColumn]:
     rows = conn.execute(
-        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type "
+        "SELECT a.attname AS name, a.atttypid::integer AS oid "
         "FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum", (f"{PG_SCHEMA}.{view}",),
     ).fetchall()  # fmt: skip
     out = []
     for r in rows:
-        datatype, arraysize, xtype = _PG_TYPES.get(r["type"], ("char", "*", None))
+        datatype, arraysize, xtype = votable_type(r["oid"])
         unit, ucd, description = meta.get(r["name"], (None, None, None))
         out.append(TapColumn(r["name"], datatype, arraysize, xtype, unit, ucd, None,
                              description, principal=True))  # fmt: skip

@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 
 import psycopg
+from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import Literal
 
 from ..db import connect
@@ -141,11 +142,17 @@ def write_table(
     _bump(conn)
 
 
+def _scalar(conn: psycopg.Connection, sql: str, args: tuple = ()):
+    """The one value a query returns, whatever rows the connection makes (the platform's
+    pool gives dicts, the TAP pool tuples)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(sql, args).fetchone()[0]
+
+
 def reader_exists(conn: psycopg.Connection) -> bool:
     """Whether the read-only role exists (a database user without CREATEROLE could not make
     it; an administrator can: ``CREATE ROLE hectornb_tap_reader NOLOGIN``)."""
-    row = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (READER,)).fetchone()
-    return bool(row[0] if isinstance(row, tuple) else row["count"])
+    return bool(_scalar(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s", (READER,)))
 
 
 def ensure_tap_schema() -> None:
@@ -192,24 +199,28 @@ def unpublish(name: str) -> bool:
 
 
 def generation(conn: psycopg.Connection) -> int:
-    return conn.execute("SELECT n FROM tap_generation").fetchone()["n"]
+    """What is published changes this number (services reload their catalogue)."""
+    return _scalar(conn, "SELECT n FROM tap_generation")
 
 
 def load_tables(conn: psycopg.Connection) -> list[TapTable]:
     """Every published table with its columns (public and proprietary)."""
     tables: dict[str, TapTable] = {}
-    for r in conn.execute(
-        "SELECT t.table_name, t.schema_name, t.table_type, t.utype, t.description, "
-        "p.pg_schema, p.pg_table, p.public, p.owner FROM tap_schema.tables t "
-        "JOIN tap_published p USING (table_name) ORDER BY t.table_index, t.table_name"
-    ):
+    with conn.cursor(row_factory=dict_row) as cur:
+        published = cur.execute(
+            "SELECT t.table_name, t.schema_name, t.table_type, t.utype, t.description, "
+            "p.pg_schema, p.pg_table, p.public, p.owner FROM tap_schema.tables t "
+            "JOIN tap_published p USING (table_name) ORDER BY t.table_index, t.table_name"
+        ).fetchall()
+        columns = cur.execute(
+            "SELECT * FROM tap_schema.columns ORDER BY table_name, column_index, column_name"
+        ).fetchall()
+    for r in published:
         tables[r["table_name"]] = TapTable(
             r["table_name"], r["schema_name"], r["pg_schema"], r["pg_table"], [],
             r["description"], r["table_type"], r["utype"], r["public"], r["owner"],
         )  # fmt: skip
-    for r in conn.execute(
-        "SELECT * FROM tap_schema.columns ORDER BY table_name, column_index, column_name"
-    ):
+    for r in columns:
         t = tables.get(r["table_name"])
         if t is not None:
             t.columns.append(TapColumn(

@@ -21,25 +21,20 @@ from psycopg import errors as pgerrors
 
 from ..config import Settings, get_settings
 from ..db import pool
-from .catalog import Catalog, TapColumn, TapTable, quote_identifier
-from .publish import READER, catalog_for, ensure_tap_schema, load_tables, reader_exists
+from .catalog import Catalog, TapColumn, TapTable, quote_identifier, votable_type
+from .publish import (
+    READER,
+    catalog_for,
+    ensure_tap_schema,
+    generation,
+    load_tables,
+    reader_exists,
+)
 from .result import Result, ResultField
 from .translate import ADQLError, translate
 
 log = logging.getLogger(__name__)
 
-# PostgreSQL type OID -> (VOTable datatype, arraysize, xtype)
-_OIDS = {
-    16: ("boolean", None, None), 20: ("long", None, None), 21: ("short", None, None),
-    23: ("int", None, None), 26: ("long", None, None), 700: ("float", None, None),
-    701: ("double", None, None), 1700: ("double", None, None),
-    25: ("char", "*", None), 1043: ("char", "*", None), 1042: ("char", "*", None),
-    19: ("char", "*", None), 18: ("char", "*", None), 1083: ("char", "*", None),
-    1082: ("char", "*", "timestamp"), 1114: ("char", "*", "timestamp"),
-    1184: ("char", "*", "timestamp"),
-    1005: ("short", "*", None), 1007: ("int", "*", None), 1016: ("long", "*", None),
-    1021: ("float", "*", None), 1022: ("double", "*", None), 1231: ("double", "*", None),
-}  # fmt: skip
 
 
 @dataclass
@@ -95,15 +90,11 @@ class TapService:
         if conn is None:
             with self._pool().connection() as c:
                 return self.tables(c)
-        gen = conn.execute("SELECT n FROM tap_generation").fetchone()[0]
+        gen = generation(conn)
         with self._lock:
             if gen == self._generation:
                 return self._tables
-        conn.row_factory = psycopg.rows.dict_row
-        try:
-            tables = load_tables(conn)
-        finally:
-            conn.row_factory = psycopg.rows.tuple_row
+        tables = load_tables(conn)
         with self._lock:
             self._tables, self._generation = tables, gen
         return tables
@@ -180,7 +171,7 @@ class TapService:
 
     @staticmethod
     def _field(d, tr) -> ResultField:
-        datatype, arraysize, xtype = _OIDS.get(d.type_code, ("char", "*", None))
+        datatype, arraysize, xtype = votable_type(d.type_code)
         meta = tr.columns.get(d.name)
         xtype = tr.xtypes.get(d.name, xtype)
         if xtype in ("point", "circle", "polygon"):

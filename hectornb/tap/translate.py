@@ -116,18 +116,14 @@ class Distance:
                    f"{self.b.ra.text}, {self.b.dec.text})", name="distance")  # fmt: skip
 
 
-Geometry = Point | Circle | Polygon
-
-
 @dataclass
 class Translation:
-    """The SQL of one ADQL query, its parameters, and what is known of its output columns."""
+    """The SQL of one ADQL query and what is known of its output columns."""
 
     sql: str
     columns: dict[str, TapColumn] = field(default_factory=dict)  # output name -> metadata
     xtypes: dict[str, str] = field(default_factory=dict)  # output name -> DALI xtype
-    limit: int | None = None  # the LIMIT applied to the outermost query
-    top: int | None = None
+    top: int | None = None  # the outermost query's TOP
     tables: list[str] = field(default_factory=list)  # published tables read
 
 
@@ -229,7 +225,6 @@ class _Translator:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.ctes: dict[str, set[str]] = {}
-        self.tables: list[str] = []
 
     def error(self, message: str, node) -> ADQLError:
         return ADQLError(message, *_pos(node))
@@ -411,7 +406,6 @@ class _Translator:
         if table is None:
             shown = ".".join(p for p, _ in parts)
             raise self.error(f"unknown table {shown!r}: see the service's /tables", tokens[0])
-        self.tables.append(table.name)
         if alias is not None:
             alias_name = _ident(alias)[0]
             names = {alias_name}
@@ -798,6 +792,5 @@ def translate(adql: str, catalog: Catalog, maxrec: int | None = None) -> Transla
     outer: dict = {"columns": {}, "xtypes": {}, "top": None}
     limit = None if maxrec is None else maxrec + 1
     sql = tr.query_expression(tree.children[0], None, limit, outer)
-    return Translation(sql, outer["columns"], outer["xtypes"], limit, outer["top"],
-                       tr.tables)  # fmt: skip
+    return Translation(sql, outer["columns"], outer["xtypes"], outer["top"])
 

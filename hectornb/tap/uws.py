@@ -28,8 +28,6 @@ from .uploads import read_upload
 
 log = logging.getLogger(__name__)
 
-PHASES = ("PENDING", "QUEUED", "EXECUTING", "COMPLETED", "ERROR", "ABORTED", "UNKNOWN",
-          "HELD", "SUSPENDED", "ARCHIVED")  # fmt: skip
 FINAL = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
 LIFETIME = dt.timedelta(days=2)
 HEARTBEAT = 5.0  # seconds between a runner's beats
