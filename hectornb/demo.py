@@ -140,7 +140,7 @@ def load_demo_log(owner: str) -> str:
     objects = visible_frames(owner, {"night_from": "251001", "night_to": "251001",
                                      "ndfclass": "MFOBJECT", "arm": "blue"})  # fmt: skip
     entries = [{"night": "2025-10-01", "run_id": "DEMO-2025-10", "frames": [f["file"]],
-                "exposure": f["exposed"], "seeing": 1.1 + 0.1 * k, "qc": "pass",
+                "exposure": f["exposed"], "seeing": round(1.1 + 0.1 * k, 2), "qc": "pass",
                 "transparency": "clear", "comment": f"{f['object']}: exposure {k + 1}",
                 "tags": ["demo"]} for k, f in enumerate(objects)]  # fmt: skip
     if entries:
