@@ -29,7 +29,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch, serve_platform  # noqa: E402
+from harness import KEY_CLOCK_JS, launch, serve_platform  # noqa: E402
 
 REFERENCE_NB = {
     "cells": [
@@ -132,21 +132,7 @@ def main() -> int:
                     page.close()
 
             # In-page clock: keydown (capture) -> the mutation that shows the stored class.
-            page.evaluate(
-                """() => {
-                  window.__lat = [];
-                  let t0 = null;
-                  document.addEventListener('keydown', () => { t0 = performance.now(); }, true);
-                  new MutationObserver((records) => {
-                    for (const r of records) {
-                      if (r.attributeName === 'data-badclass' && t0 !== null) {
-                        window.__lat.push(performance.now() - t0); t0 = null;
-                      }
-                    }
-                  }).observe(document.querySelector('[data-testid=grid]'),
-                             {attributes: true, subtree: true, attributeFilter: ['data-badclass']});
-                }"""
-            )
+            page.evaluate(KEY_CLOCK_JS)
             names = [r[0] for r in rows[:200]]
             rng = np.random.default_rng(1)
             for k in range(args.keys):

@@ -18,6 +18,19 @@ def _user(args: argparse.Namespace) -> str:
     return args.user or process_user()
 
 
+def _session(args: argparse.Namespace):
+    """The Reduce service for the command's user: here, or the data centre's service (which
+    knows its caller from the token and lets no one act as another)."""
+    from .errors import Forbidden
+    from .reduce.session import reduce_session
+
+    session = reduce_session(_user(args))
+    if session.user != _user(args):
+        raise Forbidden(f"the hectornb service knows you as {session.user}; you cannot act "
+                        f"as {_user(args)}")  # fmt: skip
+    return session
+
+
 def _show(job) -> None:
     print(f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
           f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M}  {job.message}")  # fmt: skip
@@ -26,7 +39,6 @@ def _show(job) -> None:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from .errors import Forbidden, Invalid
     from .reduce.options import OptionError, parse_pairs
-    from .reduce.service import submit
 
     frames, night_from, night_to = None, None, None
     if args.night:
@@ -43,28 +55,29 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             else:
                 frames.append(str(Path(path).resolve()) if Path(path).exists() else path)
     try:
-        job = submit(_user(args), frames, night_from, night_to or night_from,
-                     parse_pairs(args.option), args.engine, args.email)  # fmt: skip
+        job = _session(args).submit(frames, parse_pairs(args.option), args.email, args.engine,
+                                    night_from, night_to or night_from)  # fmt: skip
     except (Invalid, Forbidden, OptionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"request {job.id}: {len(job.frames)} object frames queued")
     if not args.wait:
         return 0
-    return _wait(job.id, _user(args))
+    return _wait(job.id, _session(args))
 
 
-def _wait(job_id: str, user: str) -> int:
-    from .reduce.jobs import JobStore
+def _wait(job_id: str, session) -> int:
     from .reduce.service import ensure_runner
+    from .reduce.session import LocalReduce
 
-    ensure_runner()
-    store, seen = JobStore(), 0
+    if isinstance(session, LocalReduce):
+        ensure_runner()
+    seen = 0
     while True:
-        for event in store.events(job_id, user, seen):
+        for event in session.events(job_id, seen):
             seen = event["seq"]
             print(f"{event['at']:%H:%M:%S} {event['kind']:<9} {event['message']}", file=sys.stderr)
-        job = store.get(job_id, user)
+        job = session.job(job_id)
         if job.final:
             _show(job)
             print(f"products under {job.outdir}")
@@ -73,42 +86,27 @@ def _wait(job_id: str, user: str) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .reduce.jobs import JobStore
-
-    store = JobStore()
-    job = store.get(args.id, _user(args))
-    _show(job)
-    for step in store.steps(args.id, _user(args)):
+    session = _session(args)
+    _show(session.job(args.id))
+    for step in session.steps(args.id):
         reason = f": {step['reason']}" if step["reason"] else ""
         print(f"  {step['status']:<9} {step['task']} {step['frame']} {step['arm']}{reason}")
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .reduce.jobs import JobStore
-
-    for job in JobStore().list(_user(args), args.days):
+    for job in _session(args).jobs(args.days):
         _show(job)
     return 0
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    from .reduce.jobs import JobStore
-
-    _show(JobStore().cancel(args.id, _user(args)))
+    _show(_session(args).cancel(args.id))
     return 0
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from .reduce.jobs import JobStore
-    from .reduce.service import package
-
-    store = JobStore()
-    job = store.get(args.id, _user(args))
-    if not job.final:
-        print(f"error: request {job.id} is {job.status}", file=sys.stderr)
-        return 1
-    out = package(job, store.steps(args.id, _user(args)), args.what, Path(args.output))
+    out = _session(args).download(args.id, args.what, Path(args.output))
     print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -25,6 +25,17 @@ def _cmd_import_tile(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from .config import get_settings
+
+    if get_settings().service_url:  # a user's server at a data centre: the service draws it
+        from .client import ServiceClient
+
+        response = ServiceClient().request("GET", f"obslog/reports/{args.night}.pdf")
+        Path(args.output).write_bytes(response.content)
+        print(args.output)
+        return 0
     from .obslog.report import night_report
 
     print(night_report(args.night, args.output))

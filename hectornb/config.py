@@ -82,6 +82,13 @@ class Settings:
         ``HECTORNB_TAP_UPLOAD_LIMIT``: bytes of all the tables uploaded with one TAP query.
     tap_max_running : int
         ``HECTORNB_TAP_MAX_RUNNING``: asynchronous TAP jobs one user may have executing.
+    tap_anonymous : bool
+        ``HECTORNB_TAP_ANONYMOUS``: whether callers who are not signed in may read the public
+        TAP tables (on, as on the survey's public TAP). Never in a Hub user's own server.
+    service_url : str or None
+        ``HECTORNB_SERVICE_URL``: the data centre's hectornb service (set by the deployment in
+        users' servers). With it, the package in a user's server is a client of that service
+        and holds no secret; without it, the platform runs in the user's own server.
     """
 
     home: Path
@@ -113,6 +120,8 @@ class Settings:
     tap_async_timeout: int = 3600
     tap_upload_limit: int = 20 * 1024 * 1024
     tap_max_running: int = 2
+    tap_anonymous: bool = True
+    service_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -154,6 +163,9 @@ class Settings:
             tap_async_timeout=int(env.get(_PREFIX + "TAP_ASYNC_TIMEOUT") or 3600),
             tap_upload_limit=int(env.get(_PREFIX + "TAP_UPLOAD_LIMIT") or 20 * 1024 * 1024),
             tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
+            tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()
+            not in ("0", "false", "no", "off"),
+            service_url=(env.get(_PREFIX + "SERVICE_URL") or "").rstrip("/") or None,
         )
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -172,6 +184,7 @@ class Settings:
                     "database_url": f"(embedded PostgreSQL under {self.home / 'postgres'})",
                     "targets_url": "(the main database)",
                     "dask_scheduler": "(a local cluster per run)",
+                    "service_url": "(none: the platform runs in this server)",
                 }.get(f.name, "(none)")
             elif "password" in f.name:
                 shown = "***"

@@ -1,10 +1,10 @@
 """The server extension inside a plain Jupyter server (as in JupyterLab or a JupyterHub
-single-user server), enabled by the config file the wheel installs."""
+single-user server), enabled by the config file the package installs, editable or not."""
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import subprocess
 import sys
 import time
@@ -20,13 +20,10 @@ PREFIX = "/user/hub-user-42/"  # the URL prefix JupyterHub gives a user's server
 
 @pytest.fixture()
 def jupyter_server(database_url, tmp_path, free_port):
-    confd = tmp_path / "config" / "jupyter_server_config.d"
-    confd.mkdir(parents=True)
-    shutil.copy(REPO / "extensions" / "jupyter_server_config.d" / "hectornb.json", confd)
+    # the extension is enabled by what installing the package put in the environment
     port, token = free_port, uuid.uuid4().hex
     env = {
         **os.environ,
-        "JUPYTER_CONFIG_PATH": str(tmp_path / "config"),
         "JUPYTER_TOKEN": token,
         "JUPYTERHUB_USER": "hub-user-42",  # what a JupyterHub single-user server carries
     }
@@ -41,7 +38,7 @@ def jupyter_server(database_url, tmp_path, free_port):
                 "--allow-root",
                 f"--port={port}",
                 f"--ServerApp.base_url={PREFIX}",
-                f"--ServerApp.root_dir={REPO / 'notebooks'}",
+                f"--ServerApp.root_dir={tmp_path}",  # a user's folder, with no app in it
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -69,10 +66,14 @@ def test_extension_serves_api_landing_and_voila_apps(jupyter_server):
     assert info.json()["user"] == "hub-user-42"
     assert requests.get(f"{base}/hectornb/api/", timeout=10).status_code == 403
     landing = requests.get(f"{base}/hectornb/?token={token}", timeout=10)
-    assert "voila/render/classify.ipynb" in landing.text
-    page = requests.get(f"{base}/voila/render/classify.ipynb?token={token}", timeout=120)
-    assert page.status_code == 200
-    assert "application/vnd.jupyter.widget-view+json" in page.text
+    # the apps come from the package, whatever folder the server was started in
+    links = re.findall(r'href="([^"]*hectornb/apps/[a-z]+\.ipynb)"', landing.text)
+    assert len(links) == 5, landing.text
+    origin = base.split(PREFIX.rstrip("/"))[0]
+    for link in links:
+        page = requests.get(f"{origin}{link}?token={token}", timeout=120)
+        assert page.status_code == 200, (link, log.read_text()[-3000:])
+        assert "application/vnd.jupyter.widget-view+json" in page.text
 
 
 def test_offline_sky_survey_is_served_under_the_servers_prefix(jupyter_server, monkeypatch):
@@ -97,16 +98,73 @@ def test_tap_service_under_the_servers_prefix(jupyter_server):
     import pyvo
 
     base, token, log = jupyter_server
-    caps = requests.get(f"{base}/hectornb/tap/capabilities", timeout=30)
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    caps = session.get(f"{base}/hectornb/tap/capabilities", timeout=30)
     assert caps.status_code == 200, log.read_text()
     assert f"<accessURL use=\"base\">{base}/hectornb/tap</accessURL>" in caps.text
-    tap = pyvo.dal.TAPService(f"{base}/hectornb/tap")
+    tap = pyvo.dal.TAPService(f"{base}/hectornb/tap", session=session)
     assert len(tap.run_sync("SELECT TOP 3 table_name FROM TAP_SCHEMA.tables")) == 3
     # the Hub's user, signed in with the server's token, sees the platform's own tables
     me = requests.get(f"{base}/hectornb/tap/sync", params={
         "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs", "token": token},
         timeout=30)  # fmt: skip
     assert me.status_code == 200, me.text
+    # one Hub user's own server is no public endpoint: anonymous callers are refused
     anonymous = requests.get(f"{base}/hectornb/tap/sync", params={
-        "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs"}, timeout=30)
-    assert anonymous.status_code == 400
+        "LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"}, timeout=30)
+    assert anonymous.status_code == 403
+    assert "sign in" in anonymous.text
+
+
+def test_an_editable_install_enables_the_extension_and_finds_the_apps(tmp_path, free_port,
+                                                                     database_url):  # fmt: skip
+    """``pip install -e .`` in a fresh environment, as a developer or Binder does."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    # the dependencies are this suite's own (no network, seconds not minutes); hectornb and
+    # its Jupyter configuration come from the editable install alone
+    here = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    Path(site.stdout.strip(), "suite-dependencies.pth").write_text(here.stdout)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-e", str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    assert (venv / "etc/jupyter/jupyter_server_config.d/hectornb.json").exists()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    # ... and so are their data files (Voilà's templates, the widgets' front ends)
+    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
+    listed = subprocess.run([str(python), "-m", "jupyter_server", "extension", "list"],
+                            capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    text = listed.stdout + listed.stderr
+    assert re.search(r"hectornb\s+(\x1b\[\d+m)?enabled", text), text
+    token = uuid.uuid4().hex
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = subprocess.Popen(
+        [str(python), "-m", "jupyter_server", "--no-browser", "--allow-root",
+         f"--port={free_port}", f"--ServerApp.root_dir={home}"],
+        env={**env, "JUPYTER_TOKEN": token}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{free_port}"
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/hectornb/api/?token={token}", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        assert requests.get(f"{base}/hectornb/api/?token={token}", timeout=10).status_code == 200
+        app = requests.get(f"{base}/hectornb/apps/tap.ipynb?token={token}", timeout=120)
+        assert app.status_code == 200 and "widget-view+json" in app.text
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -114,3 +114,22 @@ def test_reingest_replaces_atomically_while_readers_query(database_url):
     assert errors == []
     assert set(counts) <= {1000, 2000} and len(counts) > 10
     assert service.query(f"SELECT COUNT(*) FROM {name}", None).rows[0][0] == 2000
+
+
+def test_reader_role_made_after_publishing_is_granted_the_tables_at_start(database_url):
+    """An administrator who creates ``hectornb_tap_reader`` by hand after tables were
+    published (a database user without CREATEROLE) needs only restart the platform."""
+    import psycopg
+
+    from hectornb.tap import TapService, ingest_table
+
+    ingest_table(catalogue(5, seed=7), "late.granted", by="test")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("REVOKE SELECT ON late.granted FROM hectornb_tap_reader")
+        assert not conn.execute("SELECT has_table_privilege('hectornb_tap_reader', "
+                                "'late.granted', 'SELECT')").fetchone()[0]  # fmt: skip
+    service = TapService()  # what a start of the platform does
+    assert len(service.query("SELECT objid FROM late.granted", None).rows) == 5
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT has_table_privilege('hectornb_tap_reader', "
+                            "'late.granted', 'SELECT')").fetchone()[0]  # fmt: skip

@@ -44,9 +44,9 @@ class TapCatalogue:
         """One client for every cone (a page asks for hundreds)."""
         if self._service is None:
             from ..identity import process_user
-            from ..tap.client import LocalTap, RemoteTap
+            from ..tap.client import RemoteTap, platform_tap
 
-            self._service = RemoteTap(self.url) if self.url else LocalTap(process_user())
+            self._service = RemoteTap(self.url) if self.url else platform_tap(process_user())
         return self._service
 
     def _resolve(self, client) -> tuple[str, str, str, str | None]:

@@ -41,6 +41,15 @@ def database_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
+    if settings.service_url:
+        # A user's server at a data centre: its database is the service's, out of reach
+        # here by design; a private embedded one would silently split the user's data.
+        from ..errors import Forbidden
+
+        raise Forbidden(
+            f"this server is a client of the hectornb service at {settings.service_url} and "
+            "has no database: use the apps there, or hectornb.client.ServiceClient"
+        )
     datadir = settings.home / "postgres"
     with _lock:
         server = _embedded.get(str(datadir))

@@ -5,11 +5,28 @@ from __future__ import annotations
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
-    from .handlers import handlers
+    from ..config import get_settings
 
     web_app = serverapp.web_app
-    web_app.add_handlers(".*$", handlers(web_app.settings["base_url"]))
-    serverapp.log.info("hectornb: landing page at %shectornb/", web_app.settings["base_url"])
+    base_url = web_app.settings["base_url"]
+    service = get_settings().service_url
+    if service:
+        # A user's server at a data centre: the service holds the data and the database;
+        # this server holds no secret and only points the way there.
+        from .client_mode import client_handlers
+
+        web_app.add_handlers(".*$", client_handlers(base_url, service))
+        serverapp.log.info("hectornb: a client of the service at %s", service)
+        return
+
+    from .apps import packaged_app_handlers
+    from .handlers import handlers
+
+    web_app.add_handlers(
+        ".*$",
+        handlers(base_url, apps_at="hectornb/apps") + packaged_app_handlers(serverapp, base_url),
+    )
+    serverapp.log.info("hectornb: landing page at %shectornb/", base_url)
     from ..reduce.service import ensure_runner
 
     if ensure_runner() is not None:  # a thread; its Dask cluster starts with a first request

@@ -6,31 +6,25 @@ standalone application, not as a server extension; measured here that saves ~1.2
 ~3.7 s before a widget shows. So ``serve`` runs that application, with jupyter_server's
 token authentication (``JUPYTER_TOKEN`` honoured), and adds the platform's handlers to it.
 Inside JupyterLab or a JupyterHub user server the extension adds the same handlers instead.
+
+Run by JupyterHub as a service (see `hectornb.server.hub`), the same command is the data
+centre's one trusted server: it alone holds the database, the archive and the products, and
+its Voilà kernels act for the person who opened each page.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from jupyter_server.utils import url_path_join
 from tornado.web import RedirectHandler
 from voila.app import Voila
+from voila.tornado.handler import TornadoVoilaHandler
 
 from ..config import get_settings
+from ..identity import is_hub_service
+from .apps import USER_HEADER, SignedInVoilaHandler, notebooks_dir
 from .handlers import handlers
-
-
-def notebooks_dir() -> Path:
-    """The app notebooks: ``HECTORNB_NOTEBOOKS``, a source checkout, or the installed copy."""
-    env = os.environ.get("HECTORNB_NOTEBOOKS")
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[2] / "notebooks"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "hectornb" / "notebooks"
 
 
 class HectornbServer(Voila):
@@ -42,7 +36,11 @@ class HectornbServer(Voila):
         # Ours first: tornado takes the first match, and "/" is the landing page here.
         landing = url_path_join(self.server_url, "hectornb/")
         root = (self.server_url, RedirectHandler, {"url": landing})
-        return [root, *handlers(self.server_url), *super().init_handlers()]
+        voila = [
+            (rule[0], SignedInVoilaHandler, *rule[2:]) if rule[1] is TornadoVoilaHandler else rule
+            for rule in super().init_handlers()
+        ]
+        return [root, *handlers(self.server_url), *voila]
 
 
 def serve(port: int | None = None, open_browser: bool = True, demo: bool = False) -> int:
@@ -66,11 +64,19 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
 
     start_tap_runner()  # runs TAP jobs, including those a restart cut off
     pool_size = int(os.environ.get("HECTORNB_POOL_SIZE", "1"))
-    argv = [
-        str(notebooks_dir()),
-        f"--port={port or settings.port}",
-        "--no-browser" if not open_browser else "--Voila.open_browser=True",
-        "--Voila.auto_token=True",
+    argv = [str(notebooks_dir())]
+    if is_hub_service():
+        from .hub import service_arguments
+
+        argv += service_arguments()
+    else:
+        argv += [
+            f"--port={port or settings.port}",
+            "--no-browser" if not open_browser else "--Voila.open_browser=True",
+            "--Voila.auto_token=True",
+        ]
+    argv += [
+        f"--VoilaConfiguration.http_header_envs=['{USER_HEADER}']",
         "--VoilaConfiguration.preheat_kernel=True",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         "--VoilaConfiguration.show_tracebacks=False",
@@ -79,7 +85,7 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         "--MappingKernelManager.cull_interval=300",
     ]
     token = os.environ.get("JUPYTER_TOKEN")
-    if token is not None:
+    if token is not None and not is_hub_service():
         argv.append(f"--token={token}")
     HectornbServer.launch_instance(argv=argv)
     return 0

@@ -20,7 +20,7 @@ from tornado import web
 
 from .. import __version__, errors, tokens
 from ..config import get_settings
-from ..identity import process_user
+from ..identity import is_hub_service, process_user
 from ..targets import (
     TargetFilter,
     TargetListError,
@@ -30,40 +30,7 @@ from ..targets import (
     target_store,
 )
 from ..targets.badclass import BADCLASSES
-
-#: Apps shown on the landing page: (title, notebook, what it is for). Only apps that exist.
-APPS = (
-    (
-        "Classify",
-        "classify.ipynb",
-        "Vet target lists: a BADCLASS 0–8 per target from the keyboard, with finder charts, "
-        "catalogue overlays and hexabundle footprints.",
-    ),
-    (
-        "Reduce",
-        "reduce.ipynb",
-        "Reduce raw 2dF/AAOmega/Hector frames on the Dask cluster (Pipeline as a Web Service): "
-        "find data, choose options, follow your requests, download the products.",
-    ),
-    (
-        "Explore",
-        "explore.ipynb",
-        "Explore reduced 2dF/AAOmega/Hector spectra: the field with every fibre, each "
-        "fibre's spectrum with its variance, sky and lines at a redshift; PDF of them all.",
-    ),
-    (
-        "Obslog",
-        "obslog.ipynb",
-        "The observing log: targets, stars, Hector tiles and their hexabundles, runs and the "
-        "night log; every edit kept as a version; CSV, night reports, a REST API.",
-    ),
-    (
-        "TAP",
-        "tap.ipynb",
-        "Query the catalogues in ADQL (this platform's TAP service or any other): browse "
-        "the tables, run now or as a job, upload a table to cross-match, download results.",
-    ),
-)
+from .apps import APPS
 
 
 def request_user(handler: JupyterHandler) -> str:
@@ -119,6 +86,9 @@ class PlatformTokens:
             user = await asyncio.to_thread(tokens.user_of, value.strip())
             if user is None:
                 raise web.HTTPError(403, "unknown or revoked API token")
+            owner = None if is_hub_service() else os.environ.get("JUPYTERHUB_USER")
+            if owner and user != owner:  # one Hub user's own server: its owner's tokens only
+                raise web.HTTPError(403, f"this server is {owner}'s; the token is not")
             # a header a browser never sends by itself: no cross-site request to guard
             self._api_token_user = user
             self.current_user = self._jupyter_current_user = User(username=user)
@@ -218,6 +188,35 @@ class TargetsHandler(HectornbAPIHandler):
         )
 
 
+def _filter_args(handler) -> TargetFilter:
+    arg = handler.get_query_argument
+    try:
+        return TargetFilter.parse(arg("badclass", "all"), arg("name", ""),
+                                  arg("regex", "false") == "true")  # fmt: skip
+    except ValueError as exc:
+        raise web.HTTPError(422, str(exc)) from None
+
+
+class LocateHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, name: str):
+        """Where a target is among the filtered targets (the Classify app's "jump to")."""
+        target = self.get_query_argument("target", "")
+        index = await self.run(target_store().locate, name, target, _filter_args(self))
+        self.write_json({"target": target, "index": index})
+
+
+class ProgressHandler(HectornbAPIHandler):
+    @web.authenticated
+    async def get(self, name: str):
+        """The signed-in user's progress through a list, and the target they did last."""
+        store = target_store()
+        done, total = await self.run(store.progress, name, self.user)
+        last = await self.run(store.last_classified, name, self.user)
+        self.write_json({"user": self.user, "done": done, "total": total,
+                         "last_classified": last})  # fmt: skip
+
+
 class BadclassHandler(HectornbAPIHandler):
     @web.authenticated
     async def put(self, name: str, target: str):
@@ -287,12 +286,16 @@ class TokenHandler(HectornbAPIHandler):
 
 
 class LandingHandler(JupyterHandler):
+    def initialize(self, apps_at: str = "voila/render") -> None:
+        self.apps_at = apps_at  # where this server renders the app notebooks
+
     @web.authenticated
     def get(self):
         template = resources.files(__package__).joinpath("landing.html").read_text("utf-8")
         base = self.base_url
         items = "\n".join(
-            f'<li><a href="{url_path_join(base, "voila/render", nb)}">{title}</a><p>{text}</p></li>'
+            f'<li><a href="{url_path_join(base, self.apps_at, nb)}">{title}</a><p>{text}</p>'
+            "</li>"
             for title, nb, text in APPS
         )
         self.finish(
@@ -307,8 +310,9 @@ class LandingHandler(JupyterHandler):
 _NAME = r"([^/]+)"
 
 
-def handlers(base_url: str) -> list[tuple]:
-    """Every route of the platform, relative to the server's ``base_url``."""
+def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
+    """Every route of the platform, relative to the server's ``base_url``; the landing page
+    links the apps under ``apps_at``."""
     from .obslog_api import obslog_handlers  # they build on this module's base handler
     from .reduce_api import reduce_handlers
     from .tap_api import tap_handlers
@@ -316,13 +320,8 @@ def handlers(base_url: str) -> list[tuple]:
     def u(path: str) -> str:
         return url_path_join(base_url, path)
 
-    # Kernels this server starts inherit it: widgets build links (the offline sky survey)
-    # under the server's prefix, which differs under JupyterHub.
-    os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
-    hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
-    plotly_js = str(resources.files("plotly").joinpath("package_data"))
     return [
-        (u("hectornb/?"), LandingHandler),
+        (u("hectornb/?"), LandingHandler, {"apps_at": apps_at}),
         (u("hectornb/api/?"), InfoHandler),
         (u("hectornb/api/openapi.json"), OpenAPIHandler),
         (u("hectornb/api/tokens/?"), TokensHandler),
@@ -333,11 +332,28 @@ def handlers(base_url: str) -> list[tuple]:
         (u(f"hectornb/api/targets/lists/{_NAME}/targets/{_NAME}/badclass"), BadclassHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/targets/{_NAME}/history"), HistoryHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/undo"), UndoHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/locate"), LocateHandler),
+        (u(f"hectornb/api/targets/lists/{_NAME}/progress"), ProgressHandler),
         (u(f"hectornb/api/targets/lists/{_NAME}/export.csv"), ExportHandler),
         *reduce_handlers(u),
         *obslog_handlers(u),
         *tap_handlers(u),
-        (u("hectornb/hips/offline/(.*)"), web.StaticFileHandler, {"path": hips}),
-        # the Explore app's plots: plotly.js from the plotly package, cached by version
-        (u("hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler, {"path": plotly_js}),
+        *static_handlers(base_url),
     ]
+
+
+def static_handlers(base_url: str) -> list[tuple]:
+    """What the apps' pages load from the server they are on: no secret, so a user's server
+    that is a client of a data centre's service serves them too."""
+    # Kernels this server starts inherit it: widgets build links (the offline sky survey)
+    # under the server's prefix, which differs under JupyterHub.
+    os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
+    hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
+    plotly_js = str(resources.files("plotly").joinpath("package_data"))
+    return [
+        (url_path_join(base_url, "hectornb/hips/offline/(.*)"), web.StaticFileHandler,
+         {"path": hips}),
+        # the Explore app's plots: plotly.js from the plotly package, cached by version
+        (url_path_join(base_url, "hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler,
+         {"path": plotly_js}),
+    ]  # fmt: skip

@@ -121,6 +121,21 @@ def document() -> dict:
             "post": _op("undo your last classification in the list",
                         _json("what was undone", {"type": "object"})),
         },
+        "/hectornb/api/targets/lists/{name}/locate": {
+            "parameters": [_LIST],
+            "get": _op("where a target is among the filtered targets (its index from 0)",
+                       _json("the index", {"type": "object"}),
+                       params=(_q("target", "the target's name", required=True),
+                               _q("badclass", "all, unclassified, gt0 or 0–8"),
+                               _q("name", "name filter"),
+                               _q("regex", "the name filter is a regular expression",
+                                  {"type": "boolean"}))),
+        },
+        "/hectornb/api/targets/lists/{name}/progress": {
+            "parameters": [_LIST],
+            "get": _op("your progress through the list and the target you classified last",
+                       _json("progress", {"type": "object"})),
+        },
         "/hectornb/api/targets/lists/{name}/export.csv": {
             "parameters": [_LIST],
             "get": _op("the list with its classifications as CSV",
@@ -170,6 +185,24 @@ def document() -> dict:
                        params=(_q("what", "reduced, raw (reduced and raw) or all",
                                   {"enum": ["reduced", "raw", "all"]}),),
                        errors=(403, 404, 409, 422)),
+        },
+        "/hectornb/api/reduce/jobs/{job_id}/products": {
+            "parameters": [_JOB_ID],
+            "get": _op("the request's products (object frames, combined, spliced): name "
+                       "and size", _json("products", {"type": "object"}), errors=(403, 404)),
+        },
+        "/hectornb/api/reduce/jobs/{job_id}/products/{name}": {
+            "parameters": [_JOB_ID, _p("name", "a product's name, as the list gives it")],
+            "get": _op("one product, a 2dfdr-format FITS file",
+                       {"description": "FITS", "content": {"application/fits": {}}},
+                       errors=(403, 404)),
+        },
+        "/hectornb/api/reduce/frames/fibres": {
+            "get": _op("a raw frame's fibre table (the archive grid's VIEW)",
+                       _json("rows", {"type": "object"}),
+                       params=(_q("path", "the frame's path in the archive", required=True),
+                               _q("targets", "only the programme fibres", {"type": "boolean"})),
+                       errors=(403, 404, 422)),
         },
     }  # fmt: skip
     from .obslog_api import openapi_parts

@@ -19,7 +19,8 @@ from ..config import get_settings
 from ..reduce import access
 from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
-from ..reduce.service import DOWNLOADS, ensure_runner, package, submit
+from ..reduce.service import DOWNLOADS, ensure_runner, package, products, submit
+from ..reduce.session import checked_frame_fibres
 from .handlers import HectornbAPIHandler
 
 
@@ -29,6 +30,17 @@ class FramesHandler(HectornbAPIHandler):
         args = {k: self.get_query_argument(k, "") for k in access.FILTERS}
         rows = await self.run(access.visible_frames, self.user, args)
         self.write_json({"frames": rows, "n": len(rows)})
+
+
+class FrameFibresHandler(HectornbAPIHandler):
+    """A raw frame's fibre table ``?path=…`` (``&targets=true``: the programme fibres)."""
+
+    @web.authenticated
+    async def get(self):
+        path = self.get_query_argument("path", "")
+        targets = self.get_query_argument("targets", "false").lower() in ("1", "true")
+        rows = await self.run(checked_frame_fibres, self.user, path, targets)
+        self.write_json({"path": path, "rows": rows})
 
 
 class FramesDownloadHandler(HectornbAPIHandler):
@@ -52,9 +64,10 @@ class FramesDownloadHandler(HectornbAPIHandler):
             await _send_file(self, dest)
 
 
-async def _send_file(handler: HectornbAPIHandler, dest: Path) -> None:
-    """Stream a zip to the client, a megabyte at a time."""
-    handler.set_header("Content-Type", "application/zip")
+async def _send_file(handler: HectornbAPIHandler, dest: Path,
+                     media: str = "application/zip") -> None:  # fmt: skip
+    """Stream a file to the client, a megabyte at a time."""
+    handler.set_header("Content-Type", media)
     handler.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
     handler.set_header("Content-Length", str(dest.stat().st_size))
     with dest.open("rb") as fh:
@@ -171,6 +184,29 @@ class DownloadHandler(HectornbAPIHandler):
             await _send_file(self, dest)
 
 
+class ProductsHandler(HectornbAPIHandler):
+    """A request's products (object frames, combined, spliced) by name, and each one's file:
+    how the Explore app in a user's server reads what the service reduced."""
+
+    async def _products(self, job_id: str) -> dict[str, Path]:
+        store = JobStore()
+        job = await self.run(store.get, job_id, self.user)
+        steps = await self.run(store.steps, job_id, self.user)
+        return dict(products(job, steps))
+
+    @web.authenticated
+    async def get(self, job_id: str, name: str | None = None):
+        found = await self._products(job_id)
+        if name is None:
+            self.write_json({"products": [{"name": n, "bytes": p.stat().st_size}
+                                          for n, p in found.items() if p.exists()]})  # fmt: skip
+            return
+        path = found.get(name)  # only a product of the request: no path from the caller
+        if path is None or not path.exists():
+            raise web.HTTPError(404, f"request {job_id} has no product {name!r}")
+        await _send_file(self, path, media="application/fits")
+
+
 def _scratch() -> Path:
     path = get_settings().home / "tmp"
     path.mkdir(parents=True, exist_ok=True)
@@ -185,12 +221,15 @@ def reduce_handlers(u) -> list[tuple]:
     return [
         (u("hectornb/api/reduce/frames"), FramesHandler),
         (u("hectornb/api/reduce/frames/download"), FramesDownloadHandler),
+        (u("hectornb/api/reduce/frames/fibres"), FrameFibresHandler),
         (u("hectornb/api/reduce/options"), OptionsHandler),
         (u("hectornb/api/reduce/jobs/?"), JobsHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}"), JobHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/events"), EventsHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/cancel"), CancelHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/download"), DownloadHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}/products/?"), ProductsHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}/products/(.+)"), ProductsHandler),
     ]
 
 

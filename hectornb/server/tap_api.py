@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
 import threading
 import time
@@ -17,6 +18,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
+from ..identity import is_hub_service
 from ..tap import vosi
 from ..tap.examples import examples
 from ..tap.publish import SCHEMA_DESCRIPTIONS, load_keys, load_schema_descriptions
@@ -96,6 +98,14 @@ def parse_form(body: bytes, content_type: str) -> tuple[dict[str, list[bytes]], 
     return fields, files
 
 
+def anonymous_reads(settings) -> bool:
+    """Whether callers who are not signed in may read the public tables: the service's
+    ``HECTORNB_TAP_ANONYMOUS``, and never in one Hub user's own server (an anonymous
+    endpoint must be the data centre's decision, not a side effect of someone's server)."""
+    in_user_server = bool(os.environ.get("JUPYTERHUB_USER")) and not is_hub_service()
+    return settings.tap_anonymous and not in_user_server
+
+
 @web.stream_request_body
 class TapHandler(PlatformTokens, JupyterHandler):
     """Base of the TAP endpoints: anonymous reads allowed, errors as DALI documents."""
@@ -105,8 +115,11 @@ class TapHandler(PlatformTokens, JupyterHandler):
     async def prepare(self):
         self._body = bytearray()
         self._parsed: tuple[dict[str, list[str]], dict] | None = None
-        self._upload_limit = tap()[0].settings.tap_upload_limit
-        return await super().prepare()
+        settings = tap()[0].settings
+        self._upload_limit = settings.tap_upload_limit
+        await super().prepare()
+        if self.current_user is None and not anonymous_reads(settings):
+            raise web.HTTPError(403, "sign in to use this TAP service")
 
     def data_received(self, chunk: bytes) -> None:
         self._body += chunk

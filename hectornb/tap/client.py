@@ -148,14 +148,16 @@ def _position(columns) -> tuple[str, str] | None:
 
 
 class RemoteTap:
-    """Any TAP service, through pyvo (used when it is reachable)."""
+    """Any TAP service, through pyvo (used when it is reachable); ``session`` carries the
+    caller's credentials (a `requests.Session`), ``name`` how the app shows the service."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, session=None, name: str | None = None):
         import pyvo
 
-        self.name = url
+        self.name = name or url
         self.url = url.rstrip("/")
-        self.service = pyvo.dal.TAPService(self.url)
+        self.session = session
+        self.service = pyvo.dal.TAPService(self.url, session=session)
         self._jobs: dict[str, object] = {}
 
     def describe(self) -> list[dict]:
@@ -231,7 +233,7 @@ class RemoteTap:
         import pyvo
 
         url = ref if "://" in ref else f"{self.url}/async/{ref.strip('/')}"
-        job = pyvo.dal.AsyncTAPJob(url)
+        job = pyvo.dal.AsyncTAPJob(url, session=self.session)
         self._jobs[job.job_id] = job
         return job.job_id
 
@@ -244,3 +246,17 @@ class RemoteTap:
 
     def delete(self, job_id: str) -> None:
         self._jobs.pop(job_id).delete()
+
+
+def platform_tap(user: str) -> LocalTap | RemoteTap:
+    """This platform's TAP service: in this process, or, in a user's server at a data centre
+    (``HECTORNB_SERVICE_URL``), the service's, signed in with the user's own token."""
+    from ..config import get_settings
+
+    if get_settings().service_url:
+        from ..client import ServiceClient
+
+        client = ServiceClient()
+        return RemoteTap(f"{client.url}/hectornb/tap", session=client.session,
+                         name="this platform")  # fmt: skip
+    return LocalTap(user)

@@ -155,6 +155,22 @@ def reader_exists(conn: psycopg.Connection) -> bool:
     return bool(_scalar(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s", (READER,)))
 
 
+def grant_reader(conn: psycopg.Connection) -> int:
+    """Give the read-only role SELECT on every published table it cannot read yet (it may
+    have been created by an administrator after the tables were published); the count."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        missing = cur.execute(
+            "SELECT pg_schema, pg_table FROM tap_published p WHERE to_regclass("
+            "format('%%I.%%I', pg_schema, pg_table)) IS NOT NULL AND NOT has_table_privilege("
+            "%s, format('%%I.%%I', pg_schema, pg_table), 'SELECT')", (READER,),
+        ).fetchall()  # fmt: skip
+    for schema, table in missing:
+        conn.execute(f"GRANT USAGE ON SCHEMA {quote_identifier(schema)} TO {READER}")
+        conn.execute(f"GRANT SELECT ON {quote_identifier(schema)}.{quote_identifier(table)} "
+                     f"TO {READER}")  # fmt: skip
+    return len(missing)
+
+
 def ensure_tap_schema() -> None:
     """Publish TAP_SCHEMA's own tables and keys, and the platform's tables (once)."""
     from .platform import PG_SCHEMA, TABLES, publish_platform_tables

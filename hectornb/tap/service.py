@@ -27,6 +27,7 @@ from .publish import (
     catalog_for,
     ensure_tap_schema,
     generation,
+    grant_reader,
     load_tables,
     reader_exists,
 )
@@ -78,9 +79,16 @@ class TapService:
         ensure_tap_schema()
         with self._pool().connection() as conn:
             self._reader = reader_exists(conn)
+            if self._reader:
+                granted = grant_reader(conn)
+                if granted:
+                    log.info("role %s may now read %d published tables", READER, granted)
         if not self._reader:
             log.warning("role %s is missing: TAP queries run as read-only transactions of the "
-                        "platform's own database user", READER)  # fmt: skip
+                        "platform's own database user. A database administrator creates it: "
+                        "CREATE ROLE %s NOLOGIN NOINHERIT; GRANT %s TO <the platform's user>; "
+                        "then restart the platform (docs/deploy.md)",
+                        READER, READER, READER)  # fmt: skip
 
     def _pool(self):
         return pool(self.settings, purpose="tap")

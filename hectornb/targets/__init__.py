@@ -23,8 +23,13 @@ from .store import (
 
 
 def target_store(settings: Settings | None = None):
-    """The configured target store: PostgreSQL, or MongoDB for a ``mongodb://`` targets URL."""
+    """The configured target store: PostgreSQL, or MongoDB for a ``mongodb://`` targets URL;
+    in a user's server at a data centre (``HECTORNB_SERVICE_URL``), the service's."""
     settings = settings or get_settings()
+    if settings.service_url:
+        from .remote import RemoteTargetStore
+
+        return RemoteTargetStore()
     url = settings.targets_url
     if url and url.startswith(("mongodb://", "mongodb+srv://", "montydb:")):
         from .mongo import MongoTargetStore

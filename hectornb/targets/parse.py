@@ -72,6 +72,9 @@ class TargetList:
         J2000 coordinates in degrees.
     lines : numpy.ndarray
         Line number of each target in the file.
+    source : str or None
+        The file's text, kept so that a client of the data centre's service can send the
+        very file (its line numbers included) for the service to store.
     """
 
     filename: str
@@ -80,6 +83,7 @@ class TargetList:
     dec: np.ndarray
     lines: np.ndarray
     header_line: int | None = field(default=None)
+    source: str | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -225,6 +229,7 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
         dec=np.asarray(decs, dtype=float),
         lines=np.asarray(linenos, dtype=np.int32),
         header_line=header_line,
+        source=text,
     )
 
 

@@ -28,13 +28,13 @@ function icon(name) {
 function shareBase() {
   // In Voilà the page itself is the app; in JupyterLab link to the app rendered by Voilà.
   const loc = window.location;
-  if (loc.pathname.includes("/voila/render/")) return loc.origin + loc.pathname;
+  if (/\/(voila\/render|hectornb\/apps)\//.test(loc.pathname)) return loc.origin + loc.pathname;
   let base = "/";
   const cfg = document.getElementById("jupyter-config-data");
   if (cfg) {
     try { base = JSON.parse(cfg.textContent).baseUrl || "/"; } catch (e) { /* keep "/" */ }
   }
-  return loc.origin + base + "voila/render/classify.ipynb";
+  return loc.origin + base + "hectornb/apps/classify.ipynb";
 }
 
 function shareUrl(list, target) {
@@ -103,7 +103,7 @@ function render({ model, el }) {
 
   const toggles = new Map(); // target -> {bundles:{}, catalogues:{}}
   const pending = new Set();
-  const inVoila = window.location.pathname.includes("/voila/render/");
+  const inVoila = /\/(voila\/render|hectornb\/apps)\//.test(window.location.pathname);
 
   function togglesFor(name) {
     if (!toggles.has(name)) {

@@ -15,8 +15,21 @@ function baseUrl() {
     } catch (e) { /* fall through */ }
   }
   const path = window.location.pathname;
-  const at = path.indexOf("voila/");
+  const at = Math.max(path.indexOf("voila/"), path.indexOf("hectornb/apps/"));
   return at >= 0 ? path.slice(0, at) : "/";
+}
+
+function apiBase(model) {
+  // the platform's REST API: this server's, or the data centre's service a user's own
+  // server is a client of (the widget's `service_api`, a path behind the same Hub proxy)
+  return model.get("service_api") || baseUrl() + "hectornb/api/";
+}
+
+function appUrl(notebook) {
+  // another app of this platform, where this server renders its apps: Voilà's own
+  // voila/render/ (hectornb serve), or hectornb/apps/ (the extension in a Jupyter server)
+  const inApps = window.location.pathname.includes("/hectornb/apps/");
+  return baseUrl() + (inApps ? "hectornb/apps/" : "voila/render/") + notebook;
 }
 
 // Aladin Lite comes from a CDN: when it has not loaded after a while, say so where the sky

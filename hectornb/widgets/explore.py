@@ -24,8 +24,8 @@ from astropy.coordinates import SkyCoord
 
 from ..errors import Forbidden, Invalid, NotFound
 from ..identity import process_user
-from ..reduce.jobs import JobStore
-from ..reduce.service import product_pdf, products
+from ..reduce.service import product_pdf
+from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
 from ..spectra.io import ReducedFrame, read_2dfdr
 from ..spectra.lines import rest_wavelengths
 from ..spectra.pdf import TYPES, spectra_pdf
@@ -160,11 +160,12 @@ class SpectrumExplorer(anywidget.AnyWidget):
     plotly_version = t.Unicode(_plotly_version()).tag(sync=True)
 
     def __init__(self, path: str | Path | None = None, job: str = "", fibre: int = 1,
-                 store: JobStore | None = None, **kwargs):  # fmt: skip
+                 session: LocalReduce | RemoteReduce | None = None, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         self._user = process_user()
-        self.store = store or JobStore()
-        self._paths: dict[str, Path] = {}
+        self.session = session or reduce_session(self._user)
+        # a product's file, or (for a request's products) what the session resolves to one
+        self._paths: dict[str, Path | object] = {}
         self._frame: ReducedFrame | None = None
         self._uploads = Path(tempfile.mkdtemp(prefix="hectornb-explore-"))
         self._lock = threading.Lock()
@@ -183,12 +184,12 @@ class SpectrumExplorer(anywidget.AnyWidget):
 
     # ---- what can be opened ----------------------------------------------------------------
 
-    def _offer(self, group: str, items: list[tuple[str, Path]]) -> None:
+    def _offer(self, group: str, items: list[tuple[str, Path | object]]) -> None:
         keep = [c for c in self.choices if c["group"] != group]
         new = []
         for label, path in items:
             key = f"{group}:{label}"
-            self._paths[key] = Path(path)
+            self._paths[key] = path
             new.append({"key": key, "label": label, "group": group})
         # the shipped examples stay at the end of the list, after the user's own products
         self.choices = sorted(keep + new, key=lambda c: c["group"] == "Examples")
@@ -208,8 +209,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
 
     def offer_job(self, job_id: str) -> None:
         """Offer the products of the user's reduction request ``job_id``."""
-        job = self.store.get(job_id, self._user)  # NotFound/Forbidden: not this user's
-        found = products(job, self.store.steps(job_id, self._user))
+        job = self.session.job(job_id)  # NotFound/Forbidden: not this user's
+        found = self.session.products(job_id)
         if not found:
             raise Invalid(f"request {job_id} has no products yet ({job.status})")
         self._offer(f"Request {job_id}", found)
@@ -223,7 +224,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
         return [
             {"id": j.id, "created": j.created.isoformat() if j.created else "",
              "status": j.status, "n_frames": len(j.frames)}
-            for j in self.store.list(self._user) if j.status in ("done", "partial")
+            for j in self.session.jobs() if j.status in ("done", "partial")
         ]  # fmt: skip
 
     # ---- opening a product -----------------------------------------------------------------
@@ -232,14 +233,16 @@ class SpectrumExplorer(anywidget.AnyWidget):
         key = change["new"]
         if not key:
             return
-        path = self._paths.get(key)
-        if path is None:
+        ref = self._paths.get(key)
+        if ref is None:
             self._say(f"unknown product {key!r}", "error")
             return
         try:
+            path = self._local(key)
             frame = read_2dfdr(path)
-        except (OSError, ValueError) as exc:
-            self._say(f"{path.name} cannot be read: {exc}", "error")
+        except (OSError, ValueError, LookupError) as exc:
+            label = next((c["label"] for c in self.choices if c["key"] == key), key)
+            self._say(f"{label} cannot be read: {exc}", "error")
             return
         label = next((c["label"] for c in self.choices if c["key"] == key), path.name)
         with self._lock:
@@ -254,6 +257,14 @@ class SpectrumExplorer(anywidget.AnyWidget):
         # the first spectrum goes out with the product, without waiting for the page to ask
         self.send_spectrum(first)
         self._say(f"{label}: {frame.n_fibres} fibres", "ok")
+
+    def _local(self, key: str) -> Path:
+        """The file of an offered product (a request's is fetched from the data centre's
+        service when this server is its client)."""
+        ref = self._paths[key]
+        if key.startswith("Request "):
+            return self.session.local_path(ref)
+        return Path(ref)
 
     @property
     def frame(self) -> ReducedFrame | None:
@@ -289,8 +300,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
     def pdf(self) -> Path:
         """A PDF of every spectrum of the open product (kept beside a request's product)."""
         key = self.product
-        path = self._paths[key]
-        if key.startswith("Request "):
+        path = self._local(key)
+        if key.startswith("Request ") and isinstance(self.session, LocalReduce):
             return product_pdf(path)
         out = self._uploads / f"{path.stem}.pdf"
         return spectra_pdf(path, out, title=path.name)

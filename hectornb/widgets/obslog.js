@@ -21,7 +21,7 @@ function parsed(field, text) {
 function reduceLink(night) {
   if (!night) return "";
   const yymmdd = night.slice(2, 4) + night.slice(5, 7) + night.slice(8, 10);
-  return `<a class="hnb-reduce-night" target="_blank" href="${baseUrl()}voila/render/reduce.ipynb?night=${yymmdd}">reduce this night</a>`;
+  return `<a class="hnb-reduce-night" target="_blank" href="${appUrl("reduce.ipynb")}?night=${yymmdd}">reduce this night</a>`;
 }
 
 function render({ model, el: root }) {
@@ -68,14 +68,14 @@ function render({ model, el: root }) {
         <p>${esc(schema()[name].description)}</p><p><b>${counts[name] ?? 0}</b> records</p>
         <button data-detail="${name}">Check Detail</button></div>`).join("")}
       <div class="hnb-card"><h3>Finalproduct</h3><p>reduced products: the Reduce and Explore apps</p>
-        <a class="button" href="${baseUrl()}voila/render/reduce.ipynb" target="_blank">Check Detail</a></div></div>`;
+        <a class="button" href="${appUrl("reduce.ipynb")}" target="_blank">Check Detail</a></div></div>`;
   }
 
   function drawTable() {
     const v = model.get("view"), coll = schema()[v.collection], rows = model.get("rows");
     const fields = coll.fields;
     const newRow = fresh ? `<tr class="hnb-new"><td></td>${fields.map((f) => `<td><input data-field="${f.name}" value="${esc(fresh[f.name] ?? "")}" placeholder="${esc(f.name)}${f.required ? " *" : ""}"></td>`).join("")}</tr>` : "";
-    const csv = `${baseUrl()}hectornb/api/obslog/${v.collection}.csv${v.q ? `?q=${encodeURIComponent(v.q)}` : ""}`;
+    const csv = `${apiBase(model)}obslog/${v.collection}.csv${v.q ? `?q=${encodeURIComponent(v.q)}` : ""}`;
     page.innerHTML = `
       <h2>${TITLES[v.collection]}</h2>
       <div class="hnb-toolbar">
@@ -252,7 +252,7 @@ function render({ model, el: root }) {
       const m = /^\/?api\/([a-z]+?)s?(\/.*)?(\?.*)?$/.exec(endpoint.split("?")[0]);
       const name = m ? `${m[1]}s` : "";
       const query = endpoint.includes("?") ? endpoint.slice(endpoint.indexOf("?")) : "";
-      const url = `${baseUrl()}hectornb/api/obslog/${name}${m && m[2] ? m[2] : ""}${query}`;
+      const url = `${apiBase(model)}obslog/${name}${m && m[2] ? m[2] : ""}${query}`;
       page.querySelector('[data-testid="query"]').textContent = url;
       const r = await fetch(url, { credentials: "same-origin" });
       page.querySelector('[data-testid="json"]').textContent = JSON.stringify(await r.json(), null, 1);

@@ -20,8 +20,8 @@ import traitlets as t
 
 from ..errors import Forbidden, Invalid, NotFound
 from ..identity import process_user
-from ..obslog import COLLECTIONS, FieldErrors, ObslogStore
-from ._esm import esm
+from ..obslog import COLLECTIONS, FieldErrors, ObslogStore, obslog_store
+from ._esm import esm, service_api
 
 _HERE = Path(__file__).parent
 PAGE = 50
@@ -60,10 +60,12 @@ class ObslogApp(anywidget.AnyWidget):
     related = t.Dict().tag(sync=True)
     message = t.Dict().tag(sync=True)
     ready = t.Bool(False).tag(sync=True)
+    #: where the page's links find the REST API ("" for this server's; see `service_api`)
+    service_api = t.Unicode(service_api()).tag(sync=True)
 
     def __init__(self, store: ObslogStore | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.store = store or ObslogStore()
+        self.store = store or obslog_store()
         self._user = process_user()
         self._query: dict = {}
         self.user = self._user

@@ -152,7 +152,7 @@ function render({ model, el: root }) {
     $(".hnb-selected").textContent = `${selected.size}/${model.get("frames").length} selected`;
     const q = new URLSearchParams();
     selected.forEach((p) => q.append("path", p));
-    $(".hnb-download-raw").href = selected.size ? `${baseUrl()}hectornb/api/reduce/frames/download?${q}` : "#";
+    $(".hnb-download-raw").href = selected.size ? `${apiBase(model)}reduce/frames/download?${q}` : "#";
     $(".hnb-download-raw").classList.toggle("disabled", !selected.size);
   }
 
@@ -225,7 +225,7 @@ function render({ model, el: root }) {
   function drawStatus() {
     const j = model.get("job") || {};
     if (!j.id) return;
-    const api = `${baseUrl()}hectornb/api/reduce/jobs/${j.id}`;
+    const api = `${apiBase(model)}reduce/jobs/${j.id}`;
     const pct = j.steps_total ? Math.round((100 * j.steps_done) / j.steps_total) : 0;
     const changed = Object.entries(j.options_changed || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "defaults";
     const plan = (j.plan && j.plan.groups) || [];
@@ -233,7 +233,7 @@ function render({ model, el: root }) {
     const downloads = j.final ? Object.entries(model.get("downloads")).map(([what, label]) =>
       `<a class="button hnb-download" data-what="${what}" download href="${api}/download?what=${what}">${esc(label)}</a>`).join(" ") : "";
     const products = (j.steps || []).some((s) => s.status === "done" && PRODUCT_TASKS.includes(s.task));
-    const explore = j.final && products ? ` <a class="button hnb-explore" target="_blank" href="${baseUrl()}voila/render/explore.ipynb?job=${encodeURIComponent(j.id)}">Explore the products</a>` : "";
+    const explore = j.final && products ? ` <a class="button hnb-explore" target="_blank" href="${appUrl("explore.ipynb")}?job=${encodeURIComponent(j.id)}">Explore the products</a>` : "";
     $(".hnb-status").innerHTML = `
       <h3>Request <code class="hnb-job-id">${j.id}</code></h3>
       <p><span class="hnb-badge status-${j.status}">${STATUS_LABEL[j.status] || j.status}</span>

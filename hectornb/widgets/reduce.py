@@ -17,16 +17,13 @@ from zoneinfo import ZoneInfo
 import anywidget
 import numpy as np
 import traitlets as t
-from astropy.io import fits
 
 from ..errors import Forbidden, Invalid, NotFound
 from ..identity import process_user
-from ..reduce import access
-from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
-from ..reduce.service import DOWNLOADS, submit
-from ..spectra.io import FIBRE_TABLE_NAMES, fibre_table
-from ._esm import esm
+from ..reduce.service import DOWNLOADS
+from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
+from ._esm import esm, service_api
 
 _HERE = Path(__file__).parent
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -46,28 +43,6 @@ COLUMNS = (
 def sydney(when: dt.datetime | None) -> str:
     """A time as the seed shows requests: Sydney local time."""
     return when.astimezone(SYDNEY).strftime("%Y-%m-%d %H:%M %Z") if when else ""
-
-
-def fibre_rows(path: str, targets_only: bool = False) -> list[dict]:
-    """A raw frame's fibre table for the VIEW dialogs (RA/Dec in degrees); with
-    ``targets_only`` only the programme fibres (the targets VIEW)."""
-    with fits.open(path) as hdul:
-        hdu = next((h for h in hdul[1:] if h.name in FIBRE_TABLE_NAMES), None)
-        if hdu is None:
-            kind = hdul[0].header.get("NDFCLASS", "raw")
-            raise Invalid(f"{Path(path).name} has no fibre table (a {kind} frame)")
-        table = fibre_table(hdu)
-    rows = []
-    for i, row in enumerate(table):
-        if targets_only and row["TYPE"] != "P":
-            continue
-        rows.append({
-            "fibre": i + 1, "name": str(row["NAME"]), "type": str(row["TYPE"]),
-            "ra": round(float(row["RA"].value), 6), "dec": round(float(row["DEC"].value), 6),
-            "magnitude": round(float(row["MAGNITUDE"]), 2), "pivot": int(row["PIVOT"]),
-            "comment": str(row["COMMENT"]),
-        })  # fmt: skip
-    return rows
 
 
 class ReduceApp(anywidget.AnyWidget):
@@ -93,12 +68,14 @@ class ReduceApp(anywidget.AnyWidget):
     message = t.Dict().tag(sync=True)
     downloads = t.Dict(DOWNLOADS).tag(sync=True)
     ready = t.Bool(False).tag(sync=True)
+    #: where the page's links find the REST API ("" for this server's; see `service_api`)
+    service_api = t.Unicode(service_api()).tag(sync=True)
 
     def __init__(self, job: str = "", night_from: str = "", night_to: str = "",
-                 store: JobStore | None = None, **kwargs):  # fmt: skip
+                 session: LocalReduce | RemoteReduce | None = None, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
-        self.store = store or JobStore()
         self._user = process_user()
+        self.session = session or reduce_session(self._user)
         self._watch: threading.Thread | None = None
         self._lock = threading.Lock()
         with self.hold_sync():
@@ -120,7 +97,7 @@ class ReduceApp(anywidget.AnyWidget):
     def query(self, filters: dict) -> list[dict]:
         """Archive frames the user may see matching ``filters`` (night_from, night_to,
         ndfclass, object, grating, arm, programme)."""
-        rows = access.visible_frames(self._user, {k: str(v or "") for k, v in filters.items()})
+        rows = self.session.frames({k: str(v or "") for k, v in filters.items()})
         self.frames = [
             {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in rows
@@ -131,8 +108,7 @@ class ReduceApp(anywidget.AnyWidget):
                engine: str = "builtin") -> dict:  # fmt: skip
         """Submit a request ("Make it so!"); returns the request, opened at its status."""
         # the server's runner takes it (woken by the database); this kernel runs nothing
-        job = submit(self._user, frames, options=options or {}, engine=engine,
-                     email=email or None)  # fmt: skip
+        job = self.session.submit(frames, options or {}, email or None, engine)
         self._say(f"Request {job.id} submitted: {len(job.frames)} object frames", "ok")
         self._refresh_jobs()
         return self.open_request(job.id)
@@ -148,23 +124,23 @@ class ReduceApp(anywidget.AnyWidget):
         return self.job
 
     def cancel(self, job_id: str) -> None:
-        self.store.cancel(job_id, self._user)
+        self.session.cancel(job_id)
         self.job = self._detail(job_id)
         self._refresh_jobs()
 
     # ---- state ---------------------------------------------------------------------------
 
     def _detail(self, job_id: str) -> dict:
-        job = self.store.get(job_id, self._user)
+        job = self.session.job(job_id)
         out = job.to_json(with_plan=True)
         out["created"] = sydney(job.created)
         out["started"] = sydney(job.started)
         out["finished"] = sydney(job.finished)
         out["final"] = job.final
         out["steps"] = [{**s, "finished": sydney(s["finished"])}
-                        for s in self.store.steps(job_id, self._user)]  # fmt: skip
+                        for s in self.session.steps(job_id)]  # fmt: skip
         out["events"] = [{**e, "at": sydney(e["at"])}
-                         for e in self.store.events(job_id, self._user)]  # fmt: skip
+                         for e in self.session.events(job_id)]  # fmt: skip
         out["options_changed"] = {k: v for k, v in job.options.items()
                                   if k in OPTIONS and OPTIONS[k].default != v}  # fmt: skip
         return out
@@ -174,7 +150,7 @@ class ReduceApp(anywidget.AnyWidget):
             {"id": j.id, "status": j.status, "n_frames": len(j.frames),
              "created": sydney(j.created), "steps_done": j.steps_done,
              "steps_total": j.steps_total}
-            for j in self.store.list(self._user)
+            for j in self.session.jobs()
         ]  # fmt: skip
 
     def _follow(self) -> None:
@@ -226,11 +202,10 @@ class ReduceApp(anywidget.AnyWidget):
                 self._refresh_jobs()
             elif kind in ("fibres", "targets"):
                 path = str(content["path"])
-                if access.refused(self._user, [path]) or not any(
-                        f["path"] == path for f in self.frames):  # fmt: skip
+                if not any(f["path"] == path for f in self.frames):
                     raise Forbidden("that frame is not in your query")
                 self.send({"type": "fibres", "path": path, "kind": kind,
-                           "rows": fibre_rows(path, targets_only=kind == "targets")})  # fmt: skip
+                           "rows": self.session.fibres(path, targets_only=kind == "targets")})
         except (Invalid, Forbidden, NotFound, ValueError) as exc:
             self._say(str(exc), "error")
 

@@ -206,7 +206,7 @@ function render({ model, el: root }) {
     box.className = `hnb-message hnb-${m.kind || "info"}`;
     box.textContent = m.text || "";
     if (m.list) {
-      box.innerHTML += ` <a data-testid="classify-link" target="_blank" href="${baseUrl()}voila/render/classify.ipynb?list=${encodeURIComponent(m.list)}">open in Classify</a>`;
+      box.innerHTML += ` <a data-testid="classify-link" target="_blank" href="${appUrl("classify.ipynb")}?list=${encodeURIComponent(m.list)}">open in Classify</a>`;
     }
     box.dataset.at = m.at || "";
   };

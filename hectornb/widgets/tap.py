@@ -21,7 +21,7 @@ import traitlets as t
 from astropy.table import Table
 
 from ..identity import process_user
-from ..tap.client import LocalTap, QueryResult, RemoteTap
+from ..tap.client import LocalTap, QueryResult, RemoteTap, platform_tap
 from ..tap.service import TapError
 from ..tap.translate import ADQLError
 from ._esm import esm
@@ -106,7 +106,7 @@ class TapApp(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._user = process_user()
         self.user = self._user
-        self.client: LocalTap | RemoteTap = LocalTap(self._user)
+        self.client: LocalTap | RemoteTap = platform_tap(self._user)
         self._table: Table | None = None
         self._uploads: dict[str, Table] = {}
         self.on_msg(self._on_message)
@@ -115,7 +115,7 @@ class TapApp(anywidget.AnyWidget):
 
     def connect(self, url: str = "") -> None:
         """This platform's service (no ``url``), or the TAP service at ``url``."""
-        client = RemoteTap(url) if url.strip() else LocalTap(self._user)
+        client = RemoteTap(url) if url.strip() else platform_tap(self._user)
         schemas = client.describe()  # fails here, not half-way, when the URL is wrong
         self.client = client
         with self.hold_sync():

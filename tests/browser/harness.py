@@ -25,6 +25,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: An in-page clock for the Classify app: keydown (capture) -> the mutation that shows the
+#: stored class on the card; the latencies (ms) collect in ``window.__lat``.
+KEY_CLOCK_JS = """() => {
+  window.__lat = [];
+  let t0 = null;
+  document.addEventListener('keydown', () => { t0 = performance.now(); }, true);
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.attributeName === 'data-badclass' && t0 !== null) {
+        window.__lat.push(performance.now() - t0); t0 = null;
+      }
+    }
+  }).observe(document.querySelector('[data-testid=grid]'),
+             {attributes: true, subtree: true, attributeFilter: ['data-badclass']});
+}"""
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
