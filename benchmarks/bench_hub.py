@@ -125,7 +125,7 @@ def main() -> int:
     os.environ["HECTORNB_HOME"] = home
     os.environ.pop("HECTORNB_DATABASE_URL", None)
     with benchmark_server(home) as single, \
-            running_hub(Path("/srv/hectornb-hub-site"), visitors=visitors) as hub:  # fmt: skip
+            running_hub(Path("/srv/hectornb-hub-site")) as hub:  # fmt: skip
         single_api, single_auth = f"{single}/hectornb/api", {"Authorization": "token bench"}
         token = hub.token("alice")
         hub_api, hub_auth = f"{hub.service}/hectornb/api", {"Authorization": f"token {token}"}

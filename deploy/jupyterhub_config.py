@@ -16,11 +16,17 @@
 #   HECTORNB_SERVICE_ENV_FILE  KEY=VALUE lines of the service's   [/etc/hectornb/service.env]
 #                              settings (HECTORNB_DATABASE_URL, HECTORNB_SMTP_*, ...);
 #                              readable by root only
+#   HECTORNB_SERVICE_PUBLIC_URL the proxy as users' kernels reach [the bind URL, on loopback]
+#   HECTORNB_PROXY_API_PORT    the proxy's own API, on loopback  [8001]
+#   HECTORNB_HUB_ALLOWED_GROUP who may sign in: a Unix group     [every user the
+#                                                                  authenticator accepts]
 #   HECTORNB_DEMO              1: load the demo data at start     [0]
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 c = get_config()  # noqa: F821  (JupyterHub provides it)
 
@@ -34,6 +40,16 @@ bin_dir = Path(sys.prefix) / "bin"  # the environment JupyterHub and hectornb ar
 
 c.JupyterHub.bind_url = hub_url
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.api_url = (
+    f"http://127.0.0.1:{int(os.environ.get('HECTORNB_PROXY_API_PORT', '8001'))}")
+# Who may sign in (JupyterHub >= 5 lets no one in without a rule): the members of a Unix
+# group, or everyone the authenticator (PAM by default: the machine's users) accepts.
+group = os.environ.get("HECTORNB_HUB_ALLOWED_GROUP")
+if group:
+    c.Authenticator.allowed_groups = {group}
+    c.PAMAuthenticator.allowed_groups = {group}
+else:
+    c.Authenticator.allow_all = True
 c.JupyterHub.cookie_secret_file = os.path.join(
     os.environ.get("HECTORNB_HUB_STATE", "/srv/jupyterhub"), "jupyterhub_cookie_secret"
 )
@@ -54,6 +70,11 @@ if env_file.exists():  # the site's secrets, given to the service alone
     for line in env_file.read_text().splitlines():
         key, sep, value = line.strip().partition("=")
         if sep and key.startswith("HECTORNB_") and not line.lstrip().startswith("#"):
+            # as a shell reads the file: a # after a space starts a comment, and quotes
+            # around the value are not part of it
+            value = re.sub(r"\s+#.*$", "", value).strip()
+            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
             service_env[key] = value
 command = [str(bin_dir / "hectornb"), "serve"]
 if os.environ.get("HECTORNB_DEMO") == "1":
@@ -83,18 +104,23 @@ c.JupyterHub.load_roles = [
 
 # --- users' servers: clients of the service, with nothing secret -------------------------------
 c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
+# terminals as plain (not login) shells: a login shell's /etc/profile would reset PATH and
+# lose the environment's `hectornb` and `python`
+c.Spawner.args = ["--ServerApp.terminado_settings={'shell_command': ['/bin/bash']}"]
 # JUPYTERHUB_API_TOKEN in a user's server may call the service as that user, and no one else
 c.Spawner.server_token_scopes = [
     "access:servers!server",
     "users:activity!user",
     "access:services!service=hectornb",
 ]
+bind = urlparse(hub_url)
+proxy_here = f"{bind.scheme}://127.0.0.1:{bind.port or (443 if bind.scheme == 'https' else 80)}"
 c.Spawner.environment = {
     "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-    # the service through the Hub's proxy, as the user's kernels reach it
-    "HECTORNB_SERVICE_URL": os.environ.get(
-        "HECTORNB_SERVICE_PUBLIC_URL", f"http://127.0.0.1:{hub_url.rsplit(':', 1)[-1]}"
-    ).rstrip("/") + "/services/hectornb",
+    # the service through the Hub's proxy, as the user's kernels reach it (with TLS at the
+    # proxy, give its public name: a certificate does not name 127.0.0.1)
+    "HECTORNB_SERVICE_URL": os.environ.get("HECTORNB_SERVICE_PUBLIC_URL", proxy_here).rstrip("/")
+    + "/services/hectornb",
 }
 # LocalProcessSpawner passes only these of the Hub's own environment to a user's server:
 # never HECTORNB_DATABASE_URL or any other secret of the service.

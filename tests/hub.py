@@ -149,10 +149,10 @@ class Hub:
 
 
 @contextlib.contextmanager
-def running_hub(cache_root: Path, timeout: float = 300, visitors: tuple[str, ...] = ()):
+def running_hub(cache_root: Path, timeout: float = 300):
     """Deploy as docs/deploy.md says, start the Hub, wait for the service; stop it all after.
-    ``visitors`` may also sign in (to use the service's apps; they have no server of their
-    own, so they need no Unix account)."""
+    Anyone may sign in with the password (the configuration lets every user the
+    authenticator accepts in); only alice and bob have Unix accounts, hence servers."""
     ensure_users()
     cache_root.mkdir(parents=True, exist_ok=True)
     site = site_environment(cache_root)
@@ -164,7 +164,9 @@ def running_hub(cache_root: Path, timeout: float = 300, visitors: tuple[str, ...
     home.mkdir(mode=0o700)
     shutil.chown(home, SERVICE_USER, SERVICE_USER)
     env_file = root / "service.env"
-    env_file.write_text("HECTORNB_REDUCE_WORKERS=1\nHECTORNB_POOL_SIZE=1\n")
+    # written as docs/deploy.md shows it, comments and all
+    env_file.write_text("# the service's settings\nHECTORNB_REDUCE_WORKERS=1   # one worker\n"
+                        "HECTORNB_POOL_SIZE=1\n")
     env_file.chmod(0o600)
     port = _free_port()
     env = {
@@ -178,14 +180,13 @@ def running_hub(cache_root: Path, timeout: float = 300, visitors: tuple[str, ...
         "HECTORNB_HUB_STATE": str(state),
         "HECTORNB_SERVICE_ENV_FILE": str(env_file),
         "HECTORNB_DEMO": "1",
+        "HECTORNB_PROXY_API_PORT": str(_free_port()),
     }
     log = root / "hub.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [str(site / "bin" / "jupyterhub"), "-f", str(REPO / "deploy" / "jupyterhub_config.py"),
-             "--JupyterHub.authenticator_class=dummy", f"--DummyAuthenticator.password={PASSWORD}",
-             "--Authenticator.allowed_users=" + json.dumps([*USERS, *visitors]).replace('"', "'"),
-             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{_free_port()}"],
+             "--JupyterHub.authenticator_class=dummy", f"--DummyAuthenticator.password={PASSWORD}"],
             cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     hub = Hub(f"http://127.0.0.1:{port}", root, home, site, log)
@@ -262,3 +263,41 @@ def kernel_run(server: str, token: str, code: str, timeout: float = 120) -> str:
         return asyncio.run(execute())
     finally:
         requests.delete(f"{server}/api/kernels/{kernel}", headers=headers, timeout=30)
+
+
+def terminal_run(server: str, token: str, command: str, timeout: float = 60) -> str:
+    """Type ``command`` in a new terminal of a user's server (as in JupyterLab); the screen
+    until it is done, ending with ``DONE-<its exit code>``."""
+    import asyncio
+    import re
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    headers = {"Authorization": f"token {token}"}
+    r = requests.post(f"{server}/api/terminals", headers=headers, timeout=60)
+    assert r.status_code == 200, r.text
+    name = r.json()["name"]
+
+    async def session() -> str:
+        ws_url = server.replace("http", "ws", 1) + f"/terminals/websocket/{name}"
+        conn = await websocket_connect(HTTPRequest(ws_url, headers=headers))
+        # the marker is split in the typed line, so only its output matches
+        await conn.write_message(json.dumps(["stdin", command + '; echo "DO""NE-$?"\r']))
+        screen = ""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not re.search(r"DONE-\d+", screen):
+            left = deadline - asyncio.get_running_loop().time()
+            raw = await asyncio.wait_for(conn.read_message(), max(left, 0.1))
+            if raw is None:
+                break
+            kind, *data = json.loads(raw)
+            if kind == "stdout":
+                screen += data[0]
+        conn.close()
+        return screen
+
+    try:
+        return asyncio.run(session())
+    finally:
+        requests.delete(f"{server}/api/terminals/{name}", headers=headers, timeout=30)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hub import SERVICE_USER, kernel_run, running_hub, why_not
+from hub import SERVICE_USER, kernel_run, running_hub, terminal_run, why_not
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,6 +73,15 @@ def test_anonymous_callers_get_public_tap_tables_and_no_api(hub):
     r = requests.get(f"{hub.service}/hectornb/tap/sync", timeout=60, params={
         "LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM obslog.runs"})
     assert "QUERY_STATUS\" value=\"ERROR\"" in r.text
+    # nor may they make the service fetch URLs from inside the data centre
+    r = requests.post(f"{hub.service}/hectornb/tap/sync", timeout=60, data={
+        "LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t",
+        "UPLOAD": f"t,{hub.url}/hub/api/"})  # fmt: skip
+    assert "sign in to upload a table by URL" in r.text
+    assert "QUERY_STATUS\" value=\"ERROR\"" in r.text
+    # no preheated kernels, so no request-passing socket for anyone to listen on
+    assert requests.get(f"{hub.service}/voila/query/{'0' * 8}-0000-0000-0000-{'0' * 12}",
+                        timeout=30).status_code == 404
 
 
 def test_hub_tokens_and_platform_tokens_act_for_their_user_only(hub, tokens):
@@ -161,6 +170,9 @@ cli("tap", "tables")
     history = requests.get(f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/history",
                            headers=_as(tokens["bob"]), timeout=30).json()["history"]
     assert [(h["username"], h["badclass"]) for h in history] == [("alice", 3)]
+    # and in a terminal of her JupyterLab, where the command is on the PATH as in a kernel
+    screen = terminal_run(server, tokens["alice"], "hectornb targets lists")
+    assert name in screen and "DONE-0" in screen, screen
 
 
 def _reduce_as(hub, token: str) -> dict:
@@ -281,6 +293,20 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
                     f"{hub.service}/{API}/targets/lists/{list_name}/targets/{name}/history",
                     headers=_as(tokens["bob"]), timeout=30).json()["history"]  # fmt: skip
                 assert ("alice", 6) in {(h["username"], h["badclass"]) for h in history}
+                # the page's kernel is alice's alone: bob, knowing its id, gets nowhere
+                kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page.content()).group(1)
+                bob = hub.login("bob")
+                bob.get(f"{hub.service}/hectornb/", timeout=60)  # signed in to the service
+                api = f"{hub.service}/api/kernels/{kernel}"
+                assert bob.get(api, timeout=30).status_code == 404
+                xsrf = next((c.value for c in bob.cookies if c.name == "_xsrf"
+                             and c.path.startswith("/services/hectornb")), "")  # fmt: skip
+                assert bob.delete(api, timeout=30, headers={"X-XSRFToken": xsrf}).status_code == 404
+                ws = bob.get(f"{api}/channels", timeout=30, headers={
+                    "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})  # fmt: skip
+                assert ws.status_code in (403, 404), ws.status_code
+                assert page.request.get(api).status == 200  # alice's own browser
             page.go_back()
         browser.close()
     # no JS error but Aladin Lite's: offline it cannot fetch the CDS list of surveys

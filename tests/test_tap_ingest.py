@@ -133,3 +133,32 @@ def test_reader_role_made_after_publishing_is_granted_the_tables_at_start(databa
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT has_table_privilege('hectornb_tap_reader', "
                             "'late.granted', 'SELECT')").fetchone()[0]  # fmt: skip
+
+
+def test_a_reader_role_not_granted_to_the_platform_is_not_used(database_url, monkeypatch,
+                                                              caplog):  # fmt: skip
+    """Roles belong to the whole PostgreSQL server: another platform (or an administrator)
+    may have made ``hectornb_tap_reader`` without granting it to this platform's user, which
+    then cannot take it; queries must still work, and the log must say what to run."""
+    import logging
+    import uuid as _uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from hectornb.tap import TapService
+
+    name = f"nocreaterole_{_uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN NOCREATEROLE")
+        conn.execute(f"CREATE DATABASE {name} OWNER {name}")
+    params = conninfo_to_dict(database_url)
+    params.update(user=name, dbname=name)
+    monkeypatch.setenv("HECTORNB_DATABASE_URL", make_conninfo(**params))
+    with caplog.at_level(logging.WARNING, logger="hectornb.tap.service"):
+        service = TapService()
+    assert service._reader is False
+    assert "not granted to this database user" in caplog.text
+    assert "GRANT hectornb_tap_reader TO" in caplog.text and "CREATE ROLE" not in caplog.text
+    rows = service.query("SELECT TOP 2 table_name FROM TAP_SCHEMA.tables", None).rows
+    assert len(rows) == 2

@@ -270,8 +270,15 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
         return
     from .. import __version__
 
+    # Under a Hub other people's code runs on this machine: the scheduler and workers speak
+    # TLS with throw-away certificates, so no one without them can run code on the cluster
+    # (as the service's user, in the service's process).
+    from ..identity import is_hub_service
+
     with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0" if dashboard and _has_bokeh() else None,
+                      # loopback only: the dashboard has no sign-in of its own
+                      dashboard_address="127.0.0.1:0" if dashboard and _has_bokeh() else None,
+                      security=True if is_hub_service() else None,
                       memory_limit=memory_limit, silence_logs=50,
                       resources={f"hectornb-{__version__}": 1}) as cluster, \
             Client(cluster) as client:  # fmt: skip

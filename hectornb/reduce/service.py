@@ -214,7 +214,12 @@ class JobRunner:
                                                  dashboard=True))  # fmt: skip
         # a fresh worker spends seconds importing the engine on its first step; do it now
         client.run(_import_engine)
-        self.dashboard = getattr(client, "dashboard_link", "") or ""
+        # under a Hub the dashboard (on the service's loopback) is for the operator, not a
+        # link the users' browsers could follow
+        from ..identity import is_hub_service
+
+        link = getattr(client, "dashboard_link", "") or ""
+        self.dashboard = "" if is_hub_service() and "127.0.0.1" in link else link
         self.client = client
 
     def run_job(self, job: Job) -> Job:

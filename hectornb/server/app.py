@@ -19,11 +19,10 @@ import os
 from jupyter_server.utils import url_path_join
 from tornado.web import RedirectHandler
 from voila.app import Voila
-from voila.tornado.handler import TornadoVoilaHandler
 
 from ..config import get_settings
 from ..identity import is_hub_service
-from .apps import USER_HEADER, SignedInVoilaHandler, notebooks_dir
+from .apps import SERVICE_HANDLERS, USER_HEADER, notebooks_dir
 from .handlers import handlers
 
 
@@ -36,10 +35,11 @@ class HectornbServer(Voila):
         # Ours first: tornado takes the first match, and "/" is the landing page here.
         landing = url_path_join(self.server_url, "hectornb/")
         root = (self.server_url, RedirectHandler, {"url": landing})
-        voila = [
-            (rule[0], SignedInVoilaHandler, *rule[2:]) if rule[1] is TornadoVoilaHandler else rule
-            for rule in super().init_handlers()
-        ]
+        # Under the Hub many people share this server: each page's kernel is its person's.
+        # One's own server keeps Voilà's handlers (the token holder owns every kernel).
+        ours = SERVICE_HANDLERS if is_hub_service() else {}
+        voila = [(rule[0], ours.get(rule[1], rule[1]), *rule[2:])
+                 for rule in super().init_handlers()]  # fmt: skip
         return [root, *handlers(self.server_url), *voila]
 
 
@@ -68,16 +68,21 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
     if is_hub_service():
         from .hub import service_arguments
 
-        argv += service_arguments()
+        # No preheated kernels under the Hub: Voilà hands a preheated kernel its request
+        # through a websocket anyone may open, so one person could read another's page
+        # request (or hold their page); a kernel started for the page gets it at start.
+        argv += [*service_arguments(), "--VoilaConfiguration.preheat_kernel=False",
+                 "--VoilaConfiguration.allow_theme_override=NO",
+                 "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
     else:
         argv += [
             f"--port={port or settings.port}",
             "--no-browser" if not open_browser else "--Voila.open_browser=True",
             "--Voila.auto_token=True",
+            "--VoilaConfiguration.preheat_kernel=True",
         ]
     argv += [
         f"--VoilaConfiguration.http_header_envs=['{USER_HEADER}']",
-        "--VoilaConfiguration.preheat_kernel=True",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         "--VoilaConfiguration.show_tracebacks=False",
         "--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg|css|js)']",

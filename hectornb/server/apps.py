@@ -22,7 +22,12 @@ from importlib import resources
 from pathlib import Path
 
 from jupyter_server.services.contents.filemanager import FileContentsManager
+from jupyter_server.services.kernels.handlers import KernelHandler
+from nbclient.util import ensure_async
+from tornado import web
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 #: Apps shown on the landing page: (title, notebook, what it is for).
 APPS = (
@@ -74,16 +79,104 @@ def notebooks_dir() -> Path:
     return Path(str(resources.files("hectornb").joinpath("notebooks")))
 
 
+#: Each app kernel's person (kernel id -> user name): a page's kernel answers only them.
+KERNEL_OWNERS: dict[str, str] = {}
+
+
+class _PageKernels:
+    """The kernel manager as one signed-in person's page uses it: every kernel it hands the
+    page (a preheated one, or one started for it) is written down as theirs."""
+
+    def __init__(self, manager, user: str) -> None:
+        self._manager, self._user = manager, user
+
+    def __getattr__(self, name: str):
+        return getattr(self._manager, name)
+
+    def _own(self, kernel_id: str) -> None:
+        if len(KERNEL_OWNERS) > 1000:  # forget the kernels that are gone (culled, closed)
+            alive = set(self._manager.list_kernel_ids())
+            for gone in [k for k in KERNEL_OWNERS if k not in alive]:
+                del KERNEL_OWNERS[gone]
+        KERNEL_OWNERS[kernel_id] = self._user
+
+    async def get_rendered_notebook(self, *args, **kwargs):
+        render_task, rendered, kernel_id = await self._manager.get_rendered_notebook(
+            *args, **kwargs)  # fmt: skip
+        self._own(kernel_id)
+        return render_task, rendered, kernel_id
+
+    async def start_kernel(self, *args, **kwargs):
+        kernel_id = await ensure_async(self._manager.start_kernel(*args, **kwargs))
+        self._own(kernel_id)
+        return kernel_id
+
+
 class SignedInVoilaHandler(TornadoVoilaHandler):
-    """Voilà's page handler that tells the kernel who signed in (see the module's note)."""
+    """Voilà's page handler that tells the kernel who signed in (see the module's note) and
+    records the page's kernel as theirs."""
+
+    _page_user: str | None = None
+
+    @property
+    def kernel_manager(self):
+        manager = self.settings["kernel_manager"]
+        return _PageKernels(manager, self._page_user) if self._page_user else manager
 
     async def get(self, path=None):
         # @authenticated on the parent has not run yet: an anonymous request gets no header
         user = self.current_user
         self.request.headers.pop(USER_HEADER, None)
         if user is not None:
-            self.request.headers[USER_HEADER] = user.username
+            self.request.headers[USER_HEADER] = self._page_user = user.username
         return await super().get(path)
+
+
+class _OwnKernelOnly:
+    """A kernel route that answers only the person whose page the kernel serves: another
+    signed-in user who learnt a kernel's id can neither talk to it nor stop it."""
+
+    def check_owner(self, kernel_id: str) -> None:
+        user = self.current_user
+        if user is None or KERNEL_OWNERS.get(kernel_id) != user.username:
+            raise web.HTTPError(404, f"no kernel {kernel_id} of yours")
+
+
+#: The kernel websocket protocol the apps' pages speak (JupyterLab's services 7).
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+
+
+class OwnKernelWebsocketHandler(_OwnKernelOnly, VoilaKernelWebsocketHandler):
+    async def pre_get(self):
+        self.check_owner(self.kernel_id)
+        # Voilà reads every binary message going out in the v1 framing: a client on the
+        # legacy protocol could make it parse garbage lengths and freeze the whole service
+        offered = {p.strip() for p in
+                   self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
+        if V1_PROTOCOL not in offered:
+            raise web.HTTPError(400, f"only the {V1_PROTOCOL} protocol is spoken here")
+        return await super().pre_get()
+
+
+class OwnKernelHandler(_OwnKernelOnly, KernelHandler):
+    async def prepare(self):
+        await super().prepare()
+        self.check_owner(self.path_kwargs.get("kernel_id") or self.path_args[0])
+
+
+class OwnKernelShutdownHandler(_OwnKernelOnly, VoilaShutdownKernelHandler):
+    async def prepare(self):
+        await super().prepare()
+        self.check_owner(self.path_kwargs.get("kernel_id") or self.path_args[0])
+
+
+#: Voilà's handlers the service replaces with its own (see `HectornbServer.init_handlers`).
+SERVICE_HANDLERS = {
+    TornadoVoilaHandler: SignedInVoilaHandler,
+    VoilaKernelWebsocketHandler: OwnKernelWebsocketHandler,
+    KernelHandler: OwnKernelHandler,
+    VoilaShutdownKernelHandler: OwnKernelShutdownHandler,
+}
 
 
 class PackagedAppHandler(TornadoVoilaHandler):

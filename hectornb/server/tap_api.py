@@ -194,6 +194,10 @@ class TapHandler(PlatformTokens, JupyterHandler):
                     raise TapError(f"uploads larger than the limit of {limit} bytes")
                 out.append((name, {"bytes": data, "uri": uri}))
             else:
+                if self.current_user is None and is_hub_service():
+                    # the service would fetch it from inside the data centre, for anyone
+                    raise TapError(f"UPLOAD {name}: sign in to upload a table by URL "
+                                   "(or send the table itself)")  # fmt: skip
                 out.append((name, {"url": uri, "uri": uri}))
         return out
 

@@ -155,6 +155,14 @@ def reader_exists(conn: psycopg.Connection) -> bool:
     return bool(_scalar(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s", (READER,)))
 
 
+def reader_usable(conn: psycopg.Connection) -> bool:
+    """Whether this database user may take the read-only role (``SET ROLE``): it exists and
+    the user is a member of it (roles are the whole server's: another platform on the same
+    server, or an administrator, may have made it without granting it to this user)."""
+    return bool(_scalar(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s AND "
+                        "pg_has_role(current_user, oid, 'MEMBER')", (READER,)))  # fmt: skip
+
+
 def grant_reader(conn: psycopg.Connection) -> int:
     """Give the read-only role SELECT on every published table it cannot read yet (it may
     have been created by an administrator after the tables were published); the count."""

@@ -30,6 +30,7 @@ from .publish import (
     grant_reader,
     load_tables,
     reader_exists,
+    reader_usable,
 )
 from .result import Result, ResultField
 from .translate import ADQLError, translate
@@ -78,17 +79,20 @@ class TapService:
         self._generation = -1
         ensure_tap_schema()
         with self._pool().connection() as conn:
-            self._reader = reader_exists(conn)
+            exists = reader_exists(conn)
+            self._reader = exists and reader_usable(conn)
             if self._reader:
                 granted = grant_reader(conn)
                 if granted:
                     log.info("role %s may now read %d published tables", READER, granted)
         if not self._reader:
-            log.warning("role %s is missing: TAP queries run as read-only transactions of the "
-                        "platform's own database user. A database administrator creates it: "
-                        "CREATE ROLE %s NOLOGIN NOINHERIT; GRANT %s TO <the platform's user>; "
-                        "then restart the platform (docs/deploy.md)",
-                        READER, READER, READER)  # fmt: skip
+            create = "" if exists else f"CREATE ROLE {READER} NOLOGIN NOINHERIT; "
+            log.warning("role %s is %s: TAP queries run as read-only transactions of the "
+                        "platform's own database user. A database administrator runs: "
+                        "%sGRANT %s TO <the platform's database user>; then restarts the "
+                        "platform (docs/deploy.md)", READER,
+                        "not granted to this database user" if exists else "missing",
+                        create, READER)  # fmt: skip
 
     def _pool(self):
         return pool(self.settings, purpose="tap")
