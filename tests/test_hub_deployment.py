@@ -307,6 +307,8 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})  # fmt: skip
                 assert ws.status_code in (403, 404), ws.status_code
                 assert page.request.get(api).status == 200  # alice's own browser
+                # and its traffic goes over sockets in a folder of the service's alone
+                assert_kernels_private()
             page.go_back()
         browser.close()
     # no JS error but Aladin Lite's: offline it cannot fetch the CDS list of surveys
@@ -371,3 +373,26 @@ print("TAP", t.user, t.service, len(res.table))
     r = requests.get(f"{hub.service}/{API}/targets/lists/{name}/targets/NGC6337/history",
                      headers=_as(tokens["bob"]), timeout=30)  # fmt: skip
     assert [(h["username"], h["badclass"]) for h in r.json()["history"]] == [("alice", 4)]
+
+
+def assert_kernels_private() -> None:
+    """The service's kernels talk over IPC sockets in a folder only its user can enter (over
+    loopback TCP any local user could subscribe to a kernel's output)."""
+    import json as _json
+    import pwd
+
+    import psutil
+
+    found = 0
+    for proc in psutil.process_iter(["username", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.info["username"] != SERVICE_USER or "ipykernel_launcher" not in " ".join(cmd):
+            continue
+        connection = Path(cmd[cmd.index("-f") + 1])
+        info = _json.loads(connection.read_text())
+        assert info["transport"] == "ipc", info
+        folder = connection.parent.stat()
+        assert pwd.getpwuid(folder.st_uid).pw_name == SERVICE_USER
+        assert folder.st_mode & 0o077 == 0, oct(folder.st_mode)
+        found += 1
+    assert found, "no kernel of the service is running"

@@ -71,9 +71,12 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         # No preheated kernels under the Hub: Voilà hands a preheated kernel its request
         # through a websocket anyone may open, so one person could read another's page
         # request (or hold their page); a kernel started for the page gets it at start.
+        # Kernels over IPC sockets beside their connection files, in Voilà's private (0700)
+        # folder: over loopback TCP any local user could listen to every page's traffic.
         argv += [*service_arguments(), "--VoilaConfiguration.preheat_kernel=False",
                  "--VoilaConfiguration.allow_theme_override=NO",
-                 "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
+                 "--VoilaConfiguration.allow_template_override=NO",
+                 "--KernelManager.transport=ipc"]  # fmt: skip
     else:
         argv += [
             f"--port={port or settings.port}",
