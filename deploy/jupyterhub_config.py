@@ -22,7 +22,7 @@
 #                                                                  authenticator accepts]
 #   HECTORNB_DEMO              1: load the demo data at start     [0]
 import os
-import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -68,14 +68,14 @@ service_env = {
 }
 if env_file.exists():  # the site's secrets, given to the service alone
     for line in env_file.read_text().splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key.startswith("HECTORNB_") and not line.lstrip().startswith("#"):
-            # as a shell reads the file: a # after a space starts a comment, and quotes
-            # around the value are not part of it
-            value = re.sub(r"\s+#.*$", "", value).strip()
-            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            service_env[key] = value
+        # read as a shell reads it: comments, quotes, an optional `export`
+        words = shlex.split(line, comments=True)
+        if words and words[0] == "export":
+            words = words[1:]
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep and key.startswith("HECTORNB_"):
+                service_env[key] = value
 command = [str(bin_dir / "hectornb"), "serve"]
 if os.environ.get("HECTORNB_DEMO") == "1":
     command.append("--demo")

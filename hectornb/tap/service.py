@@ -89,13 +89,16 @@ class TapService:
             create = "" if exists else f"CREATE ROLE {READER} NOLOGIN NOINHERIT; "
             log.warning("role %s is %s: TAP queries run as read-only transactions of the "
                         "platform's own database user. A database administrator runs: "
-                        "%sGRANT %s TO <the platform's database user>; then restarts the "
-                        "platform (docs/deploy.md)", READER,
-                        "not granted to this database user" if exists else "missing",
-                        create, READER)  # fmt: skip
+                        "%sGRANT %s TO \"%s\"; then restarts the platform (docs/deploy.md)",
+                        READER, "not granted to this database user" if exists else "missing",
+                        create, READER, self._database_user())  # fmt: skip
 
     def _pool(self):
         return pool(self.settings, purpose="tap")
+
+    def _database_user(self) -> str:
+        with self._pool().connection() as conn:
+            return conn.execute("SELECT current_user").fetchone()[0]
 
     def tables(self, conn: psycopg.Connection | None = None) -> list[TapTable]:
         """Every published table (reloaded when something was published or withdrawn)."""
