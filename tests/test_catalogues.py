@@ -144,7 +144,7 @@ def test_tap_catalogue_of_another_service_by_url_and_when_unreachable(tap_stars,
     near = remote.sources_near(45.0, 45.2, 1200.0)
     assert [s["id"] for s in near] == ["12", "13"] and near[0]["catalogue"] == "remote"
     assert near[0]["mag"] == 5.5  # the magnitude column found from its name
-    # a bright star within 31" makes the seed's class-1 suggestion, from TAP sources too
+    # a bright star within 31" gives the class-1 suggestion, from TAP sources too
     assert suggest_bright_star(remote.sources_near(45.0, 45.005, 31.0)) is not None
     gone = catalogue("tap:http://127.0.0.1:9/tap#cattest.stars")
     assert gone.sources_near(0.0, 0.0, 10.0) == []  # offline: no sources, no failure

@@ -133,7 +133,7 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
         "a.hnb-reduce-night")
     assert link.get_attribute("href").endswith("voila/render/reduce.ipynb?night=310802")
 
-    # the API page: the seed's /api/target, its query and JSON
+    # the API page: the short /api/target form, its query and JSON
     page.click('button[data-go="api"]')
     page.click('[data-testid="api"] button')
     page.wait_for_function("document.querySelector('[data-testid=json]').textContent.length > 0")

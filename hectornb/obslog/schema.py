@@ -1,5 +1,5 @@
-"""What the observing log holds: its collections, their fields (snake_case after the seed's
-column headings, with units) and the rules a value must follow.
+"""What the observing log holds: its collections, their fields (snake_case after Data Central's
+observing-log column headings, with units) and the rules a value must follow.
 
 `validate` checks a whole record (or the fields of an edit) and reports every bad field at
 once, each with its reason, so a form or a script can fix them all in one go.

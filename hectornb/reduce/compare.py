@@ -1,5 +1,5 @@
-"""Regression comparison of two reductions of the same frame (the seed's "regression
-testing data reduction algorithms"): per-fibre flux ratio and wavelength shift.
+"""Regression comparison of two reductions of the same frame (regression testing of reduction
+algorithms, as PAWS plans it): per-fibre flux ratio and wavelength shift.
 
 Two engines, two versions of one, or two sets of options reduce the same raw frame; this
 says fibre by fibre how the products differ: the median flux ratio (B/A) and its scatter,

@@ -1,4 +1,4 @@
-"""Reduction options under 2dFdr's names, and the seed form's short names mapped onto them.
+"""Reduction options under 2dFdr's names, and the PAWS form's short names mapped onto them.
 
 Every engine takes the same option names, so a request means the same thing whichever
 engine runs it: the built-in engine implements the options in `OPTIONS`; the 2dFdr engines
@@ -81,7 +81,7 @@ OPTIONS: dict[str, Option] = {
     )
 }
 
-# The seed's PAWS form: BIAS, DARK, COSMIC, SKYSCR, PCASKY, TELCOR, RWSS.
+# Data Central's PAWS form: BIAS, DARK, COSMIC, SKYSCR, PCASKY, TELCOR, RWSS.
 FORM_NAMES: dict[str, str] = {
     "BIAS": "USEBIASIM",
     "DARK": "USEDARKIM",

@@ -36,7 +36,7 @@ from .run import StepResult, dask_client, parse_engine, plan_steps, run_steps
 
 log = logging.getLogger(__name__)
 
-#: What `package` puts in a zip: the seed's three downloads.
+#: What `package` puts in a zip: PAWS's three downloads.
 DOWNLOADS = {
     "reduced": "Reduced files",
     "raw": "Reduced and raw files",
@@ -320,7 +320,7 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
 
 def products(job: Job, steps: list[dict]) -> list[tuple[str, Path]]:
     """A finished request's products (object frames, combined, spliced) as (path relative
-    to the request's folder, as the seed lists them, and path), in the plan's order."""
+    to the request's folder, as PAWS lists them, and path), in the plan's order."""
     outdir = Path(job.outdir)
     return [
         (str(Path(s["output"]).relative_to(outdir)), Path(s["output"]))

@@ -248,7 +248,7 @@ function render({ model, el: root }) {
       send({ type: "assign", tile: model.get("view").id, bundle: d.get("bundle"), kind: d.get("kind"), member: d.get("member") });
     } else if (form.classList.contains("hnb-api")) {
       const endpoint = new FormData(form).get("endpoint");
-      // the seed's short form: /api/target -> the collection "targets"
+      // the short form Data Central's obslog API uses: /api/target -> the collection "targets"
       const m = /^\/?api\/([a-z]+?)s?(\/.*)?(\?.*)?$/.exec(endpoint.split("?")[0]);
       const name = m ? `${m[1]}s` : "";
       const query = endpoint.includes("?") ? endpoint.slice(endpoint.indexOf("?")) : "";

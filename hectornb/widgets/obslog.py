@@ -1,4 +1,4 @@
-"""The Obslog app: the observing log's tables, queries and API, as the seed shows them.
+"""The Obslog app: the observing log's tables, queries and API, as Data Central's obslog shows them.
 
 Home has a card per table ("Check Detail"); each table is a grid with "Add new row", "Save
 new row", "Get Selected Rows", "Download CSV export" and, for the night log, "Add new Date";

@@ -1,6 +1,6 @@
 """The Reduce app: find raw frames, reduce them with PAWS, follow and collect the requests.
 
-One anywidget with the seed's screens: an archive query grid (filters, column chooser,
+One anywidget with PAWS's screens: an archive query grid (filters, column chooser,
 density, CSV export, fibre-table and targets VIEWs, "Download Files", "Reduce With PAWS"),
 the options form ("Make it so!"), the user's requests of the last 7 days and a status page
 per request (live progress, per-step log, the plan with the calibrations chosen, the Dask
@@ -27,7 +27,7 @@ from ._esm import esm, service_api
 
 _HERE = Path(__file__).parent
 SYDNEY = ZoneInfo("Australia/Sydney")
-#: The seed form's fields, in its order: (form name, 2dFdr name).
+#: The PAWS form's fields, in its order: (form name, 2dFdr name).
 FORM = tuple((form, name) for form, name in FORM_NAMES.items())
 #: Columns of the archive grid: (key, heading, shown by default).
 COLUMNS = (
@@ -41,7 +41,7 @@ COLUMNS = (
 
 
 def sydney(when: dt.datetime | None) -> str:
-    """A time as the seed shows requests: Sydney local time."""
+    """A time as PAWS shows requests: Sydney local time."""
     return when.astimezone(SYDNEY).strftime("%Y-%m-%d %H:%M %Z") if when else ""
 
 
