@@ -158,16 +158,20 @@ class OwnKernelWebsocketHandler(_OwnKernelOnly, VoilaKernelWebsocketHandler):
         return await super().pre_get()
 
 
-class OwnKernelHandler(_OwnKernelOnly, KernelHandler):
+class _OwnKernelRoute(_OwnKernelOnly):
+    """A kernel's REST route (its id in the path): checked once signed in."""
+
     async def prepare(self):
         await super().prepare()
         self.check_owner(self.path_kwargs.get("kernel_id") or self.path_args[0])
 
 
-class OwnKernelShutdownHandler(_OwnKernelOnly, VoilaShutdownKernelHandler):
-    async def prepare(self):
-        await super().prepare()
-        self.check_owner(self.path_kwargs.get("kernel_id") or self.path_args[0])
+class OwnKernelHandler(_OwnKernelRoute, KernelHandler):
+    pass
+
+
+class OwnKernelShutdownHandler(_OwnKernelRoute, VoilaShutdownKernelHandler):
+    pass
 
 
 #: Voilà's handlers the service replaces with its own (see `HectornbServer.init_handlers`).
