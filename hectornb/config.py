@@ -79,7 +79,30 @@ class Settings:
         ``HECTORNB_TAP_SYNC_TIMEOUT`` / ``HECTORNB_TAP_ASYNC_TIMEOUT``: seconds a synchronous
         query, and an asynchronous job, may run before the database stops it.
     tap_upload_limit : int
-        ``HECTORNB_TAP_UPLOAD_LIMIT``: bytes of all the tables uploaded with one TAP query.
+        ``HECTORNB_TAP_UPLOAD_LIMIT``: bytes of all the tables uploaded with one TAP query,
+        as sent (compressed or not).
+    tap_upload_unpacked_limit : int
+        ``HECTORNB_TAP_UPLOAD_UNPACKED_LIMIT``: bytes of one uploaded table once its gzip,
+        bzip2 or xz compression is undone.
+    tap_upload_columns, tap_upload_rows : int
+        ``HECTORNB_TAP_UPLOAD_COLUMNS`` / ``HECTORNB_TAP_UPLOAD_ROWS``: the most columns and
+        rows an uploaded table may have.
+    tap_upload_seconds : float
+        ``HECTORNB_TAP_UPLOAD_SECONDS``: wall-clock time to fetch and read one uploaded table
+        (in a child process, which is killed after it), s.
+    tap_upload_memory : int
+        ``HECTORNB_TAP_UPLOAD_MEMORY``: bytes of memory reading one uploaded table may take.
+    tap_upload_hosts : tuple of str
+        ``HECTORNB_TAP_UPLOAD_HOSTS``: comma-separated host names and networks
+        (``archive.example.org,10.2.0.0/16``) that uploads by URL may be fetched from;
+        empty: any public address, never loopback, private or link-local ones.
+    tap_sync_concurrency : int
+        ``HECTORNB_TAP_SYNC_CONCURRENCY``: synchronous TAP queries (uploads included) run at
+        once; more wait their turn, on threads of their own, so TAP never starves the rest of
+        the platform.
+    tap_sync_per_client : int
+        ``HECTORNB_TAP_SYNC_PER_CLIENT``: synchronous TAP queries one client (a user, or an
+        address when anonymous) may have under way; one more is answered 429.
     tap_max_running : int
         ``HECTORNB_TAP_MAX_RUNNING``: asynchronous TAP jobs one user may have executing.
     tap_anonymous : bool
@@ -119,6 +142,14 @@ class Settings:
     tap_sync_timeout: int = 60
     tap_async_timeout: int = 3600
     tap_upload_limit: int = 20 * 1024 * 1024
+    tap_upload_unpacked_limit: int = 100 * 1024 * 1024
+    tap_upload_columns: int = 500
+    tap_upload_rows: int = 1_000_000
+    tap_upload_seconds: float = 60.0
+    tap_upload_memory: int = 1024 * 1024 * 1024
+    tap_upload_hosts: tuple[str, ...] = ()
+    tap_sync_concurrency: int = 4
+    tap_sync_per_client: int = 2
     tap_max_running: int = 2
     tap_anonymous: bool = True
     service_url: str | None = None
@@ -162,6 +193,17 @@ class Settings:
             tap_sync_timeout=int(env.get(_PREFIX + "TAP_SYNC_TIMEOUT") or 60),
             tap_async_timeout=int(env.get(_PREFIX + "TAP_ASYNC_TIMEOUT") or 3600),
             tap_upload_limit=int(env.get(_PREFIX + "TAP_UPLOAD_LIMIT") or 20 * 1024 * 1024),
+            tap_upload_unpacked_limit=int(env.get(_PREFIX + "TAP_UPLOAD_UNPACKED_LIMIT")
+                                          or 100 * 1024 * 1024),
+            tap_upload_columns=int(env.get(_PREFIX + "TAP_UPLOAD_COLUMNS") or 500),
+            tap_upload_rows=int(env.get(_PREFIX + "TAP_UPLOAD_ROWS") or 1_000_000),
+            tap_upload_seconds=float(env.get(_PREFIX + "TAP_UPLOAD_SECONDS") or 60.0),
+            tap_upload_memory=int(env.get(_PREFIX + "TAP_UPLOAD_MEMORY") or 1024 ** 3),
+            tap_upload_hosts=tuple(h.strip() for h in
+                                   (env.get(_PREFIX + "TAP_UPLOAD_HOSTS") or "").split(",")
+                                   if h.strip()),
+            tap_sync_concurrency=max(1, int(env.get(_PREFIX + "TAP_SYNC_CONCURRENCY") or 4)),
+            tap_sync_per_client=max(1, int(env.get(_PREFIX + "TAP_SYNC_PER_CLIENT") or 2)),
             tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
             tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()
             not in ("0", "false", "no", "off"),
@@ -176,7 +218,9 @@ class Settings:
             var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS",
                              "tdfdr_image": "2DFDR_IMAGE"}.get(f.name, f.name.upper())  # fmt: skip
             if isinstance(getattr(self, f.name), tuple):
-                rows.append((var, ",".join(getattr(self, f.name)), _source(env, var)))
+                shown = ",".join(getattr(self, f.name)) or {
+                    "tap_upload_hosts": "(any public address)"}.get(f.name, "(none)")
+                rows.append((var, shown, _source(env, var)))
                 continue
             value = getattr(self, f.name)
             if value is None:

@@ -76,3 +76,17 @@ def test_refusals_are_messages(app):
     assert app.message["kind"] == "error"
     assert app.service.endswith("/hectornb/tap")  # still connected to the service that works
     assert app.run(f"SELECT COUNT(*) AS n FROM {T}").table["n"][0] == len(ROWS)
+
+
+def test_in_the_data_centre_service_the_app_reaches_no_inside_address(app, monkeypatch):
+    """The service's own kernels run inside the data centre: a TAP URL typed into the app
+    there must not make them a way to the database host or a metadata address."""
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_NAME", "hectornb")
+    for url in ("http://127.0.0.1:5432/tap", "http://169.254.169.254/latest/", "http://10.0.0.5/"):
+        app._on_message(None, {"type": "connect", "url": url}, [])
+        assert app.message["kind"] == "error"
+        assert "is not a public address" in app.message["text"], app.message
+    monkeypatch.setenv("HECTORNB_TAP_UPLOAD_HOSTS", "127.0.0.1")  # what the centre allows
+    base = app.service
+    app.connect(base)
+    assert app.service == base

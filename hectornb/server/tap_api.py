@@ -8,11 +8,13 @@ proprietary tables and jobs. Parameter names are case-insensitive; unknown ones 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import os
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
@@ -25,7 +27,7 @@ from ..tap.publish import SCHEMA_DESCRIPTIONS, load_keys, load_schema_descriptio
 from ..tap.result import error_document, resolve_format, write
 from ..tap.service import TapError, TapService
 from ..tap.translate import ADQLError
-from ..tap.uploads import parse_upload_param, read_upload
+from ..tap.uploads import UploadLimits, parse_upload_param, read_upload
 from ..tap.uws import FINAL, JobNotFound, JobRunner, JobStateError, JobStore
 from ..tap.uws_xml import (
     iso,
@@ -46,8 +48,22 @@ def tap() -> tuple[TapService, JobStore, JobRunner]:
         if not _state:
             service = TapService()
             store = JobStore(service)
-            _state.update(service=service, store=store, runner=JobRunner(store).start())
+            # TAP's own threads: a crowd of slow queries waits here, and the default pool
+            # that the rest of the platform's handlers use stays free
+            executor = ThreadPoolExecutor(service.settings.tap_sync_concurrency,
+                                          thread_name_prefix="tap-sync")  # fmt: skip
+            _state.update(service=service, store=store, runner=JobRunner(store).start(),
+                          executor=executor, clients=collections.Counter())  # fmt: skip
     return _state["service"], _state["store"], _state["runner"]
+
+
+def run_sync(service: TapService, query: str, user: str | None, maxrec: int,
+             sources: list[tuple[str, dict]], writer: str) -> bytes:
+    """One synchronous query from its request's parts to the bytes of its answer."""
+    limits = UploadLimits.from_settings(service.settings)
+    uploads = [read_upload(name, source, limits) for name, source in sources]
+    result = service.query(query, user, maxrec=maxrec, uploads=uploads)
+    return write(result, writer)
 
 
 def _param(header: str, key: str) -> str | None:
@@ -194,8 +210,8 @@ class TapHandler(PlatformTokens, JupyterHandler):
                     raise TapError(f"uploads larger than the limit of {limit} bytes")
                 out.append((name, {"bytes": data, "uri": uri}))
             else:
-                if self.current_user is None and is_hub_service():
-                    # the service would fetch it from inside the data centre, for anyone
+                if self.current_user is None:
+                    # the service fetches from inside the data centre: not for anyone
                     raise TapError(f"UPLOAD {name}: sign in to upload a table by URL "
                                    "(or send the table itself)")  # fmt: skip
                 out.append((name, {"url": uri, "uri": uri}))
@@ -211,8 +227,22 @@ class SyncHandler(TapHandler):
     async def post(self):
         await self.run_query()
 
+    @property
+    def client(self) -> str:
+        """Who counts against the per-client limit: the user, or the caller's address."""
+        return f"user:{self.tap_user}" if self.current_user else f"ip:{self.request.remote_ip}"
+
     async def run_query(self):
         service, _, _ = tap()
+        clients, limit = _state["clients"], service.settings.tap_sync_per_client
+        client = self.client
+        if clients[client] >= limit:
+            self.send(error_document(
+                f"you already have {clients[client]} synchronous queries under way, the most "
+                "this service runs at once for one client; wait for one, or submit the query "
+                "asynchronously (/async)"), "application/x-votable+xml", 429)  # fmt: skip
+            return
+        clients[client] += 1
         try:
             lang = (self.param("lang") or "").upper()
             if not lang:
@@ -225,16 +255,16 @@ class SyncHandler(TapHandler):
             writer, content_type = resolve_format(self.param("responseformat")
                                                   or self.param("format"))  # fmt: skip
             maxrec = service.maxrec(self.param("maxrec"))
-            limit = service.settings.tap_upload_limit
-            uploads = [await asyncio.to_thread(read_upload, name, source, limit)
-                       for name, source in self.uploads_from_request()]  # fmt: skip
-            user = self.tap_user
-            result = await asyncio.to_thread(service.query, query, user, maxrec=maxrec,
-                                             uploads=uploads)  # fmt: skip
-            body = await asyncio.to_thread(write, result, writer)
+            body = await asyncio.get_running_loop().run_in_executor(
+                _state["executor"], run_sync, service, query, self.tap_user, maxrec,
+                self.uploads_from_request(), writer)  # fmt: skip
         except (ADQLError, TapError, ValueError) as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 400)
             return
+        finally:
+            clients[client] -= 1
+            if not clients[client]:
+                del clients[client]
         self.send(body, content_type)
 
 

@@ -7,13 +7,19 @@ too. Each table is queried as ``TAP_UPLOAD.<name>`` and exists for that query on
 
 from __future__ import annotations
 
+import bz2
 import io
+import lzma
 import re
-import urllib.request
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from astropy.table import Table
 
+from ..isolate import IsolatedError, MemoryLimitExceeded, TimeLimitExceeded, run_isolated
+from .fetch import fetch
 from .ingest import IngestError, describe_columns, rows_of
 from .service import TapError, Upload
 
@@ -40,16 +46,89 @@ def parse_upload_param(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def fetch(url: str, limit: int) -> bytes:
-    """The bytes at ``url``, refusing more than ``limit``."""
+@dataclass(frozen=True)
+class UploadLimits:
+    """How much one uploaded table may be and cost (each a ``HECTORNB_TAP_UPLOAD_*``
+    setting)."""
+
+    bytes: int = 20 * 1024 * 1024
+    """as sent (compressed or not), bytes"""
+    unpacked_bytes: int = 100 * 1024 * 1024
+    """after gzip, bzip2 or xz is undone, bytes"""
+    columns: int = 500
+    rows: int = 1_000_000
+    seconds: float = 60.0
+    """wall-clock time to fetch and read it, s"""
+    memory: int = 1024 * 1024 * 1024
+    """memory the reading may take, bytes"""
+    hosts: tuple[str, ...] = ()
+    """URL uploads: the only hosts/networks fetched from; empty: any public address"""
+
+    @classmethod
+    def from_settings(cls, settings) -> UploadLimits:
+        return cls(settings.tap_upload_limit, settings.tap_upload_unpacked_limit,
+                   settings.tap_upload_columns, settings.tap_upload_rows,
+                   settings.tap_upload_seconds, settings.tap_upload_memory,
+                   settings.tap_upload_hosts)  # fmt: skip
+
+
+# No table row is this long; the header is held shorter because astropy's reader takes time
+# quadratic in its length, holding the GIL (a 0.5 MB header line: 7 s).
+MAX_LINE_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+_PACKED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def unpack(data: bytes, name: str, limit: int) -> bytes:
+    """``data`` with gzip, bzip2 or xz compression undone, refusing more than ``limit``
+    bytes unpacked (the cap applies while unpacking: a bomb is never inflated)."""
+    if data.startswith(b"PK\x03\x04"):
+        raise TapError(f"UPLOAD {name}: zip archives are not read; send the table itself "
+                       "(gzip, bzip2 or xz compression is fine)")  # fmt: skip
+    kind = next((k for magic, k in _PACKED if data.startswith(magic)), None)
+    if kind is None:
+        return data
+    if kind == "gzip":
+        unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif kind == "bzip2":
+        unpacker = bz2.BZ2Decompressor()
+    else:
+        unpacker = lzma.LZMADecompressor()
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            data = r.read(limit + 1)
-    except OSError as exc:
-        raise TapError(f"UPLOAD {url}: cannot fetch it ({exc})") from None
-    if len(data) > limit:
-        raise TapError(f"UPLOAD {url}: larger than the upload limit of {limit} bytes")
-    return data
+        out = unpacker.decompress(data, limit + 1)
+    except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise TapError(f"UPLOAD {name}: cannot undo its {kind} compression ({exc})") from None
+    if len(out) > limit:
+        raise TapError(f"UPLOAD {name}: more than {limit} bytes once its {kind} compression "
+                       "is undone (the unpacked upload limit)")  # fmt: skip
+    return out
+
+
+def check_shape(data: bytes, name: str, limits: UploadLimits) -> None:
+    """Refuse a table with too many columns, rows or too long a line, before parsing it."""
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<?xml", b"<votable")):
+        columns, rows, header = data.count(b"<FIELD") + data.count(b"<field"), None, b""
+    else:
+        newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+        ends = np.append(newlines, len(data))
+        header = data[: ends[0]]
+        columns = header.count(b",") + 1
+        rows = len(newlines) - (1 if data.endswith(b"\n") else 0)
+    if columns > limits.columns:
+        raise TapError(f"UPLOAD {name}: {columns} columns; this service takes at most "
+                       f"{limits.columns}")  # fmt: skip
+    if rows is None:
+        return
+    if len(header) > MAX_HEADER_BYTES:
+        raise TapError(f"UPLOAD {name}: the header line (the column names) is longer "
+                       f"than {MAX_HEADER_BYTES} bytes")  # fmt: skip
+    lengths = np.diff(ends, prepend=-1) - 1
+    if lengths.max() > MAX_LINE_BYTES:
+        line = int(np.argmax(lengths > MAX_LINE_BYTES)) + 1
+        raise TapError(f"UPLOAD {name}: line {line} is longer than {MAX_LINE_BYTES} bytes")
+    if rows > limits.rows:
+        raise TapError(f"UPLOAD {name}: {rows} rows; this service takes at most {limits.rows}")
 
 
 def table_from_bytes(data: bytes, name: str) -> Table:
@@ -66,26 +145,77 @@ def table_from_bytes(data: bytes, name: str) -> Table:
                     table[name].meta["xtype"] = f.xtype
             return table
         return Table.read(io.BytesIO(data), format="ascii.csv")
+    except MemoryError:
+        raise
     except Exception as exc:  # astropy raises many kinds for a bad file
         raise TapError(f"UPLOAD {name}: not a VOTable or CSV table ({exc})") from None
 
 
-def upload_from_table(table: Table, name: str) -> Upload:
+def _copy_value(v) -> str:
+    if v is None:
+        return "\\N"
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "{" + ",".join(_copy_value(x) if x is not None else "NULL" for x in v) + "}"
+    v = str(v)
+    if "\x00" in v:
+        raise ValueError("a NUL character")
+    return (v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))  # fmt: skip
+
+
+def copy_text(rows) -> bytes:
+    """Rows in PostgreSQL's COPY text format (one bytes object: cheap to hand between
+    processes, unlike millions of tuples)."""
+    return "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows).encode()
+
+
+def upload_from_table(table: Table, name: str, limits: UploadLimits | None = None) -> Upload:
+    limits = limits or UploadLimits()
+    if len(table.colnames) > limits.columns or len(table) > limits.rows:
+        raise TapError(f"UPLOAD {name}: {len(table.colnames)} columns and {len(table)} rows; "
+                       f"this service takes at most {limits.columns} columns and "
+                       f"{limits.rows} rows")  # fmt: skip
     try:
         columns, pg_types, sources = describe_columns(table, {}, keep_names=True)
+        data = copy_text(rows_of(table, sources))
     except IngestError as exc:
         raise TapError(f"UPLOAD {name}: {exc}") from None
-    return Upload(name, columns, pg_types, list(rows_of(table, sources)))
+    except ValueError as exc:
+        raise TapError(f"UPLOAD {name}: a value cannot be stored ({exc})") from None
+    return Upload(name, columns, pg_types, data, len(table))
 
 
-def read_upload(name: str, source: dict, limit: int) -> Upload:
-    """An `Upload` from ``source``: ``{"bytes": …}``, ``{"path": …}`` or ``{"url": …}``."""
+def _read(name: str, source: dict, limits: UploadLimits) -> Upload:
     if "bytes" in source:
         data = source["bytes"]
     elif "path" in source:
         data = Path(source["path"]).read_bytes()
     else:
-        data = fetch(source["url"], limit)
-    if len(data) > limit:
-        raise TapError(f"UPLOAD {name}: larger than the upload limit of {limit} bytes")
-    return upload_from_table(table_from_bytes(data, name), name)
+        data = fetch(source["url"], limits.bytes, limits.hosts)
+    if len(data) > limits.bytes:
+        raise TapError(f"UPLOAD {name}: larger than the upload limit of {limits.bytes} bytes")
+    data = unpack(data, name, limits.unpacked_bytes)
+    check_shape(data, name, limits)
+    return upload_from_table(table_from_bytes(data, name), name, limits)
+
+
+def read_upload(name: str, source: dict, limits: UploadLimits) -> Upload:
+    """An `Upload` from ``source`` (``{"bytes": …}``, ``{"path": …}`` or ``{"url": …}``),
+    fetched and read in a child process within ``limits``."""
+    try:
+        return run_isolated(_read, name, source, limits, seconds=limits.seconds,
+                            memory=limits.memory, preload=(__name__,))  # fmt: skip
+    except TimeLimitExceeded:
+        raise TapError(f"UPLOAD {name}: reading it took longer than {limits.seconds:g} s "
+                       "(the upload time limit)") from None  # fmt: skip
+    except MemoryLimitExceeded:
+        raise TapError(f"UPLOAD {name}: reading it needed more than {limits.memory} bytes "
+                       "of memory (the upload memory limit)") from None  # fmt: skip
+    except IsolatedError as exc:
+        raise TapError(f"UPLOAD {name}: could not be read ({exc})") from None

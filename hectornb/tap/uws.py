@@ -24,7 +24,7 @@ from ..db import connect
 from .result import resolve_format, write
 from .service import TapError, TapService
 from .translate import ADQLError
-from .uploads import read_upload
+from .uploads import UploadLimits, read_upload
 
 log = logging.getLogger(__name__)
 
@@ -274,8 +274,8 @@ class JobStore:
                 raise TapError(f"LANG {p.get('lang')!r} is not supported; use ADQL")
             writer, content_type = resolve_format(p.get("responseformat") or p.get("format"))
             maxrec = self.service.maxrec(p.get("maxrec"))
-            limit = self.service.settings.tap_upload_limit
-            uploads = [read_upload(u["name"], u["source"], limit) for u in job.uploads]
+            limits = UploadLimits.from_settings(self.service.settings)
+            uploads = [read_upload(u["name"], u["source"], limits) for u in job.uploads]
             result = self.service.query(
                 p.get("query") or "", job.owner, maxrec=maxrec, uploads=uploads,
                 timeout=job.execution_duration, on_connection=lambda pid: self._started(job, pid),

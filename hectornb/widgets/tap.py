@@ -20,8 +20,10 @@ import numpy as np
 import traitlets as t
 from astropy.table import Table
 
-from ..identity import process_user
+from ..config import get_settings
+from ..identity import is_hub_service, process_user
 from ..tap.client import LocalTap, QueryResult, RemoteTap, platform_tap
+from ..tap.fetch import check_url
 from ..tap.service import TapError
 from ..tap.translate import ADQLError
 from ._esm import esm
@@ -115,6 +117,9 @@ class TapApp(anywidget.AnyWidget):
 
     def connect(self, url: str = "") -> None:
         """This platform's service (no ``url``), or the TAP service at ``url``."""
+        if url.strip() and is_hub_service():
+            # this kernel runs inside the data centre: not a way in for whoever opened it
+            check_url(url.strip(), get_settings().tap_upload_hosts)
         client = RemoteTap(url) if url.strip() else platform_tap(self._user)
         schemas = client.describe()  # fails here, not half-way, when the URL is wrong
         self.client = client
