@@ -105,6 +105,9 @@ class Settings:
         address when anonymous) may have under way; one more is answered 429.
     tap_max_running : int
         ``HECTORNB_TAP_MAX_RUNNING``: asynchronous TAP jobs one user may have executing.
+    tap_max_jobs : int
+        ``HECTORNB_TAP_MAX_JOBS``: asynchronous TAP jobs one user (or anonymous address) may
+        have pending, queued or executing; one more is answered 429.
     tap_anonymous : bool
         ``HECTORNB_TAP_ANONYMOUS``: whether callers who are not signed in may read the public
         TAP tables (on, as on the survey's public TAP). Never in a Hub user's own server.
@@ -151,6 +154,7 @@ class Settings:
     tap_sync_concurrency: int = 4
     tap_sync_per_client: int = 2
     tap_max_running: int = 2
+    tap_max_jobs: int = 100
     tap_anonymous: bool = True
     service_url: str | None = None
 
@@ -205,6 +209,7 @@ class Settings:
             tap_sync_concurrency=max(1, int(env.get(_PREFIX + "TAP_SYNC_CONCURRENCY") or 4)),
             tap_sync_per_client=max(1, int(env.get(_PREFIX + "TAP_SYNC_PER_CLIENT") or 2)),
             tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
+            tap_max_jobs=max(1, int(env.get(_PREFIX + "TAP_MAX_JOBS") or 100)),
             tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()
             not in ("0", "false", "no", "off"),
             service_url=(env.get(_PREFIX + "SERVICE_URL") or "").rstrip("/") or None,

@@ -36,7 +36,7 @@ def server(database_url, hectornb_home, tmp_path_factory):
 
     token = "hostile-" + uuid.uuid4().hex[:8]
     env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "0",
-           "HECTORNB_TAP_UPLOAD_HOSTS": "localhost"}  # fmt: skip
+           "HECTORNB_TAP_UPLOAD_HOSTS": "localhost", "HECTORNB_TAP_MAX_JOBS": "4"}  # fmt: skip
     log = tmp_path_factory.mktemp("hostile") / "serve.log"
     proc, base = serve_platform(env, _free_port(), log, apps=())
     yield {"base": base, "tap": base + "/hectornb/tap", "token": token, "pid": proc.pid,
@@ -202,6 +202,67 @@ def test_one_client_gets_a_429_beyond_its_concurrent_queries_others_do_not(serve
     assert all(count(a) == 600_000 for a in anonymous if a.status_code == 200)
 
 
+def _post_from(server, address: str, path: str, data: dict) -> tuple[int, str]:
+    """POST from a given loopback source address (another anonymous client); (status,
+    Location)."""
+    import http.client
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(server["tap"] + path)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30,
+                                      source_address=(address, 0))  # fmt: skip
+    body = urllib.parse.urlencode(data)
+    conn.request("POST", url.path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status, r.getheader("Location") or ""
+
+
+def test_anonymous_jobs_are_unlisted_unguessable_and_limited_per_client(server):
+    import xml.etree.ElementTree as ET
+
+    from tap_fixtures import fixed_catalogue
+
+    from hectornb.tap import ingest_table
+
+    ingest_table(fixed_catalogue(), "hostile.stars")
+    slow = {"LANG": "ADQL", "PHASE": "RUN",
+            "QUERY": "SELECT COUNT(*) FROM " + ", ".join(f"hostile.stars AS t{k}"
+                                                         for k in range(9))}  # fmt: skip
+    mine = [_post_from(server, "127.0.0.1", "/async", slow) for _ in range(3)]
+    assert all(status == 303 for status, _ in mine)
+    urls = [location for _, location in mine]
+    assert all(len(u.rsplit("/", 1)[-1]) == 32 for u in urls)  # 128-bit IDs
+    try:
+        listing = ET.fromstring(requests.get(server["tap"] + "/async", timeout=30).content)
+        assert listing.findall("{*}jobref") == []  # nobody sees anonymous jobs listed
+        # another anonymous client is not held up by the first one's two running jobs
+        status, other = _post_from(server, "127.0.0.2", "/async", slow)
+        assert status == 303
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            phases = [requests.get(u + "/phase", timeout=10).text for u in [*urls, other]]
+            if phases[:3].count("EXECUTING") == 2 and phases[3] == "EXECUTING":
+                break
+            time.sleep(0.2)
+        assert sorted(phases[:3]) == ["EXECUTING", "EXECUTING", "QUEUED"], phases
+        assert phases[3] == "EXECUTING"
+        # the quota of live jobs (4 on this server) is per client too
+        status, extra = _post_from(server, "127.0.0.1", "/async", slow)
+        assert status == 303
+        urls.append(extra)
+        status, _ = _post_from(server, "127.0.0.1", "/async", slow)
+        assert status == 429
+        assert _post_from(server, "127.0.0.2", "/async", slow)[0] == 303
+    finally:
+        for u in [*urls, other]:
+            requests.post(u, data={"PHASE": "ABORT"}, timeout=30)
+    for bad in ("-1", "99999999999999999999", "x"):
+        r = requests.get(server["tap"] + "/async", params={"LAST": bad}, timeout=30)
+        assert r.status_code == 400, (bad, r.status_code)
+
+
 def test_the_limits_are_settings_reported_by_hectornb_config(server):
     import subprocess
 
@@ -210,7 +271,7 @@ def test_the_limits_are_settings_reported_by_hectornb_config(server):
                          capture_output=True, check=True, env=env).stdout  # fmt: skip
     for name in ("TAP_UPLOAD_LIMIT", "TAP_UPLOAD_UNPACKED_LIMIT", "TAP_UPLOAD_ROWS",
                  "TAP_UPLOAD_SECONDS", "TAP_UPLOAD_MEMORY", "TAP_SYNC_CONCURRENCY",
-                 "TAP_SYNC_PER_CLIENT"):  # fmt: skip
+                 "TAP_SYNC_PER_CLIENT", "TAP_MAX_JOBS"):  # fmt: skip
         assert f"HECTORNB_{name}" in out
     assert "(any public address)" in out
     line = next(x for x in out.splitlines() if "HECTORNB_TAP_UPLOAD_COLUMNS" in x)

@@ -137,15 +137,16 @@ def test_async_run_wait_fetch_delete(tap, tap_url):
     assert requests.get(url, timeout=10).status_code == 404
 
 
-def test_async_blocking_wait_and_job_list_filters(tap_url):
-    r = requests.post(tap_url + "/async", data={"LANG": "ADQL", "PHASE": "RUN", "RUNID": "mine",
+def test_async_blocking_wait_and_job_list_filters(tap_url, platform):
+    s = signed_in(platform)  # anonymous jobs are never listed: a user lists their own
+    r = s.post(tap_url + "/async", data={"LANG": "ADQL", "PHASE": "RUN", "RUNID": "mine",
                       "QUERY": f"SELECT COUNT(*) AS n FROM {T}"}, timeout=30)  # fmt: skip
     url = r.url  # requests followed the 303 to the job
     assert r.status_code == 200 and "/async/" in url
     # WAIT returns at each change of phase (QUEUED -> EXECUTING -> COMPLETED), as UWS says
     for _ in range(4):
         t = time.monotonic()
-        doc = ET.fromstring(requests.get(url, params={"WAIT": "30"}, timeout=60).content)
+        doc = ET.fromstring(s.get(url, params={"WAIT": "30"}, timeout=60).content)
         phase = doc.find("{*}phase").text
         if phase in ("COMPLETED", "ERROR"):
             break
@@ -153,16 +154,16 @@ def test_async_blocking_wait_and_job_list_filters(tap_url):
     assert phase == "COMPLETED", phase
     assert doc.find("{*}runId").text == "mine"
     job_id = doc.find("{*}jobId").text
-    jobs = ET.fromstring(requests.get(tap_url + "/async", params={"PHASE": "COMPLETED"},
+    jobs = ET.fromstring(s.get(tap_url + "/async", params={"PHASE": "COMPLETED"},
                                       timeout=30).content)  # fmt: skip
     assert job_id in [j.get("id") for j in jobs.findall("{*}jobref")]
-    jobs = ET.fromstring(requests.get(tap_url + "/async", params={"PHASE": "PENDING"},
+    jobs = ET.fromstring(s.get(tap_url + "/async", params={"PHASE": "PENDING"},
                                       timeout=30).content)  # fmt: skip
     assert job_id not in [j.get("id") for j in jobs.findall("{*}jobref")]
-    last = ET.fromstring(requests.get(tap_url + "/async", params={"LAST": "1"},
+    last = ET.fromstring(s.get(tap_url + "/async", params={"LAST": "1"},
                                       timeout=30).content)  # fmt: skip
     assert len(last.findall("{*}jobref")) == 1
-    result = requests.get(url + "/results/result", timeout=30)
+    result = s.get(url + "/results/result", timeout=30)
     assert int(parse_single_table(io.BytesIO(result.content)).to_table()["n"][0]) == len(ROWS)
 
 

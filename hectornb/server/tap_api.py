@@ -28,7 +28,14 @@ from ..tap.result import error_document, resolve_format, write
 from ..tap.service import TapError, TapService
 from ..tap.translate import ADQLError
 from ..tap.uploads import UploadLimits, parse_upload_param, read_upload
-from ..tap.uws import FINAL, JobNotFound, JobRunner, JobStateError, JobStore
+from ..tap.uws import (
+    FINAL,
+    JobNotFound,
+    JobQuotaExceeded,
+    JobRunner,
+    JobStateError,
+    JobStore,
+)
 from ..tap.uws_xml import (
     iso,
     job_document,
@@ -39,6 +46,7 @@ from ..tap.uws_xml import (
 from .handlers import PlatformTokens, request_user
 
 _state: dict = {}
+MAX_LAST = 10_000  # jobs one listing shows
 _lock = threading.Lock()
 
 
@@ -168,6 +176,11 @@ class TapHandler(PlatformTokens, JupyterHandler):
     def tap_user(self) -> str | None:
         return request_user(self) if self.current_user else None
 
+    @property
+    def client(self) -> str:
+        """Who counts against the per-client limit: the user, or the caller's address."""
+        return f"user:{self.tap_user}" if self.current_user else f"ip:{self.request.remote_ip}"
+
     def params(self) -> dict[str, list[str]]:
         """Every parameter (query string and form body), by lower-case name."""
         return self._request()[0]
@@ -226,11 +239,6 @@ class SyncHandler(TapHandler):
     @allow_unauthenticated
     async def post(self):
         await self.run_query()
-
-    @property
-    def client(self) -> str:
-        """Who counts against the per-client limit: the user, or the caller's address."""
-        return f"user:{self.tap_user}" if self.current_user else f"ip:{self.request.remote_ip}"
 
     async def run_query(self):
         service, _, _ = tap()
@@ -345,6 +353,8 @@ class UWSHandler(TapHandler):
             job = await asyncio.to_thread(fn, *args)
         except JobNotFound:
             raise web.HTTPError(404, f"no job {args[0] if args else ''}") from None
+        except JobQuotaExceeded as exc:
+            raise web.HTTPError(429, str(exc)) from None
         except (JobStateError, TapError, ValueError) as exc:
             raise web.HTTPError(400, str(exc)) from None
         runner.wake()
@@ -396,6 +406,8 @@ class JobListHandler(UWSHandler):
             last = int(self.param("last")) if self.param("last") else None
         except ValueError:
             raise web.HTTPError(400, "LAST must be a whole number") from None
+        if last is not None and not 0 <= last <= MAX_LAST:
+            raise web.HTTPError(400, f"LAST must be between 0 and {MAX_LAST}")
         jobs = await asyncio.to_thread(store.list, self.tap_user, phases, after, last)
         self.send(job_list_document(jobs, f"{self.base()}/async"), "text/xml")
 
@@ -407,7 +419,7 @@ class JobListHandler(UWSHandler):
             uploads = self.uploads_from_request()
         except TapError as exc:
             raise web.HTTPError(400, str(exc)) from None
-        job = await self.change(store.create, self.tap_user, params, [])
+        job = await self.change(store.create, self.tap_user, params, [], self.client)
         if uploads:
             await asyncio.to_thread(store.attach_uploads, job.job_id, uploads)
         if (self.param("phase") or "").upper() == "RUN":
@@ -503,7 +515,7 @@ def start_tap_runner() -> None:
 
 
 def tap_handlers(u) -> list[tuple]:
-    job = r"([0-9a-f]{16})"
+    job = r"([0-9a-f]{32}|[0-9a-f]{16})"  # 16: IDs made before they had 128 bits
     return [
         (u("hectornb/tap/?"), RootHandler),
         (u("hectornb/tap/sync/?"), SyncHandler),

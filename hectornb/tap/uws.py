@@ -42,6 +42,10 @@ class JobStateError(ValueError):
     """A change the job's phase does not allow (e.g. new parameters once it ran)."""
 
 
+class JobQuotaExceeded(JobStateError):
+    """One client has as many live jobs as the service keeps for one."""
+
+
 @dataclass
 class Job:
     job_id: str
@@ -91,7 +95,10 @@ class JobStore:
 
     def list(self, user: str | None, phases: list[str] = (), after: dt.datetime | None = None,
              last: int | None = None) -> list[Job]:  # fmt: skip
-        """``user``'s jobs (anonymous: the anonymous ones), newest first with LAST."""
+        """``user``'s jobs, newest first with LAST. Anonymous callers get none: anonymous
+        jobs belong to no one, and whoever holds a job's unguessable ID reaches it."""
+        if user is None:
+            return []
         sql = ["SELECT * FROM tap_jobs WHERE owner IS NOT DISTINCT FROM %s"]
         args: list = [user]
         if phases:
@@ -113,19 +120,33 @@ class JobStore:
 
     # ---- changing --------------------------------------------------------------------------
 
-    def create(self, user: str | None, parameters: dict, uploads: list[dict] = ()) -> Job:
-        """A new PENDING job with lower-cased parameter names."""
+    def create(self, user: str | None, parameters: dict, uploads: list[dict] = (),
+               client: str | None = None) -> Job:  # fmt: skip
+        """A new PENDING job with lower-cased parameter names. ``client`` (an anonymous
+        caller's address) keeps anonymous callers' limits apart."""
         params = {k.lower(): v for k, v in parameters.items()}
         run_id = params.pop("runid", None)
         if run_id is not None and len(run_id) > 64:
             raise JobStateError("RUNID is at most 64 characters")
-        job_id = secrets.token_hex(8)
+        job_id = secrets.token_hex(16)  # 128 bits: an anonymous job's ID is its only key
         now = dt.datetime.now(dt.UTC)
+        client = None if user is not None else (client or "anonymous")
+        quota = self.service.settings.tap_max_jobs
         with connect() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                         (f"tap jobs {user or client}",))  # fmt: skip
+            live = conn.execute(
+                "SELECT count(*) AS n FROM tap_jobs WHERE phase IN ('PENDING', 'QUEUED', "
+                "'EXECUTING') AND (owner = %s OR (owner IS NULL AND client = %s))",
+                (user, client)).fetchone()["n"]  # fmt: skip
+            if live >= quota:
+                raise JobQuotaExceeded(
+                    f"{live} of your jobs are pending, queued or executing, the most this "
+                    f"service keeps for one client ({quota}); wait for them or delete some")
             conn.execute(
-                "INSERT INTO tap_jobs (job_id, owner, run_id, parameters, uploads, "
-                "execution_duration, destruction) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (job_id, user, run_id, json.dumps(params), json.dumps(list(uploads)),
+                "INSERT INTO tap_jobs (job_id, owner, client, run_id, parameters, uploads, "
+                "execution_duration, destruction) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (job_id, user, client, run_id, json.dumps(params), json.dumps(list(uploads)),
                  self.service.settings.tap_async_timeout, now + LIFETIME),
             )  # fmt: skip
         return self.get(job_id, user)
@@ -242,14 +263,16 @@ class JobStore:
             # one claimer at a time across processes, so two cannot both take the last
             # free place of the same user
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap claim'))")
-            running = {r["owner"]: r["n"] for r in conn.execute(
-                "SELECT owner, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
-                "GROUP BY owner")}  # fmt: skip
+            # each user, and each anonymous client, has its own limit
+            who = "coalesce('user:' || owner, 'client:' || coalesce(client, ''))"
+            running = {r["who"]: r["n"] for r in conn.execute(
+                f"SELECT {who} AS who, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
+                "GROUP BY 1")}  # fmt: skip
             rows = []
-            for r in conn.execute("SELECT job_id, owner FROM tap_jobs WHERE phase = 'QUEUED' "
-                                  "ORDER BY creation_time LIMIT 500"):  # fmt: skip
-                if running.get(r["owner"], 0) < limit and len(rows) < slots:
-                    running[r["owner"]] = running.get(r["owner"], 0) + 1
+            for r in conn.execute(f"SELECT job_id, {who} AS who FROM tap_jobs WHERE phase = "
+                                  "'QUEUED' ORDER BY creation_time LIMIT 500"):  # fmt: skip
+                if running.get(r["who"], 0) < limit and len(rows) < slots:
+                    running[r["who"]] = running.get(r["who"], 0) + 1
                     rows.append(r)
             ids = [r["job_id"] for r in rows]
             if ids:
