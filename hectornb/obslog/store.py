@@ -10,7 +10,6 @@ field names (`psycopg.sql.Identifier`); user values only ever travel as paramete
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -20,6 +19,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from .. import csv_cells
 from ..config import Settings
 from ..db import engine
 from ..errors import Conflict, Forbidden, NotFound
@@ -271,7 +271,7 @@ class ObslogStore:
         coll = collection(name)
         query = {**(query or {}), "offset": ["0"], "limit": [str(MAX_LIMIT)]}
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_cells.writer(out, lineterminator="\n")
         writer.writerow([f.name for f in coll.fields] + ["version", "author", "created"])
         for offset in range(0, 100_000, MAX_LIMIT):
             page = self.list(name, {**query, "offset": [str(offset)]})

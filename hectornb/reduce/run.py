@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 import traceback
 import uuid
@@ -27,6 +28,8 @@ from .errors import DataError
 from .steps import NightSteps, Step
 
 ENGINES = ("builtin", "2dfdr", "2dfdr-docker")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]{0,63}")  # PEP 440's characters
 
 
 def parse_engine(engine: str) -> tuple[str, str]:
@@ -38,6 +41,11 @@ def parse_engine(engine: str) -> tuple[str, str]:
     if name not in ENGINES or (version and name == "2dfdr"):
         raise ValueError(f"engine must be one of builtin[@version], 2dfdr, "
                          f"2dfdr-docker[@tag], not {engine!r}")  # fmt: skip
+    grammar = _IMAGE_TAG if name == "2dfdr-docker" else _VERSION
+    if version and not grammar.fullmatch(version):
+        what = ("an image tag (letters, digits, _ . -; at most 128, not starting with . or -)"
+                if name == "2dfdr-docker" else "a version such as 0.4.1")  # fmt: skip
+        raise ValueError(f"engine {engine!r}: after @ comes {what}")
     return name, version
 
 

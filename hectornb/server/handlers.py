@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from importlib import resources
 from urllib.parse import quote
 
+import psycopg
 from jupyter_server.auth import User
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
@@ -68,6 +70,11 @@ class StoreCalls:
             if getattr(exc, "errors", None):
                 self._payload = {"error": str(exc), "errors": exc.errors}
             raise web.HTTPError(422, str(exc)) from None
+        except (psycopg.errors.DataError, OverflowError) as exc:
+            # a value out of the database's range or form that no check above caught: the
+            # input's fault, said as such, never a 500
+            message = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+            raise web.HTTPError(422, f"a value cannot be stored: {message}") from None
 
     @property
     def user(self) -> str:
@@ -109,6 +116,58 @@ class HectornbAPIHandler(StoreCalls, PlatformTokens, APIHandler):
         message = getattr(exc, "log_message", None) or self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(self._payload or {"error": message}))
+
+    def json_body(self) -> dict:
+        """The request's JSON object; 422 for anything else (not JSON, nested deeper than
+        Python can follow, not an object, or text with a NUL, which PostgreSQL cannot hold)."""
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
+            self._payload = {"error": f"the body is {reason}",
+                             "errors": [{"field": "", "reason": f"the body is {reason}"}]}
+            raise web.HTTPError(422) from None
+        if not isinstance(data, dict):
+            self._payload = {"error": "the body must be a JSON object",
+                             "errors": [{"field": "", "reason": "must be a JSON object"}]}
+            raise web.HTTPError(422)
+        where = nul_in(data)
+        if where is not None:
+            self._payload = {"error": f"{where or 'the body'}: text may not hold a NUL "
+                             "character", "errors": [{"field": where, "reason": "NUL"}]}
+            raise web.HTTPError(422)
+        return data
+
+    def number_argument(self, name: str, default: float, low: float, high: float,
+                        whole: bool = True) -> float:  # fmt: skip
+        """A query argument that must be a finite number within [low, high]; 422 otherwise."""
+        raw = self.get_query_argument(name, "")
+        try:
+            value = (int(raw) if whole else float(raw)) if raw else default
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            raise web.HTTPError(422, f"{name} must be {kind} from {low:g} to {high:g}")
+        return value
+
+
+def nul_in(value, path: str = "") -> str | None:
+    """The path of the first string (or key) holding a NUL character in a JSON value."""
+    stack = [(path, value)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return where
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if "\x00" in k:
+                    return where
+                stack.append((f"{where}.{k}" if where else k, item))
+        elif isinstance(v, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(v))
+    return None
 
 
 class InfoHandler(HectornbAPIHandler):
@@ -172,9 +231,10 @@ class TargetsHandler(HectornbAPIHandler):
             flt = TargetFilter.parse(
                 arg("badclass", "all"), arg("name", ""), arg("regex", "false") == "true"
             )
-            offset, limit = int(arg("offset", "0")), int(arg("limit", "20"))
         except ValueError as exc:
             raise web.HTTPError(422, str(exc)) from None
+        offset = self.number_argument("offset", 0, 0, 2**31 - 1)
+        limit = self.number_argument("limit", 20, 1, 10_000)
         page = await self.run(target_store().page, name, flt, offset, limit)
         done, total = await self.run(target_store().progress, name, self.user)
         self.write_json(
@@ -220,10 +280,7 @@ class ProgressHandler(HectornbAPIHandler):
 class BadclassHandler(HectornbAPIHandler):
     @web.authenticated
     async def put(self, name: str, target: str):
-        try:
-            value = json.loads(self.request.body or b"{}").get("badclass")
-        except (json.JSONDecodeError, AttributeError):
-            raise web.HTTPError(422, 'body must be JSON: {"badclass": 0-8 or null}') from None
+        value = self.json_body().get("badclass")
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise web.HTTPError(422, f"badclass must be an integer 0–8 or null, not {value!r}")
         row = await self.run(target_store().classify, name, target, value, self.user)
@@ -270,10 +327,7 @@ class TokensHandler(HectornbAPIHandler):
     async def post(self):
         if getattr(self, "_api_token_user", None):
             raise web.HTTPError(403, "tokens are made when signed in, not with a token")
-        try:
-            name = json.loads(self.request.body or b"{}").get("name", "")
-        except (json.JSONDecodeError, AttributeError):
-            raise web.HTTPError(422, 'the body must be JSON: {"name": "what it is for"}') from None
+        name = self.json_body().get("name", "")
         self.write_json(await self.run(tokens.create, self.user, str(name)), status=201)
 
 

@@ -11,32 +11,22 @@ observer, 404 an unknown record.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from tornado import web
 
 from ..obslog import COLLECTIONS, ObslogStore
-from .handlers import HectornbAPIHandler
+from .handlers import HectornbAPIHandler, nul_in
 
 
 class _ObslogHandler(HectornbAPIHandler):
     def query(self) -> dict[str, list[str]]:
         """The query arguments as the store's filters (the server's token left out)."""
-        return {k: [v.decode() for v in vs] for k, vs in self.request.query_arguments.items()
-                if k != "token"}  # fmt: skip
-
-    def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            self._payload = {"error": "the body is not JSON",
-                             "errors": [{"field": "", "reason": "the body is not JSON"}]}
-            raise web.HTTPError(422) from None
-        if not isinstance(data, dict):
-            self._payload = {"error": "the body must be a JSON object",
-                             "errors": [{"field": "", "reason": "must be a JSON object"}]}
-            raise web.HTTPError(422)
-        return data
+        query = {k: [v.decode("utf-8", "replace") for v in vs]
+                 for k, vs in self.request.query_arguments.items() if k != "token"}  # fmt: skip
+        where = nul_in(query)
+        if where is not None:
+            raise web.HTTPError(422, f"{where.split('[')[0]}: a NUL character is no filter")
+        return query
 
     def expected_version(self) -> int | None:
         """The version an edit is based on, from ``If-Match`` (``"3"`` or ``3``)."""
@@ -70,7 +60,7 @@ class RecordsHandler(_ObslogHandler):
 
     @web.authenticated
     async def post(self, name: str):
-        record = await self.run(ObslogStore().create, name, self.body(), self.user)
+        record = await self.run(ObslogStore().create, name, self.json_body(), self.user)
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record, status=201)
 
@@ -88,7 +78,7 @@ class RecordHandler(_ObslogHandler):
 
     @web.authenticated
     async def patch(self, name: str, record_id: str):
-        record = await self.run(ObslogStore().update, name, record_id, self.body(), self.user,
+        record = await self.run(ObslogStore().update, name, record_id, self.json_body(), self.user,
                                  self.expected_version())  # fmt: skip
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record)

@@ -7,7 +7,6 @@ Frames are listed and reduced only where the user may (`hectornb.reduce.access`)
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import zipfile
 from pathlib import Path
@@ -104,21 +103,13 @@ def _job_json(job, base: str) -> dict:
 class JobsHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self):
-        try:
-            days = float(self.get_query_argument("days", "7"))
-        except ValueError:
-            raise web.HTTPError(422, "days must be a number") from None
+        days = self.number_argument("days", 7, 0, 36_600, whole=False)
         jobs = await self.run(JobStore().list, self.user, days)
         self.write_json({"jobs": [_job_json(j, self.base_url) for j in jobs]})
 
     @web.authenticated
     async def post(self):
-        try:
-            body = json.loads(self.request.body or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            raise web.HTTPError(422, "the body must be a JSON object") from None
+        body = self.json_body()
         allowed = {"frames", "night_from", "night_to", "options", "engine", "email"}
         extra = sorted(set(body) - allowed)
         if extra:
@@ -154,10 +145,7 @@ class JobHandler(HectornbAPIHandler):
 class EventsHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self, job_id: str):
-        try:
-            after = int(self.get_query_argument("after", "0"))
-        except ValueError:
-            raise web.HTTPError(422, "after must be an event number") from None
+        after = self.number_argument("after", 0, 0, 2**62)
         events = await self.run(JobStore().events, job_id, self.user, after)
         self.write_json({"events": events})
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
+
+from .. import csv_cells
 
 EXPORT_COLUMNS = ("name", "ra", "dec", "badclass", "user", "classified_at")
 
@@ -28,7 +29,7 @@ def export_csv(store, name: str, per_user: bool = False) -> str:
     rows, per = store.export_rows(name)
     users = sorted(per) if per_user else []
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_cells.writer(out, lineterminator="\n")
     writer.writerow([*EXPORT_COLUMNS, *(f"badclass:{u}" for u in users)])
     for r in rows:
         bc = r["badclass"]
