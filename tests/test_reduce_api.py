@@ -45,6 +45,17 @@ def test_the_archive_query_lists_the_users_frames(platform, night):
                                                                   options["options"]}  # fmt: skip
 
 
+def log_line(platform, request_id: str) -> str:
+    """The server's access-log line of a request (written just after its answer is sent)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [x for x in platform["log"].read_text().splitlines() if f"id={request_id}" in x]
+        if lines or time.monotonic() > deadline:
+            assert len(lines) == 1, lines
+            return lines[0]
+        time.sleep(0.05)
+
+
 def test_submit_follow_and_download_over_http(platform, night):
     started = time.monotonic()
     r = api(platform, "POST", "jobs", json={"night_from": "250903", "night_to": "250903",
@@ -73,8 +84,18 @@ def test_submit_follow_and_download_over_http(platform, night):
         names = zf.namelist()
     assert sum(n.endswith("red.fits") for n in names) == 6
     assert "log.txt" in names and "plan.json" in names
-    assert api(platform, "GET", f"jobs/{job['id']}/download",
-               params={"what": "everything"}).status_code == 422  # fmt: skip
+    bad = api(platform, "GET", f"jobs/{job['id']}/download", params={"what": "everything"})
+    assert bad.status_code == 422
+    # The reduction loaded dask's distributed into the server, which sets tornado's loggers
+    # to CRITICAL; the platform's access log still has every request, with its ID and user.
+    me = requests.get(platform["base"] + "/hectornb/api/", timeout=10, headers={
+        "Authorization": f"token {platform['token']}"}).json()["user"]  # fmt: skip
+    line = log_line(platform, bad.headers["X-Request-Id"])
+    assert "422 GET" in line and f"user={me}" in line and "ms id=" in line
+    by_url = requests.get(platform["base"] + f"/hectornb/api/?token={platform['token']}",
+                          timeout=10)  # fmt: skip
+    line = log_line(platform, by_url.headers["X-Request-Id"])
+    assert "token=[secret]" in line and platform["token"] not in line
 
 
 def test_bad_requests_get_json_errors(platform, night):

@@ -22,6 +22,7 @@ from voila.app import Voila
 
 from ..config import get_settings
 from ..identity import is_hub_service
+from . import access_log
 from .apps import SERVICE_HANDLERS, USER_HEADER, notebooks_dir
 from .handlers import handlers
 
@@ -41,6 +42,10 @@ class HectornbServer(Voila):
         voila = [(rule[0], ours.get(rule[1], rule[1]), *rule[2:])
                  for rule in super().init_handlers()]  # fmt: skip
         return [root, *handlers(self.server_url), *voila]
+
+    def listen(self):
+        access_log.install(self.app)
+        super().listen()
 
 
 def serve(port: int | None = None, open_browser: bool = True, demo: bool = False) -> int:
