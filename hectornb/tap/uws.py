@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..db import connect
+from ..db import DatabaseUnavailable, connect
 from .result import resolve_format, write
 from .service import TapError, TapService
 from .translate import ADQLError
@@ -309,6 +309,8 @@ class JobStore:
                          len(result.rows), result.overflow)  # fmt: skip
         except (ADQLError, TapError, ValueError) as exc:
             self._finish(job.job_id, "ERROR", str(exc))
+        except DatabaseUnavailable:
+            raise  # not the job's fault: it stays EXECUTING and is run again once it is back
         except Exception as exc:  # the job says what went wrong; the runner goes on
             log.exception("TAP job %s failed", job.job_id)
             self._finish(job.job_id, "ERROR", f"internal error: {exc}")
