@@ -133,7 +133,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from .config import get_settings
     from .demo import load_demo
+
+    service = get_settings().service_url
+    if service:  # checked first: half a demo loaded into the data centre would be worse
+        print(f"error: this server is a client of the hectornb service at {service}; its "
+              "demo data is loaded by the data centre (hectornb demo, as the service's user)",
+              file=sys.stderr)  # fmt: skip
+        return 1
 
     for line in load_demo(owner=args.user or process_user()):
         print(line)

@@ -234,8 +234,10 @@ class Settings:
                 continue
             value = getattr(self, f.name)
             if value is None:
+                embedded = f"(embedded PostgreSQL under {self.home / 'postgres'})"
                 shown = {
-                    "database_url": f"(embedded PostgreSQL under {self.home / 'postgres'})",
+                    "database_url": f"(none: a client of the service at {self.service_url})"
+                    if self.service_url else embedded,
                     "targets_url": "(the main database)",
                     "dask_scheduler": "(a local cluster per run)",
                     "service_url": "(none: the platform runs in this server)",

@@ -116,3 +116,23 @@ def test_product_files_only_for_their_owner(platform, client, tmp_path):
                      "../../etc/passwd", headers={"Authorization": f"token {platform['token']}"},
                      timeout=30)  # fmt: skip
     assert r.status_code in (403, 404)
+
+
+def test_a_client_server_loads_no_demo_and_says_it_has_no_database(platform, store):
+    """``hectornb demo`` in a user's server at a data centre refuses before loading anything
+    (half a demo went into the shared service once); ``hectornb config`` names the service."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "HECTORNB_DATABASE_URL"}  # a client's
+    env.update(HECTORNB_SERVICE_URL=platform["base"], HECTORNB_TOKEN=platform["token"])
+    before = {lst.name for lst in store.lists()}
+    r = subprocess.run([sys.executable, "-m", "hectornb.cli", "demo"], env=env,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 1 and "loaded by the data centre" in r.stderr
+    assert {lst.name for lst in store.lists()} == before
+    out = subprocess.run([sys.executable, "-m", "hectornb.cli", "config"], env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if "HECTORNB_DATABASE_URL" in x)
+    assert f"a client of the service at {platform['base']}" in line

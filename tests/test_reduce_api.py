@@ -147,6 +147,18 @@ def test_proprietary_frames_are_neither_listed_nor_reduced(platform, night):
         hidden = sorted(night.query("ndfclass == 'MFOBJECT'")["path"])[0]
         r = api(platform, "POST", "jobs", json={"frames": [hidden]})
         assert r.status_code == 403 and "not a member" in r.json()["error"]
+        # a flat of that programme is listed (calibrations are chosen by the service), but
+        # its fibre table and file are the programme's: they name its targets
+        flat = sorted(night.query("ndfclass == 'MFFFF'")["path"])[0]
+        with engine.connect() as conn:
+            conn.execute("UPDATE raw_frame SET aaoprgid = 'A/2099A/999' WHERE path = %s",
+                         (flat,))  # fmt: skip
+        frames = api(platform, "GET", "frames", params=night_range).json()["frames"]
+        assert flat in [f["path"] for f in frames]
+        r = api(platform, "GET", "frames/fibres", params={"path": flat})
+        assert r.status_code == 403 and "not a member" in r.json()["error"]
+        r = api(platform, "GET", "frames/download", params={"path": flat})
+        assert r.status_code == 403
     finally:
         with engine.connect() as conn:
             conn.execute("UPDATE raw_frame SET aaoprgid = %s WHERE starts_with(path, %s)",

@@ -191,8 +191,10 @@ def test_bad_requests_are_refused_with_the_reason(archive, settings):
         submit("alice", ["nowhere.fits"], settings=settings)
     with pytest.raises(Invalid, match="unknown option 'FOO'"):
         submit("alice", archive["objects"][:1], options={"FOO": 1}, settings=settings)
-    with pytest.raises(Invalid, match="e-mail"):
-        submit("alice", archive["objects"][:1], email="alice at home", settings=settings)
+    for address in ("alice at home", "alice@example.org,victim@example.net",
+                    "alice@example.org; bob@example.org", "Alice <alice@example.org>"):
+        with pytest.raises(Invalid, match="not one e-mail address"):
+            submit("alice", archive["objects"][:1], email=address, settings=settings)
     calibrations = list(archive["frames"].query("ndfclass == 'MFARC'")["path"])
     with pytest.raises(Invalid, match="chosen automatically"):
         submit("alice", calibrations, settings=settings)

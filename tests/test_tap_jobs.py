@@ -65,7 +65,7 @@ def test_each_user_runs_at_most_their_limit_at_once(platform):
     limit = get_settings().tap_max_running  # the server's (2 by default)
     tap = platform["base"] + "/hectornb/tap"
     s = requests.Session()
-    s.headers["Authorization"] = f"token {create_token(user(), 'job limit test')}"
+    s.headers["Authorization"] = f"token {create_token(user(), 'job limit test')['token']}"
     slow = ("SELECT COUNT(*) FROM " + ", ".join(f"{T} AS t{k}" for k in range(9)))
     urls = [s.post(tap + "/async", data={"LANG": "ADQL", "QUERY": slow, "PHASE": "RUN"},
                    timeout=30).url for _ in range(limit + 1)]  # fmt: skip
@@ -106,3 +106,23 @@ def test_jobs_past_their_destruction_are_deleted_with_their_results(store):
     with pytest.raises(LookupError):
         store.get(job.job_id, alice)
     assert not os.path.exists(done.result_path)
+
+
+def test_a_job_aborted_between_its_claim_and_its_start_never_runs(store):
+    """A runner claims a job, then its owner aborts it before the runner's thread starts the
+    query: the query must not start (it would run unseen, uncancellable, for up to an hour)."""
+    from hectornb.db import connect
+
+    alice = user()
+    job = store.create(alice, {"LANG": "ADQL", "QUERY": f"SELECT id FROM {T}"})
+    with connect() as conn:  # claimed by a runner that has not started it yet
+        conn.execute("UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'this', heartbeat = "
+                     "now(), start_time = now() WHERE job_id = %s", (job.job_id,))  # fmt: skip
+    store.abort(job.job_id, alice)
+    store.execute(store.get(job.job_id, alice))
+    after = store.get(job.job_id, alice)
+    assert after.phase == "ABORTED" and after.result_path is None
+    with connect() as conn:
+        assert conn.execute("SELECT backend_pid FROM tap_jobs WHERE job_id = %s",
+                            (job.job_id,)).fetchone()["backend_pid"] is None  # fmt: skip
+    store.delete(job.job_id, alice)

@@ -286,7 +286,7 @@ def test_proprietary_tables_and_jobs_are_their_owners(platform, tap_url):
     assert me.get(tap_url + "/sync", params=query, timeout=30).status_code == 200
     anonymous = requests.get(tap_url + "/sync", params=query, timeout=30)
     assert anonymous.status_code == 400 and b"unknown table" in anonymous.content
-    other = signed_in(platform, create_token("someone-else", "tap test"))
+    other = signed_in(platform, create_token("someone-else", "tap test")["token"])
     assert other.get(tap_url + "/sync", params=query, timeout=30).status_code == 400
     assert b"private.mine" not in requests.get(tap_url + "/tables", timeout=10).content
     assert b"private.mine" in me.get(tap_url + "/tables", timeout=10).content

@@ -191,9 +191,13 @@ def connect(settings: Settings | None = None, purpose: str = "main",
 
 
 def close_pools() -> None:
-    """Close every pool of this process (tests; before fork)."""
+    """Close every pool of this process, and stop watching the database (tests; before
+    fork; before the embedded server is stopped)."""
     with _lock:
         for p in _pools.values():
             p.close()
         _pools.clear()
         _migrated.clear()
+        for h in _health.values():
+            h.stop()
+        _health.clear()

@@ -38,6 +38,7 @@ class Health:
         self.down_since: float | None = None
         self.cause = ""
         self._wake = threading.Event()
+        self._stopped = False
         self._thread = threading.Thread(target=self._watch, name="hectornb-db-watchdog",
                                         daemon=True)  # fmt: skip
         self._thread.start()
@@ -93,11 +94,20 @@ class Health:
             self.answers()
             return None
 
+    def stop(self) -> None:
+        """End the watchdog (the database is being shut down on purpose)."""
+        self._stopped = True
+        self._wake.set()
+
     def _watch(self) -> None:
         conn = None
         while True:
             self._wake.wait(PING_SECONDS)
             self._wake.clear()
+            if self._stopped:
+                if conn is not None:
+                    conn.close()
+                return
             if self.down_since is None:
                 conn = self._ping(conn)
                 continue

@@ -4,7 +4,10 @@ A frame belongs to the programme in its ``AAOPRGID`` header. Its science frames 
 programme members' until the programme's ``public_from`` date; after that, everyone's.
 A programme the platform has not been told about is nobody's (closed by default).
 Calibration frames (biases, darks, flats, arcs) are chosen by the service, not the user,
-and may come from any programme of the night: they carry no science.
+and may come from any programme of the night, so everyone sees them listed. Their contents
+are another matter: a flat or an arc taken with a field configured carries that field's
+fibre table (the programme's targets, positions, magnitudes), so a frame's fibre table and
+its raw file are its programme's, whatever its class.
 """
 
 from __future__ import annotations
@@ -50,11 +53,23 @@ def programmes(settings: Settings | None = None) -> list[dict]:
         ).fetchall()
 
 
-def refused(user: str, paths: list[str], settings: Settings | None = None) -> list[str]:
-    """The frames of ``paths`` that ``user`` may not reduce (proprietary to others)."""
+#: SQL condition (one parameter: the user) true for frames whose contents the user may
+#: read: frames of no programme (biases, darks), public ones, their programmes' members'.
+CONTENTS_VISIBLE = (
+    "((aaoprgid IS NULL OR aaoprgid = '') AND ndfclass <> 'MFOBJECT' OR aaoprgid IN ("
+    "SELECT aaoprgid FROM programme WHERE public_from <= current_date) OR aaoprgid IN ("
+    "SELECT aaoprgid FROM programme_member WHERE username = %s))"
+)
+
+
+def refused(user: str, paths: list[str], settings: Settings | None = None,
+            contents: bool = False) -> list[str]:  # fmt: skip
+    """The frames of ``paths`` that ``user`` may not reduce (proprietary to others), or with
+    ``contents`` whose files and fibre tables the user may not read."""
+    condition = CONTENTS_VISIBLE if contents else VISIBLE
     with engine.connect(settings) as conn:
         rows = conn.execute(
-            f"SELECT path FROM raw_frame WHERE path = ANY(%s) AND NOT {VISIBLE}",
+            f"SELECT path FROM raw_frame WHERE path = ANY(%s) AND NOT {condition}",
             (paths, user),
         ).fetchall()
     return sorted(r["path"] for r in rows)

@@ -283,10 +283,17 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     # (as the service's user, in the service's process).
     from ..identity import is_hub_service
 
+    hub = is_hub_service()
+    # Scratch and lock files in the platform's own folder: in the shared /tmp another local
+    # user could hold the workers' lock and stall every reduction.
+    scratch = settings.home / "dask-scratch"
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
     with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                      # loopback only: the dashboard has no sign-in of its own
-                      dashboard_address="127.0.0.1:0" if dashboard and _has_bokeh() else None,
-                      security=True if is_hub_service() else None,
+                      # loopback only, as the dashboard has no sign-in of its own; none under
+                      # a Hub, where other people's code shares that loopback
+                      dashboard_address="127.0.0.1:0" if dashboard and _has_bokeh() and not hub
+                      else None,
+                      security=True if hub else None, local_directory=str(scratch),
                       memory_limit=memory_limit, silence_logs=50,
                       resources={f"hectornb-{__version__}": 1}) as cluster, \
             Client(cluster) as client:  # fmt: skip

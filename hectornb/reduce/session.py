@@ -53,7 +53,7 @@ def checked_frame_fibres(user: str, path: str, targets_only: bool = False) -> li
     """`frame_fibres` of an archive frame ``user`` may see."""
     if access.unknown([path]):
         raise NotFound(f"not in the archive index: {Path(path).name}")
-    if access.refused(user, [path]):
+    if access.refused(user, [path], contents=True):
         raise Forbidden(f"{Path(path).name} belongs to a programme you are not a member of")
     return frame_fibres(path, targets_only)
 

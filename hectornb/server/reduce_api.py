@@ -50,7 +50,7 @@ class FramesDownloadHandler(HectornbAPIHandler):
         paths = self.get_query_arguments("path")
         if not paths:
             raise web.HTTPError(422, "give the frames as ?path=…&path=…")
-        refused = await self.run(access.refused, self.user, paths)
+        refused = await self.run(access.refused, self.user, paths, None, True)
         if refused:
             raise web.HTTPError(403, f"{len(refused)} of the frames belong to programmes you "
                                      f"are not a member of: {Path(refused[0]).name}")  # fmt: skip

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..db import DatabaseUnavailable
 from ..identity import is_hub_service
 from ..tap import vosi
 from ..tap.examples import examples
 from ..tap.publish import SCHEMA_DESCRIPTIONS, load_keys, load_schema_descriptions
-from ..tap.result import error_document, resolve_format, write
+from ..tap.result import error_document, resolve_format
 from ..tap.service import TapError, TapService
+from ..tap.stream import stream
 from ..tap.translate import ADQLError
 from ..tap.uploads import UploadLimits, parse_upload_param, read_upload
 from ..tap.uws import (
@@ -46,6 +52,7 @@ from ..tap.uws_xml import (
 )
 from .handlers import PlatformTokens, request_user
 
+log = logging.getLogger(__name__)
 _state: dict = {}
 MAX_LAST = 10_000  # jobs one listing shows
 _lock = threading.Lock()
@@ -67,12 +74,49 @@ def tap() -> tuple[TapService, JobStore, JobRunner]:
 
 
 def run_sync(service: TapService, query: str, user: str | None, maxrec: int,
-             sources: list[tuple[str, dict]], writer: str) -> bytes:
-    """One synchronous query from its request's parts to the bytes of its answer."""
+             sources: list[tuple[str, dict]], writer: str) -> Iterator[bytes]:
+    """One synchronous query from its request's parts to its answer, chunk by chunk as the
+    rows are read (the first chunk comes once the query has run, so that its errors can
+    still be a 400)."""
     limits = UploadLimits.from_settings(service.settings)
     uploads = [read_upload(name, source, limits) for name, source in sources]
-    result = service.query(query, user, maxrec=maxrec, uploads=uploads)
-    return write(result, writer)
+    with service.rows(query, user, maxrec=maxrec, uploads=uploads) as rows:
+        yield from stream(rows, writer)
+
+
+_END = object()
+
+
+class _Gone(Exception):
+    """The client went away: stop reading the result."""
+
+
+def produce(chunks: asyncio.Queue, loop, gone: threading.Event, work: Iterator[bytes]):
+    """Run ``work`` on a TAP thread, handing each chunk (then `_END`, or the exception) to
+    the request's coroutine; waits while the client reads slower than the database."""
+
+    def put(item) -> None:
+        done = asyncio.run_coroutine_threadsafe(chunks.put(item), loop)
+        while True:
+            try:
+                return done.result(timeout=1)
+            except concurrent.futures.TimeoutError:
+                if gone.is_set():
+                    done.cancel()
+                    raise _Gone from None
+
+    try:
+        for chunk in work:
+            if gone.is_set():
+                raise _Gone
+            put(chunk)
+        put(_END)
+    except _Gone:
+        pass
+    except BaseException as exc:  # the coroutine answers for it
+        if not gone.is_set():
+            with contextlib.suppress(_Gone):
+                put(exc)
 
 
 def _param(header: str, key: str) -> str | None:
@@ -143,6 +187,10 @@ class TapHandler(PlatformTokens, JupyterHandler):
         settings = tap()[0].settings
         self._upload_limit = settings.tap_upload_limit
         await super().prepare()
+        if self.current_user is None and self.request.headers.get("Authorization"):
+            # a caller who meant to sign in learns that it failed, rather than seeing the
+            # public tables only
+            raise web.HTTPError(401, "the token in the Authorization header is not valid here")
         if self.current_user is None and not anonymous_reads(settings):
             raise web.HTTPError(403, "sign in to use this TAP service")
 
@@ -163,6 +211,11 @@ class TapHandler(PlatformTokens, JupyterHandler):
                 for k, values in source.items():
                     params.setdefault(k.lower(), []).extend(
                         v.decode("utf-8", "replace") for v in values)  # fmt: skip
+            bad = next((k for k, vs in params.items() if "\x00" in k
+                        or any("\x00" in v for v in vs)), None)  # fmt: skip
+            if bad is not None:  # PostgreSQL cannot hold it, and no parameter needs it
+                raise web.HTTPError(400, f"parameter {bad.replace(chr(0), '')!r}: a NUL "
+                                         "character")  # fmt: skip
             self._parsed = params, files
         return self._parsed
 
@@ -267,20 +320,48 @@ class SyncHandler(TapHandler):
             writer, content_type = resolve_format(self.param("responseformat")
                                                   or self.param("format"))  # fmt: skip
             maxrec = service.maxrec(self.param("maxrec"))
-            body = await asyncio.get_running_loop().run_in_executor(
-                _state["executor"], run_sync, service, query, self.tap_user, maxrec,
-                self.uploads_from_request(), writer)  # fmt: skip
+            work = run_sync(service, query, self.tap_user, maxrec, self.uploads_from_request(),
+                            writer)  # fmt: skip
+            await self.stream(work, content_type)
         except (ADQLError, TapError, ValueError) as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 400)
-            return
         except DatabaseUnavailable as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 503)
-            return
         finally:
             clients[client] -= 1
             if not clients[client]:
                 del clients[client]
-        self.send(body, content_type)
+
+    async def stream(self, work: Iterator[bytes], content_type: str) -> None:
+        """Send what ``work`` makes on a TAP thread as it comes; an error before the first
+        chunk is raised here (so it can be answered as such)."""
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue = asyncio.Queue(maxsize=4)
+        gone = threading.Event()
+        done = loop.run_in_executor(_state["executor"], produce, chunks, loop, gone, work)
+        try:
+            item = await chunks.get()
+            if isinstance(item, BaseException):
+                raise item
+            self.set_status(200)
+            self.set_header("Content-Type", content_type)
+            while item is not _END:
+                if isinstance(item, BaseException):
+                    # no ending chunk: the client learns the answer is incomplete
+                    log.error("TAP answer cut short: %s", item)
+                    self.request.connection.close()
+                    return
+                self.write(item)
+                await self.flush()
+                item = await chunks.get()
+            self.finish()
+        except StreamClosedError:
+            pass
+        finally:
+            gone.set()
+            while not chunks.empty():  # frees a producer waiting to put
+                chunks.get_nowait()
+            await done
 
 
 class CapabilitiesHandler(TapHandler):

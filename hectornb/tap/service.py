@@ -9,11 +9,13 @@ afterwards. The `Catalog` of published tables is cached and reloaded when
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -33,6 +35,7 @@ from .publish import (
     reader_usable,
 )
 from .result import Result, ResultField
+from .stream import Rows
 from .translate import ADQLError, translate
 
 log = logging.getLogger(__name__)
@@ -134,7 +137,22 @@ class TapService:
               uploads: list[Upload] = (), timeout: int | None = None,
               on_connection=None) -> Result:  # fmt: skip
         """Run ``adql`` for ``user``; the result holds at most ``maxrec`` rows (overflow
-        set when there were more). Raises `ADQLError` or `TapError`."""
+        set when there were more), all in memory: for a long result use `rows`. Raises
+        `ADQLError` or `TapError`."""
+        with self.rows(adql, user, maxrec=maxrec, uploads=uploads, timeout=timeout,
+                       on_connection=on_connection) as out:  # fmt: skip
+            rows = [row for batch in out.batches for row in batch]
+        return Result(out.fields, rows, out.overflow, out.infos)
+
+    @contextlib.contextmanager
+    def rows(self, adql: str, user: str | None, *, maxrec: int | None = None,
+             uploads: list[Upload] = (), timeout: int | None = None,
+             on_connection=None) -> Iterator[Rows]:  # fmt: skip
+        """Run ``adql`` for ``user`` and give its rows as they are read, in batches from a
+        server-side cursor (memory stays flat however many MAXREC allows), inside this
+        context. ``timeout`` bounds each step of the database's work, s; reading the whole
+        result may take ten times as long (a slow client). Raises `ADQLError` or
+        `TapError`, while starting or while the batches are read."""
         if not adql or not adql.strip():
             raise TapError("QUERY is empty")
         maxrec = self.settings.tap_maxrec if maxrec is None else maxrec
@@ -154,36 +172,25 @@ class TapService:
                     conn.execute(f"SET LOCAL ROLE {READER}")
                 conn.execute("SELECT set_config('statement_timeout', %s, true)",
                              (f"{int(timeout)}s",))  # fmt: skip
-                with conn.cursor() as cur:
+                if conn.info.server_version >= 140000:
+                    # a query whose caller is gone (a killed server, a closed job) stops
+                    # within seconds instead of computing on for up to its time limit
+                    conn.execute("SET LOCAL client_connection_check_interval = '5s'")
+                cur = conn.cursor(name="hnb_tap_result")
+                with _query_errors(adql, timeout):
                     cur.execute(tr.sql)
-                    description = cur.description or []
-                    rows = cur.fetchall() if cur.description else []
-                conn.rollback()
-            except pgerrors.QueryCanceled:
-                conn.rollback()
-                raise TapError(f"the query ran longer than {timeout} s and was stopped; "
-                               "narrow it, or run it asynchronously") from None  # fmt: skip
-            except psycopg.OperationalError:
-                raise  # the connection's fault, not the query's: connect() says which
-            except psycopg.Error as exc:
-                conn.rollback()
-                raise TapError(_database_message(exc, adql)) from None
+                description = cur.description or []
+                out = Rows([self._field(d, tr) for d in description], iter(()),
+                           {"QUERY": adql})  # fmt: skip
+                out.batches = _batches(cur, out, description, maxrec, tr.top, adql, timeout,
+                                       started)  # fmt: skip
+                yield out
             finally:
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()  # the cursor with it
                 if uploads:
                     conn.execute("DISCARD TEMP")
                     conn.commit()
-        overflow = len(rows) > maxrec or (maxrec == 0)
-        if tr.top is not None and tr.top <= maxrec:
-            overflow = False
-        rows = rows[:maxrec]
-        fields = [self._field(d, tr) for d in description]
-        converters = [k for k, d in enumerate(description) if d.type_code not in (
-            16, 20, 21, 23, 700, 701, 25, 1043)]  # fmt: skip
-        if converters:
-            rows = [tuple(_value(v) if k in converters else v for k, v in enumerate(r))
-                    for r in rows]  # fmt: skip
-        return Result(fields, rows, overflow, {"QUERY": adql,
-                      "ELAPSED": f"{time.time() - started:.3f}"})  # fmt: skip
 
     @staticmethod
     def _field(d, tr) -> ResultField:
@@ -221,6 +228,53 @@ class TapService:
                                    up.columns))  # fmt: skip
         conn.commit()
         return Catalog(tables)
+
+
+BATCH = 5000  # rows fetched from the cursor at a time
+
+
+@contextlib.contextmanager
+def _query_errors(adql: str, timeout: int):
+    """A query's own failures as `TapError`; a broken connection is left to `connect`."""
+    try:
+        yield
+    except pgerrors.QueryCanceled:
+        raise TapError(f"the query ran longer than {timeout} s and was stopped; "
+                       "narrow it, or run it asynchronously") from None  # fmt: skip
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        raise TapError(_database_message(exc, adql)) from None
+
+
+def _batches(cur, out: Rows, description, maxrec: int, top: int | None, adql: str,
+             timeout: int, started: float) -> Iterator[list[tuple]]:  # fmt: skip
+    """The rows of ``cur`` in batches, converted, at most ``maxrec``; ``out.overflow`` and
+    ``out.nrows`` set on the way (the translation asked for one row more than MAXREC)."""
+    converters = [k for k, d in enumerate(description) if d.type_code not in (
+        16, 20, 21, 23, 700, 701, 25, 1043)]  # fmt: skip
+    while True:
+        with _query_errors(adql, timeout):
+            batch = cur.fetchmany(BATCH)
+        out.infos.setdefault("ELAPSED", f"{time.time() - started:.3f}")
+        if out.nrows + len(batch) > maxrec:
+            batch = batch[:maxrec - out.nrows]
+            out.overflow = True
+        if converters:
+            batch = [tuple(_value(v) if k in converters else v for k, v in enumerate(r))
+                     for r in batch]  # fmt: skip
+        out.nrows += len(batch)
+        if batch:
+            yield batch
+        if out.overflow or len(batch) < BATCH:
+            break
+        if time.time() - started > 10 * timeout:
+            raise TapError(f"reading the result took longer than {10 * timeout} s and was "
+                           "stopped; run the query asynchronously")  # fmt: skip
+    if maxrec == 0:
+        out.overflow = True
+    if top is not None and top <= maxrec:
+        out.overflow = False
 
 
 def _database_message(exc: psycopg.Error, adql: str) -> str:

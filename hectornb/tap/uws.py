@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..db import DatabaseUnavailable, connect
-from .result import resolve_format, write
+from .result import resolve_format
 from .service import TapError, TapService
+from .stream import stream
 from .translate import ADQLError
 from .uploads import UploadLimits, read_upload
 
@@ -40,6 +41,10 @@ class JobNotFound(LookupError):
 
 class JobStateError(ValueError):
     """A change the job's phase does not allow (e.g. new parameters once it ran)."""
+
+
+class JobAborted(Exception):
+    """The job was aborted before its query started."""
 
 
 class JobQuotaExceeded(JobStateError):
@@ -268,11 +273,17 @@ class JobStore:
             running = {r["who"]: r["n"] for r in conn.execute(
                 f"SELECT {who} AS who, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
                 "GROUP BY 1")}  # fmt: skip
+            # and all anonymous clients together no more than one user: behind a proxy they
+            # may all be one address, and the runner's threads are for signed-in users too
+            anonymous = sum(n for w, n in running.items() if w.startswith("client:"))
             rows = []
             for r in conn.execute(f"SELECT job_id, {who} AS who FROM tap_jobs WHERE phase = "
                                   "'QUEUED' ORDER BY creation_time LIMIT 500"):  # fmt: skip
-                if running.get(r["who"], 0) < limit and len(rows) < slots:
+                anon = r["who"].startswith("client:")
+                if (running.get(r["who"], 0) < limit and len(rows) < slots
+                        and not (anon and anonymous >= limit)):  # fmt: skip
                     running[r["who"]] = running.get(r["who"], 0) + 1
+                    anonymous += anon
                     rows.append(r)
             ids = [r["job_id"] for r in rows]
             if ids:
@@ -299,16 +310,19 @@ class JobStore:
             maxrec = self.service.maxrec(p.get("maxrec"))
             limits = UploadLimits.from_settings(self.service.settings)
             uploads = [read_upload(u["name"], u["source"], limits) for u in job.uploads]
-            result = self.service.query(
+            path = _results_dir(self.service) / f"{job.job_id}.{writer}"
+            with self.service.rows(
                 p.get("query") or "", job.owner, maxrec=maxrec, uploads=uploads,
                 timeout=job.execution_duration, on_connection=lambda pid: self._started(job, pid),
-            )
-            path = _results_dir(self.service) / f"{job.job_id}.{writer}"
-            path.write_bytes(write(result, writer))
+            ) as rows, open(path, "wb") as f:  # written as read: memory stays flat
+                for chunk in stream(rows, writer, inline_errors=False):
+                    f.write(chunk)
             self._finish(job.job_id, "COMPLETED", None, str(path), content_type,
-                         len(result.rows), result.overflow)  # fmt: skip
+                         rows.nrows, rows.overflow)  # fmt: skip
         except (ADQLError, TapError, ValueError) as exc:
             self._finish(job.job_id, "ERROR", str(exc))
+        except JobAborted:
+            return  # aborted between its claim and its start: it stays ABORTED, never ran
         except DatabaseUnavailable:
             raise  # not the job's fault: it stays EXECUTING and is run again once it is back
         except Exception as exc:  # the job says what went wrong; the runner goes on
@@ -316,9 +330,14 @@ class JobStore:
             self._finish(job.job_id, "ERROR", f"internal error: {exc}")
 
     def _started(self, job: Job, backend_pid: int) -> None:
+        """Note the job's database backend (ABORT cancels its query) before the query
+        starts, unless the job was aborted since it was claimed: then it does not start."""
         with connect() as conn:
-            conn.execute("UPDATE tap_jobs SET backend_pid = %s WHERE job_id = %s",
-                         (backend_pid, job.job_id))  # fmt: skip
+            noted = conn.execute("UPDATE tap_jobs SET backend_pid = %s WHERE job_id = %s "
+                                 "AND phase = 'EXECUTING' RETURNING job_id",
+                                 (backend_pid, job.job_id)).fetchone()  # fmt: skip
+        if noted is None:
+            raise JobAborted(job.job_id)
 
     def _finish(self, job_id: str, phase: str, error: str | None, path: str | None = None,
                 content_type: str | None = None, rows: int | None = None,

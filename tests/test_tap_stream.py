@@ -1,0 +1,96 @@
+"""TAP results written while they are read: every output format gives the same table as the
+whole-result writer, a long result that MAXREC cut ends with the OVERFLOW status pyvo reads,
+and an error after the first rows closes the VOTable with an ERROR status."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from astropy.io.votable import parse as parse_votable
+from astropy.table import Table
+
+from hectornb.tap.result import Result, ResultField, write
+from hectornb.tap.stream import PREFETCH, Rows, stream
+
+FIELDS = [
+    ResultField("id", "long", None, None, None, None, None, "row number"),
+    ResultField("ra", "double", None, None, "deg", "pos.eq.ra", None, None),
+    ResultField("name", "char", "*", None, None, None, None, None),
+    ResultField("flag", "boolean", None, None, None, None, None, None),
+    ResultField("mags", "double", "*", None, "mag", None, None, None),
+    ResultField("n", "int", None, None, None, None, None, None),
+]
+
+
+def rows(n: int) -> list[tuple]:
+    return [(k, k * 0.001, None if k % 7 == 0 else f"star <{k}> & co", k % 2 == 0,
+             [k * 0.5, math.nan] if k % 5 else None, None if k % 3 == 0 else k)
+            for k in range(n)]  # fmt: skip
+
+
+def streamed(data: list[tuple], writer: str, overflow: bool = False, batch: int = 3000,
+             fail_after: int | None = None) -> bytes:  # fmt: skip
+    out = Rows(FIELDS, iter(()), {"QUERY": "SELECT"})
+
+    def batches():
+        for k in range(0, len(data), batch):
+            if fail_after is not None and k >= fail_after:
+                raise ValueError("the query ran longer than 60 s and was stopped")
+            yield data[k:k + batch]
+        out.overflow = overflow
+
+    out.batches = batches()
+    return b"".join(stream(out, writer))
+
+
+def as_table(data: bytes, writer: str) -> Table:
+    if writer == "fits":
+        return Table.read(io.BytesIO(data), format="fits")
+    if writer in ("csv", "tsv"):
+        return Table.read(io.BytesIO(data), format="ascii.csv" if writer == "csv" else
+                          "ascii.tab")  # fmt: skip
+    return parse_votable(io.BytesIO(data)).get_first_table().to_table()
+
+
+@pytest.mark.parametrize("writer", ["votable", "binary2", "csv", "tsv", "fits"])
+def test_a_long_result_streamed_is_the_table_the_whole_writer_makes(writer):
+    data = rows(PREFETCH * 2 + 123)
+    whole = as_table(write(Result(FIELDS, data, False, {"QUERY": "SELECT"}), writer), writer)
+    piecewise = as_table(streamed(data, writer), writer)
+    assert len(piecewise) == len(data) and piecewise.colnames == whole.colnames
+    for name in whole.colnames:
+        a, b = whole[name], piecewise[name]
+        if a.dtype.kind == "f":
+            assert ((a == b) | (a != a) & (b != b)).all(), name
+        else:
+            assert [str(x) for x in a] == [str(x) for x in b], name
+    if writer in ("votable", "binary2"):
+        assert piecewise["ra"].unit == "deg"
+
+
+def test_a_short_result_is_byte_for_byte_the_whole_document():
+    data = rows(50)
+    for writer in ("votable", "binary2", "csv", "tsv", "fits"):
+        assert streamed(data, writer) == write(Result(FIELDS, data, False,
+                                                      {"QUERY": "SELECT"}), writer)  # fmt: skip
+
+
+def test_overflow_of_a_long_result_is_a_trailing_status_pyvo_reads():
+    import pyvo
+
+    body = streamed(rows(PREFETCH + 10), "votable", overflow=True)
+    result = pyvo.dal.TAPResults(parse_votable(io.BytesIO(body)))
+    assert result.query_status == "OVERFLOW" and len(result) == PREFETCH + 10
+    body = streamed(rows(PREFETCH + 10), "votable", overflow=False)
+    assert pyvo.dal.TAPResults(parse_votable(io.BytesIO(body))).query_status == "OK"
+
+
+def test_an_error_after_the_first_rows_closes_the_document_with_an_error_status():
+    body = streamed(rows(PREFETCH * 3), "votable", fail_after=PREFETCH + 3000)
+    resource = parse_votable(io.BytesIO(body)).resources[0]
+    statuses = [(i.value, i.content) for i in resource.infos if i.name == "QUERY_STATUS"]
+    assert statuses[-1][0] == "ERROR" and "longer than 60 s" in statuses[-1][1]
+    b2 = streamed(rows(PREFETCH * 3), "binary2", fail_after=PREFETCH + 3000)
+    assert b'value="ERROR"' in b2 and parse_votable(io.BytesIO(b2)).get_first_table()
