@@ -309,6 +309,8 @@ class SyncHandler(TapHandler):
             return
         clients[client] += 1
         try:
+            # a 20 MB multipart body is split and copied: on a TAP thread, not the event loop
+            await asyncio.get_running_loop().run_in_executor(_state["executor"], self._request)
             lang = (self.param("lang") or "").upper()
             if not lang:
                 raise TapError("LANG is missing: use LANG=ADQL")
