@@ -35,6 +35,10 @@ class Settings:
         ``HECTORNB_PORT``: port of ``hectornb serve``.
     catalogue_radius_arcsec : float
         ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
+    import_timeout : float
+        ``HECTORNB_IMPORT_TIMEOUT``: seconds the database may take to store one imported target
+        list (a 64 MiB file of 1.8 million targets takes about 30 s); bulk work is exempt from
+        the per-statement limit below.
     database_wait : float
         ``HECTORNB_DATABASE_WAIT``: seconds a request waits for a free database connection
         before it is answered 503 "busy" (while the database is down: none).
@@ -127,6 +131,7 @@ class Settings:
     catalogue_radius_arcsec: float = 60.0
     statement_timeout_ms: int = 10_000
     database_wait: float = 10.0
+    import_timeout: float = 600.0
     max_upload_bytes: int = 64 * 1024 * 1024
     catalogues: tuple[str, ...] = ("gaia", "openngc")
     catalogue_mag_limit: float | None = None
@@ -174,6 +179,7 @@ class Settings:
             catalogue_radius_arcsec=float(env.get(_PREFIX + "CATALOGUE_RADIUS", 60.0)),
             statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
             database_wait=float(env.get(_PREFIX + "DATABASE_WAIT") or 10.0),
+            import_timeout=float(env.get(_PREFIX + "IMPORT_TIMEOUT") or 600.0),
             max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
             catalogues=tuple(
                 c.strip()

@@ -73,6 +73,10 @@ class StoreCalls:
             if getattr(exc, "errors", None):
                 self._payload = {"error": str(exc), "errors": exc.errors}
             raise web.HTTPError(422, str(exc)) from None
+        except psycopg.errors.QueryCanceled:
+            raise web.HTTPError(503, "the database stopped the work after the platform's time "
+                                     "limit (HECTORNB_STATEMENT_TIMEOUT_MS); nothing of it was "
+                                     "stored") from None  # fmt: skip
         except (psycopg.errors.DataError, OverflowError) as exc:
             # a value out of the database's range or form that no check above caught: the
             # input's fault, said as such, never a 500

@@ -242,6 +242,9 @@ class PostgresTargetStore:
                     " VALUES (%s, %s, %s, %s) RETURNING id",
                     (name, owner, targets.filename, len(targets)),
                 ).fetchone()["id"]
+            # a bulk load: bounded by the import limit, not the per-statement one
+            conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                         (str(int(self.settings.import_timeout * 1000)),))  # fmt: skip
             with conn.cursor().copy(
                 "COPY target (list_id, seq, name, ra, dec, line) FROM STDIN"
             ) as copy:
