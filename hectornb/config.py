@@ -118,6 +118,10 @@ class Settings:
     tap_anonymous : bool
         ``HECTORNB_TAP_ANONYMOUS``: whether callers who are not signed in may read the public
         TAP tables (on, as on the survey's public TAP). Never in a Hub user's own server.
+    app_kernels_per_user, app_kernels : int
+        ``HECTORNB_APP_KERNELS_PER_USER`` / ``HECTORNB_APP_KERNELS``: app kernels (open apps,
+        about 300 MB each) one person, and everyone together, may have in the data centre's
+        service; a person's abandoned ones are stopped to make room, beyond that 429 / 503.
     service_url : str or None
         ``HECTORNB_SERVICE_URL``: the data centre's hectornb service (set by the deployment in
         users' servers). With it, the package in a user's server is a client of that service
@@ -165,6 +169,8 @@ class Settings:
     tap_max_running: int = 2
     tap_max_jobs: int = 100
     tap_anonymous: bool = True
+    app_kernels_per_user: int = 8
+    app_kernels: int = 100
     service_url: str | None = None
 
     @classmethod
@@ -223,6 +229,8 @@ class Settings:
             tap_max_jobs=max(1, int(env.get(_PREFIX + "TAP_MAX_JOBS") or 100)),
             tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()
             not in ("0", "false", "no", "off"),
+            app_kernels_per_user=max(1, int(env.get(_PREFIX + "APP_KERNELS_PER_USER") or 8)),
+            app_kernels=max(1, int(env.get(_PREFIX + "APP_KERNELS") or 100)),
             service_url=(env.get(_PREFIX + "SERVICE_URL") or "").rstrip("/") or None,
         )
 

@@ -166,7 +166,8 @@ def running_hub(cache_root: Path, timeout: float = 300):
     env_file = root / "service.env"
     # written as docs/deploy.md shows it, comments and all
     env_file.write_text("# the service's settings\nHECTORNB_REDUCE_WORKERS=1   # one worker\n"
-                        "HECTORNB_POOL_SIZE=1\n")
+                        "HECTORNB_POOL_SIZE=1\n"
+                        "HECTORNB_APP_KERNELS_PER_USER=3  # small, so the tests reach it\n")
     env_file.chmod(0o600)
     port = _free_port()
     env = {

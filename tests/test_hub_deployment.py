@@ -59,6 +59,12 @@ def test_landing_page_links_all_answer_for_the_signed_in_user(hub):
         page = alice.get(hub.url + link, timeout=120)
         assert page.status_code == 200, (link, page.text[:500])
     assert alice.get(f"{hub.service}/{API}/", timeout=30).json()["user"] == "alice"
+    # five pages rendered and left (no browser connected to them): the service kept alice
+    # to her 3 app kernels (this deployment's HECTORNB_APP_KERNELS_PER_USER) by stopping
+    # her abandoned ones, oldest first, instead of letting each visit cost 300 MB for an hour
+    kernels = subprocess.run(["pgrep", "-u", SERVICE_USER, "-f", "ipykernel_launcher"],
+                             capture_output=True, text=True).stdout.split()  # fmt: skip
+    assert len(kernels) <= 3, kernels
 
 
 def test_anonymous_callers_get_public_tap_tables_and_no_api(hub):

@@ -29,6 +29,8 @@ from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
+from ..config import get_settings
+
 #: Apps shown on the landing page: (title, notebook, what it is for).
 APPS = (
     (
@@ -112,6 +114,9 @@ class _PageKernels:
         return kernel_id
 
 
+_STARTING: dict[str, int] = {}  # pages whose kernel is being started, by person
+
+
 class SignedInVoilaHandler(TornadoVoilaHandler):
     """Voilà's page handler that tells the kernel who signed in (see the module's note) and
     records the page's kernel as theirs."""
@@ -127,9 +132,38 @@ class SignedInVoilaHandler(TornadoVoilaHandler):
         # @authenticated on the parent has not run yet: an anonymous request gets no header
         user = self.current_user
         self.request.headers.pop(USER_HEADER, None)
-        if user is not None:
-            self.request.headers[USER_HEADER] = self._page_user = user.username
-        return await super().get(path)
+        if user is None:
+            return await super().get(path)
+        self.request.headers[USER_HEADER] = self._page_user = user.username
+        await self._make_room(user.username)
+        _STARTING[user.username] = _STARTING.get(user.username, 0) + 1
+        try:
+            return await super().get(path)
+        finally:
+            _STARTING[user.username] -= 1
+
+    async def _make_room(self, name: str) -> None:
+        """Keep each person, and everyone together, within their number of app kernels
+        (about 300 MB each): a person's abandoned kernels (no page connected: a reload, a
+        closed tab) are stopped first, oldest first; beyond that the page is refused."""
+        settings = get_settings()
+        manager = self.settings["kernel_manager"]
+        alive = set(manager.list_kernel_ids())
+        mine = [k for k, owner in KERNEL_OWNERS.items() if owner == name and k in alive]
+        cap = settings.app_kernels_per_user
+        connections = getattr(manager, "_kernel_connections", {})
+        for kernel_id in [k for k in mine if not connections.get(k)]:
+            if len(mine) + _STARTING.get(name, 0) < cap:
+                break
+            await ensure_async(manager.shutdown_kernel(kernel_id))
+            mine.remove(kernel_id)
+            alive.discard(kernel_id)
+        if len(mine) + _STARTING.get(name, 0) >= cap:
+            raise web.HTTPError(429, f"you have {len(mine)} apps open, the most one person "
+                                     "may (HECTORNB_APP_KERNELS_PER_USER): close one first")
+        if len(alive) + sum(_STARTING.values()) >= settings.app_kernels:
+            raise web.HTTPError(503, "the service has as many apps open as it may "
+                                     "(HECTORNB_APP_KERNELS): try again in a while")
 
 
 class _OwnKernelOnly:
