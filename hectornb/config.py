@@ -107,6 +107,9 @@ class Settings:
         ``HECTORNB_TAP_SYNC_CONCURRENCY``: synchronous TAP queries (uploads included) run at
         once; more wait their turn, on threads of their own, so TAP never starves the rest of
         the platform.
+    tap_sync_bytes : int
+        ``HECTORNB_TAP_SYNC_BYTES``: bytes of one synchronous answer; the rows stop there and
+        the answer says OVERFLOW, as when MAXREC cuts it (asynchronous jobs have no such cut).
     tap_sync_per_client : int
         ``HECTORNB_TAP_SYNC_PER_CLIENT``: synchronous TAP queries one client (a user, or an
         address when anonymous) may have under way; one more is answered 429.
@@ -166,6 +169,7 @@ class Settings:
     tap_upload_hosts: tuple[str, ...] = ()
     tap_sync_concurrency: int = 4
     tap_sync_per_client: int = 2
+    tap_sync_bytes: int = 1024**3
     tap_max_running: int = 2
     tap_max_jobs: int = 100
     tap_anonymous: bool = True
@@ -225,6 +229,7 @@ class Settings:
                                    if h.strip()),
             tap_sync_concurrency=max(1, int(env.get(_PREFIX + "TAP_SYNC_CONCURRENCY") or 4)),
             tap_sync_per_client=max(1, int(env.get(_PREFIX + "TAP_SYNC_PER_CLIENT") or 2)),
+            tap_sync_bytes=int(env.get(_PREFIX + "TAP_SYNC_BYTES") or 1024**3),
             tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
             tap_max_jobs=max(1, int(env.get(_PREFIX + "TAP_MAX_JOBS") or 100)),
             tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()

@@ -327,7 +327,8 @@ def test_the_limits_are_settings_reported_by_hectornb_config(server):
                          capture_output=True, check=True, env=env).stdout  # fmt: skip
     for name in ("TAP_UPLOAD_LIMIT", "TAP_UPLOAD_UNPACKED_LIMIT", "TAP_UPLOAD_ROWS",
                  "TAP_UPLOAD_SECONDS", "TAP_UPLOAD_MEMORY", "TAP_SYNC_CONCURRENCY",
-                 "TAP_SYNC_PER_CLIENT", "TAP_MAX_JOBS"):  # fmt: skip
+                 "TAP_SYNC_PER_CLIENT", "TAP_MAX_JOBS", "TAP_SYNC_BYTES",
+                 "APP_KERNELS_PER_USER", "IMPORT_TIMEOUT", "DATABASE_WAIT"):  # fmt: skip
         assert f"HECTORNB_{name}" in out
     assert "(any public address)" in out
     line = next(x for x in out.splitlines() if "HECTORNB_TAP_UPLOAD_COLUMNS" in x)

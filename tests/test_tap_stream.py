@@ -31,7 +31,7 @@ def rows(n: int) -> list[tuple]:
 
 
 def streamed(data: list[tuple], writer: str, overflow: bool = False, batch: int = 3000,
-             fail_after: int | None = None) -> bytes:  # fmt: skip
+             fail_after: int | None = None, max_bytes: int | None = None) -> bytes:  # fmt: skip
     out = Rows(FIELDS, iter(()), {"QUERY": "SELECT"})
 
     def batches():
@@ -42,7 +42,7 @@ def streamed(data: list[tuple], writer: str, overflow: bool = False, batch: int 
         out.overflow = overflow
 
     out.batches = batches()
-    return b"".join(stream(out, writer))
+    return b"".join(stream(out, writer, max_bytes=max_bytes))
 
 
 def as_table(data: bytes, writer: str) -> Table:
@@ -94,3 +94,13 @@ def test_an_error_after_the_first_rows_closes_the_document_with_an_error_status(
     assert statuses[-1][0] == "ERROR" and "longer than 60 s" in statuses[-1][1]
     b2 = streamed(rows(PREFETCH * 3), "binary2", fail_after=PREFETCH + 3000)
     assert b'value="ERROR"' in b2 and parse_votable(io.BytesIO(b2)).get_first_table()
+
+
+def test_a_byte_limit_ends_the_rows_as_an_overflow():
+    import pyvo
+
+    body = streamed(rows(PREFETCH * 5), "votable", max_bytes=2_000_000)
+    result = pyvo.dal.TAPResults(parse_votable(io.BytesIO(body)))
+    assert result.query_status == "OVERFLOW"
+    assert PREFETCH <= len(result) < PREFETCH * 5
+    assert len(body) < 2_000_000 + 1_500_000  # the limit, and at most one more batch

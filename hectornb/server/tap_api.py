@@ -81,7 +81,7 @@ def run_sync(service: TapService, query: str, user: str | None, maxrec: int,
     limits = UploadLimits.from_settings(service.settings)
     uploads = [read_upload(name, source, limits) for name, source in sources]
     with service.rows(query, user, maxrec=maxrec, uploads=uploads) as rows:
-        yield from stream(rows, writer)
+        yield from stream(rows, writer, max_bytes=service.settings.tap_sync_bytes)
 
 
 _END = object()

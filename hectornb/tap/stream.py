@@ -46,10 +46,13 @@ class Rows:
         return cls(result.fields, iter([result.rows]), result.infos, result.overflow)
 
 
-def stream(rows: Rows, writer: str, inline_errors: bool = True) -> Iterator[bytes]:
+def stream(rows: Rows, writer: str, inline_errors: bool = True,
+           max_bytes: int | None = None) -> Iterator[bytes]:
     """The result in format ``writer`` (see `result.resolve_format`), in chunks. A query that
     fails after its first rows were written ends a VOTable with an ERROR status when
-    ``inline_errors`` (an answer already under way), else raises (a job's result file)."""
+    ``inline_errors`` (an answer already under way), else raises (a job's result file).
+    With ``max_bytes`` no more rows are read once that much is written: the result ends
+    there, marked as overflowing, like a MAXREC cut."""
     head, exhausted = [], False
     n = 0
     for batch in rows.batches:
@@ -65,7 +68,8 @@ def stream(rows: Rows, writer: str, inline_errors: bool = True) -> Iterator[byte
         for k in range(0, len(data), CHUNK):
             yield data[k:k + CHUNK]
         return
-    batches = _chain(head, rows.batches)
+    sent = [0]
+    batches = _limited(_chain(head, rows.batches), rows, sent, max_bytes)
     if writer == "fits":
         yield from _fits(rows, batches)
         return
@@ -73,7 +77,15 @@ def stream(rows: Rows, writer: str, inline_errors: bool = True) -> Iterator[byte
         parts = (_votable if writer == "votable" else _binary2)(rows, batches, inline_errors)
     else:
         parts = (_csv if writer == "csv" else _tsv)(rows, batches)
-    yield from _buffered(parts)
+    yield from _buffered(parts, sent)
+
+
+def _limited(batches, rows: Rows, sent: list[int], max_bytes: int | None):
+    for batch in batches:
+        if max_bytes is not None and sent[0] >= max_bytes:
+            rows.overflow = True
+            return
+        yield batch
 
 
 def _chain(head: list[list[tuple]], rest: Iterator[list[tuple]]) -> Iterator[list[tuple]]:
@@ -81,9 +93,10 @@ def _chain(head: list[list[tuple]], rest: Iterator[list[tuple]]) -> Iterator[lis
     yield from rest
 
 
-def _buffered(parts: Iterator[bytes]) -> Iterator[bytes]:
+def _buffered(parts: Iterator[bytes], sent: list[int]) -> Iterator[bytes]:
     buf = bytearray()
     for part in parts:
+        sent[0] += len(part)
         buf += part
         if len(buf) >= CHUNK:
             yield bytes(buf)
