@@ -18,7 +18,7 @@ import requests
 from conftest import REPO, _free_port
 
 
-def start_server(tmp_path, database_url: str | None):
+def start_server(tmp_path, database_url: str | None, **settings: str):
     """``hectornb serve`` with its own embedded database, or the one at ``database_url``."""
     sys.path.insert(0, str(REPO / "tests" / "browser"))
     from harness import serve_platform
@@ -29,13 +29,14 @@ def start_server(tmp_path, database_url: str | None):
                HECTORNB_POOL_SIZE="0")  # fmt: skip
     if database_url:
         env["HECTORNB_DATABASE_URL"] = database_url
+    env.update(settings)
     proc, base = serve_platform(env, _free_port(), tmp_path / "serve.log", apps=())
     headers = {"Authorization": f"token {token}"}
     me = requests.get(base + "/hectornb/api/", headers=headers, timeout=30).json()["user"]
     subprocess.run([sys.executable, "-m", "hectornb.cli", "obslog", "observer", "add", me],
                    env=env, check=True, capture_output=True)  # fmt: skip
     return proc, {"base": base, "headers": headers, "home": tmp_path / "home",
-                  "log": tmp_path / "serve.log"}  # fmt: skip
+                  "log": tmp_path / "serve.log", "env": env, "user": me}  # fmt: skip
 
 
 def stop_server(proc) -> None:
@@ -165,3 +166,42 @@ def test_an_external_database_is_reconnected_when_it_returns(tmp_path):
     finally:
         stop_server(proc)
         external.cleanup()
+
+
+def test_a_reduction_running_when_the_database_dies_carries_on_to_the_end(tmp_path):
+    """The Dask steps go on while the database is gone; the runner, which could not record
+    them, takes its request up again once the database is back, and it ends done."""
+    proc, server = start_server(tmp_path, None, HECTORNB_JOB_LEASE="5")
+    try:
+        raw = tmp_path / "raw"
+        subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from hectornb.demo "
+                        "import index_simulated_night as i; i(__import__('pathlib').Path("
+                        f"{str(raw)!r}), ({server['user']!r},), date=dt.date(2025, 9, 4), "
+                        "seed=3, fields=1)"], env=server["env"], check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+        api = server["base"] + "/hectornb/api/reduce/jobs"
+        job = requests.post(api, headers=server["headers"], timeout=60, json={
+            "night_from": "250904", "night_to": "250904", "options": {"COSMIC": "NONE"}})
+        assert job.status_code == 201, job.text
+        job_id = job.json()["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # its first steps are done
+            status = requests.get(f"{api}/{job_id}", headers=server["headers"], timeout=30)
+            if status.status_code == 200 and status.json()["steps_done"] >= 2:
+                break
+            time.sleep(0.3)
+        os.kill(postmaster_pid(server["home"]), signal.SIGKILL)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            status = requests.get(f"{api}/{job_id}", headers=server["headers"], timeout=30)
+            if status.status_code == 200 and status.json()["status"] in (
+                    "done", "partial", "failed", "cancelled"):  # fmt: skip
+                break
+            time.sleep(1)
+        body = status.json()
+        assert body["status"] == "done", body.get("message")
+        assert body["steps_done"] == body["steps_total"]
+        log = server["log"].read_text()
+        assert "database unavailable" in log and "database available again" in log
+    finally:
+        stop_server(proc)

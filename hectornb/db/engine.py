@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..config import Settings, get_settings
 from .health import DatabaseUnavailable, Health
@@ -123,7 +123,7 @@ def health(settings: Settings | None = None) -> Health:
         h = _health.get(key)
         if h is None:
             restart = None if settings.database_url else _restarter(settings.home / "postgres")
-            h = _health[key] = Health(lambda: database_url(settings), restart, _check_pools)
+            h = _health[key] = Health(lambda: database_url(settings), restart, _renew_pools)
     return h
 
 
@@ -139,20 +139,37 @@ def _restarter(datadir):
     return restart
 
 
-def _check_pools() -> None:
-    """Drop the connections the dead server left in the pools."""
+def _renew_pools() -> None:
+    """Fresh pools once the database is back: the old ones hold the dead server's
+    connections and, after a long outage, reconnect only after long back-off delays (or
+    have given up), so requests would wait on them for minutes. Whoever holds one of their
+    connections still returns it; whoever waits on them moves to the new pool."""
     with _lock:
-        pools = list(_pools.values())
-    for p in pools:
-        p.check()
+        old = list(_pools.values())
+        _pools.clear()
+    for p in old:
+        threading.Thread(target=p.close, kwargs={"timeout": 5}, daemon=True,
+                         name="hectornb-pool-close").start()  # fmt: skip
 
 
-def _getconn(p: ConnectionPool, h: Health, wait: float) -> psycopg.Connection:
+def _getconn(settings: Settings, purpose: str, h: Health,
+             ) -> tuple[ConnectionPool, psycopg.Connection]:  # fmt: skip
+    """(pool, connection): short waits, so that a request waiting for a connection learns
+    of an outage, and moves to the new pool after one."""
+    wait = settings.database_wait
     deadline = time.monotonic() + wait
     while True:
-        h.check()  # short waits, so a request waiting for a connection learns of an outage
+        h.check()
         try:
-            return p.getconn(timeout=max(0.05, min(0.5, deadline - time.monotonic())))
+            p = pool(settings, purpose)
+        except psycopg.OperationalError as exc:
+            h.failed(exc)
+            h.check()
+            raise
+        try:
+            return p, p.getconn(timeout=max(0.05, min(0.5, deadline - time.monotonic())))
+        except PoolClosed:
+            continue  # renewed after an outage
         except PoolTimeout:
             if time.monotonic() < deadline:
                 continue
@@ -170,14 +187,7 @@ def connect(settings: Settings | None = None, purpose: str = "main",
     it goes during the transaction."""
     settings = settings or get_settings()
     h = health(settings)
-    h.check()
-    try:
-        p = pool(settings, purpose)
-    except psycopg.OperationalError as exc:
-        h.failed(exc)
-        h.check()
-        raise
-    conn = _getconn(p, h, settings.database_wait)
+    p, conn = _getconn(settings, purpose, h)
     try:
         with conn:
             yield conn

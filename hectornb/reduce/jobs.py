@@ -220,11 +220,14 @@ class JobStore:
             _event(conn, str(row["id"]), "started", f"picked up by {runner}")
         return self.get(str(row["id"]), None)
 
-    def beat(self, runner: str) -> None:
-        """The runner is alive: renew the lease of every job it holds."""
+    def beat(self, runner: str, job_ids: list[str]) -> None:
+        """The runner is alive and running ``job_ids``: renew their leases (only theirs: a
+        job whose thread died, say when the database went away under it, must lapse so
+        that it is taken up again)."""
         with self._connect() as conn:
             conn.execute("UPDATE reduce_job SET heartbeat = now() WHERE runner = %s"
-                         " AND status IN ('running', 'cancelling')", (runner,))  # fmt: skip
+                         " AND id::text = ANY(%s) AND status IN ('running', 'cancelling')",
+                         (runner, list(job_ids)))  # fmt: skip
 
     def release(self, job_id: str, why: str) -> None:
         """Give a running job back to the queue (its runner is stopping)."""

@@ -186,6 +186,7 @@ class JobRunner:
                 self._loop()
             except Exception:
                 log.exception("reduction runner %s: retrying in 5 s", self.name)
+                self.client = None  # closed with the loop: the next loop starts its own
                 self._stop.wait(5)
 
     def _loop(self) -> None:
@@ -195,10 +196,10 @@ class JobRunner:
             last_beat = 0.0
             while not self._stop.is_set():
                 now = time.monotonic()
-                if now - last_beat > self.settings.job_lease / 4:
-                    self.store.beat(self.name)
-                    last_beat = now
                 self._active = {k: t for k, t in self._active.items() if t.is_alive()}
+                if now - last_beat > self.settings.job_lease / 4:
+                    self.store.beat(self.name, list(self._active))
+                    last_beat = now
                 job = None
                 if len(self._active) < self.max_jobs:
                     job = self.store.claim(self.name, self.settings.job_lease, self.root)
