@@ -126,3 +126,31 @@ def test_a_job_aborted_between_its_claim_and_its_start_never_runs(store):
         assert conn.execute("SELECT backend_pid FROM tap_jobs WHERE job_id = %s",
                             (job.job_id,)).fetchone()["backend_pid"] is None  # fmt: skip
     store.delete(job.job_id, alice)
+
+
+def test_a_runner_renews_only_the_leases_of_jobs_it_is_running(store):
+    """A job whose thread died (the database went away under it) must lapse and be run
+    again, not be kept alive by its runner's heartbeat for ever."""
+    from hectornb.db import connect
+
+    alice = user()
+    job = store.create(alice, {"LANG": "ADQL", "QUERY": f"SELECT id FROM {T}"})
+    with connect() as conn:
+        conn.execute("UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'r1', heartbeat = "
+                     "now() - interval '1 hour' WHERE job_id = %s", (job.job_id,))  # fmt: skip
+
+    def heartbeat_age() -> float:
+        with connect() as conn:
+            return conn.execute("SELECT extract(epoch FROM now() - heartbeat) AS s FROM "
+                                "tap_jobs WHERE job_id = %s", (job.job_id,)).fetchone()["s"]
+
+    store.beat("r1", [])  # r1 is alive but not running it any more
+    assert heartbeat_age() > 3000
+    store.beat("r1", [job.job_id])
+    assert heartbeat_age() < 60
+    with connect() as conn:
+        conn.execute("UPDATE tap_jobs SET heartbeat = now() - interval '1 hour' "
+                     "WHERE job_id = %s", (job.job_id,))  # fmt: skip
+    done = wait_for(store, job.job_id, alice, ("COMPLETED", "ERROR"))  # the live runner's
+    assert done.phase == "COMPLETED", done.error
+    store.delete(job.job_id, alice)

@@ -295,10 +295,13 @@ class JobStore:
                                (ids,)).fetchall()  # fmt: skip
         return [Job.from_row(r) for r in out]
 
-    def beat(self, runner: str) -> None:
+    def beat(self, runner: str, job_ids: list[str]) -> None:
+        """Renew the leases of the jobs ``runner`` is really executing: one whose thread
+        died (the database went away under it) lapses and is run again."""
         with connect() as conn:
             conn.execute("UPDATE tap_jobs SET heartbeat = now() WHERE runner = %s AND "
-                         "phase = 'EXECUTING'", (runner,))  # fmt: skip
+                         "phase = 'EXECUTING' AND job_id = ANY(%s)",
+                         (runner, list(job_ids)))  # fmt: skip
 
     def execute(self, job: Job) -> None:
         """Run a claimed job to its end; its phase says how it went."""
@@ -361,7 +364,7 @@ class JobRunner:
         self.store = store
         self.workers = workers
         self.name = f"runner-{secrets.token_hex(4)}"
-        self._running = 0
+        self._running: set[str] = set()  # the jobs on this runner's threads
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -380,10 +383,13 @@ class JobRunner:
         self._wake.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _done(self, _future) -> None:
-        with self._lock:
-            self._running -= 1
-        self._wake.set()
+    def _execute(self, job: Job) -> None:
+        try:
+            self.store.execute(job)
+        finally:
+            with self._lock:
+                self._running.discard(job.job_id)
+            self._wake.set()
 
     def _loop(self) -> None:
         last_beat = last_expire = 0.0
@@ -395,17 +401,19 @@ class JobRunner:
             try:
                 now = time.monotonic()
                 if now - last_beat > HEARTBEAT:
-                    self.store.beat(self.name)
+                    with self._lock:
+                        running = list(self._running)
+                    self.store.beat(self.name, running)
                     last_beat = now
                 if now - last_expire > 60:
                     self.store.expire()
                     last_expire = now
                 with self._lock:
-                    free = self.workers - self._running
+                    free = self.workers - len(self._running)
                 for job in self.store.claim(self.name, free):
                     with self._lock:
-                        self._running += 1
-                    self._pool.submit(self.store.execute, job).add_done_callback(self._done)
+                        self._running.add(job.job_id)
+                    self._pool.submit(self._execute, job)
             except Exception as exc:  # the database may be restarting: try again shortly
                 log.warning("TAP job dispatch failed (trying again in 5 s): %s", exc)
                 self._stop.wait(5.0)
