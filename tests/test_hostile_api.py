@@ -107,3 +107,18 @@ def test_exports_show_formulas_as_text_and_keep_what_was_stored(platform, observ
     assert [row["comment"] for row in rows] == ["'=1+1"]
     log_id = r.json()["log_id"]
     assert api(platform, "GET", f"obslog/logs/{log_id}").json()["comment"] == "=1+1"
+
+
+def test_values_too_long_for_the_database_s_indexes_are_a_422(platform, observer):
+    """Random (incompressible) text longer than an index row may be: a 422 that says so."""
+    import secrets
+
+    long_id = secrets.token_hex(4500)  # 9000 characters that do not compress
+    r = api(platform, "POST", "obslog/logs", json={"night": "2031-05-03", "log_id": long_id})
+    assert r.status_code == 422 and "too long" in r.json()["error"], r.text[:300]
+    r = api(platform, "POST", "obslog/logs", json={"night": "2031-05-03",
+                                                   "tags": [secrets.token_hex(2500)]})  # fmt: skip
+    assert r.status_code == 422, r.text[:300]
+    r = api(platform, "POST", "targets/lists", data=b"T1,10.0,-45.0\n",
+            params={"filename": "t.csv", "name": secrets.token_hex(1500)})  # fmt: skip
+    assert r.status_code == 422, r.text[:300]

@@ -104,3 +104,17 @@ def test_a_byte_limit_ends_the_rows_as_an_overflow():
     assert result.query_status == "OVERFLOW"
     assert PREFETCH <= len(result) < PREFETCH * 5
     assert len(body) < 2_000_000 + 1_500_000  # the limit, and at most one more batch
+
+
+@pytest.mark.parametrize("n", [5, PREFETCH + 5])
+def test_a_join_s_repeated_column_names_stay_apart_in_fits(n):
+    """``SELECT * FROM a CROSS JOIN b`` with ``ra`` in both: FITS names are case-blind and
+    must be unique; the second becomes ``ra_2`` and keeps its own values."""
+    fields = [ResultField("ra", "double", None, None, "deg", None, None, None),
+              ResultField("id", "long", None, None, None, None, None, None),
+              ResultField("RA", "double", None, None, "deg", None, None, None)]  # fmt: skip
+    data = [(float(k), k, 1000.0 + k) for k in range(n)]
+    out = Rows(fields, iter([data]), {})
+    table = Table.read(io.BytesIO(b"".join(stream(out, "fits"))), format="fits")
+    assert table.colnames == ["ra", "id", "RA_2"]
+    assert list(table["ra"][:2]) == [0.0, 1.0] and list(table["RA_2"][:2]) == [1000.0, 1001.0]

@@ -49,8 +49,14 @@ def log_request(handler) -> None:
         except Exception:  # a handler of another kind: its own idea of a user
             name = getattr(handler._current_user, "username", "?")
     log.log(level, "%d %s %s user=%s ip=%s %.1fms id=%s", status, request.method,
-            _SECRET_PARAMS.sub(r"\1[secret]", request.uri), name, request.remote_ip,
+            _shown(request.uri), name, request.remote_ip,
             1000.0 * request.request_time(), getattr(request, "request_id", "-"))  # fmt: skip
+
+
+def _shown(uri: str) -> str:
+    """The URI as logged: secrets masked, and cut at 300 characters."""
+    uri = _SECRET_PARAMS.sub(r"\1[secret]", uri)
+    return uri if len(uri) <= 300 else uri[:300] + f"…({len(uri)} chars)"
 
 
 def install(app) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 from importlib import resources
@@ -73,6 +74,9 @@ class StoreCalls:
             if getattr(exc, "errors", None):
                 self._payload = {"error": str(exc), "errors": exc.errors}
             raise web.HTTPError(422, str(exc)) from None
+        except psycopg.errors.ProgramLimitExceeded as exc:  # e.g. an index row too long
+            raise web.HTTPError(422, "a value is too long to be stored: "
+                                     f"{exc.diag.message_primary}") from None  # fmt: skip
         except psycopg.errors.QueryCanceled:
             raise web.HTTPError(503, "the database stopped the work after the platform's time "
                                      "limit (HECTORNB_STATEMENT_TIMEOUT_MS); nothing of it was "
@@ -86,6 +90,19 @@ class StoreCalls:
     @property
     def user(self) -> str:
         return request_user(self)
+
+
+class LoggedErrors:
+    """Unexpected exceptions logged in the platform's own log, with the traceback and the
+    request's ID (tornado's log of them may have been silenced by a library)."""
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, web.HTTPError):
+            return super().log_exception(typ, value, tb)
+        logging.getLogger("hectornb.access").error(
+            "%s %s failed (id=%s)", self.request.method, self.request.path[:300],
+            getattr(self.request, "request_id", "-"), exc_info=(typ, value, tb))  # fmt: skip
+        return None
 
 
 class PlatformTokens:
@@ -110,7 +127,7 @@ class PlatformTokens:
         return await super().prepare()
 
 
-class HectornbAPIHandler(StoreCalls, PlatformTokens, APIHandler):
+class HectornbAPIHandler(LoggedErrors, StoreCalls, PlatformTokens, APIHandler):
     """JSON in, JSON out; errors are JSON with a message, never a traceback."""
 
     def write_json(self, payload, status: int = 200) -> None:

@@ -50,7 +50,7 @@ from ..tap.uws_xml import (
     parameters_document,
     results_document,
 )
-from .handlers import PlatformTokens, request_user
+from .handlers import LoggedErrors, PlatformTokens, request_user
 
 log = logging.getLogger(__name__)
 _state: dict = {}
@@ -176,7 +176,7 @@ def anonymous_reads(settings) -> bool:
 
 
 @web.stream_request_body
-class TapHandler(PlatformTokens, JupyterHandler):
+class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
     """Base of the TAP endpoints: anonymous reads allowed, errors as DALI documents."""
 
     _body: bytearray

@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -243,12 +243,28 @@ def write_tsv(result: Result) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique, as FITS (case-blind) needs: a join's second ``ra`` becomes
+    ``ra_2`` instead of overwriting the first."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        candidate, k = name, 2
+        while candidate.lower() in used:
+            candidate, k = f"{name}_{k}", k + 1
+        used.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
 def write_fits(result: Result) -> bytes:
     """A binary-table FITS file; NULLs are NaN (floats) or masked (others)."""
     from astropy.table import MaskedColumn, Table
 
     table = Table()
-    for k, f in enumerate(result.fields):
+    names = unique_names([f.name for f in result.fields])
+    for k, (f, name) in enumerate(zip(result.fields, names, strict=True)):
+        f = replace(f, name=name)
         values = [row[k] for row in result.rows]
         mask = [v is None for v in values]
         if f.datatype in ("double", "float"):

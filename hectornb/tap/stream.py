@@ -218,11 +218,12 @@ def _fits(rows: Rows, batches) -> Iterator[bytes]:
             n += len(batch)
             pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
         columns, packers = [], []
+        names = fmt.unique_names([f.name for f in rows.fields])
         for k, f in enumerate(rows.fields):
             letter, code, null = _FITS.get(f.datatype, ("A", None, None))
             array = bool(f.arraysize) and f.datatype in _FITS and f.datatype != "boolean"
             repeat = widths[k] if (array or letter == "A") else 1
-            card = {"name": f.name, "format": f"{repeat}{letter}"}
+            card = {"name": names[k], "format": f"{repeat}{letter}"}
             if letter in "KJI":
                 card["null"] = null
             if f.unit:
