@@ -29,7 +29,7 @@ from ..targets import (
     TargetFilter,
     TargetListError,
     TargetStoreError,
-    export_csv,
+    export_csv_chunks,
     parse_target_bytes,
     target_store,
 )
@@ -331,10 +331,16 @@ class ExportHandler(StoreCalls, JupyterHandler):
     @web.authenticated
     async def get(self, name: str):
         per_user = self.get_query_argument("per_user", "false") == "true"
-        text = await self.run(export_csv, target_store(), name, per_user)
+        chunks = export_csv_chunks(target_store(), name, per_user)
+        first = await self.run(next, chunks)  # a missing list is a 404 before any byte
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}.csv")
-        self.finish(text)
+        chunk: str | None = first
+        while chunk is not None:  # written as read: a list of millions costs little memory
+            self.write(chunk)
+            await self.flush()
+            chunk = await asyncio.to_thread(next, chunks, None)
+        self.finish()
 
 
 class OpenAPIHandler(HectornbAPIHandler):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import Settings, get_settings
 from .badclass import BADCLASSES, BadClass, badclass
-from .export import export_csv
+from .export import export_csv, export_csv_chunks
 from .parse import LineError, TargetList, TargetListError, parse_target_bytes, read_target_list
 from .store import (
     Forbidden,
@@ -53,6 +53,7 @@ __all__ = [
     "TargetStoreError",
     "badclass",
     "export_csv",
+    "export_csv_chunks",
     "parse_target_bytes",
     "read_target_list",
     "target_store",

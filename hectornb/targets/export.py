@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
 
 from .. import csv_cells
 
@@ -26,22 +27,37 @@ def export_csv(store, name: str, per_user: bool = False) -> str:
     """
     if hasattr(store, "export_csv"):  # a client of the data centre's service: it writes it
         return store.export_csv(name, per_user)
-    rows, per = store.export_rows(name)
+    return "".join(export_csv_chunks(store, name, per_user))
+
+
+def export_csv_chunks(store, name: str, per_user: bool = False) -> Iterator[str]:
+    """`export_csv` in pieces of some thousands of targets, read from the database as they
+    are written, so a list of millions costs the server little memory (a store without
+    ``export_batches`` reads the list whole)."""
+    if hasattr(store, "export_batches"):
+        per, batches = store.export_batches(name)
+    else:
+        rows, per = store.export_rows(name)
+        batches = iter([rows])
     users = sorted(per) if per_user else []
     out = io.StringIO()
     writer = csv_cells.writer(out, lineterminator="\n")
     writer.writerow([*EXPORT_COLUMNS, *(f"badclass:{u}" for u in users)])
-    for r in rows:
-        bc = r["badclass"]
-        writer.writerow(
-            [
-                r["name"],
-                f"{r['ra']:.8f}",
-                f"{r['dec']:.8f}",
-                "" if bc is None else bc,
-                r["classified_by"] or "",
-                _iso_utc(r["classified_at"]),
-                *(per[u].get(r["name"], "") for u in users),
-            ]
-        )
-    return out.getvalue()
+    yield out.getvalue()
+    for batch in batches:
+        out = io.StringIO()
+        writer = csv_cells.writer(out, lineterminator="\n")
+        for r in batch:
+            bc = r["badclass"]
+            writer.writerow(
+                [
+                    r["name"],
+                    f"{r['ra']:.8f}",
+                    f"{r['dec']:.8f}",
+                    "" if bc is None else bc,
+                    r["classified_by"] or "",
+                    _iso_utc(r["classified_at"]),
+                    *(per[u].get(r["name"], "") for u in users),
+                ]
+            )
+        yield out.getvalue()

@@ -574,6 +574,30 @@ class PostgresTargetStore:
                 (list_id, target),
             ).fetchall()
 
+    def export_batches(self, name: str, size: int = 20_000,
+                       ) -> tuple[dict[str, dict[str, int]], Iterator[list[dict]]]:  # fmt: skip
+        """Each user's class per target name, and the targets in file order in batches of
+        ``size``, read from a server-side cursor as they are consumed."""
+        with self._tx() as conn:
+            list_id = self._list_row(conn, name)["id"]
+            per_user: dict[str, dict[str, int]] = {}
+            for r in conn.execute(
+                "SELECT target_name, username, badclass FROM user_classification"
+                " WHERE list_id = %s",
+                (list_id,),
+            ):
+                per_user.setdefault(r["username"], {})[r["target_name"]] = r["badclass"]
+
+        def batches() -> Iterator[list[dict]]:
+            with engine.connect(self.settings) as conn:
+                cur = conn.cursor(name="hnb_export")
+                cur.execute(sql.SQL("SELECT {} FROM target WHERE list_id = %s ORDER BY seq")
+                            .format(_TARGET_COLUMNS), (list_id,))  # fmt: skip
+                while batch := cur.fetchmany(size):
+                    yield batch
+
+        return per_user, batches()
+
     def export_rows(self, name: str) -> tuple[list[dict], dict[str, dict[str, int]]]:
         """All targets in file order, and each user's class per target name."""
         with self._tx() as conn:
