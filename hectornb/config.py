@@ -35,6 +35,9 @@ class Settings:
         ``HECTORNB_PORT``: port of ``hectornb serve``.
     catalogue_radius_arcsec : float
         ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
+    imports_at_once : int
+        ``HECTORNB_IMPORTS_AT_ONCE``: target files the server reads at once (a 64 MiB file
+        takes about 1 GB of memory while it is read); one more is answered 429.
     import_timeout : float
         ``HECTORNB_IMPORT_TIMEOUT``: seconds the database may take to store one imported target
         list (a 64 MiB file of 1.8 million targets takes about 30 s); bulk work is exempt from
@@ -139,6 +142,7 @@ class Settings:
     statement_timeout_ms: int = 10_000
     database_wait: float = 10.0
     import_timeout: float = 600.0
+    imports_at_once: int = 2
     max_upload_bytes: int = 64 * 1024 * 1024
     catalogues: tuple[str, ...] = ("gaia", "openngc")
     catalogue_mag_limit: float | None = None
@@ -190,6 +194,7 @@ class Settings:
             statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
             database_wait=float(env.get(_PREFIX + "DATABASE_WAIT") or 10.0),
             import_timeout=float(env.get(_PREFIX + "IMPORT_TIMEOUT") or 600.0),
+            imports_at_once=max(1, int(env.get(_PREFIX + "IMPORTS_AT_ONCE") or 2)),
             max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
             catalogues=tuple(
                 c.strip()

@@ -193,8 +193,8 @@ def connect(settings: Settings | None = None, purpose: str = "main",
             yield conn
     except psycopg.OperationalError as exc:
         if h.failed(exc):
-            raise DatabaseUnavailable(f"the database went away during the request ({exc}); "
-                                      "nothing of it was stored, try again") from exc  # fmt: skip
+            raise DatabaseUnavailable("the database went away during the request; nothing "
+                                      "of it was stored, try again") from exc  # fmt: skip
         raise
     finally:
         p.putconn(conn)

@@ -50,9 +50,10 @@ class Health:
     def check(self) -> None:
         """Raise `DatabaseUnavailable` at once while the database is down."""
         if self.down_since is not None:
+            # the cause (socket paths, host names) is in the server's log, not the answer
             raise DatabaseUnavailable(
-                f"the database is unavailable ({self.cause}); the platform is bringing it "
-                f"back (down for {time.monotonic() - self.down_since:.0f} s), try again")
+                "the database is unavailable; the platform is bringing it back (down for "
+                f"{time.monotonic() - self.down_since:.0f} s), try again")
 
     def answers(self) -> bool:
         """Whether a fresh connection can be made and used now (2 s at most)."""

@@ -211,6 +211,9 @@ class InfoHandler(HectornbAPIHandler):
         )
 
 
+_IMPORTS = [0]  # target files being read by this server now
+
+
 class ListsHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self):
@@ -225,10 +228,17 @@ class ListsHandler(HectornbAPIHandler):
             raise web.HTTPError(422, "give the uploaded file's name as ?filename=")
         name = self.get_query_argument("name", "") or filename.rsplit(".", 1)[0]
         overwrite = self.get_query_argument("overwrite", "false").lower() in ("1", "true")
+        settings = get_settings()
+        if _IMPORTS[0] >= settings.imports_at_once:  # a 64 MiB file takes ~1 GB to read
+            raise web.HTTPError(429, f"{_IMPORTS[0]} target files are being imported, the most "
+                                     "this server reads at once; try again in a minute")
+        _IMPORTS[0] += 1
         try:
             targets = await asyncio.to_thread(
-                parse_target_bytes, self.request.body, filename, get_settings().max_upload_bytes
+                parse_target_bytes, self.request.body, filename, settings.max_upload_bytes
             )
+            result = await self.run(target_store().import_list, targets, name, self.user,
+                                    overwrite)  # fmt: skip
         except TargetListError as exc:
             self.write_json(
                 {
@@ -238,7 +248,8 @@ class ListsHandler(HectornbAPIHandler):
                 status=422,
             )
             return
-        result = await self.run(target_store().import_list, targets, name, self.user, overwrite)
+        finally:
+            _IMPORTS[0] -= 1
         self.write_json({**result.__dict__, "summary": result.summary()}, status=201)
 
 
