@@ -35,6 +35,8 @@ class Settings:
         ``HECTORNB_PORT``: port of ``hectornb serve``.
     catalogue_radius_arcsec : float
         ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
+    token_days : int
+        ``HECTORNB_TOKEN_DAYS``: days an ``hnb_`` API token works after it was made.
     imports_at_once : int
         ``HECTORNB_IMPORTS_AT_ONCE``: target files the server reads at once (a 64 MiB file
         takes about 1 GB of memory while it is read); one more is answered 429.
@@ -143,6 +145,7 @@ class Settings:
     database_wait: float = 10.0
     import_timeout: float = 600.0
     imports_at_once: int = 2
+    token_days: int = 365
     max_upload_bytes: int = 64 * 1024 * 1024
     catalogues: tuple[str, ...] = ("gaia", "openngc")
     catalogue_mag_limit: float | None = None
@@ -195,6 +198,7 @@ class Settings:
             database_wait=float(env.get(_PREFIX + "DATABASE_WAIT") or 10.0),
             import_timeout=float(env.get(_PREFIX + "IMPORT_TIMEOUT") or 600.0),
             imports_at_once=max(1, int(env.get(_PREFIX + "IMPORTS_AT_ONCE") or 2)),
+            token_days=max(1, int(env.get(_PREFIX + "TOKEN_DAYS") or 365)),
             max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
             catalogues=tuple(
                 c.strip()

@@ -3,6 +3,8 @@
 A script sends ``Authorization: token hnb_…`` and acts as the user who created the token,
 on the platform's REST API only (not on the Jupyter server's own API). The token is shown
 once; the database keeps its SHA-256, so a copy of the database gives no one's tokens.
+A token lasts ``HECTORNB_TOKEN_DAYS`` (365) days from its creation: one forgotten in a
+script, or held by someone who has left, does not work for ever.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import secrets
 import uuid
 
-from .config import Settings
+from .config import Settings, get_settings
 from .db import engine
 from .errors import Forbidden, Invalid, NotFound
 
@@ -67,13 +69,14 @@ def revoke(user: str, token_id: str, settings: Settings | None = None) -> None:
 
 
 def user_of(token: str, settings: Settings | None = None) -> str | None:
-    """The user a token acts for; None for an unknown or revoked one."""
+    """The user a token acts for; None for an unknown, revoked or expired one."""
     if not token.startswith(PREFIX):
         return None
+    days = (settings or get_settings()).token_days
     with engine.connect(settings) as conn:
         row = conn.execute(
             "UPDATE api_token SET last_used = now() WHERE token_hash = %s AND revoked IS NULL"
-            " RETURNING username",
-            (_hash(token),),
+            " AND created > now() - make_interval(days => %s) RETURNING username",
+            (_hash(token), days),
         ).fetchone()
     return row["username"] if row else None

@@ -153,3 +153,17 @@ def test_api_tokens_act_as_their_user_until_revoked(platform):
     assert r.status_code == 403 and "revoked" in r.json()["error"]
     bad = requests.get(base, headers={"Authorization": "token hnb_forged"}, timeout=10)
     assert bad.status_code == 403
+
+
+def test_an_api_token_expires_a_year_after_it_was_made(platform):
+    from hectornb.db import connect
+    from hectornb.tokens import create
+
+    made = create("someone-who-left", "old script")
+    script = {"Authorization": f"token {made['token']}"}
+    base = platform["base"] + "/hectornb/api/"
+    assert requests.get(base, headers=script, timeout=10).json()["user"] == "someone-who-left"
+    with connect() as conn:  # made 366 days ago
+        conn.execute("UPDATE api_token SET created = now() - interval '366 days' WHERE id = %s",
+                     (made["id"],))  # fmt: skip
+    assert requests.get(base, headers=script, timeout=10).status_code == 403

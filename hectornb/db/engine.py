@@ -134,6 +134,9 @@ def _restarter(datadir):
             # the server's own inter-process lock: one process starts it, the others find
             # it running
             with server._lock:  # type: ignore[attr-defined]
+                # run as root, the server is its own system user: the folders above its data
+                # must still let it through (something may have closed them since)
+                server.ensure_pgdata_inited()  # type: ignore[attr-defined]
                 server.ensure_postgres_running()  # type: ignore[attr-defined]
 
     return restart

@@ -116,7 +116,7 @@ class PlatformTokens:
                 raise web.HTTPError(403)
             user = await asyncio.to_thread(tokens.user_of, value.strip())
             if user is None:
-                raise web.HTTPError(403, "unknown or revoked API token")
+                raise web.HTTPError(403, "unknown, revoked or expired API token")
             owner = None if is_hub_service() else os.environ.get("JUPYTERHUB_USER")
             if owner and user != owner:  # one Hub user's own server: its owner's tokens only
                 raise web.HTTPError(403, f"this server is {owner}'s; the token is not")
