@@ -70,17 +70,22 @@ class _PinnedTLS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def check_url(url: str, allow: tuple[str, ...] = ()) -> None:
-    """Refuse ``url`` unless its host is public or allowed, as for a fetch (for a URL another
-    library will open, such as a remote TAP service the service's own app is asked to use)."""
+def _checked(url: str, allow: tuple[str, ...], label: str):
+    """(URL parts, port, the address to connect to) for an http(s) URL whose host passes."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TapError(f"{url}: only http(s) URLs can be used")
+        raise TapError(f"{label}: only http(s) URLs can be used")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise TapError(f"{url}: bad port") from None
-    _resolve(parts.hostname, port, allow, url)
+        raise TapError(f"{label}: bad port in {url!r}") from None
+    return parts, port, _resolve(parts.hostname, port, allow, label)
+
+
+def check_url(url: str, allow: tuple[str, ...] = ()) -> None:
+    """Refuse ``url`` unless its host is public or allowed, as for a fetch (for a URL another
+    library will open, such as a remote TAP service the service's own app is asked to use)."""
+    _checked(url, allow, url)
 
 
 def fetch(url: str, limit: int, allow: tuple[str, ...] = (), timeout: float = 30) -> bytes:
@@ -88,14 +93,7 @@ def fetch(url: str, limit: int, allow: tuple[str, ...] = (), timeout: float = 30
     (up to 5), each hop checked against ``allow`` as the module says."""
     shown = url
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TapError(f"UPLOAD {shown}: only http(s) URLs can be fetched")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise TapError(f"UPLOAD {shown}: bad port in {url!r}") from None
-        address = _resolve(parts.hostname, port, allow, f"UPLOAD {shown}")
+        parts, port, address = _checked(url, allow, f"UPLOAD {shown}")
         kind = _PinnedTLS if parts.scheme == "https" else _Pinned
         conn = kind(parts.hostname, port, address, timeout)
         try:

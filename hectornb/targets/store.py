@@ -597,22 +597,3 @@ class PostgresTargetStore:
                     yield batch
 
         return per_user, batches()
-
-    def export_rows(self, name: str) -> tuple[list[dict], dict[str, dict[str, int]]]:
-        """All targets in file order, and each user's class per target name."""
-        with self._tx() as conn:
-            list_id = self._list_row(conn, name)["id"]
-            rows = conn.execute(
-                sql.SQL("SELECT {} FROM target WHERE list_id = %s ORDER BY seq").format(
-                    _TARGET_COLUMNS
-                ),
-                (list_id,),
-            ).fetchall()
-            per_user: dict[str, dict[str, int]] = {}
-            for r in conn.execute(
-                "SELECT target_name, username, badclass FROM user_classification"
-                " WHERE list_id = %s",
-                (list_id,),
-            ):
-                per_user.setdefault(r["username"], {})[r["target_name"]] = r["badclass"]
-        return rows, per_user
