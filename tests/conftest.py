@@ -99,8 +99,9 @@ def platform(database_url, hectornb_home, tmp_path_factory):
 
 @pytest.fixture()
 def browser_page(platform):
-    """A Chromium page (downloads allowed) whose ``errors`` collects the page's JS errors."""
-    from harness import launch
+    """A Chromium page (downloads allowed) with no internet (see ``harness.offline``), whose
+    ``errors`` collects the page's JS errors."""
+    from harness import launch, offline
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -109,6 +110,7 @@ def browser_page(platform):
             viewport={"width": 1500, "height": 1000}, accept_downloads=True
         )
         page = context.new_page()
+        offline(page)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.errors = errors

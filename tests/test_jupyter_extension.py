@@ -74,6 +74,10 @@ def test_extension_serves_api_landing_and_voila_apps(jupyter_server):
         page = requests.get(f"{origin}{link}?token={token}", timeout=120)
         assert page.status_code == 200, (link, log.read_text()[-3000:])
         assert "application/vnd.jupyter.widget-view+json" in page.text
+        # the page loads nothing from the internet: no CDN stylesheet, script or MathJax
+        assert not [u for u in re.findall(r'(?:href|src)="([^"]+)"', page.text)
+                    if u.startswith(("http:", "https:", "//"))], link  # fmt: skip
+        assert '"fullMathjaxUrl": null' in page.text
 
 
 def test_offline_sky_survey_is_served_under_the_servers_prefix(jupyter_server, monkeypatch):

@@ -258,18 +258,25 @@ def test_night_report_pdf(platform, observer):
     call(platform, "POST", "runs", json={"run_id": run, "start_date": "2031-07-01",
                                           "end_date": "2031-07-09", "observers": ["ann", "bo"],
                                           "instrument": "Hector"})  # fmt: skip
-    for hour, seeing, comment, lost in ((10, 1.2, "first field, clear", 0),
-                                        (12, 2.4, "cloud came in", 1.5)):  # fmt: skip
+    # written out of order; the later one as the observer types it: a UT time of the night
+    for time, seeing, comment, lost in (("12:10", 2.4, "cloud came in", 1.5),
+                                        (f"{night}T10:00:00Z", 1.2, "first field, clear", 0)):
         r = call(platform, "POST", "logs", json={
-            "night": night, "time": f"{night}T{hour}:00:00Z", "run_id": run, "exposure": 1800,
+            "night": night, "time": time, "run_id": run, "exposure": 1800, "tile_id": "T-77",
             "seeing": seeing, "comment": comment, "time_lost": lost,
             "lost_reason": "cloud" if lost else ""})  # fmt: skip
         assert r.status_code == 201, r.text
+    assert r.json()["time"].startswith(f"{night}T10:00:00")
+    r = call(platform, "POST", "logs", json={"night": night, "time": "noon"})
+    assert r.status_code == 422 and "hh:mm" in r.text
     r = call(platform, "GET", f"reports/{night}.pdf")
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
     text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
     for expected in (f"Night report {night}", run, "ann, bo", "2 log entries",
                      "1.00 h of exposure", "1.50 h lost (cloud)", "first field, clear",
-                     "cloud came in", "median 1.80"):  # fmt: skip
+                     "cloud came in", "median 1.80", "seeing (″)", "T-77"):  # fmt: skip
         assert expected in text, (expected, text)
+    # the entries in UT order, each with its UT time and tile; the seeing plotted against UT
+    assert text.index("10:00 T-77") < text.index("12:10 T-77") < text.index("cloud came in")
+    assert "?" not in text and "\nUT\n" in f"\n{text}\n"
     assert call(platform, "GET", "reports/yesterday.pdf").status_code == 422

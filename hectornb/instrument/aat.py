@@ -56,6 +56,25 @@ GRATINGS: dict[str, Grating] = {
 }
 
 
+#: The AAT's longitude, Siding Spring Observatory (degrees east).
+AAT_LONGITUDE = 149.0661
+
+
+def night_time(night: dt.date, time_of_day: dt.time,
+               longitude: float = AAT_LONGITUDE) -> dt.datetime:  # fmt: skip
+    """The UT instant of ``time_of_day`` (UT) during ``night`` (the local date of its evening).
+
+    Of the three days around the night, the instant nearest the site's local midnight: at
+    the AAT (UT+10 h) the whole night falls on the evening's UT date; at a site west of
+    Greenwich the morning hours fall on the next UT date.
+    """
+    midnight = dt.datetime.combine(night + dt.timedelta(days=1), dt.time(), dt.UTC) \
+        - dt.timedelta(hours=longitude / 15.0)  # fmt: skip
+    candidates = (dt.datetime.combine(night + dt.timedelta(days=d), time_of_day, dt.UTC)
+                  for d in (-1, 0, 1))  # fmt: skip
+    return min(candidates, key=lambda t: abs(t - midnight))
+
+
 def night_dir(date: dt.date) -> str:
     """The night directory name, ``yymmdd``."""
     return date.strftime("%y%m%d")

@@ -10,25 +10,27 @@ import statistics
 import textwrap
 from pathlib import Path
 
+from ..paper import PDF_FONTS
 from .store import ObslogStore
 
 _COLUMNS = ("UT", "tile", "exp (s)", "seeing (″)", "transparency", "QC", "comment", "by")
 
 
 def _entries(store: ObslogStore, night: dt.date) -> tuple[list[dict], list[dict]]:
-    logs = store.every("logs", {"night": [night.isoformat()], "order_by": ["time"]})
+    logs = store.every("logs", {"night": [night.isoformat()], "order_by": ["time", "created"]})
+    # in time order; entries with no time stay in the order they were written, after
+    logs.sort(key=lambda g: (g["time"] is None, g["time"] or dt.datetime.min.replace(
+        tzinfo=dt.UTC)))  # fmt: skip
     runs = store.by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
     return logs, list(runs.values())
 
 
 def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | None = None) -> Path:
     """Write the report of ``night`` (the local date of its evening) to ``out``."""
-    import logging
-
     import matplotlib
 
     matplotlib.use("Agg")
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    from matplotlib import dates as mdates
     from matplotlib import pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -56,8 +58,7 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
              textwrap.shorten(g["comment"] or "", 60), g["author"]] for g in logs]  # fmt: skip
     out = Path(out)
     per_page = 28
-    with matplotlib.rc_context({"pdf.use14corefonts": True, "font.family": "Helvetica",
-                                "font.size": 8}), \
+    with matplotlib.rc_context({**PDF_FONTS, "font.size": 8}), \
             PdfPages(out, metadata={"Title": lines[0], "Creator": "hectornb"}) as pdf:  # fmt: skip
         for start in range(0, max(len(rows), 1), per_page):
             fig = plt.figure(figsize=(11.69, 8.27))  # A4 landscape
@@ -65,13 +66,7 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
             for k, text in enumerate(lines[1:]):
                 fig.text(0.04, 0.91 - 0.025 * k, text)
             if start == 0 and seeing:
-                ax = fig.add_axes((0.70, 0.78, 0.26, 0.17))
-                times = [g["time"] for g in logs if g["seeing"] is not None and g["time"]]
-                if times:
-                    ax.plot(times, [g["seeing"] for g in logs
-                                    if g["seeing"] is not None and g["time"]], "o-", ms=3)
-                    ax.set_ylabel("seeing (″)")
-                    ax.tick_params(labelsize=6)
+                _seeing_plot(fig.add_axes((0.70, 0.78, 0.26, 0.17)), logs, mdates)
             chunk = rows[start:start + per_page]
             ax = fig.add_axes((0.04, 0.04, 0.92, 0.68))
             ax.axis("off")
@@ -86,3 +81,19 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
             pdf.savefig(fig)
             plt.close(fig)
     return out
+
+
+def _seeing_plot(ax, logs: list[dict], mdates) -> None:
+    """Seeing through the night: against UT where the entries have times, else in the order
+    of the entries."""
+    measured = [g for g in logs if g["seeing"] is not None]
+    timed = [g for g in measured if g["time"]]
+    if timed:
+        ax.plot([g["time"] for g in timed], [g["seeing"] for g in timed], "o-", ms=3)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.UTC))
+        ax.set_xlabel("UT")
+    else:
+        ax.plot(range(1, len(measured) + 1), [g["seeing"] for g in measured], "o-", ms=3)
+        ax.set_xlabel("log entry")
+    ax.set_ylabel("seeing (″)")
+    ax.tick_params(labelsize=6)

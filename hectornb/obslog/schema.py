@@ -33,10 +33,11 @@ class FieldErrors(Invalid):
 class Field:
     """One field of a collection.
 
-    ``kind`` is int, float, text, date, time (a UT timestamp), bool, texts (a list of
-    words), choice or json. ``search`` says how a list can filter on it: ``range``
-    (min_/max_), ``exact`` (any of the values given), ``text`` (the free-text ``q``),
-    ``tags`` (any of, and exclude_tags).
+    ``kind`` is int, float, text, date, time (a UT timestamp; in a log entry also a UT time
+    of day, which its night dates), bool, texts (a list of words), choice or json.
+    ``search`` says how a list can filter on it: ``range`` (min_/max_), ``exact`` (any of
+    the values given), ``text`` (the free-text ``q``), ``tags`` (any of, and exclude_tags).
+    ``suggestions`` are usual values of a free-text field, for forms to offer.
     """
 
     name: str
@@ -48,6 +49,7 @@ class Field:
     high: float | None = None
     choices: tuple[str, ...] = ()
     search: str = ""
+    suggestions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,13 @@ COLLECTIONS: dict[str, Collection] = {
             Field("transparency", "choice", "transparency",
                   choices=("photometric", "clear", "thin cloud", "thick cloud", "closed"),
                   search="exact"),
-            Field("weather", "text", "weather", search="text"),
+            Field("weather", "text", "weather", search="text",
+                  suggestions=("clear", "cloud", "rain", "high wind", "high humidity", "fog",
+                               "snow", "dust")),
             Field("time_lost", "float", "time lost", "h", low=0, high=24, search="range"),
-            Field("lost_reason", "text", "why the time was lost", search="text"),
+            Field("lost_reason", "text", "why the time was lost", search="text",
+                  suggestions=("weather", "technical fault", "instrument change",
+                               "software", "other")),
             Field("qc", "choice", "quality control", choices=("pass", "fail", "pending"),
                   search="exact"),
             Field("comment", "text", "comment", search="text"),
@@ -191,13 +197,7 @@ def parse_value(f: Field, value):
         except ValueError:
             raise ValueError(f"must be a date YYYY-MM-DD, not {value!r}") from None
     elif f.kind == "time":
-        try:
-            out = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(
-                str(value).replace("Z", "+00:00"))  # fmt: skip
-        except ValueError:
-            raise ValueError(f"must be an ISO time (UT), not {value!r}") from None
-        if out.tzinfo is None:
-            out = out.replace(tzinfo=dt.UTC)
+        out = _time(value)
     elif f.kind == "bool":
         if isinstance(value, bool):
             out = value
@@ -224,6 +224,29 @@ def parse_value(f: Field, value):
     if f.low is not None and isinstance(out, int | float) and not f.low <= out <= f.high:
         raise ValueError(f"must be between {f.low:g} and {f.high:g}{' ' + f.unit if f.unit else ''}"
                          f", not {out:g}")  # fmt: skip
+    return out
+
+
+_TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(?:UTC?)?\s*$", re.I)
+
+
+def _time(value) -> dt.datetime | dt.time:
+    """A UT timestamp, or a UT time of day (``10:30``, ``10:30:15``) for the night to date."""
+    if isinstance(value, dt.datetime | dt.time):
+        out = value
+    elif (m := _TIME_OF_DAY.match(str(value))) is not None:
+        try:
+            return dt.time(int(m[1]), int(m[2]), int(m[3] or 0))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time of day (00:00 to 23:59:59)") from None
+    else:
+        try:
+            out = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"must be a UT time of the night, hh:mm or hh:mm:ss (or a date "
+                             f"and time YYYY-MM-DDThh:mm), not {value!r}") from None  # fmt: skip
+    if isinstance(out, dt.datetime) and out.tzinfo is None:
+        out = out.replace(tzinfo=dt.UTC)
     return out
 
 
@@ -276,6 +299,12 @@ def validate(coll: Collection, data: dict, partial: bool = False) -> dict:
             errors.append({"field": f.name, "reason": str(exc)})
     if coll.name == "tiles":
         _tile_parts(clean, errors)
+    if isinstance(clean.get("time"), dt.time) and isinstance(clean.get("night"), dt.date):
+        from ..instrument import night_time
+
+        clean["time"] = night_time(clean["night"], clean["time"])
+    elif isinstance(clean.get("time"), dt.time) and not partial:
+        errors.append({"field": "time", "reason": "a time of day needs the night's date"})
     if coll.name == "runs" and not errors and clean.get("start_date") and clean.get("end_date") \
             and clean["end_date"] < clean["start_date"]:  # fmt: skip
         errors.append({"field": "end_date", "reason": "is before start_date"})

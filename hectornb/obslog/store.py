@@ -239,7 +239,10 @@ class ObslogStore:
 
     @staticmethod
     def _parse(f, text: str):
-        return text if f.kind == "texts" else parse_value(f, text)
+        value = text if f.kind == "texts" else parse_value(f, text)
+        if isinstance(value, dt.time):  # a bound on timestamps must name its date
+            raise ValueError(f"a time bound needs its date: YYYY-MM-DDThh:mm, not {text!r}")
+        return value
 
     def _order(self, coll: Collection, query: Mapping[str, Sequence[str]], errors: list):
         terms = []

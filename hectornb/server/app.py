@@ -23,7 +23,7 @@ from voila.app import Voila
 from ..config import get_settings
 from ..identity import is_hub_service
 from . import access_log
-from .apps import SERVICE_HANDLERS, USER_HEADER, notebooks_dir
+from .apps import SERVICE_HANDLERS, TEMPLATE, USER_HEADER, AppNotebooks, notebooks_dir
 from .handlers import handlers
 
 
@@ -42,6 +42,13 @@ class HectornbServer(Voila):
         voila = [(rule[0], ours.get(rule[1], rule[1]), *rule[2:])
                  for rule in super().init_handlers()]  # fmt: skip
         return [root, *handlers(self.server_url), *voila]
+
+    def init_settings(self) -> dict:
+        settings = super().init_settings()
+        # Voilà's own contents manager for the notebooks folder, but trusting the apps
+        self.contents_manager = AppNotebooks(parent=self)
+        settings["contents_manager"] = self.contents_manager
+        return settings
 
     def listen(self):
         access_log.install(self.app)
@@ -90,10 +97,11 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
             "--VoilaConfiguration.preheat_kernel=True",
         ]
     argv += [
-        f"--VoilaConfiguration.http_header_envs=['{USER_HEADER}']",
+        f"--VoilaConfiguration.http_header_envs={USER_HEADER}",
+        f"--VoilaConfiguration.template={TEMPLATE}",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         "--VoilaConfiguration.show_tracebacks=False",
-        "--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg|css|js)']",
+        "--VoilaConfiguration.file_allowlist=.*\\.(png|jpg|gif|svg|css|js)",
         "--MappingKernelManager.cull_idle_timeout=3600",
         "--MappingKernelManager.cull_interval=300",
     ]

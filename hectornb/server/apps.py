@@ -21,7 +21,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from jupyter_server.services.contents.filemanager import FileContentsManager
+from jupyter_server.services.contents.largefilemanager import LargeFileManager
 from jupyter_server.services.kernels.handlers import KernelHandler
 from nbclient.util import ensure_async
 from tornado import web
@@ -30,6 +30,19 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from ..config import get_settings
+
+
+class AppNotebooks(LargeFileManager):
+    """The app notebooks' folder as Voilà reads it: the platform's own notebooks, trusted.
+
+    Jupyter trusts a notebook it has signed itself; these come signed by no one (they are
+    package data), so every page view logged "Notebook … is not trusted". They hold code and
+    no outputs, and only the operator chooses the folder (``HECTORNB_NOTEBOOKS``).
+    """
+
+    def mark_trusted_cells(self, nb, path: str = "") -> None:
+        self.notary.mark_cells(nb, True)
+
 
 #: Apps shown on the landing page: (title, notebook, what it is for).
 APPS = (
@@ -64,6 +77,10 @@ APPS = (
         "the tables, run now or as a job, upload a table to cross-match, download results.",
     ),
 )
+
+#: The apps' Voilà template: Voilà's lab template without the CDN links (installed in the
+#: Jupyter data folder, ``share/jupyter/voila/templates/hectornb``).
+TEMPLATE = "hectornb"
 
 #: The header that carries the signed-in user from the service to its Voilà kernels.
 USER_HEADER = "X-Hectornb-User"
@@ -220,17 +237,21 @@ SERVICE_HANDLERS = {
 class PackagedAppHandler(TornadoVoilaHandler):
     """Voilà's page handler for the packaged notebooks inside any Jupyter server."""
 
-    _apps_contents: FileContentsManager | None = None
+    _apps_contents: AppNotebooks | None = None
 
     @property
-    def contents_manager(self) -> FileContentsManager:
+    def contents_manager(self) -> AppNotebooks:
         # Voilà reads the notebook through the contents manager; this one sees only the
         # apps, read from the package, whatever the server's own root folder is.
         if PackagedAppHandler._apps_contents is None:
-            PackagedAppHandler._apps_contents = FileContentsManager(
-                root_dir=str(notebooks_dir())
-            )
+            PackagedAppHandler._apps_contents = AppNotebooks(root_dir=str(notebooks_dir()))
         return PackagedAppHandler._apps_contents
+
+
+def _bundled_mathjax(page_config: dict, **_kwargs) -> dict:
+    # With no MathJax URL (Voilà's own server has none) the page typesets with the MathJax
+    # bundled in Voilà; inside another Jupyter server it would fetch MathJax from cdnjs.
+    return {**page_config, "fullMathjaxUrl": None, "mathjaxConfig": None}
 
 
 def packaged_app_handlers(serverapp, base_url: str) -> list[tuple]:
@@ -239,10 +260,11 @@ def packaged_app_handlers(serverapp, base_url: str) -> list[tuple]:
     from voila.configuration import VoilaConfiguration
     from voila.paths import collect_template_paths
 
-    configuration = VoilaConfiguration(parent=serverapp)
+    configuration = VoilaConfiguration(parent=serverapp, template=TEMPLATE,
+                                       page_config_hook=_bundled_mathjax)  # fmt: skip
     options = {
         "config": serverapp.config,
-        "template_paths": collect_template_paths(["voila", "nbconvert"], configuration.template),
+        "template_paths": collect_template_paths(["voila", "nbconvert"], TEMPLATE),
         "voila_configuration": configuration,
     }
     return [(url_path_join(base_url, f"hectornb/apps/{_APP_PATTERN}"), PackagedAppHandler,

@@ -127,13 +127,19 @@ class PlatformTokens:
         return await super().prepare()
 
 
+def _json_value(value) -> str:
+    """Values JSON has no type for: times in ISO 8601 (RFC 3339), anything else as text."""
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if isoformat is not None else str(value)
+
+
 class HectornbAPIHandler(LoggedErrors, StoreCalls, PlatformTokens, APIHandler):
     """JSON in, JSON out; errors are JSON with a message, never a traceback."""
 
     def write_json(self, payload, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(payload, default=str))
+        self.finish(json.dumps(payload, default=_json_value))
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -448,10 +454,14 @@ def static_handlers(base_url: str) -> list[tuple]:
     os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
     hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
     plotly_js = str(resources.files("plotly").joinpath("package_data"))
+    aladin_lite = str(resources.files("hectornb").joinpath("data", "aladin-lite"))
     return [
         (url_path_join(base_url, "hectornb/hips/offline/(.*)"), web.StaticFileHandler,
          {"path": hips}),
         # the Explore app's plots: plotly.js from the plotly package, cached by version
         (url_path_join(base_url, "hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler,
          {"path": plotly_js}),
+        # the sky views' Aladin Lite, shipped with the platform (no CDN offline)
+        (url_path_join(base_url, "hectornb/static/aladin-lite/(aladin\\.js)"),
+         web.StaticFileHandler, {"path": aladin_lite}),
     ]  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paper import PDF_FONTS
 from .io import read_2dfdr
 
 PANELS = (4, 2)  # rows, columns
@@ -32,13 +33,9 @@ def _envelope(wave: np.ndarray, flux: np.ndarray, width: int = 700):
 
 def spectra_pdf(path: str | Path, out: str | Path, title: str | None = None) -> Path:
     """Write a PDF with every fibre's spectrum of the 2dfdr product ``path``."""
-    import logging
-
     import matplotlib
 
     matplotlib.use("Agg")
-    # the 14 PDF core fonts have no TrueType file here; matplotlib says so for every text
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     from matplotlib import pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -48,8 +45,7 @@ def spectra_pdf(path: str | Path, out: str | Path, title: str | None = None) -> 
     kinds = [str(k) for k in frame.fibres["TYPE"]] if "TYPE" in frame.fibres.colnames else []
     title = title or Path(path).name
     per_page = PANELS[0] * PANELS[1]
-    with matplotlib.rc_context({"pdf.use14corefonts": True, "font.family": "Helvetica",
-                                "font.size": 7, "axes.titlesize": 7}), \
+    with matplotlib.rc_context({**PDF_FONTS, "font.size": 7, "axes.titlesize": 7}), \
             PdfPages(out, metadata={"Title": title, "Creator": "hectornb"}) as pdf:  # fmt: skip
         fig, axes = plt.subplots(*PANELS, figsize=(8.27, 11.69))  # A4
         axes = axes.ravel()

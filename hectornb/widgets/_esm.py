@@ -9,9 +9,10 @@ _HERE = Path(__file__).parent
 
 
 def esm(name: str) -> str:
-    """``common.js`` followed by ``<name>.js``: an anywidget module is one file."""
-    return (_HERE / "common.js").read_text("utf-8") + "\n" + (_HERE / f"{name}.js").read_text(
-        "utf-8")
+    """``base_url.js`` and ``common.js`` followed by ``<name>.js``: an anywidget module is one
+    file."""
+    return "\n".join((_HERE / f).read_text("utf-8") for f in ("base_url.js", "common.js",
+                                                              f"{name}.js"))  # fmt: skip
 
 
 def service_api() -> str:

@@ -5,20 +5,6 @@ function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-function baseUrl() {
-  // the server's base URL: from the Jupyter config of the page, else the path before voila/
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try {
-      const base = JSON.parse(cfg.textContent).baseUrl;
-      if (base) return base.endsWith("/") ? base : base + "/";
-    } catch (e) { /* fall through */ }
-  }
-  const path = window.location.pathname;
-  const at = Math.max(path.indexOf("voila/"), path.indexOf("hectornb/apps/"));
-  return at >= 0 ? path.slice(0, at) : "/";
-}
-
 function apiBase(model) {
   // the platform's REST API: this server's, or the data centre's service a user's own
   // server is a client of (the widget's `service_api`, a path behind the same Hub proxy)
@@ -32,14 +18,14 @@ function appUrl(notebook) {
   return baseUrl() + (inApps ? "hectornb/apps/" : "voila/render/") + notebook;
 }
 
-// Aladin Lite comes from a CDN: when it has not loaded after a while, say so where the sky
-// view would be, and what works without it.
+// When Aladin Lite has not started after a while (a browser without WebGL, say), say so where
+// the sky view would be, and what works without it.
 function noteIfNoAladin(without) {
   setTimeout(() => {
     const note = document.querySelector(".hnb-sky-note");
     if (note && !document.querySelector(".aladin-container")) {
-      note.innerHTML = "<b>Sky view</b> could not be loaded (Aladin Lite comes from esm.sh; " +
-        `offline?). ${without}`;
+      note.innerHTML = "<b>Sky view</b> could not be started in this browser (Aladin Lite needs WebGL). " +
+        without;
     }
   }, 8000);
 }

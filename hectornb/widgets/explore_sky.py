@@ -2,8 +2,8 @@
 
 Every fibre is a source of a catalogue layer per fibre type (coloured as in the field plot),
 named when "Show Labels" is on; clicking one opens its spectrum, and the fibre shown is
-ringed. Aladin Lite comes from a CDN: where it cannot load, the field plot of the explorer
-(always drawn, offline too) does the same job.
+ringed. Aladin Lite comes from the platform's own server (`hectornb.widgets.aladin`); should
+it fail to start (no WebGL, say), the field plot of the explorer does the same job.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ class FibreSkyView:
     and "Show Labels"."""
 
     def __init__(self, explorer: SpectrumExplorer, height: int = 460):
-        from ipyaladin import Aladin
+        from .aladin import aladin_widget
 
         self.explorer = explorer
         self.layers: list[str] = []
-        self.aladin = Aladin(fov=FIELD_FOV, height=height, survey=base_survey(),
+        self.aladin = aladin_widget(fov=FIELD_FOV, height=height, survey=base_survey(),
                              show_coo_grid=False, show_context_menu=False)  # fmt: skip
         self.aladin.set_listener("object_clicked", self._clicked)
         explorer.observe(self._draw, names=["fibres", "show_labels"])

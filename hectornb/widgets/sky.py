@@ -1,8 +1,9 @@
 """One shared Aladin Lite view that follows the active card of the Classify app.
 
 Browsers keep ~16 live WebGL contexts per page, so cards never get an Aladin each; this one
-view retargets instead. ipyaladin imports Aladin Lite from a CDN: offline the view stays
-empty and the cards' finder charts carry the app.
+view retargets instead. Aladin Lite comes from the platform's own server (see
+`hectornb.widgets.aladin`), and offline its base layer is the blank survey the platform serves,
+under the hexabundle footprints.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ..config import get_settings
 from .classify import ClassifyApp
 
 _OVERLAY = "hexabundles"
+#: The hexabundle footprints' colour in the sky view.
+FOOTPRINT_COLOUR = "#5ef07a"
 _ONLINE_SURVEY = "P/DSS2/color"
 _HIPS_HOST = ("alasky.cds.unistra.fr", 443)
 
@@ -52,12 +55,12 @@ class SharedSkyView:
     """An ``ipyaladin.Aladin`` centred on ``app.active`` with the hexabundle footprints."""
 
     def __init__(self, app: ClassifyApp, height: int = 420):
-        from ipyaladin import Aladin
+        from .aladin import aladin_widget
 
         self.app = app
         self.overlay = None
         first = app.cards[0] if app.cards else {"ra": 0.0, "dec": 0.0}
-        self.aladin = Aladin(
+        self.aladin = aladin_widget(
             target=SkyCoord(first["ra"], first["dec"], unit="deg"),
             fov=app.fov_arcsec * 2 / 3600.0,
             height=height,
@@ -87,7 +90,7 @@ class SharedSkyView:
             for d in self.app.bundles.values()
         ]
         self.overlay = self.aladin.add_graphic_overlay_from_stcs(
-            circles, color="#5ef07a", name=_OVERLAY
+            circles, color=FOOTPRINT_COLOUR, name=_OVERLAY
         )
 
 

@@ -1,8 +1,6 @@
-"""Chromium for the browser tests and benchmarks: Debian's build driven by Playwright, offline.
-
-ipyaladin imports Aladin Lite from esm.sh at run time. Offline, `route_aladin` answers those
-requests with the npm ``aladin-lite`` package installed in ``tests/browser/node_modules``
-(at the exact version ipyaladin imports), as a site with internet would get it.
+"""Chromium for the browser tests and benchmarks: Debian's build driven by Playwright, with
+the internet cut off (`offline`), as at a telescope: every asset of a page must come from the
+platform itself.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import shutil
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ALADIN_DIST = HERE / "node_modules" / "aladin-lite" / "dist"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -50,20 +47,30 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
 
 
-def route_aladin(page) -> None:
-    """Serve ``https://esm.sh/aladin-lite@…`` from the local npm package."""
+def offline(page) -> None:
+    """Refuse every request ``page`` makes beyond loopback, and keep account of what failed.
 
-    def handle(route):
-        route.fulfill(
-            status=200,
-            path=str(ALADIN_DIST / "aladin.js"),
-            headers={
-                "Content-Type": "application/javascript",
-                "Access-Control-Allow-Origin": "*",
-            },
-        )
+    ``page.blocked`` lists the URLs refused; ``page.failed`` every request that failed
+    (refused or not); ``page.console_errors`` the console's errors and uncaught exceptions.
+    """
+    page.blocked, page.failed, page.console_errors = [], [], []
 
-    page.route("https://esm.sh/aladin-lite*", handle)
+    def route(r) -> None:
+        url = r.request.url
+        if url.startswith(LOCAL):
+            r.continue_()
+        else:
+            page.blocked.append(url)
+            r.abort("internetdisconnected")
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda r: page.failed.append(f"{r.url} ({r.failure})"))
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(f"uncaught: {e}"))
+
+
+LOCAL = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost", "data:",
+         "blob:")
 
 
 def _answers(url: str) -> bool:
