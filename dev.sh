@@ -2,8 +2,7 @@
 # The developer entry point: `./dev.sh demo` starts the platform with demo data on embedded
 # defaults; `./dev.sh test` runs the whole test suite (ruff, then pytest). Either one first
 # installs what it needs: a virtual environment with the package, and for the tests Debian's
-# Chromium and STILTS (taplint), the npm aladin-lite module the browser tests serve offline
-# and npm's configurable-http-proxy for the JupyterHub tests.
+# Chromium and STILTS (taplint), and npm's configurable-http-proxy for the JupyterHub tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,8 +41,7 @@ ensure_test_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
   # the data-centre tests run JupyterHub with Debian's Python, which every Unix user can read
   [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import ensurepip" 2>/dev/null || apt_install python3 python3-venv
-  if [ ! -f tests/browser/node_modules/aladin-lite/package.json ] ||
-     [ ! -x tests/browser/node_modules/.bin/configurable-http-proxy ]; then
+  if [ ! -x tests/browser/node_modules/.bin/configurable-http-proxy ]; then
     (cd tests/browser && npm ci --silent --no-audit --no-fund)
   fi
 }
