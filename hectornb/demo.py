@@ -14,6 +14,7 @@ format) and imported; loading again leaves existing lists and their classificati
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import sqlite3
 from collections.abc import Iterator
@@ -116,8 +117,6 @@ def index_simulated_night(raw: Path, members: tuple[str, ...], settings=None,
 
 def load_demo_night(owner: str) -> str:
     """Simulate (once) and index a small 2dF night; ``owner`` joins its programme."""
-    import datetime as dt
-
     raw = get_settings().home / "demo" / "raw"
     frames = index_simulated_night(raw, (owner,), date=dt.date(2025, 10, 1), seed=1)
     nights = ", ".join(sorted(set(frames["night"])))
@@ -127,6 +126,8 @@ def load_demo_night(owner: str) -> str:
 def load_demo_log(owner: str) -> str:
     """Make ``owner`` an observer and log the demo night (a run, an entry per object
     exposure, with its raw frames), once."""
+    from astropy.time import Time
+
     from .obslog import ObslogStore
     from .reduce.access import visible_frames
 
@@ -139,10 +140,21 @@ def load_demo_log(owner: str) -> str:
                           "instrument": "2dF/AAOmega", "setup": "580V + 385R"}, owner)  # fmt: skip
     objects = visible_frames(owner, {"night_from": "251001", "night_to": "251001",
                                      "ndfclass": "MFOBJECT", "arm": "blue"})  # fmt: skip
+    tiles = {}  # a tile per field the night observed, where the telescope pointed
+    for f in objects:
+        tiles.setdefault(f["object"], {
+            "tile_id": f"T-DEMO{len(tiles) + 1}-{f['meanra']:.2f}-{f['meandec']:.2f}-2025-10-01",
+            "ra": f["meanra"], "dec": f["meandec"], "date": "2025-10-01",
+            "label": f["object"], "plate_id": str(f["plate"])})  # fmt: skip
+    if tiles:
+        store.create_many("tiles", list(tiles.values()), owner)
     entries = [{"night": "2025-10-01", "run_id": "DEMO-2025-10", "frames": [f["file"]],
-                "exposure": f["exposed"], "seeing": round(1.1 + 0.1 * k, 2), "qc": "pass",
-                "transparency": "clear", "comment": f"{f['object']}: exposure {k + 1}",
-                "tags": ["demo"]} for k, f in enumerate(objects)]  # fmt: skip
+                "time": Time(f["utmjd"], format="mjd").to_datetime(dt.UTC).isoformat(),
+                "tile_id": tiles[f["object"]]["tile_id"], "exposure": f["exposed"],
+                "seeing": round(1.1 + 0.1 * k, 2), "qc": "pass", "transparency": "clear",
+                "comment": f"{f['object']}: exposure {k + 1}", "tags": ["demo"]}
+               for k, f in enumerate(objects)]  # fmt: skip
     if entries:
         store.create_many("logs", entries, owner)
-    return f"observing log: a run and {len(entries)} entries for the demo night"
+    return (f"observing log: a run, {len(tiles)} tiles and {len(entries)} entries for the "
+            "demo night")

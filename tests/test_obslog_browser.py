@@ -140,3 +140,73 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     assert page.inner_text('[data-testid="query"]').endswith("/hectornb/api/obslog/targets")
     assert '"total"' in page.inner_text('[data-testid="json"]')
     assert page.errors == [], page.errors
+
+
+@pytest.mark.parametrize("width,height", [(1400, 1000), (1920, 900)])
+def test_the_log_grid_scrolls_inside_itself_with_ids_and_actions_in_view(
+        browser_page, platform, observer, width, height):  # fmt: skip
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    night = f"2032-0{uuid.uuid4().int % 9 + 1}-1{uuid.uuid4().int % 9}"
+    ObslogStore().create("logs", {"night": night, "time": "11:05", "comment": "x" * 300,
+                                  "weather": "clear"}, observer)  # fmt: skip
+    open_obslog(page, platform)
+    page.click('button[data-detail="logs"]')
+    page.wait_for_selector('[data-testid="grid"] tbody tr')
+    nav = page.locator(".hnb-obslog-nav").bounding_box()
+
+    # one header per column, every one named but the pick box's
+    heads = page.locator('[data-testid="grid"] thead th').all_inner_texts()
+    assert heads[0] == "" and all(heads[1:]) and len(set(heads)) == len(heads), heads
+    assert heads[1] == "log_id" and heads[-1] == "actions"
+
+    # the row actions are in view at once, at the grid's right edge, inside the window
+    grid = page.locator('[data-testid="grid-scroll"]').bounding_box()
+    delete = page.locator('tbody tr:first-child button[data-row="delete"]').bounding_box()
+    assert delete["x"] + delete["width"] <= min(grid["x"] + grid["width"], width)
+
+    # the wheel with shift scrolls the grid sideways, and only the grid
+    page.mouse.move(grid["x"] + grid["width"] / 2, grid["y"] + 30)
+    page.keyboard.down("Shift")
+    page.mouse.wheel(0, 600)
+    page.keyboard.up("Shift")
+    scroller = '[data-testid="grid-scroll"]'
+    page.wait_for_function(f"document.querySelector('{scroller}').scrollLeft > 0")
+    # a far cell's input gets focus: the grid brings it into view, nothing else moves
+    page.click('button[data-act="add"]')
+    far = page.locator('.hnb-new [data-field="tags"]')
+    far.focus()
+    assert page.locator(".hnb-obslog-nav").bounding_box() == nav
+    assert page.evaluate("""() => { let moved = 0;
+        for (let e = document.querySelector('[data-testid=grid-scroll]').parentElement; e;
+             e = e.parentElement) moved += e.scrollLeft;
+        return moved + window.scrollX; }""") == 0
+    box, grid = far.bounding_box(), page.locator(scroller).bounding_box()
+    assert grid["x"] <= box["x"] and box["x"] + box["width"] <= grid["x"] + grid["width"]
+
+    # choices are dropdowns; a UT time of the night is taken as typed
+    assert page.locator('.hnb-new select[data-field="transparency"] option').all_inner_texts() \
+        == ["", "photometric", "clear", "thin cloud", "thick cloud", "closed"]  # fmt: skip
+    assert page.get_attribute('.hnb-new input[data-field="time"]', "placeholder") == "hh:mm UT"
+    page.fill('.hnb-new input[data-field="night"]', night)
+    page.fill('.hnb-new input[data-field="time"]', "10:30")
+    page.select_option('.hnb-new select[data-field="qc"]', "pending")
+    page.click('button[data-act="save"]')
+    page.wait_for_selector('[data-testid="message"].hnb-ok')
+    saved = [g for g in ObslogStore().every("logs", {"night": [night]}) if g["qc"] == "pending"]
+    assert len(saved) == 1 and saved[0]["time"].isoformat() == f"{night}T10:30:00+00:00"
+    row = page.locator(f'[data-testid="grid"] tr[data-id="{saved[0]["log_id"]}"]')
+    assert row.locator('td[data-field="time"]').inner_text() == "10:30:00"
+
+    # a column is made wider by dragging its header's edge
+    comment = page.locator('thead th[data-col="comment"]')
+    comment.scroll_into_view_if_needed()
+    before = comment.bounding_box()
+    handle = page.locator('thead th[data-col="comment"] .hnb-resize').bounding_box()
+    page.mouse.move(handle["x"] + 2, handle["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 160, handle["y"] + 5, steps=4)
+    page.mouse.up()
+    assert comment.bounding_box()["width"] > before["width"] + 100
+    assert page.locator(".hnb-obslog-nav").bounding_box() == nav
+    assert (page.errors, page.blocked, page.failed) == ([], [], [])

@@ -3,11 +3,56 @@
 
 const TITLES = { targets: "Target", stars: "Star", tiles: "Tile", runs: "Run", logs: "Logs" };
 
-function shown(field, value) {
+function shown(field, value, night) {
   if (value === null || value === undefined) return "";
   if (field.kind === "json") return JSON.stringify(value);
   if (field.kind === "texts") return value.join(", ");
+  if (field.kind === "time") {
+    // a UT time: hh:mm:ss, with its date only when it is not the night's
+    const iso = String(value).replace(" ", "T");
+    const [date, rest] = iso.split("T");
+    const hms = (rest || "").slice(0, 8);
+    return date === night ? hms : `${date} ${hms}`;
+  }
   return String(value);
+}
+
+// what a field's input says it expects
+// a generated id (a UUID) by its first eight characters, as git shows commits
+function short(id) {
+  return String(id ?? "").length > 12 ? `${String(id).slice(0, 8)}…` : String(id ?? "");
+}
+
+function count(n, noun) {
+  return `<b>${n.toLocaleString("en")}</b> ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function hint(field) {
+  if (field.kind === "time") return "hh:mm UT";
+  if (field.kind === "date") return "YYYY-MM-DD";
+  if (field.kind === "texts") return "word, word";
+  if (field.kind === "json") return "JSON";
+  return field.name;
+}
+
+// the editor of one field: a dropdown for a choice or a yes/no, else a text box (with the
+// usual values offered where the field has some)
+function editor(field, value, attrs = "") {
+  const options = field.kind === "choice" ? field.choices
+    : field.kind === "bool" ? ["true", "false"] : null;
+  if (options) {
+    return `<select ${attrs} data-field="${field.name}"><option value=""></option>${options.map((c) =>
+      `<option ${String(value) === c ? "selected" : ""}>${esc(c)}</option>`).join("")}</select>`;
+  }
+  const list = field.suggestions && field.suggestions.length ? `list="hnb-suggest-${field.name}"` : "";
+  return `<input ${attrs} ${list} data-field="${field.name}" value="${esc(value ?? "")}" ` +
+    `placeholder="${esc(hint(field))}${field.required ? " *" : ""}" title="${esc(field.description)}` +
+    `${field.unit ? ` (${esc(field.unit)})` : ""}">`;
+}
+
+function suggestions(fields) {
+  return fields.filter((f) => f.suggestions && f.suggestions.length).map((f) =>
+    `<datalist id="hnb-suggest-${f.name}">${f.suggestions.map((v) => `<option value="${esc(v)}">`).join("")}</datalist>`).join("");
 }
 
 function parsed(field, text) {
@@ -50,7 +95,7 @@ function render({ model, el: root }) {
     box.textContent = m.text || "";
     for (const cell of page.querySelectorAll(".hnb-bad")) cell.classList.remove("hnb-bad");
     for (const e of m.errors || []) {
-      const input = page.querySelector(`.hnb-new [data-field="${e.field.split(".")[0]}"]`);
+      const input = page.querySelector(`.hnb-new [data-field="${e.field.split(".")[0]}"]:is(input, select)`);
       if (input) { input.classList.add("hnb-bad"); input.title = e.reason; }
     }
   };
@@ -65,17 +110,32 @@ function render({ model, el: root }) {
     const counts = model.get("counts");
     page.innerHTML = `<div class="hnb-cards">${Object.entries(TITLES).map(([name, title]) => `
       <div class="hnb-card" data-collection="${name}"><h3>${title}</h3>
-        <p>${esc(schema()[name].description)}</p><p><b>${counts[name] ?? 0}</b> records</p>
+        <p>${esc(schema()[name].description)}</p><p>${count(counts[name] ?? 0, "record")}</p>
         <button data-detail="${name}">Check Detail</button></div>`).join("")}
-      <div class="hnb-card"><h3>Finalproduct</h3><p>reduced products: the Reduce and Explore apps</p>
+      <div class="hnb-card" data-collection="finalproduct"><h3>Finalproduct</h3><p>reduced products: the Reduce and Explore apps</p>
+        <p>${counts.finalproduct === null || counts.finalproduct === undefined ? "reductions: not known here"
+          : count(counts.finalproduct, "reduction") + " with products (30 days)"}</p>
         <a class="button" href="${appUrl("reduce.ipynb")}" target="_blank">Check Detail</a></div></div>`;
+  }
+
+  // the grid's columns: the pick box and the record's id first and the row's actions last
+  // (those stay in view while the grid scrolls sideways), the fields between
+  const widths = {}; // column -> width (px) the user dragged it to
+  function columns(coll) {
+    const key = coll.fields.find((f) => f.name === coll.key);
+    return [key, ...coll.fields.filter((f) => f !== key)];
   }
 
   function drawTable() {
     const v = model.get("view"), coll = schema()[v.collection], rows = model.get("rows");
-    const fields = coll.fields;
-    const newRow = fresh ? `<tr class="hnb-new"><td></td>${fields.map((f) => `<td><input data-field="${f.name}" value="${esc(fresh[f.name] ?? "")}" placeholder="${esc(f.name)}${f.required ? " *" : ""}"></td>`).join("")}</tr>` : "";
+    const fields = columns(coll);
+    const logs = v.collection === "logs";
+    const stick = (f) => (f.name === coll.key ? "hnb-stick-key" : "");
+    const newRow = fresh ? `<tr class="hnb-new"><td class="hnb-stick-pick"></td>${fields.map((f) =>
+      `<td data-col="${f.name}" class="${stick(f)}">${editor(f, fresh[f.name])}</td>`).join("")}<td></td>${logs ? "<td></td>" : ""}<td class="hnb-stick-act"></td></tr>` : "";
     const csv = `${apiBase(model)}obslog/${v.collection}.csv${v.q ? `?q=${encodeURIComponent(v.q)}` : ""}`;
+    const head = (name, label, title, cls = "") =>
+      `<th data-col="${name}" class="${cls}" title="${esc(title)}">${label}<span class="hnb-resize" data-resize="${name}"></span></th>`;
     page.innerHTML = `
       <h2>${TITLES[v.collection]}</h2>
       <div class="hnb-toolbar">
@@ -83,23 +143,56 @@ function render({ model, el: root }) {
         <button data-act="save" ${fresh ? "" : "disabled"}>Save new row</button>
         <button data-act="selected">Get Selected Rows</button>
         <a class="button" data-testid="csv" href="${csv}" download="${v.collection}.csv">Download CSV export</a>
-        ${v.collection === "logs" ? `<button data-act="date">Add new Date</button>` : ""}
+        ${logs ? `<button data-act="date">Add new Date</button>` : ""}
         <input data-testid="search" placeholder="search" value="${esc(v.q || "")}">
         <label><input type="checkbox" data-testid="show-deleted" ${v.deleted ? "checked" : ""}> deleted</label>
         <button data-act="prev" ${v.offset ? "" : "disabled"}>◀</button>
         <span data-testid="range">${rows.length ? `${v.offset + 1}–${v.offset + rows.length}` : "0"} of ${model.get("total")}</span>
         <button data-act="next" ${v.offset + rows.length < model.get("total") ? "" : "disabled"}>▶</button>
       </div>
-      <table class="hnb-grid" data-testid="grid"><thead><tr><th></th>${fields.map((f) => `<th title="${esc(f.unit)}">${esc(f.name)}</th>`).join("")}<th>version</th>${v.collection === "logs" ? "<th>frames</th>" : ""}</tr></thead>
+      ${suggestions(fields)}
+      <div class="hnb-grid-scroll" data-testid="grid-scroll">
+      <table class="hnb-grid" data-testid="grid"><thead><tr><th class="hnb-stick-pick" title="pick rows for Get Selected Rows"></th>${fields.map((f) =>
+        head(f.name, `${esc(f.name)}${f.unit ? ` <small>(${esc(f.unit)})</small>` : ""}${f.kind === "time" ? " <small>(UT)</small>" : ""}`,
+             f.description, stick(f))).join("")}${head("version", "version", "the record's version: each edit adds one")}${logs ? head("reduce", "reduce", "the night's frames in the Reduce app") : ""}<th class="hnb-stick-act" data-col="actions">actions</th></tr></thead>
       <tbody>${newRow}${rows.map((r) => `<tr data-id="${esc(r[coll.key])}" data-version="${r.version}">
-        <td><input type="checkbox" class="hnb-pick"></td>
-        ${fields.map((f) => `<td data-field="${f.name}" class="${f.name === coll.key && ["tiles", "runs", "targets", "stars"].includes(v.collection) ? "hnb-link" : ""}">${esc(shown(f, r[f.name]))}</td>`).join("")}
-        <td>${r.version}</td>${v.collection === "logs" ? `<td>${reduceLink(r.night)}</td>` : ""}
-        <td><button class="small" data-row="history">history</button>
+        <td class="hnb-stick-pick"><input type="checkbox" class="hnb-pick" title="pick this row"></td>
+        ${fields.map((f) => `<td data-field="${f.name}" data-col="${f.name}" class="${stick(f)} ${f.name === coll.key && ["tiles", "runs", "targets", "stars"].includes(v.collection) ? "hnb-link" : ""}"${f.name === coll.key ? ` title="${esc(r[f.name])}"` : ""}>${esc(f.name === coll.key && coll.generated_key ? short(r[f.name]) : shown(f, r[f.name], r.night))}</td>`).join("")}
+        <td data-col="version">${r.version}</td>${logs ? `<td data-col="reduce">${reduceLink(r.night)}</td>` : ""}
+        <td class="hnb-stick-act"><button class="small" data-row="history">history</button>
           <button class="small" data-row="${v.deleted ? "restore" : "delete"}">${v.deleted ? "restore" : "delete"}</button></td></tr>`).join("")}</tbody></table>
+      </div>
+      <style data-testid="widths">${Object.entries(widths).map(([c, w]) =>
+        `.hnb-obslog .hnb-grid [data-col="${c}"] { width: ${w}px; min-width: ${w}px; max-width: ${w}px; }`).join("\n")}</style>
       <pre class="hnb-selected" data-testid="selected" hidden></pre>
       <div data-testid="history"></div>`;
+    padScroll();
   }
+
+  // a cell brought into view (focus, Tab) is not left under the sticky columns
+  function padScroll() {
+    const scroller = page.querySelector(".hnb-grid-scroll");
+    const key = page.querySelector("thead .hnb-stick-key"), act = page.querySelector("thead .hnb-stick-act");
+    if (!scroller || !key || !act) return;
+    scroller.style.scrollPaddingLeft = `${key.offsetLeft + key.offsetWidth}px`;
+    scroller.style.scrollPaddingRight = `${act.offsetWidth}px`;
+  }
+
+  // drag a header's right edge to resize its column
+  root.addEventListener("mousedown", (ev) => {
+    const handle = ev.target.closest("[data-resize]");
+    if (!handle) return;
+    ev.preventDefault();
+    const col = handle.dataset.resize, th = handle.closest("th"), x0 = ev.clientX, w0 = th.offsetWidth;
+    const move = (e) => {
+      widths[col] = Math.max(40, Math.round(w0 + e.clientX - x0));
+      page.querySelector('[data-testid="widths"]').textContent = Object.entries(widths).map(([c, w]) =>
+        `.hnb-obslog .hnb-grid [data-col="${c}"] { width: ${w}px; min-width: ${w}px; max-width: ${w}px; }`).join("\n");
+    };
+    const up = () => { window.removeEventListener("mousemove", move); window.removeEventListener("mouseup", up); padScroll(); };
+    window.addEventListener("mousemove", move);
+    window.addEventListener("mouseup", up);
+  });
 
   function drawRelated() {
     const v = model.get("view"), r = model.get("related");
@@ -186,12 +279,12 @@ function render({ model, el: root }) {
       draw();
     } else if (t.dataset.act === "save" && fresh) {
       const coll = schema()[v.collection], record = {};
-      for (const input of page.querySelectorAll(".hnb-new input")) {
+      for (const input of page.querySelectorAll(".hnb-new [data-field]")) {
         const f = coll.fields.find((x) => x.name === input.dataset.field);
         const value = parsed(f, input.value.trim());
         if (value !== null) record[f.name] = value;
       }
-      fresh = Object.fromEntries([...page.querySelectorAll(".hnb-new input")].map((i) => [i.dataset.field, i.value]));
+      fresh = Object.fromEntries([...page.querySelectorAll(".hnb-new [data-field]")].map((i) => [i.dataset.field, i.value]));
       send({ type: "save", collection: v.collection, record, row: "new" });
     } else if (t.dataset.act === "prev" || t.dataset.act === "next") {
       const step = (t.dataset.act === "next" ? 1 : -1) * v.page_size;
@@ -218,6 +311,9 @@ function render({ model, el: root }) {
   root.addEventListener("input", (ev) => {
     if (ev.target.closest(".hnb-new")) fresh[ev.target.dataset.field] = ev.target.value;
   });
+  root.addEventListener("change", (ev) => {
+    if (ev.target.tagName === "SELECT" && ev.target.closest(".hnb-new")) fresh[ev.target.dataset.field] = ev.target.value;
+  });
   root.addEventListener("keydown", (ev) => {
     if (ev.target.dataset.testid === "search" && ev.key === "Enter") {
       send({ type: "table", collection: model.get("view").collection, q: ev.target.value });
@@ -229,15 +325,16 @@ function render({ model, el: root }) {
     if (!cell || cell.closest(".hnb-new")) return;
     const tr = cell.closest("tr"), v = model.get("view");
     const f = schema()[v.collection].fields.find((x) => x.name === cell.dataset.field);
-    const input = document.createElement("input");
-    input.value = cell.textContent;
-    cell.textContent = "";
-    cell.appendChild(input);
+    if (cell.querySelector("input, select")) return;
+    const row = model.get("rows").find((r) => String(r[schema()[v.collection].key]) === tr.dataset.id) || {};
+    cell.innerHTML = editor(f, f.kind === "json" || f.kind === "texts" || f.kind === "time" ? cell.textContent : row[f.name]);
+    const input = cell.querySelector("input, select");
     input.focus();
+    const save = () => send({ type: "save", collection: v.collection, id: tr.dataset.id, version: Number(tr.dataset.version), record: { [f.name]: parsed(f, input.value.trim()) } });
+    if (input.tagName === "SELECT") input.addEventListener("change", save);
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") {
-        send({ type: "save", collection: v.collection, id: tr.dataset.id, version: Number(tr.dataset.version), record: { [f.name]: parsed(f, input.value.trim()) } });
-      } else if (e.key === "Escape") draw();
+      if (e.key === "Enter") save();
+      else if (e.key === "Escape") draw();
     });
   });
   root.addEventListener("submit", async (ev) => {

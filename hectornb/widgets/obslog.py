@@ -18,6 +18,7 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
+from ..db import DatabaseUnavailable
 from ..errors import Forbidden, Invalid, NotFound
 from ..identity import process_user
 from ..obslog import COLLECTIONS, FieldErrors, ObslogStore, obslog_store
@@ -71,8 +72,10 @@ class ObslogApp(anywidget.AnyWidget):
         self.user = self._user
         self.schema = [
             {"name": c.name, "key": c.key, "description": c.description,
+             "generated_key": c.generated_key,
              "fields": [{"name": f.name, "kind": f.kind, "unit": f.unit,
-                         "choices": list(f.choices), "required": f.required}
+                         "description": f.description, "choices": list(f.choices),
+                         "suggestions": list(f.suggestions), "required": f.required}
                         for f in c.fields]}
             for c in COLLECTIONS.values()
         ]  # fmt: skip
@@ -82,9 +85,20 @@ class ObslogApp(anywidget.AnyWidget):
 
     def home(self) -> None:
         self.observer = self.store.is_observer(self._user)
-        self.counts = {name: self.store.list(name, {"limit": ["0"]})["total"]
-                       for name in COLLECTIONS}  # fmt: skip
+        counts = {name: self.store.list(name, {"limit": ["0"]})["total"] for name in COLLECTIONS}
+        self.counts = {**counts, "finalproduct": self._reductions()}
         self.view = {"page": "home"}
+
+    def _reductions(self, days: float = 30) -> int | None:
+        """The user's reduction requests of the last ``days`` that made products (None when
+        the reduction service cannot be asked)."""
+        from ..reduce.session import reduce_session
+
+        try:
+            jobs = reduce_session(self._user).jobs(days=days)
+        except (OSError, Invalid, Forbidden, NotFound, DatabaseUnavailable):
+            return None
+        return sum(j.status in ("done", "partial") for j in jobs)
 
     def table(self, name: str, q: str = "", offset: int = 0, deleted: bool = False) -> None:
         """A page of ``name``: the newest first, ``q`` searched; ``deleted`` shows the
