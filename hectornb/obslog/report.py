@@ -73,7 +73,7 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
             if chunk:
                 table = ax.table(cellText=chunk, colLabels=_COLUMNS, loc="upper left",
                                  cellLoc="left", colLoc="left",
-                                 colWidths=(0.06, 0.16, 0.06, 0.07, 0.1, 0.06, 0.37, 0.12))
+                                 colWidths=(0.05, 0.22, 0.06, 0.07, 0.09, 0.05, 0.36, 0.10))
                 table.auto_set_font_size(False)
                 table.set_fontsize(7)
             else:
