@@ -205,3 +205,21 @@ def test_a_reduction_running_when_the_database_dies_carries_on_to_the_end(tmp_pa
         assert "database unavailable" in log and "database available again" in log
     finally:
         stop_server(proc)
+
+
+def test_sigterm_stops_the_platform_cleanly(tmp_path):
+    """SIGTERM (systemd, Ctrl-C): the runners stop before the embedded database does, so
+    the server exits 0 with no traceback, and its database is left stopped, not killed."""
+    proc, server = start_server(tmp_path, None)
+    r = requests.get(server["base"] + "/hectornb/api/obslog/logs", headers=server["headers"],
+                     timeout=30)  # fmt: skip
+    assert r.status_code == 200
+    time.sleep(1)  # the runners are polling the database
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    print(f"stopped in {time.monotonic() - started:.1f} s")
+    log = server["log"].read_text()
+    assert "Traceback" not in log and "retrying" not in log, log[-3000:]
+    pid = server["home"] / "postgres" / "postmaster.pid"
+    assert not pid.exists(), "the embedded database was left running"

@@ -164,6 +164,7 @@ class JobRunner:
         self.dashboard = ""
         self._active: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
+        self._deadline: float | None = None  # when stopping: how long running jobs may take
         self._thread: threading.Thread | None = None
 
     def start(self) -> JobRunner:
@@ -172,9 +173,12 @@ class JobRunner:
         return self
 
     def stop(self, timeout: float = 30) -> None:
+        """Stop claiming; give running jobs ``timeout`` s to reach the end of a step (a job
+        cut off is taken up again when its lease runs out), then close the Dask cluster."""
+        self._deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout)
+            self._thread.join(timeout + 10)  # the cluster closes in a few seconds
 
     def run_forever(self) -> None:
         """The ``hectornb reduce runner`` service: run until interrupted."""
@@ -212,8 +216,9 @@ class JobRunner:
                                           name=f"job-{job.id[:8]}")  # fmt: skip
                 self._active[job.id] = thread
                 thread.start()
+            deadline = self._deadline or time.monotonic() + 60
             for thread in self._active.values():  # they stop between steps, within a second
-                thread.join(60)
+                thread.join(max(0.0, deadline - time.monotonic()))
             self.client = None
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
@@ -323,6 +328,15 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
         if _runner is None:
             _runner = JobRunner(settings).start()
         return _runner
+
+
+def stop_runner(timeout: float = 2) -> None:
+    """Stop this process's embedded runner, if it has one (the server stopping)."""
+    global _runner
+    with _runner_lock:
+        runner, _runner = _runner, None
+    if runner is not None:
+        runner.stop(timeout)
 
 
 def products(job: Job, steps: list[dict]) -> list[tuple[str, Path]]:

@@ -15,7 +15,10 @@ its Voilà kernels act for the person who opened each page.
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 
+from jupyter_core.utils import run_sync
 from jupyter_server.utils import url_path_join
 from tornado.web import RedirectHandler
 from voila.app import Voila
@@ -54,6 +57,15 @@ class HectornbServer(Voila):
         access_log.install(self.app)
         super().listen()
 
+    def stop(self):
+        # Stopping (SIGTERM, Ctrl-C): the runners stop while the kernels go. The apps'
+        # kernels keep nothing, so they are stopped at once rather than asked to.
+        background = threading.Thread(target=stop_background, name="hectornb-stop")
+        background.start()
+        shutil.rmtree(self.connection_dir, ignore_errors=True)
+        run_sync(self.kernel_manager.shutdown_all)(now=True)
+        background.join(15)
+
 
 def serve(port: int | None = None, open_browser: bool = True, demo: bool = False) -> int:
     """Start the platform and block until interrupted."""
@@ -83,12 +95,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         # No preheated kernels under the Hub: Voilà hands a preheated kernel its request
         # through a websocket anyone may open, so one person could read another's page
         # request (or hold their page); a kernel started for the page gets it at start.
-        # Kernels over IPC sockets beside their connection files, in Voilà's private (0700)
-        # folder: over loopback TCP any local user could listen to every page's traffic.
         argv += [*service_arguments(), "--VoilaConfiguration.preheat_kernel=False",
                  "--VoilaConfiguration.allow_theme_override=NO",
-                 "--VoilaConfiguration.allow_template_override=NO",
-                 "--KernelManager.transport=ipc"]  # fmt: skip
+                 "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
     else:
         argv += [
             f"--port={port or settings.port}",
@@ -97,6 +106,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
             "--VoilaConfiguration.preheat_kernel=True",
         ]
     argv += [
+        # Kernels over IPC sockets beside their connection files, in Voilà's private (0700)
+        # folder: over loopback TCP any local user could listen to every page's traffic.
+        "--KernelManager.transport=ipc",
         f"--VoilaConfiguration.http_header_envs={USER_HEADER}",
         f"--VoilaConfiguration.template={TEMPLATE}",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
@@ -110,3 +122,15 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         argv.append(f"--token={token}")
     HectornbServer.launch_instance(argv=argv)
     return 0
+
+
+def stop_background() -> None:
+    """Stop what runs beside the web server, in order, before the embedded database stops
+    (at exit): the runners first, so that none of them meets a database going away."""
+    from ..db import engine
+    from ..reduce.service import stop_runner
+    from .tap_api import stop_tap_runner
+
+    stop_runner()
+    stop_tap_runner()
+    engine.close_pools()

@@ -606,6 +606,14 @@ def start_tap_runner() -> None:
     threading.Thread(target=tap, name="tap-start", daemon=True).start()
 
 
+def stop_tap_runner() -> None:
+    """Stop this process's TAP job runner (the server stopping)."""
+    with _lock:
+        runner = _state.get("runner")
+    if runner is not None:
+        runner.stop()
+
+
 def tap_handlers(u) -> list[tuple]:
     job = r"([0-9a-f]{32}|[0-9a-f]{16})"  # 16: IDs made before they had 128 bits
     return [

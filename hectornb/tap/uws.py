@@ -378,10 +378,14 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2) -> None:
+        """Stop claiming jobs; jobs running go on in their threads until the process ends
+        (a job cut off runs again after a restart)."""
         self._stop.set()
         self._wake.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _execute(self, job: Job) -> None:
         try:
