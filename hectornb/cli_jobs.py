@@ -178,7 +178,8 @@ def add_commands(sub, rsub, user_arg) -> None:
     group's ``rsub``; ``user_arg`` adds ``--user``."""
     p = rsub.add_parser("submit", help="queue a reduction with the Reduce service")
     p.add_argument("paths", nargs="*", help="raw frames (or directories of them) to reduce")
-    p.add_argument("--night", help="every object frame of nights A:B (yymmdd) you may reduce")
+    p.add_argument("--night", help="every object frame of a night (yymmdd or YYYY-MM-DD), or "
+                   "of nights A:B, that you may reduce")
     p.add_argument("--engine", default="builtin",
                    help="builtin (default), builtin@VERSION, 2dfdr, 2dfdr-docker[@TAG]")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE")

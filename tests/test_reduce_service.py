@@ -167,8 +167,19 @@ def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
     job = submit("alice", archive["objects"][:1], settings=settings)
     with pytest.raises(Forbidden, match="not a member"):
         submit("bob", archive["objects"][:2], settings=settings)
-    with pytest.raises(Invalid, match="no object frames"):
+    # bob's night range holds alice's programme's frames: he is told so, and how to join
+    with pytest.raises(Forbidden, match=rf"night 250829: .* not a member .*{PROGRAMME} "
+                       rf"\(\d+ frames\).* programme set {PROGRAMME} --member bob"):
         submit("bob", night_from="250829", night_to="250829", settings=settings)
+    # a night may be given as the ISO date of its evening too
+    iso = submit("alice", night_from="2025-08-29", settings=settings)
+    assert set(iso.frames) == set(archive["objects"])
+    store.cancel(iso.id, "alice")
+    with pytest.raises(Invalid, match=r"no object frames \(MFOBJECT\) on night 250830; "
+                       r"the archive's latest nights with object frames: .*250829"):
+        submit("alice", night_from="2025-08-30", settings=settings)
+    with pytest.raises(Invalid, match="'2025-02-30' is not a night: give yymmdd"):
+        submit("alice", night_from="2025-02-30", settings=settings)
     for call in (store.get, store.steps, store.events, store.cancel):
         with pytest.raises(Forbidden):
             call(job.id, "bob")

@@ -80,6 +80,21 @@ def night_dir(date: dt.date) -> str:
     return date.strftime("%y%m%d")
 
 
+def night_key(text: str) -> str:
+    """A night as the archive names it (``yymmdd``) from ``yymmdd``, ``YYYYMMDD`` or an ISO
+    date ``YYYY-MM-DD`` (the local date of the night's evening), or `ValueError`."""
+    text = str(text).strip()
+    try:
+        if re.fullmatch(r"\d{6}", text):
+            return night_dir(dt.datetime.strptime(text, "%y%m%d").date())
+        if re.fullmatch(r"\d{8}", text):
+            return night_dir(dt.datetime.strptime(text, "%Y%m%d").date())
+        return night_dir(dt.date.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a night: give yymmdd (240510) or YYYY-MM-DD "
+                         "(2024-05-10), the date of the night's evening") from None
+
+
 def raw_filename(date: dt.date, ccd: int, run: int) -> str:
     """``17dec20028.fits`` for 2015-12-17, CCD 2, run 28."""
     if not 1 <= run <= 9999:

@@ -16,6 +16,8 @@ import datetime as dt
 
 from ..config import Settings
 from ..db import engine
+from ..errors import Invalid
+from ..instrument import night_key
 from .archive import COLUMNS
 
 #: SQL condition (one parameter: the user) true for frames the user may see.
@@ -97,7 +99,7 @@ def visible_frames(user: str, args: dict[str, str], limit: int = 5000,
     for name, (column, op) in _COMPARE.items():
         if args.get(name):
             clauses.append(f"{column} {op} %s")  # column and operator from the table above
-            params.append(args[name])
+            params.append(_night(args[name]) if name.startswith("night") else args[name])
     if args.get("object"):
         clauses.append("object ILIKE %s")
         text = args["object"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
@@ -106,6 +108,13 @@ def visible_frames(user: str, args: dict[str, str], limit: int = 5000,
              " ORDER BY night, ccd, run LIMIT %s")  # fmt: skip
     with engine.connect(settings) as conn:
         return conn.execute(query, [*params, limit]).fetchall()
+
+
+def _night(text: str) -> str:
+    try:
+        return night_key(text)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
 
 
 #: The filters `visible_frames` takes.

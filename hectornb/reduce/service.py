@@ -28,6 +28,7 @@ from .. import __version__
 from ..config import Settings, get_settings
 from ..db import engine as db
 from ..errors import Forbidden, Invalid
+from ..instrument import night_key
 from ..spectra.pdf import spectra_pdf
 from . import access, notify
 from .archive import frames_for_reduction
@@ -68,6 +69,7 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
     settings = settings or get_settings()
     try:
         parse_engine(engine)
+        night_from, night_to = (night_key(n) if n else n for n in (night_from, night_to))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     try:
@@ -119,6 +121,8 @@ def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
         else:
             raise Invalid("give frames, or a night range")
     objects = sorted({r["path"] for r in rows if r["ndfclass"] == "MFOBJECT"})
+    if not objects and (night_from or night_to):
+        _no_night_objects(settings, user, night_from, night_to or night_from)
     if not objects:
         raise Invalid("no object frames (MFOBJECT) to reduce: calibrations are chosen "
                       "automatically and need no selecting")  # fmt: skip
@@ -128,6 +132,33 @@ def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
         raise Forbidden(f"{len(refused)} frames belong to programmes you are not a member "
                         f"of and are not public yet: {names}")  # fmt: skip
     return objects
+
+
+def _no_night_objects(settings: Settings, user: str, night_from: str | None,
+                      night_to: str | None) -> None:  # fmt: skip
+    """Why a night range has nothing the user may reduce: its object frames belong to
+    programmes the user is not a member of (`Forbidden`, naming them and how to be added),
+    or it has none at all (`Invalid`, naming the nights the archive has)."""
+    lo, hi = night_from or "000000", night_to or night_from or "999999"
+    nights = f"night {lo}" if lo == hi else f"nights {lo}–{hi}"
+    with db.connect(settings) as conn:
+        hidden = conn.execute(
+            "SELECT aaoprgid, count(DISTINCT file) AS n FROM raw_frame"
+            " WHERE ndfclass = 'MFOBJECT' AND night BETWEEN %s AND %s GROUP BY aaoprgid"
+            " ORDER BY aaoprgid", (lo, hi)).fetchall()  # fmt: skip
+        if hidden:
+            names = ", ".join(f"{r['aaoprgid'] or '(none)'} ({r['n']} frames)" for r in hidden)
+            first = hidden[0]["aaoprgid"] or "PROGRAMME"
+            raise Forbidden(
+                f"{nights}: the object frames belong to programmes you ({user}) are not a "
+                f"member of and that are not public yet: {names}. A data manager can add you: "
+                f"hectornb reduce programme set {first} --member {user}")  # fmt: skip
+        latest = [r["night"] for r in conn.execute(
+            "SELECT DISTINCT night FROM raw_frame WHERE ndfclass = 'MFOBJECT'"
+            " ORDER BY night DESC LIMIT 5").fetchall()]  # fmt: skip
+    known = f"; the archive's latest nights with object frames: {', '.join(latest)}" \
+        if latest else "; the archive index has no object frames at all"  # fmt: skip
+    raise Invalid(f"no object frames (MFOBJECT) on {nights}{known}")
 
 
 class _RunnerStopping(Exception):
