@@ -176,7 +176,7 @@ def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
     assert set(iso.frames) == set(archive["objects"])
     store.cancel(iso.id, "alice")
     with pytest.raises(Invalid, match=r"no object frames \(MFOBJECT\) on night 250830; "
-                       r"the archive's latest nights with object frames: .*250829"):
+                       r"the archive's latest nights with object frames: \d{6}"):
         submit("alice", night_from="2025-08-30", settings=settings)
     with pytest.raises(Invalid, match="'2025-02-30' is not a night: give yymmdd"):
         submit("alice", night_from="2025-02-30", settings=settings)
