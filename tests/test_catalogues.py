@@ -106,6 +106,8 @@ def test_app_draws_local_catalogue_with_magnitude_cut_and_cutouts(store, list_na
     assert info["A"]["suggestion"]["badclass"] == 1  # 13 mag star at 0″
     assert info["A"]["cutout"].startswith("data:image/png;base64,")
     assert info["B"]["sources"] == [] and info["B"]["cutout"] is None
+    # the page's legend says the charts have sky images, or why they are dark
+    assert app.has_cutouts and not ClassifyApp(list_name, cutouts=tmp_path / "none").has_cutouts
 
 
 @pytest.fixture(scope="module")

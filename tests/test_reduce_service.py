@@ -318,10 +318,16 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     from hectornb.demo import load_demo_log
     from hectornb.obslog import ObslogStore
 
-    assert load_demo_log("dana") == "observing log: a run and 6 entries for the demo night"
+    assert load_demo_log("dana") == ("observing log: a run, 2 tiles and 6 entries for the "
+                                     "demo night")  # fmt: skip
     assert load_demo_log("dana") == "observing log: already loaded"
-    logs = ObslogStore().list("logs", {"run_id": ["DEMO-2025-10"], "order_by": ["comment"]})
+    logs = ObslogStore().list("logs", {"run_id": ["DEMO-2025-10"], "order_by": ["time"]})
     assert logs["total"] == 6 and all(len(g["frames"]) == 1 for g in logs["items"])
+    # as a real night's log: each entry at its exposure's UT, on the tile observed
+    times = [g["time"] for g in logs["items"]]
+    assert all(t.date() == dt.date(2025, 10, 1) for t in times) and times == sorted(times)
+    tiles = {g["tile_id"] for g in logs["items"]}
+    assert len(tiles) == 2 and all(ObslogStore().get("tiles", t)["ra"] for t in tiles)
     assert ObslogStore().is_observer("dana")
 
     # and the TAP catalogues: the real demo catalogues and the simulated fields' truth
@@ -339,6 +345,13 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
               for t in ("gaia.dr3_bright", "hipparcos.main", "openngc.galaxies")}  # fmt: skip
     assert counts["gaia.dr3_bright"] > 400_000 and counts["hipparcos.main"] > 100_000
     assert counts["openngc.galaxies"] > 5_000
+    # the brightest stars, which Gaia lacks, are Hipparcos's: named by HIP, not a Gaia id
+    sirius = tap.query("SELECT source_id, hip, ra, dec FROM gaia.dr3_bright WHERE hip = 32349",
+                       None).rows  # fmt: skip
+    assert len(sirius) == 1 and sirius[0][0] is None
+    assert abs(sirius[0][2] - 101.287) < 0.01 and abs(sirius[0][3] + 16.716) < 0.01
+    negative = "SELECT COUNT(*) FROM gaia.dr3_bright WHERE source_id < 0"
+    assert tap.query(negative, None).rows[0][0] == 0
 
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):

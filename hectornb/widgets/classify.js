@@ -152,11 +152,28 @@ function render({ model, el }) {
     </div>
     <div class="hnb-confirm" data-testid="confirm" hidden></div>
     <div class="hnb-message" data-testid="message" hidden></div>
+    <div class="hnb-legend" data-testid="legend"></div>
     <div class="hnb-grid" data-testid="grid"></div>
     <div class="hnb-help" data-testid="help" hidden role="dialog" aria-modal="true" aria-label="help"></div>`;
 
   const q = (sel) => root.querySelector(`[data-testid="${sel}"]`);
   const grid = q("grid");
+
+  // what the finder charts draw, in their own colours
+  function drawLegend() {
+    const swatch = (cls, r = 6, extra = "") =>
+      `<svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><rect width="16" height="16" class="hnb-sky"/><circle cx="8" cy="8" r="${r}" class="${cls}" ${extra}/></svg>`;
+    const bundles = model.get("bundles");
+    q("legend").innerHTML = `Finder charts (north up, east left; the cross is the target):
+      <span>${swatch("hnb-bundle hnb-bundle-small")} small hexabundle, ${bundles.small}″</span>
+      <span>${swatch("hnb-bundle hnb-bundle-large")} large hexabundle, ${bundles.large}″</span>
+      <span>${swatch("hnb-src hnb-galaxy")} galaxy (catalogue size)</span>
+      <span>${swatch("hnb-src hnb-star", 3.5)} star (bigger is brighter)</span>
+      <span>${model.get("has_cutouts") ? "sky images where the cutout folder has one, else dark sky"
+        : "dark sky: no sky images here (HECTORNB_CUTOUTS names a folder of them)"}</span>`;
+  }
+  drawLegend();
+  model.on("change:has_cutouts", drawLegend);
 
   function send(msg, buffers) { model.send(msg, undefined, buffers); }
 
@@ -213,7 +230,7 @@ function render({ model, el }) {
     const cls = card.badclass;
     const b = cls === null || cls === undefined ? null : badclassInfo(cls);
     const who = b ? `${esc(card.classified_by)}${card.n_classifiers > 1 ? ` +${card.n_classifiers - 1}` : ""}` : "";
-    return `<b>BADCLASS: ${cls ?? "–"}</b> ${b ? `<span class="hnb-meaning">${cls} - ${esc(b.label)}</span>` : '<span class="hnb-meaning">unclassified</span>'} <span class="hnb-by">${who}</span>${card.disagree ? ' <span class="hnb-flag" title="classifiers disagree">≠</span>' : ""}`;
+    return `<b>BADCLASS: ${cls ?? "–"}</b> <span class="hnb-meaning">${b ? esc(b.label) : "unclassified"}</span> <span class="hnb-by">${who}</span>${card.disagree ? ' <span class="hnb-flag" title="classifiers disagree">≠</span>' : ""}`;
   }
 
   function updateCardState(el, card) {

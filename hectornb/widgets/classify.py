@@ -82,6 +82,8 @@ class ClassifyApp(anywidget.AnyWidget):
     bundles = t.Dict(BUNDLE_DIAMETERS).tag(sync=True)
     fov_arcsec = t.Float(60.0).tag(sync=True)
     ready = t.Bool(False).tag(sync=True)
+    #: whether the finder charts have sky images to show (``HECTORNB_CUTOUTS``)
+    has_cutouts = t.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -99,6 +101,7 @@ class ClassifyApp(anywidget.AnyWidget):
         self.mag_limit = settings.catalogue_mag_limit if mag_limit is None else mag_limit
         cutouts = settings.cutouts if cutouts is None else cutouts
         self.cutouts = Path(cutouts) if cutouts else None
+        self.has_cutouts = bool(self.cutouts and self.cutouts.is_dir())
         self.store = store or target_store()
         self._user = process_user()
         self._catalogues: list[SkyCatalogue] = []

@@ -19,9 +19,8 @@ from astropy.coordinates import SkyCoord
 from ..config import get_settings
 from .classify import ClassifyApp
 
-_OVERLAY = "hexabundles"
-#: The hexabundle footprints' colour in the sky view.
-FOOTPRINT_COLOUR = "#5ef07a"
+#: The hexabundle footprints' colours in the sky view, as the finder charts draw them.
+FOOTPRINT_COLOURS = {"small": "#5ef07a", "large": "#ff9f43"}
 _ONLINE_SURVEY = "P/DSS2/color"
 _HIPS_HOST = ("alasky.cds.unistra.fr", 443)
 
@@ -58,7 +57,7 @@ class SharedSkyView:
         from .aladin import aladin_widget
 
         self.app = app
-        self.overlay = None
+        self.overlays: list[str] = []
         first = app.cards[0] if app.cards else {"ra": 0.0, "dec": 0.0}
         self.aladin = aladin_widget(
             target=SkyCoord(first["ra"], first["dec"], unit="deg"),
@@ -82,16 +81,16 @@ class SharedSkyView:
             return
         centre = SkyCoord(card["ra"], card["dec"], unit="deg")
         self.aladin.target = centre
-        if self.overlay is not None:
-            self.aladin.remove_overlay(_OVERLAY)
-        circles = [
-            f"CIRCLE ICRS {card['ra']:.7f} {card['dec']:.7f} "
-            f"{(d / 2 * u.arcsec).to_value(u.deg):.7f}"
-            for d in self.app.bundles.values()
-        ]
-        self.overlay = self.aladin.add_graphic_overlay_from_stcs(
-            circles, color=FOOTPRINT_COLOUR, name=_OVERLAY
-        )
+        if self.overlays:
+            self.aladin.remove_overlay(self.overlays)
+        self.overlays = []
+        for name, diameter in self.app.bundles.items():
+            circle = (f"CIRCLE ICRS {card['ra']:.7f} {card['dec']:.7f} "
+                      f"{(diameter / 2 * u.arcsec).to_value(u.deg):.7f}")  # fmt: skip
+            self.aladin.add_graphic_overlay_from_stcs(
+                [circle], color=FOOTPRINT_COLOURS.get(name, "#5ef07a"),
+                name=f"{name} hexabundle")  # fmt: skip
+            self.overlays.append(f"{name} hexabundle")
 
 
 def classify_page(list_name: str = "", sky_view: bool = True, **kwargs) -> w.Widget:
