@@ -130,6 +130,9 @@ class Settings:
         ``HECTORNB_APP_KERNELS_PER_USER`` / ``HECTORNB_APP_KERNELS``: app kernels (open apps,
         about 300 MB each) one person, and everyone together, may have in the data centre's
         service; a person's abandoned ones are stopped to make room, beyond that 429 / 503.
+    page_kernel_grace : int
+        ``HECTORNB_PAGE_KERNEL_GRACE``: seconds an app's kernel is kept once its page has
+        gone (closed, reloaded, navigated away) and it is idle; then it is stopped (45).
     service_url : str or None
         ``HECTORNB_SERVICE_URL``: the data centre's hectornb service (set by the deployment in
         users' servers). With it, the package in a user's server is a client of that service
@@ -182,6 +185,7 @@ class Settings:
     tap_anonymous: bool = True
     app_kernels_per_user: int = 8
     app_kernels: int = 100
+    page_kernel_grace: int = 45
     service_url: str | None = None
 
     @classmethod
@@ -245,6 +249,7 @@ class Settings:
             not in ("0", "false", "no", "off"),
             app_kernels_per_user=max(1, int(env.get(_PREFIX + "APP_KERNELS_PER_USER") or 8)),
             app_kernels=max(1, int(env.get(_PREFIX + "APP_KERNELS") or 100)),
+            page_kernel_grace=max(10, int(env.get(_PREFIX + "PAGE_KERNEL_GRACE") or 45)),
             service_url=(env.get(_PREFIX + "SERVICE_URL") or "").rstrip("/") or None,
         )
 

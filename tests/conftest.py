@@ -87,7 +87,8 @@ def platform(database_url, hectornb_home, tmp_path_factory):
 
     token = "test-token-" + uuid.uuid4().hex[:8]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "2"}
+    env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "2",
+           "HECTORNB_PAGE_KERNEL_GRACE": "15"}  # closed pages give kernels back soon
     proc, base = serve_platform(env, _free_port(), log, apps=("classify.ipynb", "explore.ipynb"))
     yield {"base": base, "token": token, "log": log}
     proc.terminate()

@@ -104,3 +104,38 @@ def test_explore_sky_view_draws_the_fibres_offline(browser_page, platform):
     # three program fibres on the blank sky, in the field plot's colour for program targets
     assert _colour_share(sky.screenshot(), _hex(COLOURS["P"])) > 0.0002
     assert (page.errors, page.blocked, page.failed) == ([], [], [])
+
+
+def test_a_closed_page_gives_its_kernel_back_and_an_open_one_keeps_it(browser_page, platform):
+    import re
+    import time
+
+    import requests
+
+    def kernel_of(page) -> str:
+        return re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page.content()).group(1)
+
+    def alive(kernel: str) -> bool:
+        r = requests.get(f"{platform['base']}/api/kernels/{kernel}",
+                         params={"token": platform["token"]}, timeout=10)  # fmt: skip
+        return r.status_code == 200
+
+    url = f"{platform['base']}/voila/render/obslog.ipynb?token={platform['token']}"
+    kept = browser_page
+    kept.goto(url)
+    kept.wait_for_selector('[data-testid="obslog"][data-ready="true"]', timeout=60_000)
+    closed = kept.context.new_page()
+    closed.goto(url)
+    closed.wait_for_selector('[data-testid="obslog"][data-ready="true"]', timeout=60_000)
+    gone, open_ = kernel_of(closed), kernel_of(kept)
+    assert gone != open_ and alive(gone) and alive(open_)
+    closed.close()
+    # the platform runs with HECTORNB_PAGE_KERNEL_GRACE=15: stopped within grace + a check
+    deadline = time.monotonic() + 60
+    while alive(gone) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not alive(gone), "a closed page's kernel was kept"
+    # the page still open, idle all that while, kept its kernel and works
+    assert alive(open_)
+    kept.click('button[data-detail="runs"]')
+    kept.wait_for_selector('[data-testid="page"][data-view="table"]')

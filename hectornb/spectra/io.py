@@ -22,7 +22,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable, Table
 
-FIBRE_TABLE_NAMES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
+from ..instrument.aat import FIBRE_TABLE_NAMES
 
 
 @dataclass

@@ -4,23 +4,22 @@
 - `TapService` runs queries read-only for a user, within MAXREC and a time limit;
 - `ingest_file` / `ingest_table` publish a VOTable, FITS, CSV or Parquet table;
 - `result` writes VOTable (TABLEDATA, BINARY2), CSV, TSV and FITS, and DALI errors.
+
+Names load on first use (see `hectornb._lazy`).
 """
 
-from .catalog import Catalog, TapColumn, TapTable
-from .ingest import IngestError, ingest_file, ingest_table
-from .service import TapError, TapService, Upload
-from .translate import ADQLError, translate
+from .._lazy import lazy_names
 
-__all__ = [
-    "ADQLError",
-    "Catalog",
-    "IngestError",
-    "TapColumn",
-    "TapError",
-    "TapService",
-    "TapTable",
-    "Upload",
-    "ingest_file",
-    "ingest_table",
-    "translate",
-]
+__getattr__, __dir__, __all__ = lazy_names(__name__, {
+    "ADQLError": ".translate",
+    "translate": ".translate",
+    "Catalog": ".catalog",
+    "TapColumn": ".catalog",
+    "TapTable": ".catalog",
+    "IngestError": ".ingest",
+    "ingest_file": ".ingest",
+    "ingest_table": ".ingest",
+    "TapError": ".service",
+    "TapService": ".service",
+    "Upload": ".service",
+})  # fmt: skip

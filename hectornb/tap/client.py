@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
-from astropy.table import Table
+from typing import TYPE_CHECKING
 
 from .result import Result, write
 from .service import TapService
 from .uploads import upload_from_table
+
+if TYPE_CHECKING:  # astropy.table loads with the first result
+    from astropy.table import Table
 
 
 @dataclass

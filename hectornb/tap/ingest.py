@@ -18,13 +18,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.table import Table
 
 from ..db import connect
 from .catalog import TapColumn, TapTable, quote_identifier, unique_identifier
 from .publish import check_name, write_table
+
+if TYPE_CHECKING:  # loaded with the first table read
+    from astropy.table import Table
 
 # numpy kind/size -> (PostgreSQL type, VOTable datatype)
 _TYPES = {
@@ -44,6 +47,8 @@ class IngestError(ValueError):
 
 def read_table(path: str | Path) -> Table:
     """An astropy Table from a VOTable, FITS, CSV/TSV/ECSV or Parquet file."""
+    from astropy.table import Table
+
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]).lower()
     try:

@@ -14,14 +14,17 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.table import Table
 
 from ..isolate import IsolatedError, MemoryLimitExceeded, TimeLimitExceeded, run_isolated
 from .fetch import fetch
 from .ingest import IngestError, describe_columns, rows_of
 from .service import TapError, Upload
+
+if TYPE_CHECKING:  # loaded with the first table read (the TAP app at rest has none)
+    from astropy.table import Table
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -133,6 +136,8 @@ def check_shape(data: bytes, name: str, limits: UploadLimits) -> None:
 
 def table_from_bytes(data: bytes, name: str) -> Table:
     """An astropy Table from VOTable or CSV bytes."""
+    from astropy.table import Table
+
     head = data[:512].lstrip().lower()
     try:
         if head.startswith(b"<?xml") or head.startswith(b"<votable"):
@@ -210,7 +215,7 @@ def read_upload(name: str, source: dict, limits: UploadLimits) -> Upload:
     fetched and read in a child process within ``limits``."""
     try:
         return run_isolated(_read, name, source, limits, seconds=limits.seconds,
-                            memory=limits.memory, preload=(__name__,))  # fmt: skip
+                            memory=limits.memory, preload=(__name__, "astropy.table"))  # fmt: skip
     except TimeLimitExceeded:
         raise TapError(f"UPLOAD {name}: reading it took longer than {limits.seconds:g} s "
                        "(the upload time limit)") from None  # fmt: skip

@@ -19,10 +19,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Table
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 from .coords import CoordinateError, parse_dec, parse_ra
 
@@ -95,6 +98,8 @@ class TargetList:
 
     def to_table(self) -> Table:
         """An astropy Table with ``name``, ``ra`` and ``dec`` (deg) and ``line`` columns."""
+        from astropy.table import Table
+
         return Table(
             {
                 "name": self.names,

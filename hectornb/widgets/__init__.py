@@ -1,24 +1,22 @@
-"""Jupyter widgets of the platform's apps (usable in JupyterLab and as Voilà dashboards)."""
+"""Jupyter widgets of the platform's apps (usable in JupyterLab and as Voilà dashboards).
 
-from .classify import ClassifyApp
-from .explore import SpectrumExplorer
-from .explore_sky import FibreSkyView, explore_page
-from .obslog import ObslogApp, obslog_page
-from .reduce import ReduceApp, reduce_page
-from .sky import SharedSkyView, classify_page
-from .tap import TapApp, tap_page
+Each name is imported when first used, so that a page's kernel loads its own app only
+(``from hectornb.widgets import tap_page`` does not import the Explore app's plotting).
+"""
 
-__all__ = [
-    "ClassifyApp",
-    "FibreSkyView",
-    "ObslogApp",
-    "ReduceApp",
-    "SharedSkyView",
-    "SpectrumExplorer",
-    "TapApp",
-    "classify_page",
-    "explore_page",
-    "obslog_page",
-    "reduce_page",
-    "tap_page",
-]
+from .._lazy import lazy_names
+
+__getattr__, __dir__, __all__ = lazy_names(__name__, {
+    "ClassifyApp": ".classify",
+    "SpectrumExplorer": ".explore",
+    "FibreSkyView": ".explore_sky",
+    "explore_page": ".explore_sky",
+    "ObslogApp": ".obslog",
+    "obslog_page": ".obslog",
+    "ReduceApp": ".reduce",
+    "reduce_page": ".reduce",
+    "SharedSkyView": ".sky",
+    "classify_page": ".sky",
+    "TapApp": ".tap",
+    "tap_page": ".tap",
+})  # fmt: skip

@@ -14,11 +14,11 @@ import datetime as dt
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anywidget
 import numpy as np
 import traitlets as t
-from astropy.table import Table
 
 from ..config import get_settings
 from ..identity import is_hub_service, process_user
@@ -27,6 +27,9 @@ from ..tap.fetch import check_url
 from ..tap.service import TapError
 from ..tap.translate import ADQLError
 from ._esm import esm
+
+if TYPE_CHECKING:  # astropy.table loads with the first result
+    from astropy.table import Table
 
 _HERE = Path(__file__).parent
 SHOWN = 500  # rows drawn in the grid; downloads hold the whole result
@@ -277,6 +280,8 @@ def _fits_ready(table: Table) -> Table:
 
 
 def _read_table(filename: str, data: bytes) -> Table:
+    from astropy.table import Table
+
     from ..tap.uploads import table_from_bytes
 
     low = filename.lower()
