@@ -48,6 +48,20 @@ def choose(page, label: str) -> None:
     )
 
 
+def band_edges(trace: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(wavelength, lower, upper) of a ±1σ band drawn as closed shapes, one per run of
+    finite pixels (each: the lower edge forwards, the upper edge back, then a gap)."""
+    waves, lows, highs = [], [], []
+    x, y = np.array(trace["x"], float), np.array(trace["y"], float)
+    breaks = np.flatnonzero(np.isnan(x))
+    for a, b in zip(np.r_[0, breaks[:-1] + 1], breaks, strict=True):
+        m = (b - a) // 2
+        waves.append(x[a:a + m])
+        lows.append(y[a:a + m])
+        highs.append(y[a + m:b][::-1])
+    return np.concatenate(waves), np.concatenate(lows), np.concatenate(highs)
+
+
 def plotted(page) -> dict:
     """What plotly drew: the traces by name (x, y as numbers, NaN for gaps) and the title."""
     return page.evaluate(
@@ -56,7 +70,8 @@ def plotted(page) -> dict:
             const out = {title: gd.layout.title.text, xaxis: gd.layout.xaxis.title.text,
                          fibre: Number(gd.dataset.fibre), traces: {}};
             for (const t of gd.data) out.traces[t.name] = {
-                x: Array.from(t.x, Number), y: Array.from(t.y, (v) => v == null ? NaN : Number(v))};
+                x: Array.from(t.x, (v) => v == null ? NaN : Number(v)),
+                y: Array.from(t.y, (v) => v == null ? NaN : Number(v))};
             return out;
         }"""
     )
@@ -105,8 +120,10 @@ def test_click_a_fibre_on_the_field_and_see_its_spectrum(browser_page, platform)
     assert np.allclose(flux["y"], truth.flux[1], rtol=1e-5, equal_nan=True)
     assert not np.allclose(flux["y"], truth.flux[0], rtol=1e-3, equal_nan=True)
     # with its ±1σ band from the variance
-    sigma = np.array(shown["traces"]["±1σ"]["y"]) - np.array(flux["y"])
-    assert np.allclose(sigma, np.sqrt(truth.variance[1]), rtol=1e-4, equal_nan=True)
+    wave, lower, upper = band_edges(shown["traces"]["±1σ"])
+    grid = truth.fibre_wavelength(1).value
+    at = np.abs(grid[None, :] - wave[:, None]).argmin(axis=1)  # float32 on the wire
+    assert np.allclose((upper - lower) / 2, np.sqrt(truth.variance[1][at]), rtol=1e-4)
 
     # the keyboard steps to the next fibre
     before = draws(page)
@@ -258,3 +275,57 @@ def test_when_aladin_lite_cannot_start_the_field_plot_does_the_job(browser_page,
         or e == "[anywidget] Failed to initialize model."
         for e in page.errors
     ), page.errors
+
+
+def test_a_spliced_spectrum_gap_range_and_crowded_lines(browser_page, platform, tmp_path):
+    """Blue and red arms on one grid with nothing between them, a cosmic-ray residual of
+    5000 counts on a 30-count spectrum, and lines crowded at Hα."""
+    from astropy import units as u
+    from astropy.table import Table
+
+    from hectornb.spectra import ReducedFrame, write_2dfdr
+
+    rng = np.random.default_rng(7)
+    wave = 3700.0 + np.arange(5100) * 1.0
+    gap = (wave > 5700) & (wave < 6300)
+    flux = rng.normal(30, 3, (2, wave.size))
+    flux[:, gap] = np.nan
+    flux[:, 1000] = 5000.0  # a cosmic-ray residual
+    variance = np.where(gap, np.nan, 9.0)[None].repeat(2, axis=0)
+    fibres = Table({"NAME": ["G1", "G2"], "TYPE": ["P", "P"], "RA": [10.0, 10.01] * u.deg,
+                    "DEC": [-30.0, -30.01] * u.deg})  # fmt: skip
+    path = write_2dfdr(ReducedFrame(flux, wave, fibres, variance=variance),
+                       tmp_path / "arms_spliced.fits")  # fmt: skip
+    page = browser_page
+    open_explore(page, platform)
+    page.set_input_files('[data-testid="upload"]', str(path))
+    page.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.product"
+                           " === 'Uploaded:arms_spliced.fits'", timeout=60_000)  # fmt: skip
+    shown = plotted(page)
+    # nothing is drawn between the arms: the flux is a gap there, the band has no shape
+    in_gap = (np.array(shown["traces"]["flux"]["x"]) > 5700) & (np.array(
+        shown["traces"]["flux"]["x"]) < 6300)  # fmt: skip
+    assert np.isnan(np.array(shown["traces"]["flux"]["y"], float)[in_gap]).all()
+    band_wave, _, _ = band_edges(shown["traces"]["±1σ"])
+    assert not ((band_wave > 5700) & (band_wave < 6300)).any()
+    # the y-range shows the spectrum, not the spike; "full range" shows the spike too
+    lo, hi = map(float, page.get_attribute('[data-testid="spectrum"]', "data-yrange").split(","))
+    assert 0 < lo < 25 and 35 < hi < 60, (lo, hi)
+    page.check('[data-testid="full-range"]')
+    page.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.yrange"
+                           " === 'auto'")  # fmt: skip
+    top = page.evaluate("document.querySelector('[data-testid=spectrum]')._fullLayout"
+                        ".yaxis.range[1]")  # fmt: skip
+    assert top >= 5000
+    # lines at z = 0: [NII], Hα, [NII], [SII] crowd 6548-6731 Å; no two labels overlap
+    page.check('[data-testid="lines"]')
+    page.wait_for_function("Number(document.querySelector('[data-testid=spectrum]')"
+                           ".dataset.lines) > 5")  # fmt: skip
+    boxes = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=spectrum] .annotation')].map((a) => {
+          const r = a.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+    assert len(boxes) >= 3
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert_no_errors(page)

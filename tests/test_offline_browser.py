@@ -121,6 +121,9 @@ def test_a_closed_page_gives_its_kernel_back_and_an_open_one_keeps_it(browser_pa
         return r.status_code == 200
 
     url = f"{platform['base']}/voila/render/obslog.ipynb?token={platform['token']}"
+    # the preheated kernels have been idle longer than the grace (15 s): handed to a page,
+    # each must still reach it (the culler once stopped it before the page connected)
+    time.sleep(20)
     kept = browser_page
     kept.goto(url)
     kept.wait_for_selector('[data-testid="obslog"][data-ready="true"]', timeout=60_000)

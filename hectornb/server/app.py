@@ -119,6 +119,8 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         f"--MappingKernelManager.cull_idle_timeout={settings.page_kernel_grace}",
         f"--MappingKernelManager.cull_interval={max(5, settings.page_kernel_grace // 4)}",
         "--MappingKernelManager.cull_connected=False",
+        "--VoilaConfiguration.multi_kernel_manager_class="
+        "hectornb.server.kernels.PageKernelManager",
     ]
     token = os.environ.get("JUPYTER_TOKEN")
     if token is not None and not is_hub_service():

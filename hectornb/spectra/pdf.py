@@ -27,8 +27,9 @@ def _envelope(wave: np.ndarray, flux: np.ndarray, width: int = 700):
     lo = np.minimum.reduceat(np.nan_to_num(flux, nan=np.inf), edges[:-1])
     hi = np.maximum.reduceat(np.nan_to_num(flux, nan=-np.inf), edges[:-1])
     mid = wave[(edges[:-1] + edges[1:]) // 2]
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    return np.repeat(mid[ok], 2), np.column_stack([lo[ok], hi[ok]]).ravel()
+    empty = ~(np.isfinite(lo) & np.isfinite(hi))  # columns of NaN (a gap between the arms)
+    lo[empty] = hi[empty] = np.nan  # stay gaps: the line breaks there instead of bridging
+    return np.repeat(mid, 2), np.column_stack([lo, hi]).ravel()
 
 
 def spectra_pdf(path: str | Path, out: str | Path, title: str | None = None) -> Path:

@@ -44,6 +44,47 @@ function smooth(values, width) {
   return out;
 }
 
+// the ±1σ band as closed shapes, one per run of finite pixels: a spliced product's gap
+// between the arms (NaN) stays empty instead of being bridged
+function band(wave, flux, sigma) {
+  const x = [], y = [];
+  let start = -1;
+  const close = (a, b) => {
+    for (let k = a; k < b; k++) { x.push(wave[k]); y.push(flux[k] - sigma[k]); }
+    for (let k = b - 1; k >= a; k--) { x.push(wave[k]); y.push(flux[k] + sigma[k]); }
+    x.push(null); y.push(null);
+  };
+  for (let k = 0; k <= flux.length; k++) {
+    const ok = k < flux.length && Number.isFinite(flux[k]) && Number.isFinite(sigma[k]);
+    if (ok && start < 0) start = k;
+    if (!ok && start >= 0) { close(start, k); start = -1; }
+  }
+  return { x, y };
+}
+
+// the y-range that shows the spectrum, not its worst pixel: the 0.5-99.5 percentiles of the
+// finite values, with a margin (cosmic-ray residuals and the ends of the arms fall outside)
+function robustRange(values) {
+  const v = Array.from(values).filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length < 10) return null;
+  const at = (q) => v[Math.min(v.length - 1, Math.max(0, Math.round(q * (v.length - 1))))];
+  const lo = at(0.005), hi = at(0.995), pad = 0.08 * (hi - lo || Math.abs(hi) || 1);
+  return [lo - pad, hi + pad];
+}
+
+// line labels in up to three rows at the top; a label with no room in any row is left off
+// (its line stays, and its name shows on hover)
+function placeLabels(lines, lo, hi, widthPx) {
+  const rows = [[], [], []], perPx = (hi - lo) / Math.max(widthPx, 100);
+  return lines.map((line) => {
+    const half = (6.5 * line.name.length + 8) / 2 * perPx;
+    const row = rows.findIndex((r) => !r.length || r[r.length - 1] < line.at - half);
+    if (row < 0) return { ...line, row: -1 };
+    rows[row].push(line.at + half);
+    return { ...line, row };
+  });
+}
+
 function render({ model, el: root }) {
   root.classList.add("hnb-explore");
   root.dataset.testid = "explore";
@@ -78,6 +119,7 @@ function render({ model, el: root }) {
           <label>smooth <select data-testid="smooth">${SMOOTHING.map((w) => `<option value="${w}">${w === 1 ? "none" : w + " px"}</option>`).join("")}</select></label>
           <label>z <input data-testid="redshift" type="number" step="0.0001" min="-0.01" value="0" size="6"></label>
           <label><input type="checkbox" data-testid="lines"> lines</label>
+          <label title="the whole range of the values, outliers too"><input type="checkbox" data-testid="full-range"> full range</label>
         </div>
         <div class="hnb-plot" data-testid="spectrum"></div>
       </div>
@@ -240,32 +282,45 @@ function render({ model, el: root }) {
     const traces = [];
     if (s.variance && $("variance").checked) {
       const v = smooth(s.variance, width);
-      const sigma = Array.from(v, (x) => Math.sqrt(Math.max(x, 0) / width));
-      traces.push({ x: wave, y: Array.from(flux, (y, k) => y - sigma[k]), mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false, name: "−1σ" });
-      traces.push({ x: wave, y: Array.from(flux, (y, k) => y + sigma[k]), mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(31,111,178,0.18)", hoverinfo: "skip", name: "±1σ" });
+      const sigma = Array.from(v, (x) => (x >= 0 ? Math.sqrt(x / width) : NaN));
+      const b = band(wave, flux, sigma);
+      traces.push({ x: b.x, y: b.y, mode: "lines", line: { width: 0 }, fill: "toself", fillcolor: "rgba(31,111,178,0.18)", hoverinfo: "skip", name: "±1σ" });
     }
     traces.push({ x: wave, y: Array.from(flux), mode: "lines", line: { width: 1, color: "#17324d" }, name: "flux" });
     if (s.sky && $("sky").checked) traces.push({ x: wave, y: Array.from(smooth(s.sky, width)), mode: "lines", line: { width: 1, color: "#2e9e4f" }, name: "sky" });
     if (s.rwss && $("rwss").checked) traces.push({ x: wave, y: Array.from(smooth(s.rwss, width)), mode: "lines", line: { width: 1, color: "#e08a00" }, name: "before sky subtraction" });
     const shapes = [], annotations = [];
     const z = Number($("redshift").value) || 0;
+    let unlabelled = 0;
     if ($("lines").checked) {
       const lo = wave[0], hi = wave[wave.length - 1];
-      for (const line of model.get("lines")) {
-        const at = line.rest * (1 + z);
-        if (at < lo || at > hi) continue;
+      const shown = model.get("lines").map((line) => ({ ...line, at: line.rest * (1 + z) }))
+        .filter((line) => line.at >= lo && line.at <= hi).sort((a, b) => a.at - b.at);
+      const hover = { x: [], y: [], text: [] };
+      for (const line of placeLabels(shown, lo, hi, plot.clientWidth - 70)) {
         const colour = line.kind === "emission" ? "#c8322d" : "#6a3d9a";
-        shapes.push({ type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1, line: { color: colour, width: 1, dash: "dot" } });
-        annotations.push({ x: at, xref: "x", y: 1, yref: "paper", text: esc(line.name), showarrow: false, textangle: -90, xanchor: "right", yanchor: "top", font: { size: 10, color: colour } });
+        shapes.push({ type: "line", xref: "x", yref: "paper", x0: line.at, x1: line.at, y0: 0, y1: 1, line: { color: colour, width: 1, dash: "dot" } });
+        if (line.row >= 0) {
+          annotations.push({ x: line.at, xref: "x", y: 1 - 0.065 * line.row, yref: "paper", text: esc(line.name), showarrow: false, xanchor: "center", yanchor: "top", bgcolor: "rgba(255,255,255,0.75)", font: { size: 10, color: colour } });
+        } else unlabelled += 1;
+        hover.x.push(line.at); hover.text.push(`${line.name} ${line.rest.toFixed(2)} Å at z = ${z}`);
+      }
+      if (hover.x.length) {
+        // every line, labelled or not, names itself on hover at the foot of the plot
+        const [y0] = robustRange(flux) || [0];
+        traces.push({ x: hover.x, y: hover.x.map(() => y0), text: hover.text, mode: "markers", marker: { size: 8, opacity: 0 }, hoverinfo: "text", showlegend: false, name: "lines" });
       }
     }
+    const full = $("full-range").checked;
+    const yrange = full ? null : robustRange(flux);
     const i = s.fibre;
     const title = `Fibre ${i + 1}: ${esc(f.name[i])} (${esc(types[f.type[i]] || f.type[i])})` + (z ? ` · lines at z = ${z}` : "");
     await Plotly.react(plot, traces, {
       title: { text: title, font: { size: 13 } },
       margin: { l: 60, r: 10, t: 36, b: 44 },
       xaxis: { title: { text: `Wavelength (Å, ${sm.medium || "air"})` }, uirevision: s.product },
-      yaxis: { title: { text: "Counts" }, uirevision: `${s.product}:${i}:${width}` },
+      yaxis: yrange ? { title: { text: "Counts" }, range: yrange, autorange: false }
+        : { title: { text: "Counts" }, autorange: true },
       legend: { orientation: "h", y: -0.18 },
       shapes, annotations,
       uirevision: s.product,
@@ -279,8 +334,11 @@ function render({ model, el: root }) {
     plot.dataset.smooth = String(width);
     plot.dataset.traces = traces.map((t) => t.name).join(",");
     plot.dataset.lines = String(shapes.length);
+    plot.dataset.labels = String(annotations.length);
+    plot.dataset.unlabelled = String(unlabelled);
+    plot.dataset.yrange = yrange ? yrange.map((v) => v.toFixed(3)).join(",") : "auto";
   };
-  for (const id of ["variance", "sky", "rwss", "smooth", "lines"]) $(id).addEventListener("change", draw);
+  for (const id of ["variance", "sky", "rwss", "smooth", "lines", "full-range"]) $(id).addEventListener("change", draw);
   $("redshift").addEventListener("input", () => { if ($("lines").checked) draw(); });
 
   model.on("msg:custom", (msg, buffers) => {

@@ -1,0 +1,47 @@
+"""The apps' kernels: given back once their page has gone, never while a page is coming.
+
+Voilà hands a page a kernel (a preheated one, or one started for it), then the page connects
+to it over a websocket. A kernel whose page has gone (closed, reloaded) has no connection and
+is stopped once idle for ``HECTORNB_PAGE_KERNEL_GRACE`` by jupyter_server's culler. But a
+kernel just handed to a page has no connection either, for the second or so until the page
+connects, and a preheated kernel has been idle since it was preheated: the culler would stop
+it under the page. So a kernel no page has connected to yet is left alone for
+`PageKernelManager.unclaimed_timeout` from when the culler first sees it out of the pool.
+"""
+
+from __future__ import annotations
+
+import time
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from traitlets import Integer
+
+
+class PageKernelManager(AsyncMappingKernelManager):
+    """jupyter_server's kernel manager, culling only kernels a page has been connected to
+    (or that no page has claimed for ``unclaimed_timeout`` seconds)."""
+
+    unclaimed_timeout = Integer(
+        600, config=True, help="seconds a kernel no page has connected to is kept")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._claimed: set[str] = set()
+        self._unclaimed_since: dict[str, float] = {}
+
+    def notify_connect(self, kernel_id: str) -> None:
+        self._claimed.add(kernel_id)
+        self._unclaimed_since.pop(kernel_id, None)
+        super().notify_connect(kernel_id)
+
+    def remove_kernel(self, kernel_id: str):
+        self._claimed.discard(kernel_id)
+        self._unclaimed_since.pop(kernel_id, None)
+        return super().remove_kernel(kernel_id)
+
+    async def cull_kernel_if_idle(self, kernel_id: str):
+        if kernel_id not in self._claimed:
+            since = self._unclaimed_since.setdefault(kernel_id, time.monotonic())
+            if time.monotonic() - since < self.unclaimed_timeout:
+                return None  # on its way to a page
+        return await super().cull_kernel_if_idle(kernel_id)
