@@ -224,6 +224,15 @@ def test_upload_larger_than_a_websocket_message(browser_page, platform, tmp_path
     page.click('[data-testid="field"] g.hnb-fib[data-fibre="299"]')
     wait_drawn(page, 299)
     assert np.allclose(plotted(page)["traces"]["flux"]["y"], frame.flux[299], rtol=1e-6)
+    # 300 fibres in a line: their labels are thinned so that none overlaps another
+    page.check('[data-testid="labels"]')
+    boxes = page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=field] g.hnb-fib text')].map((t) => {
+          const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })""")
+    assert 10 < len(boxes) < 300
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 def test_sky_view_in_aladin_lite_click_a_fibre(browser_page, platform):

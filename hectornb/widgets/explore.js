@@ -211,6 +211,15 @@ function render({ model, el: root }) {
       `<text class="hnb-compass" x="-2" y="-92">N</text><text class="hnb-compass" x="-98" y="2">E</text>`;
     const labels = $("labels").checked;
     const seen = new Set();
+    // labels that would overlap one already placed are left off (the fibre's tooltip and the
+    // info panel still name it): 3.2-unit text, about 1.9 units a character
+    const placed = [];
+    const fits = (x, y, text) => {
+      const box = [x, y - 3.2, x + 1.9 * text.length, y + 0.6];
+      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) return false;
+      placed.push(box);
+      return true;
+    };
     for (let i = 0; i < f.name.length; i++) {
       if (f.east[i] == null) { marks.push(null); continue; }
       const x = -f.east[i] * scale, y = -f.north[i] * scale; // east left, north up
@@ -220,7 +229,7 @@ function render({ model, el: root }) {
       g.innerHTML = `<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="2.2" fill="${COLOURS[f.type[i]] || "#555"}"></circle>` +
         `<title>${i + 1} ${esc(f.name[i])} (${esc(types[f.type[i]] || f.type[i])})</title>`;
       const text = f.bundle[i] || f.name[i];
-      if (labels && !seen.has(text)) {
+      if (labels && !seen.has(text) && fits(x + 3, y + 1, text)) {
         seen.add(text);
         g.innerHTML += `<text x="${(x + 3).toFixed(2)}" y="${(y + 1).toFixed(2)}">${esc(text)}</text>`;
       }
@@ -228,6 +237,7 @@ function render({ model, el: root }) {
       marks.push(g);
     }
     $("field").dataset.labels = String(labels);
+    $("field").dataset.labelled = String(placed.length);
     const present = [...new Set(f.type)];
     root.querySelector(".hnb-legend").innerHTML = present.map((t) =>
       `<span><i style="background:${COLOURS[t] || "#555"}"></i>${esc(types[t] || t)}</span>`).join(" ");
