@@ -83,17 +83,29 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     # the status page opens by itself and follows the request to the end
     status = app.locator(".hnb-status")
     assert status.locator(".hnb-job-id").inner_text() == job_id
+    # from the start it says what it is doing: planning, then "n of m steps", never "0/0"
+    first = status.locator(".hnb-steps-count").inner_text()
+    assert re.match(r"(waiting for a free runner|planning the reduction of 6 object frames|"
+                    r"\d+ of 19 steps done)", first), first  # fmt: skip
     status.locator(".hnb-badge", has_text="Finished").wait_for(timeout=180_000)
     assert "COSRAY_MTHD=NONE" in status.inner_text()
-    assert status.locator(".hnb-steps-count").inner_text().startswith("19/19 steps")
+    # once finished the outcome is said once, in the request's message
+    assert status.locator(".hnb-steps-count").inner_text() == ""
+    assert status.locator(".hnb-job-message").inner_text().startswith("19 of 19 steps done")
     assert status.locator(".hnb-steps tbody tr").count() == 19
+    # the products' PDFs were drawn during the reduction: the zip is written at once, and
+    # the button says it is preparing until the download starts
     with page.expect_download() as reduced:
         status.locator(".hnb-download[data-what=reduced]").click()
+        assert "hnb-preparing" in status.locator(
+            ".hnb-download[data-what=reduced]").get_attribute("class")  # fmt: skip
     products = tmp_path / "reduced.zip"
     reduced.value.save_as(products)
     with zipfile.ZipFile(products) as zf:
         names = zf.namelist()
     assert sum(n.endswith("red.fits") for n in names) == 6 and "log.txt" in names
+    assert sum(n.endswith("red.pdf") for n in names) == 6
+    page.wait_for_selector(".hnb-download[data-what=reduced]:not(.hnb-preparing)")
     # the products open in the Explore app: a fibre clicked on the field is the one drawn
     with page.context.expect_page() as opened:
         status.locator(".hnb-explore").click()

@@ -190,6 +190,7 @@ class JobRunner:
         self.fair = _FairShare()
         self.root = str(self.settings.home / "reduce") + "/"
         self.client = None
+        self._ready = threading.Event()  # set while the Dask client is connected
         self.dashboard = ""
         self._active: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
@@ -219,6 +220,7 @@ class JobRunner:
                 self._loop()
             except Exception:
                 log.exception("reduction runner %s: retrying in 5 s", self.name)
+                self._ready.clear()
                 self.client = None  # closed with the loop: the next loop starts its own
                 self._stop.wait(5)
 
@@ -239,15 +241,17 @@ class JobRunner:
                 if job is None:
                     wake(self.poll)  # a new request wakes it at once (NOTIFY)
                     continue
-                if self.client is None:
-                    self._connect(stack)
+                # the job plans at once (its steps show in the app) while the cluster starts
                 thread = threading.Thread(target=self.run_job, args=(job,), daemon=True,
                                           name=f"job-{job.id[:8]}")  # fmt: skip
                 self._active[job.id] = thread
                 thread.start()
+                if self.client is None:
+                    self._connect(stack)
             deadline = self._deadline or time.monotonic() + 60
             for thread in self._active.values():  # they stop between steps, within a second
                 thread.join(max(0.0, deadline - time.monotonic()))
+            self._ready.clear()
             self.client = None
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
@@ -262,6 +266,7 @@ class JobRunner:
         link = getattr(client, "dashboard_link", "") or ""
         self.dashboard = "" if is_hub_service() and "127.0.0.1" in link else link
         self.client = client
+        self._ready.set()
 
     def run_job(self, job: Job) -> Job:
         """Plan and run one claimed job; every outcome ends in a final status."""
@@ -286,10 +291,15 @@ class JobRunner:
         if job.attempts == 1:
             self._mail(job, "started", f"{len(plan.steps)} steps for {len(job.frames)} frames.")
 
+        pdfs: list = []  # each product's PDF, drawn on the cluster as the product is written
+
         def record(result: StepResult, done: int, total: int) -> None:
             store.record_step(job.id, result.step.key, result.status, result.reason,
                               result.seconds, "\n".join(result.log), result.worker, done,
                               total, result.step.describe())  # fmt: skip
+            if result.status == "done" and result.step.task in _PRODUCTS:
+                pdfs.append(self.client.submit(product_pdf, Path(result.step.output),
+                                               pure=False, priority=-(10**9)))  # fmt: skip
 
         def should_stop() -> str:
             if self._stop.is_set():
@@ -298,9 +308,17 @@ class JobRunner:
 
         try:
             Path(job.outdir).mkdir(parents=True, exist_ok=True)
+            while not self._ready.wait(0.5):  # the cluster starting (the first request)
+                should_stop()
+            if self.dashboard and not described["dashboard"]:  # planned before it started
+                described["dashboard"] = self.dashboard
+                store.set_plan(job.id, described, steps)
             run = run_steps(plan, self.client, job.engine, options, on_result=record,
                             completed=completed, priority=lambda: self.fair.next(job.owner),
                             should_stop=should_stop)  # fmt: skip
+            self._wait_for_pdfs(job, pdfs, should_stop)
+        except _RunnerStopping:
+            return job  # left running: the next runner takes it up when its lease ends
         except Exception as exc:
             final = store.finish(job.id, "failed", f"{type(exc).__name__}: {exc}")
             self._mail(final, "failed", final.message)
@@ -324,6 +342,18 @@ class JobRunner:
         if status != "cancelled":
             self._mail(final, status, message)
         return final
+
+    def _wait_for_pdfs(self, job: Job, pdfs: list, should_stop) -> None:
+        """Let the products' PDFs finish (after the last step, most already have): a PDF
+        that fails is noted and drawn again at the download."""
+        while not all(f.done() for f in pdfs):
+            if should_stop():
+                return
+            time.sleep(0.25)
+        for future in pdfs:
+            if future.status != "finished":
+                why = future.exception() if future.status == "error" else future.status
+                self.store.event(job.id, "pdf", f"a product's PDF was not drawn: {why}")
 
     def _mail(self, job: Job, what: str, text: str) -> None:
         if not job.email:
@@ -385,7 +415,8 @@ def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
     """Zip a job's products into ``dest``: ``reduced`` (object frames, combined and
     spliced), ``raw`` (those and the raw frames they came from, calibrations included) or
     ``all`` (every file the reduction wrote, and the raw frames); each with a PDF of every
-    spectrum of every product (``<product>.pdf``, drawn at the first download and kept),
+    spectrum of every product (``<product>.pdf``, drawn on the cluster during the reduction,
+    or at the first download when that failed),
     ``log.txt`` (every command, its outcome and output) and ``plan.json``."""
     if what not in DOWNLOADS:
         raise Invalid(f"what must be one of {', '.join(DOWNLOADS)}, not {what!r}")
@@ -426,7 +457,13 @@ def product_pdf(path: Path) -> Path:
     if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
         from ..spectra.pdf import spectra_pdf  # matplotlib: only when a PDF is drawn
 
-        spectra_pdf(path, drawn)
+        # drawn aside and moved in whole: a download never packs a half-written PDF
+        part = drawn.with_name(f".{drawn.name}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            spectra_pdf(path, part)
+            part.replace(drawn)
+        finally:
+            part.unlink(missing_ok=True)
     return drawn
 
 

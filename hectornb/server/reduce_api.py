@@ -7,6 +7,7 @@ Frames are listed and reduced only where the user may (`hectornb.reduce.access`)
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -166,9 +167,14 @@ class DownloadHandler(HectornbAPIHandler):
         if not job.final:
             raise web.HTTPError(409, f"request {job_id} is {job.status}: products come at the end")
         steps = await self.run(store.steps, job_id, self.user)
+        ticket = self.get_query_argument("ticket", "")
         with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
             dest = Path(tmp) / f"hectornb-{job.id[:8]}-{what}.zip"
             await self.run(package, job, steps, what, dest)
+            if re.fullmatch(r"[a-z0-9]{1,32}", ticket):
+                # the page that asked waits for this cookie: the zip is ready, the file comes
+                self.set_cookie(f"hnb_download_{ticket}", "1", path="/", max_age=120,
+                                samesite="Strict")  # fmt: skip
             await _send_file(self, dest)
 
 

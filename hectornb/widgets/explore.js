@@ -366,7 +366,7 @@ function render({ model, el: root }) {
       saveBytes(buffers[0], msg.name, "application/pdf", "pdf-link");
     } else if (msg.type === "requests") {
       $("request").innerHTML = `<option value="">your requests…</option>` + msg.requests.map((r) =>
-        `<option value="${esc(r.id)}">${esc(r.created.slice(0, 16).replace("T", " "))} · ${esc(r.n_frames)} frames · ${esc(r.status)}</option>`).join("");
+        `<option value="${esc(r.id)}">${esc(r.created)} · ${esc(r.n_frames)} frames · ${esc(r.status)}</option>`).join("");
     }
   });
 

@@ -31,6 +31,7 @@ from ..spectra.lines import rest_wavelengths
 from ..spectra.pdf import TYPES, spectra_pdf
 from ..spectra.products import EXAMPLES, find_products, is_product
 from ._esm import esm
+from ._times import request_time
 
 _HERE = Path(__file__).parent
 #: The largest file the page may upload into the kernel.
@@ -222,7 +223,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
     def recent_requests(self) -> list[dict]:
         """The user's finished requests of the last 7 days that have products."""
         return [
-            {"id": j.id, "created": j.created.isoformat() if j.created else "",
+            {"id": j.id, "created": request_time(j.created),
              "status": j.status, "n_frames": len(j.frames)}
             for j in self.session.jobs() if j.status in ("done", "partial")
         ]  # fmt: skip

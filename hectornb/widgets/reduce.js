@@ -227,11 +227,17 @@ function render({ model, el: root }) {
     if (!j.id) return;
     const api = `${apiBase(model)}reduce/jobs/${j.id}`;
     const pct = j.steps_total ? Math.round((100 * j.steps_done) / j.steps_total) : 0;
+    // before the runner has planned it: what it is waiting for, not "0/0 steps"
+    const planning = !j.final && !j.steps_total;
+    const count = planning ? (j.status === "queued" ? "waiting for a free runner…"
+      : `planning the reduction of ${j.n_frames} object frames and starting the cluster…`)
+      : j.final ? "" : j.steps_done === j.steps_total ? `${j.steps_done} of ${j.steps_total} steps done · drawing the products' PDFs…`
+      : `${j.steps_done} of ${j.steps_total} steps done${j.current ? ` · last: ${esc(j.current)}` : ""}`;
     const changed = Object.entries(j.options_changed || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "defaults";
     const plan = (j.plan && j.plan.groups) || [];
     const dashboard = j.plan && j.plan.dashboard ? `<a href="${esc(j.plan.dashboard)}" target="_blank">Dask dashboard</a>` : "";
     const downloads = j.final ? Object.entries(model.get("downloads")).map(([what, label]) =>
-      `<a class="button hnb-download" data-what="${what}" download href="${api}/download?what=${what}">${esc(label)}</a>`).join(" ") : "";
+      `<a class="button hnb-download${preparing[what] ? " hnb-preparing" : ""}" data-what="${what}" download href="${api}/download?what=${what}">${preparing[what] ? "Preparing the zip…" : esc(label)}</a>`).join(" ") : "";
     const products = (j.steps || []).some((s) => s.status === "done" && PRODUCT_TASKS.includes(s.task));
     const explore = j.final && products ? ` <a class="button hnb-explore" target="_blank" href="${appUrl("explore.ipynb")}?job=${encodeURIComponent(j.id)}">Explore the products</a>` : "";
     $(".hnb-status").innerHTML = `
@@ -239,8 +245,8 @@ function render({ model, el: root }) {
       <p><span class="hnb-badge status-${j.status}">${STATUS_LABEL[j.status] || j.status}</span>
         ${j.n_frames} object frames · engine ${esc(j.engine)} · options: ${esc(changed)} · requested ${esc(j.created)}
         ${j.finished ? ` · ended ${esc(j.finished)}` : ""} ${dashboard}</p>
-      <div class="hnb-progress" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><div style="width:${pct}%"></div></div>
-      <p class="hnb-steps-count">${j.steps_done}/${j.steps_total} steps${j.current ? ` · last: ${esc(j.current)}` : ""}</p>
+      <div class="hnb-progress${planning ? " hnb-waiting" : ""}" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><div style="width:${planning ? 100 : pct}%"></div></div>
+      <p class="hnb-steps-count" data-testid="steps-count">${count}</p>
       ${j.message ? `<p class="hnb-job-message">${esc(j.message)}</p>` : ""}
       <p>${j.final ? "" : `<button class="hnb-cancel">Cancel</button>`} ${downloads}${explore}</p>
       <details open><summary>Steps</summary><table class="hnb-steps"><thead><tr><th>#</th><th>Step</th><th>Frame</th><th>Arm</th><th>Status</th><th>s</th><th>Log</th></tr></thead><tbody>
@@ -253,6 +259,29 @@ function render({ model, el: root }) {
     const cancel = $(".hnb-cancel");
     if (cancel) cancel.addEventListener("click", () => model.send({ type: "cancel", id: j.id }));
   }
+
+  // A download the server takes a while to prepare (a zip of many products) says so until
+  // the file starts to arrive: the server then sets a cookie named after the click's ticket.
+  const preparing = {};
+  root.addEventListener("click", (ev) => {
+    const a = ev.target.closest("a.hnb-download");
+    if (!a || preparing[a.dataset.what]) return;
+    const ticket = Math.random().toString(36).slice(2, 12);
+    const url = new URL(a.href, window.location.href);
+    url.searchParams.set("ticket", ticket);
+    a.href = url.href; // before the browser follows it
+    preparing[a.dataset.what] = ticket;
+    a.classList.add("hnb-preparing");
+    a.textContent = "Preparing the zip…";
+    const started = Date.now(), cookie = `hnb_download_${ticket}`;
+    const poll = setInterval(() => {
+      if (!document.cookie.includes(`${cookie}=`) && Date.now() - started < 600_000) return;
+      clearInterval(poll);
+      document.cookie = `${cookie}=; Max-Age=0; Path=/`;
+      delete preparing[a.dataset.what];
+      drawStatus();
+    }, 300);
+  }, true);
 
   model.on("change:message", drawMessage);
   model.on("change:frames", drawGrid);

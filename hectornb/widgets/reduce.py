@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import anywidget
 import numpy as np
@@ -24,9 +23,9 @@ from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS
 from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
 from ._esm import esm, service_api
+from ._times import request_time
 
 _HERE = Path(__file__).parent
-SYDNEY = ZoneInfo("Australia/Sydney")
 #: The PAWS form's fields, in its order: (form name, 2dFdr name).
 FORM = tuple((form, name) for form, name in FORM_NAMES.items())
 #: Columns of the archive grid: (key, heading, shown by default).
@@ -38,11 +37,6 @@ COLUMNS = (
     ("meanra", "RA (deg)", False), ("meandec", "Dec (deg)", False),
     ("setup", "Set-up", False), ("epoch", "Epoch", False),
 )  # fmt: skip
-
-
-def sydney(when: dt.datetime | None) -> str:
-    """A time as PAWS shows requests: Sydney local time."""
-    return when.astimezone(SYDNEY).strftime("%Y-%m-%d %H:%M %Z") if when else ""
 
 
 class ReduceApp(anywidget.AnyWidget):
@@ -133,13 +127,13 @@ class ReduceApp(anywidget.AnyWidget):
     def _detail(self, job_id: str) -> dict:
         job = self.session.job(job_id)
         out = job.to_json(with_plan=True)
-        out["created"] = sydney(job.created)
-        out["started"] = sydney(job.started)
-        out["finished"] = sydney(job.finished)
+        out["created"] = request_time(job.created)
+        out["started"] = request_time(job.started)
+        out["finished"] = request_time(job.finished)
         out["final"] = job.final
-        out["steps"] = [{**s, "finished": sydney(s["finished"])}
+        out["steps"] = [{**s, "finished": request_time(s["finished"])}
                         for s in self.session.steps(job_id)]  # fmt: skip
-        out["events"] = [{**e, "at": sydney(e["at"])}
+        out["events"] = [{**e, "at": request_time(e["at"])}
                          for e in self.session.events(job_id)]  # fmt: skip
         out["options_changed"] = {k: v for k, v in job.options.items()
                                   if k in OPTIONS and OPTIONS[k].default != v}  # fmt: skip
@@ -148,7 +142,7 @@ class ReduceApp(anywidget.AnyWidget):
     def _refresh_jobs(self) -> None:
         self.jobs = [
             {"id": j.id, "status": j.status, "n_frames": len(j.frames),
-             "created": sydney(j.created), "steps_done": j.steps_done,
+             "created": request_time(j.created), "steps_done": j.steps_done,
              "steps_total": j.steps_total}
             for j in self.session.jobs()
         ]  # fmt: skip
