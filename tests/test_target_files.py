@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hectornb.targets import TargetListError, parse_target_bytes, read_target_list
 from hectornb.targets.coords import format_dec, format_ra, parse_dec, parse_ra
@@ -165,3 +167,77 @@ def test_to_table_carries_units():
     table = tl.to_table()
     assert table["ra"].unit == u.deg and table["dec"].unit == u.deg
     assert list(table["name"]) == ["NGC6337", "NGC5189", "NGC6326"]
+
+
+# --- the one-pass reader of plain lists gives exactly what the line-by-line reader gives ---
+
+_PARTS = st.sampled_from(["0", "7", "12", "23", "24", "59", "60", "123", "1234"])
+_SECONDS = st.sampled_from(["0", "5.", "05.25", "59.999", "60", ".5", "12.3456", "7.1.2"])
+_DECIMAL = st.sampled_from(["0", "12.5", "359.9999", "360", ".25", "5.", "1e3", "90", "90.0001"])
+_SEP = st.sampled_from([" ", "  ", "\t", ":", " : ", ": "])
+_PAD = st.sampled_from(["", " ", "\t", "\u00a0"])
+
+
+@st.composite
+def _coordinate(draw, signed: bool) -> str:
+    sign = draw(st.sampled_from(["", "-", "+", "- "])) if signed else draw(
+        st.sampled_from(["", "", "", "-"]))  # fmt: skip
+    if draw(st.booleans()):
+        body = draw(_DECIMAL)
+    else:
+        sep1, sep2 = draw(_SEP), draw(st.one_of(st.just(None), _SEP))
+        body = f"{draw(_PARTS)}{sep1}{draw(_PARTS)}{sep2 if sep2 is not None else sep1}" \
+               f"{draw(_SECONDS)}"  # fmt: skip
+    return f"{draw(_PAD)}{sign}{body}{draw(_PAD)}"
+
+
+@st.composite
+def _target_file(draw) -> str:
+    lines = []
+    if draw(st.booleans()):
+        lines.append(draw(st.sampled_from(["name,ra,dec", "# a comment", "", "Name, RA, Dec"])))
+    for k in range(draw(st.integers(1, 12))):
+        kind = draw(st.integers(0, 20))
+        if kind == 0:
+            lines.append(draw(st.sampled_from(["", "# note", "  ", "a,b", '"q,1",2,3'])))
+            continue
+        name = draw(st.sampled_from([f"T{k}", f"T{k}", " T", "T ", "Tø", "", f"N{k}\u00a0"]))
+        lines.append(f"{name},{draw(_coordinate(False))},{draw(_coordinate(True))}")
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    return end.join(lines) + draw(st.sampled_from(["", end]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_target_file())
+def test_the_one_pass_reader_agrees_with_the_line_by_line_reader(text):
+    import hectornb.targets.parse as parse
+
+    def read(careful: bool):
+        original = parse._read_plain
+        if careful:
+            parse._read_plain = lambda _text: None
+        try:
+            found = parse.parse_target_text(text, "t.csv")
+            return ("ok", found.names, found.ra.tolist(), found.dec.tolist(),
+                    found.lines.tolist(), found.header_line)  # fmt: skip
+        except TargetListError as exc:
+            return ("error", [(e.line, e.message) for e in exc.errors])
+        finally:
+            parse._read_plain = original
+
+    assert read(careful=False) == read(careful=True)
+
+
+def test_a_survey_sized_list_takes_the_one_pass_reader():
+    from hectornb.targets.fastparse import fast_parse
+
+    rng = np.random.default_rng(2)
+    ra, dec = rng.uniform(0, 360, 5000), rng.uniform(-90, 90, 5000)
+    rows = [(f"G{i}", format_ra(a, 4), format_dec(d, 3))
+            for i, (a, d) in enumerate(zip(ra, dec, strict=True))]  # fmt: skip
+    text = "# survey\nname,ra,dec\n" + "".join(f"{n},{a},{d}\n" for n, a, d in rows)
+    names, ra_deg, dec_deg, lines, header = fast_parse(text, 200)
+    assert header == 2 and lines[0] == 3 and names == [n for n, _, _ in rows]
+    # bit for bit what the careful reader gives
+    assert ra_deg.tolist() == [parse_ra(a) for _, a, _ in rows]
+    assert dec_deg.tolist() == [parse_dec(d) for _, _, d in rows]

@@ -7,24 +7,42 @@
 
 from __future__ import annotations
 
-from ..config import Settings, get_settings
-from .badclass import BADCLASSES, BadClass, badclass
-from .export import export_csv, export_csv_chunks
-from .parse import LineError, TargetList, TargetListError, parse_target_bytes, read_target_list
-from .store import (
-    Forbidden,
-    ImportResult,
-    NotFound,
-    Page,
-    PostgresTargetStore,
-    TargetFilter,
-    TargetStoreError,
-)
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+# Names load on first use (see `hectornb._lazy`): checking a file (``hectornb targets
+# validate``) needs neither the database driver nor astropy's units.
+__getattr__, __dir__, _names = lazy_names(__name__, {
+    "BADCLASSES": ".badclass",
+    "BadClass": ".badclass",
+    "badclass": ".badclass",
+    "export_csv": ".export",
+    "export_csv_chunks": ".export",
+    "LineError": ".parse",
+    "TargetList": ".parse",
+    "TargetListError": ".parse",
+    "parse_target_bytes": ".parse",
+    "read_target_list": ".parse",
+    "Forbidden": ".store",
+    "ImportResult": ".store",
+    "NotFound": ".store",
+    "Page": ".store",
+    "PostgresTargetStore": ".store",
+    "TargetFilter": ".store",
+    "TargetStoreError": ".store",
+})  # fmt: skip
 
 
 def target_store(settings: Settings | None = None):
     """The configured target store: PostgreSQL, or MongoDB for a ``mongodb://`` targets URL;
     in a user's server at a data centre (``HECTORNB_SERVICE_URL``), the service's."""
+    from ..config import get_settings
+    from .store import PostgresTargetStore
+
     settings = settings or get_settings()
     if settings.service_url:
         from .remote import RemoteTargetStore
@@ -38,23 +56,4 @@ def target_store(settings: Settings | None = None):
     return PostgresTargetStore(settings)
 
 
-__all__ = [
-    "BADCLASSES",
-    "BadClass",
-    "Forbidden",
-    "ImportResult",
-    "LineError",
-    "NotFound",
-    "Page",
-    "PostgresTargetStore",
-    "TargetFilter",
-    "TargetList",
-    "TargetListError",
-    "TargetStoreError",
-    "badclass",
-    "export_csv",
-    "export_csv_chunks",
-    "parse_target_bytes",
-    "read_target_list",
-    "target_store",
-]
+__all__ = [*_names, "target_store"]
