@@ -37,6 +37,11 @@ def test_a_service_by_url_shows_its_tables_capabilities_and_examples(app, platfo
 def test_sync_and_async_queries_through_pyvo(app):
     app.run(f"SELECT id, mag FROM {T} WHERE mag < 9 ORDER BY id")
     assert [r[0] for r in app.result["rows"]] == [12, 13, 15]
+    # floats shown as their type carries them, not 17 digits; the table keeps every digit
+    app.run(f"SELECT id, ra, 1.0/3 AS third FROM {T} WHERE id = 12")
+    shown = app.result["rows"][0]
+    assert shown[2] == "0.3333333333" and len(shown[1].replace(".", "")) <= 10
+    assert app._table["third"][0] == 1.0 / 3
     job_id = app.run(f"SELECT id FROM {T} WHERE dec < -50 ORDER BY id", mode="async")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -41,11 +41,22 @@ _DOWNLOADS = {
 }
 
 
-def _cell(value):
+def _float_text(column):
+    """How the grid writes a column's floats: as its VOTable ``precision`` and ``width`` say
+    (astropy's ``format``), else with the digits the type carries (7 for float32, 10 for
+    float64: 10^-7 degrees is 0.4 mas). The downloads keep every digit."""
+    spec = column.info.format
+    if isinstance(spec, str) and "{" in spec:
+        return lambda v: spec.format(v).strip()
+    digits = 7 if column.dtype.kind == "f" and column.dtype.itemsize <= 4 else 10
+    return lambda v: f"{v:.{digits}g}"
+
+
+def _cell(value, as_text=None):
     if value is None or value is np.ma.masked:
         return None
     if isinstance(value, np.ndarray):
-        return [_cell(v) for v in value.tolist()]
+        return [_cell(v, as_text) for v in value.tolist()]
     if isinstance(value, (bytes, np.bytes_)):
         return value.decode("utf-8", "replace")
     if isinstance(value, (np.integer, int)):
@@ -53,17 +64,21 @@ def _cell(value):
         return str(v) if abs(v) > 2**53 else v  # beyond JavaScript's exact integers: text
     if isinstance(value, (np.floating, float)):
         v = float(value)
-        return None if math.isnan(v) else v
+        if math.isnan(v):
+            return None
+        return as_text(v) if as_text else v
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     return str(value)
 
 
 def table_rows(table: Table, limit: int = SHOWN) -> list[list]:
-    """The first ``limit`` rows of ``table`` as JSON values (masked cells are None)."""
+    """The first ``limit`` rows of ``table`` as JSON values (masked cells are None, floats
+    as text to the column's precision)."""
+    texts = {c: _float_text(table[c]) for c in table.colnames if table[c].dtype.kind == "f"}
     out = []
     for row in table[:limit]:
-        out.append([_cell(row[c]) for c in table.colnames])
+        out.append([_cell(row[c], texts.get(c)) for c in table.colnames])
     return out
 
 
