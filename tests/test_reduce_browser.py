@@ -89,6 +89,18 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
                     r"\d+ of 19 steps done)", first), first  # fmt: skip
     status.locator(".hnb-badge", has_text="Finished").wait_for(timeout=180_000)
     assert "COSRAY_MTHD=NONE" in status.inner_text()
+    # the cluster's dashboard through the platform, behind its sign-in, with live plots
+    link = status.locator("a", has_text="Dask dashboard").get_attribute("href")
+    assert link.endswith("/hectornb/dask/status") and not link.startswith("http")
+    dashboard = page.context.new_page()
+    dashboard.goto(platform["base"] + link)
+    dashboard.wait_for_selector("canvas", timeout=30_000)
+    assert dashboard.locator("canvas").count() > 5 and "Dask" in dashboard.title()
+    dashboard.close()
+    import requests
+
+    anonymous = requests.get(platform["base"] + link, allow_redirects=False, timeout=30)
+    assert anonymous.status_code in (302, 401, 403)
     # once finished the outcome is said once, in the request's message
     assert status.locator(".hnb-steps-count").inner_text() == ""
     assert status.locator(".hnb-job-message").inner_text().startswith("19 of 19 steps done")

@@ -262,9 +262,11 @@ def run_steps(
 
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, settings: Settings | None = None,
-                memory_limit: str = "3GiB", dashboard: bool = False) -> Iterator:  # fmt: skip
+                memory_limit: str = "3GiB", dashboard: bool = False,
+                dashboard_prefix: str = "") -> Iterator:  # fmt: skip
     """A client of ``HECTORNB_DASK_SCHEDULER``, or of a local cluster of ``workers`` processes
-    (with its dashboard on a free port when ``dashboard`` and bokeh is installed).
+    (with its dashboard on a free loopback port, under the URL path ``dashboard_prefix``,
+    when ``dashboard`` and bokeh is installed).
 
     The memory limit makes Dask restart a worker that runs away instead of letting it take
     the machine; a full Hector frame needs about 1 GB.
@@ -295,6 +297,7 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
                       else None,
                       security=True if hub else None, local_directory=str(scratch),
                       memory_limit=memory_limit, silence_logs=50,
+                      scheduler_kwargs={"http_prefix": dashboard_prefix or None},
                       resources={f"hectornb-{__version__}": 1}) as cluster, \
             Client(cluster) as client:  # fmt: skip
         yield client

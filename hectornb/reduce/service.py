@@ -191,7 +191,8 @@ class JobRunner:
         self.root = str(self.settings.home / "reduce") + "/"
         self.client = None
         self._ready = threading.Event()  # set while the Dask client is connected
-        self.dashboard = ""
+        self.dashboard = ""  # the dashboard as the platform serves it (hectornb/dask/status)
+        self.dashboard_upstream = ""  # where it listens, on loopback
         self._active: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._deadline: float | None = None  # when stopping: how long running jobs may take
@@ -255,8 +256,11 @@ class JobRunner:
             self.client = None
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
-        client = stack.enter_context(dask_client(self.settings.reduce_workers, self.settings,
-                                                 dashboard=True))  # fmt: skip
+        # the dashboard under the path the platform serves it at (see server.dask_proxy)
+        base = os.environ.get("HECTORNB_SERVER_BASE_URL", "/")
+        prefix = base.rstrip("/") + "/hectornb/dask"
+        client = stack.enter_context(dask_client(
+            self.settings.reduce_workers, self.settings, dashboard=True, dashboard_prefix=prefix))
         # a fresh worker spends seconds importing the engine on its first step; do it now
         client.run(_import_engine)
         # under a Hub the dashboard (on the service's loopback) is for the operator, not a
@@ -264,7 +268,9 @@ class JobRunner:
         from ..identity import is_hub_service
 
         link = getattr(client, "dashboard_link", "") or ""
-        self.dashboard = "" if is_hub_service() and "127.0.0.1" in link else link
+        local = "127.0.0.1" in link and not self.settings.dask_scheduler
+        self.dashboard_upstream = link if local else ""
+        self.dashboard = "" if is_hub_service() else (prefix + "/status" if local else link)
         self.client = client
         self._ready.set()
 
@@ -389,6 +395,11 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
         if _runner is None:
             _runner = JobRunner(settings).start()
         return _runner
+
+
+def current_runner() -> JobRunner | None:
+    """This process's embedded runner, if one was started."""
+    return _runner
 
 
 def stop_runner(timeout: float = 2) -> None:

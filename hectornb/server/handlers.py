@@ -417,6 +417,7 @@ _NAME = r"([^/]+)"
 def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
     """Every route of the platform, relative to the server's ``base_url``; the landing page
     links the apps under ``apps_at``."""
+    from .dask_proxy import dask_handlers
     from .obslog_api import obslog_handlers  # they build on this module's base handler
     from .reduce_api import reduce_handlers
     from .tap_api import tap_handlers
@@ -443,6 +444,8 @@ def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
         *obslog_handlers(u),
         *tap_handlers(u),
         *static_handlers(base_url),
+        # the reduction cluster's dashboard, for one's own server (none under the Hub)
+        *([] if is_hub_service() else dask_handlers(u)),
     ]
 
 
