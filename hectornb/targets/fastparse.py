@@ -33,6 +33,15 @@ def _lines(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends - cr
 
 
+def _spans(size: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A mask of the bytes in ``[lo, hi)`` spans that neither overlap nor touch; one byte
+    of bookkeeping per byte of text (a survey's list is a few MB)."""
+    mark = np.zeros(size + 1, np.int8)
+    mark[lo] = 1
+    mark[hi] = -1
+    return np.cumsum(mark[:-1], dtype=np.int8) > 0
+
+
 def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """Each field ``b[lo:hi]`` read as one decimal number or three sexagesimal parts.
 
@@ -45,12 +54,11 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     n = lo.size
     if (hi <= lo).any():
         return None
-    mark = np.bincount(lo, minlength=b.size + 1) - np.bincount(hi, minlength=b.size + 1)
-    pos = np.flatnonzero(np.cumsum(mark[:-1]) > 0)  # the fields' bytes, in order
-    begins = np.zeros(b.size, bool)
+    inside = _spans(b.size, lo, hi)  # the fields' bytes, in order (small types throughout:
+    begins = np.zeros(b.size, bool)  # a fresh process pays for every page it touches)
     begins[lo] = True
-    ff = np.cumsum(begins[pos]) - 1  # field of every byte
-    fb = b[pos]
+    ff = np.cumsum(begins[inside], dtype=np.int32) - 1  # field of every byte
+    fb = b[inside]
     digit = (fb >= 48) & (fb <= 57)
     dot, colon = fb == _DOT, fb == _COLON
     space = (fb == _SPACE) | (fb == _TAB)
@@ -68,13 +76,13 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     gap_colons = np.bincount(ff[colon], minlength=n)
     if ((gap_colons != 0) & (~sexa | (gap_colons != 2))).any():
         return None
-    part = np.cumsum(part_start) - 1
+    part = np.cumsum(part_start, dtype=np.int32) - 1
     # spacing next to a ':' (" : ") is left to the careful reader
     near_colon = space & (np.r_[colon[1:], False] | np.r_[False, colon[:-1]])
     if near_colon.any():
         return None
     total = int(part_start.sum())
-    idx = np.flatnonzero(in_part)
+    idx = np.flatnonzero(in_part).astype(np.int32)
     pid = part[idx]
     is_dot = dot[idx]
     dots = np.bincount(pid[is_dot], minlength=total)
@@ -82,7 +90,7 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     if (dots > 1).any() or (ndigits == 0).any() or (ndigits > 15).any():
         return None
     # each part's digits as one integer, divided by ten to the digits after its dot
-    dot_at = np.full(total, np.iinfo(np.int64).max)
+    dot_at = np.full(total, np.iinfo(np.int32).max, dtype=np.int32)
     dot_at[pid[is_dot]] = idx[is_dot]
     d_idx, d_pid = idx[~is_dot], pid[~is_dot]
     frac = np.bincount(d_pid[d_idx > dot_at[d_pid]], minlength=total)
@@ -142,12 +150,12 @@ def fast_parse(text: str, max_name: int):
     sign_byte = b[np.minimum(dec_lo, b.size - 1)]
     minus = (sign_byte == _MINUS) & (dec_lo < ends)
     dec_lo = dec_lo + (minus | ((sign_byte == _PLUS) & (dec_lo < ends)))
-    ra = _numbers(b, c1 + 1, c2)
-    dec = _numbers(b, dec_lo, ends)
-    if ra is None or dec is None:
+    # both fields of every line in one pass: RA, Dec, RA, Dec... in the order of the bytes
+    both = _numbers(b, np.column_stack([c1 + 1, dec_lo]).ravel(),
+                    np.column_stack([c2, ends]).ravel())  # fmt: skip
+    if both is None:
         return None
-    ra_sexa, h, m, s = ra
-    dec_sexa, d, dm, ds = dec
+    (ra_sexa, dec_sexa), (h, d), (m, dm), (s, ds) = ((x[0::2], x[1::2]) for x in both)
     with np.errstate(invalid="ignore"):
         if (ra_sexa & ((h >= 24) | (m >= 60) | (s >= 60))).any() or (~ra_sexa & ~(h < 360)).any():
             return None
@@ -158,12 +166,14 @@ def fast_parse(text: str, max_name: int):
     dec_abs = np.where(dec_sexa, d + dm / 60.0 + ds / 3600.0, d)
     if (dec_abs > 90.0).any():
         return None
-    # names: not empty, no spacing at either edge, not too long, each once
+    # names: not empty, no spacing at either edge, not too long, each once; read as the
+    # bytes before each line's first comma, that comma turned into a line end
     last = b[np.maximum(c1 - 1, 0)]
     if ((c1 == starts) | (last == _SPACE) | (last == _TAB) | (c1 - starts > max_name)).any():
         return None
-    text_names = "\n".join(raw[a:z].decode("utf-8") for a, z in zip(starts.tolist(), c1.tolist(),
-                                                                   strict=True))  # fmt: skip
+    names_bytes = b.copy()
+    names_bytes[c1] = _NL
+    text_names = names_bytes[_spans(b.size, starts, c1 + 1)].tobytes().decode("utf-8")[:-1]
     if not text_names.isascii() and _EDGE_SPACE.search(text_names):
         return None  # a Unicode space the careful reader strips
     names = text_names.split("\n")
