@@ -456,14 +456,14 @@ def static_handlers(base_url: str) -> list[tuple]:
     # under the server's prefix, which differs under JupyterHub.
     os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
     hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
-    plotly_js = str(resources.files("plotly").joinpath("package_data"))
+    plotly_js = str(resources.files("hectornb").joinpath("data", "plotly-basic"))
     aladin_lite = str(resources.files("hectornb").joinpath("data", "aladin-lite"))
     return [
         (url_path_join(base_url, "hectornb/hips/offline/(.*)"), web.StaticFileHandler,
          {"path": hips}),
-        # the Explore app's plots: plotly.js from the plotly package, cached by version
-        (url_path_join(base_url, "hectornb/static/(plotly\\.min\\.js)"), web.StaticFileHandler,
-         {"path": plotly_js}),
+        # the Explore app's plots: plotly.js's basic bundle, shipped, cached by version
+        (url_path_join(base_url, "hectornb/static/(plotly-basic\\.min\\.js)"),
+         web.StaticFileHandler, {"path": plotly_js}),
         # the sky views' Aladin Lite, shipped with the platform (no CDN offline)
         (url_path_join(base_url, "hectornb/static/aladin-lite/(aladin\\.js)"),
          web.StaticFileHandler, {"path": aladin_lite}),

@@ -6,14 +6,14 @@ const SMOOTHING = [1, 3, 5, 9, 15, 25];
 const FIELD_RADIUS = 60; // arcmin
 const UPLOAD_PIECE = 4 * 1024 * 1024;
 
-// plotly.js is served by the platform (from the plotly package); loaded once per page.
+// plotly.js (its basic bundle) is served by the platform; loaded once per page.
 let plotlyLoading = null;
 function loadPlotly(version) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyLoading) {
     plotlyLoading = new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = `${baseUrl()}hectornb/static/plotly.min.js?v=${encodeURIComponent(version)}`;
+      script.src = `${baseUrl()}hectornb/static/plotly-basic.min.js?v=${encodeURIComponent(version)}`;
       // an AMD loader on the page (RequireJS) would take the module instead of window
       const define = window.define;
       window.define = undefined;
