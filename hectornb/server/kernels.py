@@ -11,6 +11,7 @@ it under the page. So a kernel no page has connected to yet is left alone for
 
 from __future__ import annotations
 
+import logging
 import time
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -28,6 +29,7 @@ class PageKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         self._claimed: set[str] = set()
         self._unclaimed_since: dict[str, float] = {}
+        self.log.addFilter(_page_gone)
 
     def notify_connect(self, kernel_id: str) -> None:
         self._claimed.add(kernel_id)
@@ -45,3 +47,15 @@ class PageKernelManager(AsyncMappingKernelManager):
             if time.monotonic() - since < self.unclaimed_timeout:
                 return None  # on its way to a page
         return await super().cull_kernel_if_idle(kernel_id)
+
+
+def _page_gone(record: logging.LogRecord) -> bool:
+    """jupyter_server warns of every kernel it culls; here that is a page closed, which is
+    routine: said at INFO level, in those words."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if record.levelno == logging.WARNING and str(record.msg).startswith("Culling '") \
+            and len(args) == 5:  # fmt: skip
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg = "kernel %s given back: its page has gone and it was idle %s s"
+        record.args = (args[2], args[4])
+    return True
