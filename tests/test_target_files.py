@@ -241,3 +241,28 @@ def test_a_survey_sized_list_takes_the_one_pass_reader():
     # bit for bit what the careful reader gives
     assert ra_deg.tolist() == [parse_ra(a) for _, a, _ in rows]
     assert dec_deg.tolist() == [parse_dec(d) for _, _, d in rows]
+
+
+@pytest.mark.parametrize("text", [
+    "G1,12 30::40,1\n", "G2,:12:30 40,::10 20 30\n", "G3,12:30 40:,1\n", "G4,12 30 40::,1\n",
+    "G5,-:12 30:40,1\n", "\rG1,1,2\nG2,3,4\n", "G1,1,2\nG1\r,3,4\n", "G\r1,1,2",
+    "G\r1,1,2\nG2,3,4\n", "G1,1,2\rG2,3,4\r", "G1,12:30:40,-10:20:30\r\nG2,1,2\r\n",
+])  # fmt: skip
+def test_odd_colons_and_carriage_returns_read_as_the_careful_reader_reads_them(text):
+    import hectornb.targets.parse as parse
+
+    def read(careful: bool):
+        original = parse._read_plain
+        if careful:
+            parse._read_plain = lambda _text: None
+        try:
+            found = parse.parse_target_text(text, "t.csv")
+            return "ok", found.names, found.ra.tolist(), found.dec.tolist()
+        except TargetListError as exc:
+            return "error", [(e.line, e.message) for e in exc.errors]
+        finally:
+            parse._read_plain = original
+
+    fast = read(careful=False)
+    assert fast == read(careful=True)
+    assert fast[0] == "error" or all("\r" not in n for n in fast[1])  # never a CR in a name

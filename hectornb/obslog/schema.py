@@ -303,6 +303,13 @@ def validate(coll: Collection, data: dict, partial: bool = False) -> dict:
         from ..instrument import night_time
 
         clean["time"] = night_time(clean["night"], clean["time"])
+    elif isinstance(clean.get("time"), dt.datetime) and isinstance(clean.get("night"), dt.date):
+        from ..instrument import night_time
+
+        # a whole timestamp must fall during its night (within a day of its local midnight)
+        if abs(clean["time"] - night_time(clean["night"], dt.time(12))) > dt.timedelta(days=1):
+            errors.append({"field": "time", "reason": f"{clean['time']:%Y-%m-%d %H:%M} UT is "
+                           f"not during the night of {clean['night']}"})  # fmt: skip
     elif isinstance(clean.get("time"), dt.time) and not partial:
         errors.append({"field": "time", "reason": "a time of day needs the night's date"})
     if coll.name == "runs" and not errors and clean.get("start_date") and clean.get("end_date") \

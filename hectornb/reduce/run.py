@@ -280,9 +280,9 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
         return
     from .. import __version__
 
-    # Under a Hub other people's code runs on this machine: the scheduler and workers speak
-    # TLS with throw-away certificates, so no one without them can run code on the cluster
-    # (as the service's user, in the service's process).
+    # The scheduler runs in this process and listens on loopback, where every local user can
+    # reach it: the scheduler and workers speak TLS with throw-away certificates, so no one
+    # without them can run code on the cluster (as this process, reading its token).
     from ..identity import is_hub_service
 
     hub = is_hub_service()
@@ -295,7 +295,7 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
                       # a Hub, where other people's code shares that loopback
                       dashboard_address="127.0.0.1:0" if dashboard and _has_bokeh() and not hub
                       else None,
-                      security=True if hub else None, local_directory=str(scratch),
+                      security=True, local_directory=str(scratch),
                       memory_limit=memory_limit, silence_logs=50,
                       scheduler_kwargs={"http_prefix": dashboard_prefix or None},
                       resources={f"hectornb-{__version__}": 1}) as cluster, \

@@ -150,7 +150,7 @@ def _no_night_objects(settings: Settings, user: str, night_from: str | None,
             raise Forbidden(
                 f"{nights}: the object frames belong to programmes you ({user}) are not a "
                 f"member of and that are not public yet: {names}. A data manager can add you: "
-                f"hectornb reduce programme set {first} --member {user}")  # fmt: skip
+                f"hectornb programme set {first} --member {user}")  # fmt: skip
         latest = [r["night"] for r in conn.execute(
             "SELECT DISTINCT night FROM raw_frame WHERE ndfclass = 'MFOBJECT'"
             " ORDER BY night DESC LIMIT 5").fetchall()]  # fmt: skip
@@ -304,8 +304,10 @@ class JobRunner:
                               result.seconds, "\n".join(result.log), result.worker, done,
                               total, result.step.describe())  # fmt: skip
             if result.status == "done" and result.step.task in _PRODUCTS:
-                pdfs.append(self.client.submit(product_pdf, Path(result.step.output),
-                                               pure=False, priority=-(10**9)))  # fmt: skip
+                # in the owner's fair share, as the steps: a PDF never waits behind someone
+                # else's whole night
+                pdfs.append(self.client.submit(product_pdf, Path(result.step.output), pure=False,
+                                               priority=self.fair.next(job.owner)))
 
         def should_stop() -> str:
             if self._stop.is_set():
@@ -314,7 +316,8 @@ class JobRunner:
 
         try:
             Path(job.outdir).mkdir(parents=True, exist_ok=True)
-            while not self._ready.wait(0.5):  # the cluster starting (the first request)
+            while self.client is None:  # the cluster starting (the first request)
+                self._ready.wait(0.5)
                 should_stop()
             if self.dashboard and not described["dashboard"]:  # planned before it started
                 described["dashboard"] = self.dashboard

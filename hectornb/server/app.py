@@ -65,6 +65,9 @@ class HectornbServer(Voila):
         shutil.rmtree(self.connection_dir, ignore_errors=True)
         run_sync(self.kernel_manager.shutdown_all)(now=True)
         background.join(15)
+        from ..db import engine
+
+        engine.forget_gone_handles()  # the kernels killed: the database may stop at exit
 
 
 def serve(port: int | None = None, open_browser: bool = True, demo: bool = False) -> int:

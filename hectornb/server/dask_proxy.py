@@ -10,7 +10,7 @@ everyone's frames.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httpclient, web, websocket
@@ -30,18 +30,21 @@ def dashboard_upstream() -> str | None:
 
 
 def _upstream_uri(handler: web.RequestHandler) -> str:
-    # the signed-in user's token stays here; the path is the same under the same prefix
-    query = [(k, v) for k, vs in handler.request.query_arguments.items() if k != "token"
-             for v in vs]  # fmt: skip
-    path = handler.request.path
-    return path + ("?" + urlencode([(k, v.decode()) for k, v in query]) if query else "")
+    # the signed-in user's token stays here; the rest of the query goes as it came (bytes
+    # that are not UTF-8 too); the path is the same under the same prefix
+    query = "&".join(p for p in handler.request.query.split("&")
+                     if p and p.split("=", 1)[0] != "token")  # fmt: skip
+    return handler.request.path + ("?" + query if query else "")
 
 
 class DashboardHandler(JupyterHandler):
     """Pages, scripts and JSON of the dashboard."""
 
     @web.authenticated
-    async def get(self, _path: str = "") -> None:
+    async def get(self, path: str = "") -> None:
+        if not path:  # the dashboard's own redirect is relative, to a path that is not there
+            self.redirect(self.request.path.rstrip("/") + "/status")
+            return
         upstream = dashboard_upstream()
         if upstream is None:
             raise web.HTTPError(404, "no Dask dashboard yet: the cluster starts with the "
@@ -91,8 +94,12 @@ class DashboardSocketHandler(websocket.WebSocketHandler, JupyterHandler):
     def _from_upstream(self, message) -> None:
         if message is None:
             self.close()
-        elif self.ws_connection is not None:
-            self.write_message(message, binary=isinstance(message, bytes))
+            return
+        try:
+            sent = self.write_message(message, binary=isinstance(message, bytes))
+        except websocket.WebSocketClosedError:
+            return  # the browser went away mid-stream
+        sent.add_done_callback(lambda f: f.exception())  # a late close is not an error
 
     async def on_message(self, message) -> None:
         if self.upstream is not None:
@@ -106,5 +113,5 @@ class DashboardSocketHandler(websocket.WebSocketHandler, JupyterHandler):
 def dask_handlers(u) -> list[tuple]:
     return [
         (u("hectornb/dask/(.*/ws)"), DashboardSocketHandler),
-        (u("hectornb/dask/(.*)"), DashboardHandler),
+        (u("hectornb/dask/?(.*)"), DashboardHandler),
     ]

@@ -77,9 +77,11 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     if ((gap_colons != 0) & (~sexa | (gap_colons != 2))).any():
         return None
     part = np.cumsum(part_start, dtype=np.int32) - 1
-    # spacing next to a ':' (" : ") is left to the careful reader
-    near_colon = space & (np.r_[colon[1:], False] | np.r_[False, colon[:-1]])
-    if near_colon.any():
+    # a ':' sits between two parts of its field, touching both ("12:30:40"); anything else
+    # ("12 30::40", ":12:30 40", " : ") is left to the careful reader
+    part_before = np.r_[False, in_part[:-1]] & same_field_before
+    part_after = np.r_[in_part[1:], False] & np.r_[ff[1:] == ff[:-1], False]
+    if (colon & ~(part_before & part_after)).any():
         return None
     total = int(part_start.sum())
     idx = np.flatnonzero(in_part).astype(np.int32)
@@ -107,11 +109,23 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     return sexa, value[p0], np.where(sexa, value[p1], 0.0), np.where(sexa, value[p2], 0.0)
 
 
+#: Above this many bytes the careful reader reads the list: the arrays here take about 40
+#: times the text, the careful reader about 11 times (a 64 MiB upload: 3 GB against 0.7 GB).
+MAX_BYTES = 8 * 2**20
+
+
 def fast_parse(text: str, max_name: int):
     """(names, ra, dec, line numbers, header line) of a list of plain lines; else None."""
     raw = text.encode("utf-8")
+    if len(raw) > MAX_BYTES:
+        return None
     b = np.frombuffer(raw, np.uint8)
     if (b == _QUOTE).any():
+        return None
+    # a carriage return only as part of "\r\n": the careful reader splits a file of lone
+    # CRs into lines, and takes CRs anywhere else for what they are
+    after_cr = np.flatnonzero(b == _CR) + 1
+    if (after_cr >= b.size).any() or (b[after_cr[after_cr < b.size]] != _NL).any():
         return None
     starts, ends = _lines(b)
     if starts.size == 0:

@@ -176,7 +176,11 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
     data_lines = 0
     # Checked once for the whole text, so the common clean file skips per-name work.
     normalise = not unicodedata.is_normalized("NFC", text)
-    controls = _CONTROL.search(text.replace("\n", "").replace("\r", "")) is not None
+    # line ends aside ("\n", "\r\n", or lone "\r" in a file without "\n"), a CR is a control
+    # character like any other: in a name it would end a row of the database's COPY
+    ends_removed = text.replace("\r\n", "").replace("\n", "") if "\n" in text else \
+        text.replace("\r", "")  # fmt: skip
+    controls = _CONTROL.search(ends_removed) is not None
     if not normalise and not controls:
         fast = _read_plain(text)
         if fast is not None:

@@ -143,7 +143,9 @@ function render({ model, el: root }) {
         <button data-act="save" ${fresh ? "" : "disabled"}>Save new row</button>
         <button data-act="selected">Get Selected Rows</button>
         <a class="button" data-testid="csv" href="${csv}" download="${v.collection}.csv">Download CSV export</a>
-        ${logs ? `<button data-act="date">Add new Date</button>` : ""}
+        ${logs ? `<button data-act="date">Add new Date</button>
+          <label>night report <input type="date" data-testid="report-night" value="${esc(model.get("rows")[0]?.night || "")}"></label>
+          <a class="button" data-testid="report" target="_blank" href="#">PDF</a>` : ""}
         <input data-testid="search" placeholder="search" value="${esc(v.q || "")}">
         <label><input type="checkbox" data-testid="show-deleted" ${v.deleted ? "checked" : ""}> deleted</label>
         <button data-act="prev" ${v.offset ? "" : "disabled"}>◀</button>
@@ -169,9 +171,14 @@ function render({ model, el: root }) {
     padScroll();
   }
 
-  // a cell brought into view (focus, Tab) is not left under the sticky columns
+  // a cell brought into view (focus, Tab) is not left under the sticky columns; the grid
+  // ends inside the window, so its last row and scrollbar can be reached
   function padScroll() {
     const scroller = page.querySelector(".hnb-grid-scroll");
+    if (scroller) {
+      const room = window.innerHeight - scroller.getBoundingClientRect().top - 16;
+      scroller.style.maxHeight = `${Math.max(160, Math.round(room))}px`;
+    }
     const key = page.querySelector("thead .hnb-stick-key"), act = page.querySelector("thead .hnb-stick-act");
     if (!scroller || !key || !act) return;
     scroller.style.scrollPaddingLeft = `${key.offsetLeft + key.offsetWidth}px`;
@@ -302,6 +309,15 @@ function render({ model, el: root }) {
       box.textContent = JSON.stringify(rows, null, 1);
     }
   });
+  // the night report of the chosen night (the REST API draws it)
+  root.addEventListener("click", (ev) => {
+    const a = ev.target.closest('[data-testid="report"]');
+    if (!a) return;
+    const night = page.querySelector('[data-testid="report-night"]').value;
+    if (!night) { ev.preventDefault(); return; }
+    a.href = `${apiBase(model)}obslog/reports/${night}.pdf`;
+  }, true);
+  window.addEventListener("resize", () => padScroll());
   root.addEventListener("change", (ev) => {
     if (ev.target.dataset.testid === "show-deleted") {
       const v = model.get("view");

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,10 +46,12 @@ def _float_text(column):
     """How the grid writes a column's floats: as its VOTable ``precision`` and ``width`` say
     (astropy's ``format``), else with the digits the type carries (7 for float32, 10 for
     float64: 10^-7 degrees is 0.4 mas). The downloads keep every digit."""
-    spec = column.info.format
-    if isinstance(spec, str) and "{" in spec:
-        return lambda v: spec.format(v).strip()
     digits = 7 if column.dtype.kind == "f" and column.dtype.itemsize <= 4 else 10
+    spec = column.info.format
+    found = re.fullmatch(r"\{:\d*\.(\d+)([eEfFgG])\}", spec) if isinstance(spec, str) else None
+    if found:  # a service's precision, at most 17 digits (a double holds no more); no width
+        places, kind = min(int(found[1]), 17), found[2]
+        return lambda v: f"{v:.{places}{kind}}"
     return lambda v: f"{v:.{digits}g}"
 
 
