@@ -207,25 +207,28 @@ def _target_file(draw) -> str:
     return end.join(lines) + draw(st.sampled_from(["", end]))
 
 
+def _read(text: str, careful: bool) -> tuple:
+    """What a list reads as: by the one-pass reader where it can, or (``careful``) line by
+    line only; the targets with their lines and header, or every error."""
+    import hectornb.targets.parse as parse
+
+    original = parse._read_plain
+    if careful:
+        parse._read_plain = lambda _text: None
+    try:
+        found = parse.parse_target_text(text, "t.csv")
+        return ("ok", found.names, found.ra.tolist(), found.dec.tolist(),
+                found.lines.tolist(), found.header_line)  # fmt: skip
+    except TargetListError as exc:
+        return ("error", [(e.line, e.message) for e in exc.errors])
+    finally:
+        parse._read_plain = original
+
+
 @settings(max_examples=400, deadline=None)
 @given(_target_file())
 def test_the_one_pass_reader_agrees_with_the_line_by_line_reader(text):
-    import hectornb.targets.parse as parse
-
-    def read(careful: bool):
-        original = parse._read_plain
-        if careful:
-            parse._read_plain = lambda _text: None
-        try:
-            found = parse.parse_target_text(text, "t.csv")
-            return ("ok", found.names, found.ra.tolist(), found.dec.tolist(),
-                    found.lines.tolist(), found.header_line)  # fmt: skip
-        except TargetListError as exc:
-            return ("error", [(e.line, e.message) for e in exc.errors])
-        finally:
-            parse._read_plain = original
-
-    assert read(careful=False) == read(careful=True)
+    assert _read(text, careful=False) == _read(text, careful=True)
 
 
 def test_a_survey_sized_list_takes_the_one_pass_reader():
@@ -249,20 +252,6 @@ def test_a_survey_sized_list_takes_the_one_pass_reader():
     "G\r1,1,2\nG2,3,4\n", "G1,1,2\rG2,3,4\r", "G1,12:30:40,-10:20:30\r\nG2,1,2\r\n",
 ])  # fmt: skip
 def test_odd_colons_and_carriage_returns_read_as_the_careful_reader_reads_them(text):
-    import hectornb.targets.parse as parse
-
-    def read(careful: bool):
-        original = parse._read_plain
-        if careful:
-            parse._read_plain = lambda _text: None
-        try:
-            found = parse.parse_target_text(text, "t.csv")
-            return "ok", found.names, found.ra.tolist(), found.dec.tolist()
-        except TargetListError as exc:
-            return "error", [(e.line, e.message) for e in exc.errors]
-        finally:
-            parse._read_plain = original
-
-    fast = read(careful=False)
-    assert fast == read(careful=True)
+    fast = _read(text, careful=False)
+    assert fast == _read(text, careful=True)
     assert fast[0] == "error" or all("\r" not in n for n in fast[1])  # never a CR in a name
