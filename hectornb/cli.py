@@ -80,7 +80,7 @@ def _cmd_targets_lists(args: argparse.Namespace) -> int:
     for info in target_store().lists():
         print(
             f"{info.name}\t{info.n_targets} targets\t{info.n_classified} classified"
-            f"\towner {info.owner}\t{info.created_at:%Y-%m-%d %H:%M}"
+            f"\towner {info.owner}\t{info.created_at:%Y-%m-%d %H:%M %Z}"
         )
     return 0
 

@@ -33,7 +33,7 @@ def _session(args: argparse.Namespace):
 
 def _show(job) -> None:
     print(f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
-          f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M}  {job.message}")  # fmt: skip
+          f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M %Z}  {job.message}")  # fmt: skip
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -76,7 +76,8 @@ def _wait(job_id: str, session) -> int:
     while True:
         for event in session.events(job_id, seen):
             seen = event["seq"]
-            print(f"{event['at']:%H:%M:%S} {event['kind']:<9} {event['message']}", file=sys.stderr)
+            print(f"{event['at']:%H:%M:%S %Z} {event['kind']:<9} {event['message']}",
+                  file=sys.stderr)
         job = session.job(job_id)
         if job.final:
             _show(job)

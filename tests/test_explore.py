@@ -126,3 +126,27 @@ def test_explorer_opens_only_the_users_own_requests(database_url):
         SpectrumExplorer(job=theirs.id)
     with pytest.raises(NotFound):
         SpectrumExplorer(job=str(uuid.uuid4()))
+
+
+def test_page_address_opens_the_product_once_in_a_kernel_voila_started_for_it(monkeypatch):
+    """A kernel Voilà starts for a page has the page's query in its environment: the product
+    it names opens at once, and the page's own ``init`` with the same address changes
+    nothing; outside Voilà nothing is opened."""
+    from hectornb.widgets._page_request import when_page_requested
+
+    asked = []
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)
+    when_page_requested(asked.append)
+    assert asked == []  # JupyterLab: no page
+
+    multi = "emlLogVacuumHelioMultiple.fits"
+    monkeypatch.setenv("VOILA_PREHEAT", "False")
+    monkeypatch.setenv("QUERY_STRING", f"product={multi}&fibre=3&token=x")
+    explorer = SpectrumExplorer()
+    explorer.open_when_page_requested()
+    assert explorer.product.endswith(multi) and explorer.fibre == 2
+    chosen = next(c["key"] for c in explorer.choices if not c["key"].endswith(multi))
+    explorer.product = chosen
+    explorer._on_message(explorer, {"type": "init", "params": {
+        "product": multi, "fibre": "3", "token": "x"}}, [])  # fmt: skip
+    assert explorer.product == chosen and explorer.ready  # what the user chose since stays

@@ -118,7 +118,15 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     assert sum(n.endswith("red.fits") for n in names) == 6 and "log.txt" in names
     assert sum(n.endswith("red.pdf") for n in names) == 6
     page.wait_for_selector(".hnb-download[data-what=reduced]:not(.hnb-preparing)")
-    # the products open in the Explore app: a fibre clicked on the field is the one drawn
+    # the products open in the Explore app: a fibre clicked on the field is the one drawn.
+    # The kernel opens the request's product while the page loads, so the widget's first
+    # drawing already shows it; plotly.js is fetched once, by the page's head.
+    page.context.add_init_script("""new MutationObserver((_, seen) => {
+        const root = document.querySelector('[data-testid=explore]');
+        if (!root) return;
+        window.firstSummary = root.querySelector('[data-testid=summary]').textContent;
+        seen.disconnect();
+    }).observe(document, {subtree: true, childList: true});""")
     with page.context.expect_page() as opened:
         status.locator(".hnb-explore").click()
     explore = opened.value
@@ -130,6 +138,10 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     assert sum(x.endswith("red.fits") for x in labels) == 6
     explore.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.fibre"
                               " === '0'", timeout=30_000)  # fmt: skip
+    first = explore.evaluate("window.firstSummary")
+    assert "Field" in first and first == explore.text_content('[data-testid="summary"]')
+    assert explore.evaluate("""performance.getEntriesByType('resource')
+        .filter((r) => r.name.includes('plotly-basic.min.js')).length""") == 1
     fibre = explore.locator('[data-testid="field"] g.hnb-fib.hnb-type-P').nth(3)
     number = int(fibre.get_attribute("data-fibre"))
     fibre.click()

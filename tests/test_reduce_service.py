@@ -180,6 +180,11 @@ def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
         submit("alice", night_from="2025-08-30", settings=settings)
     with pytest.raises(Invalid, match="'2025-02-30' is not a night: give yymmdd"):
         submit("alice", night_from="2025-02-30", settings=settings)
+    with pytest.raises(Invalid, match=r"the last night \(2024-10-01\) is before the first"):
+        submit("alice", night_from="2025-10-01", night_to="2024-10-01", settings=settings)
+    for far in ("9999-12-31", "0001-01-01", "20690101"):  # no yymmdd name: refused, not wrapped
+        with pytest.raises(Invalid, match="names nights yymmdd, which reaches only 1969–2068"):
+            submit("alice", night_from=far, settings=settings)
     for call in (store.get, store.steps, store.events, store.cancel):
         with pytest.raises(Forbidden):
             call(job.id, "bob")
@@ -539,3 +544,26 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     assert bob.finished < alice.finished
     # the Dask dashboard, for the page: as the platform serves it, behind its sign-in
     assert alice.plan["dashboard"].endswith("hectornb/dask/status")
+
+
+def test_the_local_cluster_answers_no_one_over_plain_http(settings):
+    """The cluster's scheduler and workers listen on loopback, where every local user can
+    reach them: they speak only TLS with throw-away certificates, and with no dashboard
+    served their HTTP servers (/info pages with logs and call stacks, /metrics) answer
+    nothing."""
+    import urllib.error
+    import urllib.request
+
+    from hectornb.reduce.run import dask_client
+
+    with dask_client(1, settings) as client:
+        info = client.scheduler_info()
+        assert client.scheduler.address.startswith("tls://")
+        ports = [client.cluster.scheduler.http_server.port]
+        ports += [w["services"]["dashboard"] for w in info["workers"].values()]
+        assert len(ports) == 2
+        for port in ports:
+            for path in ("/info/main/workers.html", "/json/index.html", "/metrics", "/health"):
+                with pytest.raises(urllib.error.HTTPError) as answer:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
+                assert answer.value.code == 404, (port, path)

@@ -13,27 +13,27 @@ from hypothesis import strategies as st
 from hectornb.targets import TargetListError, parse_target_bytes, read_target_list
 from hectornb.targets.coords import format_dec, format_ra, parse_dec, parse_ra
 
-SEED_DECIMAL = b"""#This is a comment.
+DOCUMENTED_DECIMAL = b"""#This is a comment.
 000.0-06.8,273.3251257,-32.3286112
 000.1+02.6,263.8973961,-27.4009405
 000.1+04.3,262.3485294,-26.4339467
 000.1+17.2,250.9556354,-18.9425272
 """
 
-SEED_SEXAGESIMAL = b"""NGC6337,17:22:15.67,-38:29:01.73
+DOCUMENTED_SEXAGESIMAL = b"""NGC6337,17:22:15.67,-38:29:01.73
 NGC5189,13:33:32.88,-65:58:27.04
 NGC6326,17 20 46.252, -51 45 15.17
 """
 
 
-def test_seed_examples_are_accepted_with_the_right_coordinates():
-    dec = parse_target_bytes(SEED_DECIMAL, "pne.csv")
+def test_the_documented_examples_are_accepted_with_the_right_coordinates():
+    dec = parse_target_bytes(DOCUMENTED_DECIMAL, "pne.csv")
     assert dec.names == ["000.0-06.8", "000.1+02.6", "000.1+04.3", "000.1+17.2"]
     assert dec.ra[0] == pytest.approx(273.3251257, abs=1e-12)
     assert dec.dec[3] == pytest.approx(-18.9425272, abs=1e-12)
     assert list(dec.lines) == [2, 3, 4, 5]
 
-    sexa = parse_target_bytes(SEED_SEXAGESIMAL, "sample_list.txt")
+    sexa = parse_target_bytes(DOCUMENTED_SEXAGESIMAL, "sample_list.txt")
     truth = SkyCoord(
         ["17:22:15.67 -38:29:01.73", "13:33:32.88 -65:58:27.04", "17 20 46.252 -51 45 15.17"],
         unit=(u.hourangle, u.deg),
@@ -124,6 +124,15 @@ def test_every_error_is_reported_not_just_the_first():
     assert [e.line for e in info.value.errors] == [2, 3, 4, 5]
 
 
+def test_an_error_quotes_a_huge_field_short_with_its_length():
+    content = b"A,1,2\nB," + b"1" * 5_000_000 + b"x,2\n"
+    with pytest.raises(TargetListError) as info:
+        parse_target_bytes(content, "long.csv")
+    (error,) = info.value.errors
+    assert error.line == 2 and len(error.message) < 200
+    assert "'" + "1" * 60 + "'… (5,000,001 characters)" in error.message
+
+
 def test_wrong_extension_is_rejected(tmp_path):
     path = tmp_path / "targets.xlsx"
     path.write_text("A,1,2\n")
@@ -163,7 +172,7 @@ def test_sexagesimal_agrees_with_astropy_below_one_milliarcsecond():
 
 
 def test_to_table_carries_units():
-    tl = parse_target_bytes(SEED_SEXAGESIMAL, "s.csv")
+    tl = parse_target_bytes(DOCUMENTED_SEXAGESIMAL, "s.csv")
     table = tl.to_table()
     assert table["ra"].unit == u.deg and table["dec"].unit == u.deg
     assert list(table["name"]) == ["NGC6337", "NGC5189", "NGC6326"]

@@ -83,19 +83,32 @@ def night_dir(date: dt.date) -> str:
     return date.strftime("%y%m%d")
 
 
-def night_key(text: str) -> str:
-    """A night as the archive names it (``yymmdd``) from ``yymmdd``, ``YYYYMMDD`` or an ISO
-    date ``YYYY-MM-DD`` (the local date of the night's evening), or `ValueError`."""
+#: The years a ``yymmdd`` night name can stand for (Python's reading of two-digit years).
+NIGHT_YEARS = (1969, 2068)
+
+
+def night_date(text: str) -> dt.date:
+    """The date of a night's evening from ``yymmdd``, ``YYYYMMDD`` or an ISO date
+    ``YYYY-MM-DD``, or `ValueError`. The archive names nights ``yymmdd``, so a year it
+    cannot name (outside `NIGHT_YEARS`) is refused rather than wrapped into another."""
     text = str(text).strip()
     try:
         if re.fullmatch(r"\d{6}", text):
-            return night_dir(dt.datetime.strptime(text, "%y%m%d").date())
-        if re.fullmatch(r"\d{8}", text):
-            return night_dir(dt.datetime.strptime(text, "%Y%m%d").date())
-        return night_dir(dt.date.fromisoformat(text))
+            return dt.datetime.strptime(text, "%y%m%d").date()
+        date = (dt.datetime.strptime(text, "%Y%m%d").date() if re.fullmatch(r"\d{8}", text)
+                else dt.date.fromisoformat(text))  # fmt: skip
     except ValueError:
         raise ValueError(f"{text!r} is not a night: give yymmdd (240510) or YYYY-MM-DD "
                          "(2024-05-10), the date of the night's evening") from None
+    if not NIGHT_YEARS[0] <= date.year <= NIGHT_YEARS[1]:
+        raise ValueError(f"{text!r}: the archive names nights yymmdd, which reaches only "
+                         f"{NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}")  # fmt: skip
+    return date
+
+
+def night_key(text: str) -> str:
+    """A night as the archive names it (``yymmdd``); see `night_date`."""
+    return night_dir(night_date(text))
 
 
 def raw_filename(date: dt.date, ccd: int, run: int) -> str:

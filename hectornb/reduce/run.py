@@ -271,6 +271,7 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     The memory limit makes Dask restart a worker that runs away instead of letting it take
     the machine; a full Hector frame needs about 1 GB.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     settings = settings or get_settings()
@@ -290,15 +291,21 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     # user could hold the workers' lock and stall every reduction.
     scratch = settings.home / "dask-scratch"
     scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                      # loopback only, as the dashboard has no sign-in of its own; none under
-                      # a Hub, where other people's code shares that loopback
-                      dashboard_address="127.0.0.1:0" if dashboard and _has_bokeh() and not hub
-                      else None,
-                      security=True, local_directory=str(scratch),
-                      memory_limit=memory_limit, silence_logs=50,
-                      scheduler_kwargs={"http_prefix": dashboard_prefix or None},
-                      resources={f"hectornb-{__version__}": 1}) as cluster, \
+    # The dashboard is on loopback only, as it has no sign-in of its own, and there is none
+    # under a Hub, where other people's code shares that loopback.
+    served = dashboard and _has_bokeh() and not hub
+    # Without it, the scheduler and the workers would still answer plain HTTP on loopback
+    # (their /info pages show workers, logs and call stacks): no routes, nothing to read.
+    quiet = {"distributed.worker.http.routes": []}
+    if not served:
+        quiet["distributed.scheduler.http.routes"] = []
+    with dask.config.set(quiet), \
+            LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                         dashboard_address="127.0.0.1:0" if served else None,
+                         security=True, local_directory=str(scratch),
+                         memory_limit=memory_limit, silence_logs=50,
+                         scheduler_kwargs={"http_prefix": dashboard_prefix or None},
+                         resources={f"hectornb-{__version__}": 1}) as cluster, \
             Client(cluster) as client:  # fmt: skip
         yield client
 

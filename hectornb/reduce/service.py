@@ -28,7 +28,7 @@ from .. import __version__
 from ..config import Settings, get_settings
 from ..db import engine as db
 from ..errors import Forbidden, Invalid
-from ..instrument import night_key
+from ..instrument import night_date, night_dir
 from . import access, notify
 from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
@@ -67,9 +67,12 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
     settings = settings or get_settings()
     try:
         parse_engine(engine)
-        night_from, night_to = (night_key(n) if n else n for n in (night_from, night_to))
+        first, last = (night_date(n) if n else None for n in (night_from, night_to))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+    if first and last and last < first:
+        raise Invalid(f"the last night ({last:%Y-%m-%d}) is before the first ({first:%Y-%m-%d})")
+    night_from, night_to = (night_dir(d) if d else None for d in (first, last))
     try:
         resolved = resolve(options or {}, engine)
     except OptionError as exc:

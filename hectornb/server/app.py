@@ -29,6 +29,9 @@ from . import access_log
 from .apps import SERVICE_HANDLERS, TEMPLATE, USER_HEADER, AppNotebooks, notebooks_dir
 from .handlers import handlers
 
+#: Seconds Voilà waits, after a page takes the pool's kernel, before starting the next one.
+POOL_REFILL_DELAY = 4
+
 
 class HectornbServer(Voila):
     """Voilà plus the hectornb landing page and REST API."""
@@ -107,6 +110,10 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
             "--no-browser" if not open_browser else "--Voila.open_browser=True",
             "--Voila.auto_token=True",
             "--VoilaConfiguration.preheat_kernel=True",
+            # A page taken, the pool's next kernel runs its notebook in this process; after
+            # 1 s (Voilà's default) that work lands on the page's own loading (its scripts
+            # and kernel connection wait on this server), so it waits for the page instead.
+            f"--VoilaKernelManager.fill_delay={POOL_REFILL_DELAY}",
         ]
     argv += [
         # Kernels over IPC sockets beside their connection files, in Voilà's private (0700)

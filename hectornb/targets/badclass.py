@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import astropy.units as u
 
+from .coords import quote_field
+
 
 @dataclass(frozen=True)
 class BadClass:
@@ -71,5 +73,5 @@ def parse_badclass(text: str) -> int:
     """A class typed by a person (``"4"``, ``" 4 "``) as an int, or `ValueError`."""
     s = str(text).strip()
     if not s.isdigit():
-        raise ValueError(f"BADCLASS must be an integer 0–8, not {text!r}")
+        raise ValueError(f"BADCLASS must be an integer 0–8, not {quote_field(str(text))}")
     return badclass(int(s)).value

@@ -26,6 +26,18 @@ class CoordinateError(ValueError):
     """A coordinate field that cannot be read; the message says why, for a person."""
 
 
+#: How much of a bad field an error message repeats: enough to find it on its line.
+SHOWN_CHARS = 60
+
+
+def quote_field(text: str) -> str:
+    """The field as an error message quotes it, cut short if long (a message that repeats a
+    5 MB field would be a 5 MB answer)."""
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}… ({len(text):,} characters)"
+
+
 def _split(text: str, what: str) -> tuple[float, bool, tuple[float, float, float] | None]:
     """(sign, is_sexagesimal, parts or decimal) of one field, or `CoordinateError`."""
     m = _FIELD.fullmatch(text)
@@ -34,14 +46,14 @@ def _split(text: str, what: str) -> tuple[float, bool, tuple[float, float, float
         if not text:
             raise CoordinateError(f"{what} is empty")
         if any(w in low for w in ("nan", "inf")):
-            raise CoordinateError(f"{what} {text!r} is not a number")
+            raise CoordinateError(f"{what} {quote_field(text)} is not a number")
         if _LOOSE_SEXA.fullmatch(text):
             raise CoordinateError(
-                f"{what} {text!r}: sexagesimal parts must be separated by ':' or spaces, "
-                "the same separator throughout"
+                f"{what} {quote_field(text)}: sexagesimal parts must be separated by ':' or "
+                "spaces, the same separator throughout"
             )
         raise CoordinateError(
-            f"{what} {text!r} is neither decimal degrees nor sexagesimal "
+            f"{what} {quote_field(text)} is neither decimal degrees nor sexagesimal "
             "(e.g. 17:22:15.67 or 17 22 15.67)"
         )
     sign = -1.0 if m["sign"] == "-" else 1.0
@@ -53,9 +65,9 @@ def _split(text: str, what: str) -> tuple[float, bool, tuple[float, float, float
 
 def _check_minsec(text: str, what: str, b: float, c: float) -> None:
     if b >= 60:
-        raise CoordinateError(f"{what} {text!r}: minutes {b:g} must be below 60")
+        raise CoordinateError(f"{what} {quote_field(text)}: minutes {b:g} must be below 60")
     if c >= 60:
-        raise CoordinateError(f"{what} {text!r}: seconds {c:g} must be below 60")
+        raise CoordinateError(f"{what} {quote_field(text)}: seconds {c:g} must be below 60")
 
 
 def parse_ra(text: str) -> float:
@@ -74,14 +86,14 @@ def parse_ra(text: str) -> float:
     text = text.strip()
     sign, sexa, (a, b, c) = _split(text, "RA")
     if sign < 0:
-        raise CoordinateError(f"RA {text!r} must not be negative")
+        raise CoordinateError(f"RA {quote_field(text)} must not be negative")
     if sexa:
         _check_minsec(text, "RA", b, c)
         if a >= 24:
-            raise CoordinateError(f"RA {text!r}: hours {a:g} must be below 24")
+            raise CoordinateError(f"RA {quote_field(text)}: hours {a:g} must be below 24")
         return (a + b / 60.0 + c / 3600.0) * 15.0
     if not a < 360.0:
-        raise CoordinateError(f"RA {text!r} must be below 360 degrees")
+        raise CoordinateError(f"RA {quote_field(text)} must be below 360 degrees")
     return a
 
 
@@ -98,7 +110,7 @@ def parse_dec(text: str) -> float:
     else:
         value = a
     if value > 90.0:
-        raise CoordinateError(f"Dec {text!r} must lie between -90 and +90 degrees")
+        raise CoordinateError(f"Dec {quote_field(text)} must lie between -90 and +90 degrees")
     return sign * value
 
 

@@ -6,21 +6,35 @@ const SMOOTHING = [1, 3, 5, 9, 15, 25];
 const FIELD_RADIUS = 60; // arcmin
 const UPLOAD_PIECE = 4 * 1024 * 1024;
 
-// plotly.js (its basic bundle) is served by the platform; loaded once per page.
+// plotly.js (its basic bundle) is served by the platform; loaded once per page. The Voilà
+// page starts loading it with the page (the notebook's metadata names it), so it is ready
+// when the widget is drawn; in JupyterLab the first draw loads it.
 let plotlyLoading = null;
+function injectPlotly(version) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = `${baseUrl()}hectornb/static/plotly-basic.min.js?v=${encodeURIComponent(version)}`;
+    // an AMD loader on the page (RequireJS) would take the module instead of window
+    const define = window.define;
+    window.define = undefined;
+    script.onload = () => { window.define = define; resolve(window.Plotly); };
+    script.onerror = () => { window.define = define; reject(new Error("plotly.js could not be loaded")); };
+    document.head.appendChild(script);
+  });
+}
 function loadPlotly(version) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyLoading) {
-    plotlyLoading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = `${baseUrl()}hectornb/static/plotly-basic.min.js?v=${encodeURIComponent(version)}`;
-      // an AMD loader on the page (RequireJS) would take the module instead of window
-      const define = window.define;
-      window.define = undefined;
-      script.onload = () => { window.define = define; resolve(window.Plotly); };
-      script.onerror = () => { window.define = define; plotlyLoading = null; reject(new Error("plotly.js could not be loaded")); };
-      document.head.appendChild(script);
-    });
+    const early = document.querySelector("script[data-hectornb-early][src*='hectornb/static/plotly-basic.min.js']");
+    const pending = early && !early.dataset.state
+      ? new Promise((resolve) => {
+        early.addEventListener("load", resolve);
+        early.addEventListener("error", resolve);
+      })
+      : Promise.resolve();
+    plotlyLoading = pending
+      .then(() => window.Plotly || injectPlotly(version))
+      .catch((e) => { plotlyLoading = null; throw e; });
   }
   return plotlyLoading;
 }
@@ -374,14 +388,15 @@ function render({ model, el: root }) {
   model.on("change:summary", onProduct);
   model.on("change:fibres", onProduct);
   drawChoices(); say(); onProduct(); markReady();
+  // the kernel opens the product while plotly.js loads
+  const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
+  model.send({ type: "init", params });
+  if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });
   loadPlotly(model.get("plotly_version")).then(() => {
     model.set("page_ready", true);
     model.save_changes();
   }).catch(() => {});
   noteIfNoAladin("The field plot above shows the same fibres, and works without it.");
-  const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
-  model.send({ type: "init", params });
-  if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });
 }
 
 export default { render };

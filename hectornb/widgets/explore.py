@@ -31,9 +31,12 @@ from ..spectra.lines import rest_wavelengths
 from ..spectra.pdf import TYPES, spectra_pdf
 from ..spectra.products import EXAMPLES, find_products, is_product
 from ._esm import esm
+from ._page_request import when_page_requested
 from ._times import request_time
 
 _HERE = Path(__file__).parent
+#: What a user's action can fail with, said on the page (anything else is a bug, and raises).
+_USER_ERRORS = (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration)
 #: The largest file the page may upload into the kernel.
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
@@ -169,6 +172,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
         self._frame: ReducedFrame | None = None
         self._uploads = Path(tempfile.mkdtemp(prefix="hectornb-explore-"))
         self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
+        self._opened_query: dict | None = None
         self.user = self._user
         self._first_fibre = max(int(fibre) - 1, 0)
         if path is not None:
@@ -306,6 +311,41 @@ class SpectrumExplorer(anywidget.AnyWidget):
         out = self._uploads / f"{path.stem}.pdf"
         return spectra_pdf(path, out, title=path.name)
 
+    def open_from_query(self, params: dict) -> None:
+        """Open what the page's address asks for (``?job=…&product=…&fibre=…``): the product
+        whose name ends with ``product`` (of request ``job`` if given; the first if no
+        name), at the fibre (from 1).
+
+        The Voilà page sends its address once drawn; the kernel may have had it earlier from
+        the server (`open_when_page_requested`), and then this is done once."""
+        with self._query_lock:
+            if params == self._opened_query:
+                return
+            self._opened_query = dict(params)
+            job = str(params.get("job") or "")
+            if job:
+                self.offer_job(job)
+            if params.get("fibre"):
+                self._first_fibre = max(int(params["fibre"]) - 1, 0)
+            wanted = str(params.get("product") or "")
+            keys = [c["key"] for c in self.choices
+                    if not job or c["key"].startswith(f"Request {job}:")]  # fmt: skip
+            match = [k for k in keys if k.endswith(wanted)]
+            if match and (job or wanted or not self.product):
+                self.product = match[0]
+
+    def open_when_page_requested(self) -> None:
+        """Open what the Voilà page's address asks for as soon as the server passes the
+        request to this kernel, while the browser is still loading the page."""
+
+        def opened(params: dict) -> None:
+            try:
+                self.open_from_query(params)
+            except _USER_ERRORS as exc:
+                self._say(str(exc) or type(exc).__name__, "error")
+
+        when_page_requested(opened)
+
     # ---- messages from the page ------------------------------------------------------------
 
     def _say(self, text: str, kind: str = "info") -> None:
@@ -344,20 +384,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
         kind = str(content.get("type", ""))
         try:
             if kind == "init":
-                params = content.get("params") or {}
-                if params.get("job"):
-                    self.offer_job(str(params["job"]))
-                if params.get("fibre"):
-                    self._first_fibre = max(int(params["fibre"]) - 1, 0)
-                wanted = params.get("product") or ""
-                keys = [c["key"] for c in self.choices]
-                if params.get("job"):
-                    group = f"Request {params['job']}:"
-                    match = [k for k in keys if k.startswith(group) and (
-                        not wanted or k.endswith(str(wanted)))]  # fmt: skip
-                    self.product = match[0] if match else self.product
-                elif not self.product and keys:
-                    self.product = keys[0]
+                self.open_from_query(content.get("params") or {})
                 self.send({"type": "requests", "requests": self.recent_requests()})
                 self.ready = True
             elif kind == "spectrum":
@@ -376,6 +403,6 @@ class SpectrumExplorer(anywidget.AnyWidget):
                 path = self.pdf()
                 self.send({"type": "pdf", "name": path.name}, [path.read_bytes()])
                 self._say(f"{path.name}: {self.summary.get('n_fibres')} spectra", "ok")
-        except (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration) as exc:
+        except _USER_ERRORS as exc:
             self._say(str(exc) or type(exc).__name__, "error")
 

@@ -105,6 +105,7 @@ def explore_page(sky_view: bool = True, **kwargs) -> w.Widget:
     """The Explore app as the Voilà page shows it: the explorer, and the fibres in Aladin
     Lite under it when Aladin Lite can load."""
     explorer = SpectrumExplorer(**kwargs)
+    explorer.open_when_page_requested()
     if not sky_view:
         return explorer
     note = w.HTML('<div class="hnb-sky-note"><b>Sky view</b> (Aladin Lite): click a fibre to '
