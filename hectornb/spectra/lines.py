@@ -44,6 +44,15 @@ def air_to_vacuum(air: u.Quantity) -> u.Quantity:
     return air * index
 
 
+def vacuum_to_air(vacuum: u.Quantity) -> u.Quantity:
+    """Air wavelengths of vacuum wavelengths: vacuum divided by the refractive index of
+    standard air at the vacuum wavenumber (Morton 2000, ApJS 130, 403, eq. 8, as written);
+    the inverse of `air_to_vacuum` to about 0.003 Angstrom."""
+    s2 = (1e4 / vacuum.to_value(u.AA)) ** 2
+    index = 1 + 8.34254e-5 + 2.406147e-2 / (130 - s2) + 1.5998e-4 / (38.9 - s2)
+    return vacuum / index
+
+
 def rest_wavelengths(medium: str = "air") -> list[dict]:
     """The lines with their rest wavelength (Angstrom) in ``medium`` ("air" or "vacuum")."""
     if medium not in ("air", "vacuum"):
