@@ -13,6 +13,11 @@ from pathlib import Path
 _PREFIX = "HECTORNB_"
 
 
+
+#: The environment variable through which ``hectornb serve`` gives its Voilà kernels the key
+#: to their page-request socket (`hectornb.server.page_request`).
+PAGE_REQUEST_KEY_VARIABLE = "HECTORNB_PAGE_REQUEST_KEY"
+
 def _default_home() -> Path:
     return Path.home() / ".hectornb"
 

@@ -20,3 +20,15 @@ class Invalid(ValueError):
 
 class Conflict(Invalid):
     """The thing changed or exists already, so the request would overwrite it (HTTP 409)."""
+
+
+#: How much of a bad value an error message repeats: enough to find it.
+SHOWN_CHARS = 60
+
+
+def quote_field(text: str) -> str:
+    """A value as an error message quotes it, cut short if long (a message that repeats a
+    5 MB field would be a 5 MB answer)."""
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}… ({len(text):,} characters)"

@@ -122,8 +122,9 @@ def test_explorer_opens_only_the_users_own_requests(database_url):
     theirs = store.create("someone-else", ["/nowhere/x.fits"], "builtin", {}, None,
                           f"explore-test-{uuid.uuid4()}", "/nowhere")  # fmt: skip
     store.cancel(theirs.id, "someone-else")  # nothing to run: a runner must not take it
-    with pytest.raises(Forbidden):
-        SpectrumExplorer(job=theirs.id)
+    for spelling in (theirs.id, f"urn:uuid:{theirs.id}", theirs.id.upper()):
+        with pytest.raises(Forbidden):
+            SpectrumExplorer(job=spelling)
     with pytest.raises(NotFound):
         SpectrumExplorer(job=str(uuid.uuid4()))
 

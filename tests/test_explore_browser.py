@@ -94,10 +94,17 @@ def draws(page) -> int:
 
 def test_click_a_fibre_on_the_field_and_see_its_spectrum(browser_page, platform):
     page = browser_page
-    open_explore(page, platform)
-    choose(page, MULTI)
+    open_explore(page, platform, f"&product={MULTI}")  # an example, named in the address
     wait_drawn(page, 0)
+    assert page.get_attribute('[data-testid="spectrum"]', "data-product").endswith(MULTI)
     truth = read(EXAMPLES / MULTI)
+    # the keys step through the fibres at once, before anything on the page is clicked
+    before = draws(page)
+    page.keyboard.press("ArrowRight")
+    wait_drawn(page, 1, before)
+    before = draws(page)
+    page.keyboard.press("ArrowLeft")
+    wait_drawn(page, 0, before)
 
     # the summary: field, centre in sexagesimal, exposure
     summary = page.inner_text('[data-testid="summary"]')

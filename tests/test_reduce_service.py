@@ -546,24 +546,29 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     assert alice.plan["dashboard"].endswith("hectornb/dask/status")
 
 
-def test_the_local_cluster_answers_no_one_over_plain_http(settings):
+@pytest.mark.parametrize("dashboard", [False, True])
+def test_the_local_cluster_answers_no_one_over_plain_http(settings, dashboard):
     """The cluster's scheduler and workers listen on loopback, where every local user can
-    reach them: they speak only TLS with throw-away certificates, and with no dashboard
-    served their HTTP servers (/info pages with logs and call stacks, /metrics) answer
-    nothing."""
+    reach them: they speak only TLS with throw-away certificates, and their HTTP servers
+    answer nothing of theirs (/info pages with logs and call stacks, /json, /metrics); with
+    a dashboard (the platform's own server proxies it) only its plots."""
     import urllib.error
     import urllib.request
 
     from hectornb.reduce.run import dask_client
 
-    with dask_client(1, settings) as client:
+    with dask_client(1, settings, dashboard=dashboard) as client:
         info = client.scheduler_info()
         assert client.scheduler.address.startswith("tls://")
         ports = [client.cluster.scheduler.http_server.port]
         ports += [w["services"]["dashboard"] for w in info["workers"].values()]
         assert len(ports) == 2
         for port in ports:
-            for path in ("/info/main/workers.html", "/json/index.html", "/metrics", "/health"):
+            for path in ("/info/main/workers.html", "/info/main/logs.html", "/json/index.html",
+                         "/metrics", "/health"):  # fmt: skip
                 with pytest.raises(urllib.error.HTTPError) as answer:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
                 assert answer.value.code == 404, (port, path)
+        if dashboard:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/status", timeout=30) as r:
+                assert r.status == 200 and b"bokeh" in r.read().lower()

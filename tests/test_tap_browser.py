@@ -94,6 +94,9 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     run_and_wait(page, f"SELECT nosuch FROM {T}")
     message = page.inner_text('[data-testid="message"]')
     assert "nosuch" in message and "line 1" in message
+    # where the result goes, in place of the last query's rows
+    assert "nosuch" in page.inner_text('[data-testid="result-error"]')
+    assert page.locator('[data-testid="grid"]').count() == 0
 
     # a local table uploaded and cross-matched against the catalogue within 5"
     local = Table({"label": ["mine-a", "mine-b", "nowhere"], "ra": [0.0005, 45.0, 150.0],

@@ -133,6 +133,17 @@ def test_an_error_quotes_a_huge_field_short_with_its_length():
     assert "'" + "1" * 60 + "'… (5,000,001 characters)" in error.message
 
 
+def test_a_file_of_many_bad_lines_lists_the_first_hundred_and_counts_the_rest():
+    content = b"".join(f"T{i},x,x\n".encode() for i in range(300))
+    with pytest.raises(TargetListError) as info:
+        parse_target_bytes(content, "many.csv")
+    rejected = info.value
+    assert len(rejected.errors) == 100 and rejected.total == 600  # two bad fields a line
+    assert [e.line for e in rejected.errors[:2]] == [1, 1]
+    assert "(and 599 more)" in str(rejected)
+    assert rejected.lines()[-1] == "many.csv: … and 500 more problems"
+
+
 def test_wrong_extension_is_rejected(tmp_path):
     path = tmp_path / "targets.xlsx"
     path.write_text("A,1,2\n")

@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from ..errors import quote_field
+
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _RAW = re.compile(r"(?P<day>[0-3]\d)(?P<mon>[a-z]{3})(?P<ccd>[1-4])(?P<run>\d{4})\.fits?", re.I)
 
@@ -98,11 +100,11 @@ def night_date(text: str) -> dt.date:
         date = (dt.datetime.strptime(text, "%Y%m%d").date() if re.fullmatch(r"\d{8}", text)
                 else dt.date.fromisoformat(text))  # fmt: skip
     except ValueError:
-        raise ValueError(f"{text!r} is not a night: give yymmdd (240510) or YYYY-MM-DD "
+        raise ValueError(f"{quote_field(text)} is not a night: give yymmdd (240510) or YYYY-MM-DD "
                          "(2024-05-10), the date of the night's evening") from None
     if not NIGHT_YEARS[0] <= date.year <= NIGHT_YEARS[1]:
-        raise ValueError(f"{text!r}: the archive names nights yymmdd, which reaches only "
-                         f"{NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}")  # fmt: skip
+        raise ValueError(f"{quote_field(text)}: the archive names nights yymmdd, which "
+                         f"reaches only {NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}")  # fmt: skip
     return date
 
 

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from ..config import Settings
 from ..db import engine
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, quote_field
 
 #: Statuses a job ends in.
 FINAL = ("done", "partial", "failed", "cancelled")
@@ -106,9 +106,9 @@ class JobStore:
     def get(self, job_id: str, user: str | None) -> Job:
         """The job; ``user`` None is the runner (no ownership check)."""
         try:
-            uuid.UUID(str(job_id))
+            job_id = str(uuid.UUID(str(job_id)))  # one spelling: PostgreSQL reads no other
         except ValueError:
-            raise NotFound(f"no reduction request {job_id!r}") from None
+            raise NotFound(f"no reduction request {quote_field(str(job_id))}") from None
         with self._connect() as conn:
             row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM reduce_job WHERE id = %s",
                                (job_id,)).fetchone()  # fmt: skip
@@ -129,7 +129,7 @@ class JobStore:
         return [_job(r) for r in rows]
 
     def events(self, job_id: str, user: str | None, after: int = 0) -> list[dict]:
-        self.get(job_id, user)
+        job_id = self.get(job_id, user).id
         with self._connect() as conn:
             return conn.execute(
                 "SELECT seq, at, kind, message FROM reduce_event WHERE job = %s AND seq > %s"
@@ -138,7 +138,7 @@ class JobStore:
             ).fetchall()
 
     def steps(self, job_id: str, user: str | None) -> list[dict]:
-        self.get(job_id, user)
+        job_id = self.get(job_id, user).id
         with self._connect() as conn:
             return conn.execute(
                 "SELECT key, seq, task, frame, arm, output, status, reason, seconds, log,"
@@ -151,6 +151,7 @@ class JobStore:
         job = self.get(job_id, user)
         if job.final:
             return job
+        job_id = job.id
         with self._connect() as conn:
             conn.execute(
                 "UPDATE reduce_job SET status = CASE status WHEN 'queued' THEN 'cancelled'"

@@ -294,11 +294,12 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     # The dashboard is on loopback only, as it has no sign-in of its own, and there is none
     # under a Hub, where other people's code shares that loopback.
     served = dashboard and _has_bokeh() and not hub
-    # Without it, the scheduler and the workers would still answer plain HTTP on loopback
-    # (their /info pages show workers, logs and call stacks): no routes, nothing to read.
-    quiet = {"distributed.worker.http.routes": []}
-    if not served:
-        quiet["distributed.scheduler.http.routes"] = []
+    # The scheduler and the workers would also answer plain HTTP on loopback, to every local
+    # user: /info pages with workers' logs and call stacks, /json, /metrics. The workers
+    # serve nothing; the scheduler only the dashboard's own static files when it has one.
+    quiet = {"distributed.worker.http.routes": [],
+             "distributed.scheduler.http.routes":
+                 ["distributed.http.statics"] if served else []}  # fmt: skip
     with dask.config.set(quiet), \
             LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
                          dashboard_address="127.0.0.1:0" if served else None,

@@ -22,12 +22,14 @@ from jupyter_core.utils import run_sync
 from jupyter_server.utils import url_path_join
 from tornado.web import RedirectHandler
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 
 from ..config import get_settings
 from ..identity import is_hub_service
 from . import access_log
 from .apps import SERVICE_HANDLERS, TEMPLATE, USER_HEADER, AppNotebooks, notebooks_dir
 from .handlers import handlers
+from .page_request import PrivatePageRequestSocket, page_request_key
 
 #: Seconds Voilà waits, after a page takes the pool's kernel, before starting the next one.
 POOL_REFILL_DELAY = 4
@@ -44,7 +46,8 @@ class HectornbServer(Voila):
         root = (self.server_url, RedirectHandler, {"url": landing})
         # Under the Hub many people share this server: each page's kernel is its person's.
         # One's own server keeps Voilà's handlers (the token holder owns every kernel).
-        ours = SERVICE_HANDLERS if is_hub_service() else {}
+        ours = {**(SERVICE_HANDLERS if is_hub_service() else {}),
+                RequestInfoSocketHandler: PrivatePageRequestSocket}
         voila = [(rule[0], ours.get(rule[1], rule[1]), *rule[2:])
                  for rule in super().init_handlers()]  # fmt: skip
         return [root, *handlers(self.server_url), *voila]
@@ -105,6 +108,7 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
                  "--VoilaConfiguration.allow_theme_override=NO",
                  "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
     else:
+        page_request_key()  # before any kernel starts: they inherit it
         argv += [
             f"--port={port or settings.port}",
             "--no-browser" if not open_browser else "--Voila.open_browser=True",

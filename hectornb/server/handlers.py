@@ -250,6 +250,7 @@ class ListsHandler(HectornbAPIHandler):
                 {
                     "error": f"{filename} was rejected; nothing was stored",
                     "errors": [{"line": e.line, "message": e.message} for e in exc.errors],
+                    "n_errors": exc.total,
                 },
                 status=422,
             )

@@ -46,6 +46,9 @@ class PageKernelManager(AsyncMappingKernelManager):
             self._gone_since[kernel_id] = time.monotonic()
 
     def remove_kernel(self, kernel_id: str):
+        from .page_request import forget
+
+        forget(kernel_id)
         self._claimed.discard(kernel_id)
         self._unclaimed_since.pop(kernel_id, None)
         self._gone_since.pop(kernel_id, None)

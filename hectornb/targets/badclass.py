@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import astropy.units as u
 
-from .coords import quote_field
+from ..errors import quote_field
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from ..errors import quote_field
+
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _SEC = r"\d{1,2}(?:\.\d*)?"
 _SEXA = (
@@ -24,18 +26,6 @@ _LOOSE_SEXA = re.compile(r"[+-]?\s*\d+\s*\D+\s*\d+\s*\D+\s*[\d.]+")
 
 class CoordinateError(ValueError):
     """A coordinate field that cannot be read; the message says why, for a person."""
-
-
-#: How much of a bad field an error message repeats: enough to find it on its line.
-SHOWN_CHARS = 60
-
-
-def quote_field(text: str) -> str:
-    """The field as an error message quotes it, cut short if long (a message that repeats a
-    5 MB field would be a 5 MB answer)."""
-    if len(text) <= SHOWN_CHARS:
-        return repr(text)
-    return f"{text[:SHOWN_CHARS]!r}… ({len(text):,} characters)"
 
 
 def _split(text: str, what: str) -> tuple[float, bool, tuple[float, float, float] | None]:

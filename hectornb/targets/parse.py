@@ -26,6 +26,7 @@ import numpy as np
 if TYPE_CHECKING:
     from astropy.table import Table
 
+from ..errors import quote_field
 from .coords import CoordinateError, parse_dec, parse_ra
 
 ALLOWED_SUFFIXES = (".csv", ".txt")
@@ -46,18 +47,28 @@ class LineError:
         return f"{filename}:{self.line}: {self.message}"
 
 
-class TargetListError(ValueError):
-    """A target file was rejected; ``errors`` holds every problem found, in line order."""
+#: How many problems a rejection lists; the rest are counted (a file of 170,000 bad lines
+#: would otherwise make an answer of 50 MB).
+MAX_LISTED_ERRORS = 100
 
-    def __init__(self, filename: str, errors: list[LineError]):
+
+class TargetListError(ValueError):
+    """A target file was rejected; ``errors`` holds the first `MAX_LISTED_ERRORS` problems
+    found, in line order, and ``total`` how many there were."""
+
+    def __init__(self, filename: str, errors: list[LineError], total: int | None = None):
         self.filename = filename
-        self.errors = errors
+        self.errors = errors[:MAX_LISTED_ERRORS]
+        self.total = max(total or 0, len(errors))
         first = errors[0].format(filename) if errors else filename
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        more = f" (and {self.total - 1} more)" if self.total > 1 else ""
         super().__init__(first + more)
 
     def lines(self) -> list[str]:
-        return [e.format(self.filename) for e in self.errors]
+        out = [e.format(self.filename) for e in self.errors]
+        if self.total > len(self.errors):
+            out.append(f"{self.filename}: … and {self.total - len(self.errors)} more problems")
+        return out
 
 
 @dataclass
@@ -147,7 +158,7 @@ def _check_name(raw: str, normalise: bool, controls: bool) -> tuple[str | None, 
     if not name:
         return None, "missing target name"
     if controls and _CONTROL.search(name):
-        return None, f"target name {name!r} contains control characters"
+        return None, f"target name {quote_field(name)} contains control characters"
     if len(name) > MAX_NAME_LENGTH:
         return None, f"target name longer than {MAX_NAME_LENGTH} characters"
     return name, None
@@ -164,9 +175,20 @@ def _read_plain(text: str) -> dict | None:
     return {"names": names, "ra": ra, "dec": dec, "lines": linenos, "header_line": header}
 
 
+class _Problems(list):
+    """The problems found: the first `MAX_LISTED_ERRORS` kept, every one counted."""
+
+    total = 0
+
+    def append(self, problem: LineError) -> None:
+        self.total += 1
+        if len(self) < MAX_LISTED_ERRORS:
+            super().append(problem)
+
+
 def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
     """Validate the text of a target list (see the module docstring for the rules)."""
-    errors: list[LineError] = []
+    errors = _Problems()
     names: list[str] = []
     ras: list[float] = []
     decs: list[float] = []
@@ -230,7 +252,8 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
                 errors.append(
                     LineError(
                         lineno,
-                        f"duplicate target name {name!r} (first on line {first_seen[name]})",
+                        f"duplicate target name {quote_field(name)} (first on line "
+                        f"{first_seen[name]})",
                     )
                 )
                 continue
@@ -245,7 +268,7 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
         what = "is empty" if not text.strip() else "holds only comments, blank lines or a header"
         errors.append(LineError(0, f"no targets: the file {what}"))
     if errors:
-        raise TargetListError(filename, errors)
+        raise TargetListError(filename, errors, errors.total)
     return TargetList(
         filename=filename,
         names=names,

@@ -17,7 +17,11 @@ function injectPlotly(version) {
     // an AMD loader on the page (RequireJS) would take the module instead of window
     const define = window.define;
     window.define = undefined;
-    script.onload = () => { window.define = define; resolve(window.Plotly); };
+    script.onload = () => {
+      window.define = define;
+      if (window.Plotly) resolve(window.Plotly);
+      else reject(new Error("plotly.js was loaded but did not start"));
+    };
     script.onerror = () => { window.define = define; reject(new Error("plotly.js could not be loaded")); };
     document.head.appendChild(script);
   });
@@ -282,11 +286,17 @@ function render({ model, el: root }) {
   $("labels").checked = model.get("show_labels");
   $("prev").addEventListener("click", () => choose(model.get("fibre") - 1));
   $("next").addEventListener("click", () => choose(model.get("fibre") + 1));
-  root.addEventListener("keydown", (ev) => {
-    if (ev.target.closest("input, select, textarea")) return;
+  const onKey = (ev) => {
+    if (ev.target.closest && ev.target.closest("input, select, textarea")) return;
     if (ev.key === "ArrowRight" || ev.key === "n") { choose(model.get("fibre") + 1); ev.preventDefault(); }
     else if (ev.key === "ArrowLeft" || ev.key === "p") { choose(model.get("fibre") - 1); ev.preventDefault(); }
-  });
+  };
+  root.addEventListener("keydown", onKey);
+  // On the app's own (Voilà) page the keys work before anything is clicked: keys that
+  // reach the page's body are the app's.
+  if (document.body.dataset.voila === "voila") {
+    document.addEventListener("keydown", (ev) => { if (ev.target === document.body) onKey(ev); });
+  }
 
   // ---- spectrum ---------------------------------------------------------------------------
   const plot = $("spectrum");

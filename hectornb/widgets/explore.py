@@ -12,6 +12,7 @@ The kernel keeps the product and sends one fibre's arrays at a time as binary bu
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ import traitlets as t
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound, quote_field
 from ..identity import process_user
 from ..reduce.service import product_pdf
 from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
@@ -35,6 +36,7 @@ from ._page_request import when_page_requested
 from ._times import request_time
 
 _HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 #: What a user's action can fail with, said on the page (anything else is a bug, and raises).
 _USER_ERRORS = (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration)
 #: The largest file the page may upload into the kernel.
@@ -318,20 +320,27 @@ class SpectrumExplorer(anywidget.AnyWidget):
 
         The Voilà page sends its address once drawn; the kernel may have had it earlier from
         the server (`open_when_page_requested`), and then this is done once."""
+        wanted = {k: str(params.get(k) or "") for k in ("job", "product", "fibre")}
         with self._query_lock:
-            if params == self._opened_query:
+            if wanted == self._opened_query:
                 return
-            self._opened_query = dict(params)
-            job = str(params.get("job") or "")
+            self._opened_query = wanted
+            job, name, fibre = wanted["job"], wanted["product"], wanted["fibre"]
+            if fibre:
+                if not fibre.isdigit() or len(fibre) > 6:
+                    self._say(f"fibre {quote_field(fibre)} is not a fibre number; showing the "
+                              "first", "error")  # fmt: skip
+                else:
+                    self._first_fibre = max(int(fibre) - 1, 0)
             if job:
                 self.offer_job(job)
-            if params.get("fibre"):
-                self._first_fibre = max(int(params["fibre"]) - 1, 0)
-            wanted = str(params.get("product") or "")
             keys = [c["key"] for c in self.choices
                     if not job or c["key"].startswith(f"Request {job}:")]  # fmt: skip
-            match = [k for k in keys if k.endswith(wanted)]
-            if match and (job or wanted or not self.product):
+            match = [k for k in keys if k.endswith(name)]
+            if name and not match:
+                self._say(f"no product named {quote_field(name)}"
+                          + (f" in request {job}" if job else ""), "error")  # fmt: skip
+            if match and (job or name or not self.product):
                 self.product = match[0]
 
     def open_when_page_requested(self) -> None:
@@ -343,6 +352,10 @@ class SpectrumExplorer(anywidget.AnyWidget):
                 self.open_from_query(params)
             except _USER_ERRORS as exc:
                 self._say(str(exc) or type(exc).__name__, "error")
+            except Exception:  # a thread's exception would reach no one: say it, log it
+                log.exception("opening the page's product")
+                self._say("the product could not be opened (the server's log says why)",
+                          "error")  # fmt: skip
 
         when_page_requested(opened)
 
@@ -384,9 +397,11 @@ class SpectrumExplorer(anywidget.AnyWidget):
         kind = str(content.get("type", ""))
         try:
             if kind == "init":
-                self.open_from_query(content.get("params") or {})
-                self.send({"type": "requests", "requests": self.recent_requests()})
-                self.ready = True
+                try:
+                    self.open_from_query(content.get("params") or {})
+                finally:  # the page works, and lists the user's requests, whatever it asked
+                    self.ready = True
+                    self.send({"type": "requests", "requests": self.recent_requests()})
             elif kind == "spectrum":
                 self.send_spectrum(int(content["fibre"]))
             elif kind == "job":

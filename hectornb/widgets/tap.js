@@ -178,6 +178,11 @@ function render({ model, el: root }) {
   const result = () => {
     const r = model.get("result") || {};
     const box = $("result");
+    if (r.error) {  // a query that failed: its error where its result would be, no older rows
+      box.innerHTML = `<div class="hnb-message hnb-error" data-testid="result-error">${esc(r.error)}</div>`;
+      box.dataset.rows = "0";
+      return;
+    }
     if (!r.columns) { box.innerHTML = ""; box.dataset.rows = "0"; return; }
     const shown = r.rows.length;
     box.innerHTML = `<div class="hnb-toolbar">

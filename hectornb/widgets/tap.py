@@ -242,6 +242,13 @@ class TapApp(anywidget.AnyWidget):
         more = " (MAXREC reached: there are more)" if result.overflow else ""
         self._say(f"{len(table)} rows{more}", "ok")
 
+    def _failed(self, action: str, text: str) -> None:
+        """Say why ``action`` failed; a failed query also takes the place of the last
+        result, so no older rows sit under its error as if they were its answer."""
+        self._say(text, "error")
+        if action == "run":
+            self.result = {"error": text}
+
     def _say(self, text: str, kind: str = "info", **extra) -> None:
         self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(),
                         **extra}  # fmt: skip
@@ -280,9 +287,9 @@ class TapApp(anywidget.AnyWidget):
             elif kind == "classify":
                 self.to_target_list(str(content.get("name") or "").strip())
         except (ADQLError, TapError, ValueError, KeyError, LookupError, OSError) as exc:
-            self._say(str(exc), "error")
+            self._failed(kind, str(exc))
         except Exception as exc:  # a remote service's failure, said plainly
-            self._say(f"{type(exc).__name__}: {exc}", "error")
+            self._failed(kind, f"{type(exc).__name__}: {exc}")
         finally:
             self.busy = False
 
