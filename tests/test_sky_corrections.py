@@ -108,3 +108,22 @@ def test_absolute_offset_unbiased_in_a_dense_line_forest(offset_px):
     amps = rng.uniform(200, 2000, len(lines))
     sky = _sky(lines, amps, shift_px=offset_px, sigma_px=3.0) * 20  # bright, noiseless
     assert absolute_offset(sky, GRID, lines) / 1.5 == pytest.approx(offset_px, abs=0.005)
+
+
+@pytest.mark.parametrize("offset_px", [-0.4, 0.15])
+def test_template_offset_holds_with_blends_and_bands_that_vary(offset_px):
+    """A sky like a real one: close blends everywhere and weak lines beside strong ones,
+    its bands brighter or fainter than the template says (each by up to 30 %). The
+    template, with the lines' relative strengths, fixes the zero point to 0.02 pixel."""
+    from hectornb.reduce.engine.skylines import template_offset
+
+    rng = np.random.default_rng(8)
+    lines = np.sort(GRID[20] + rng.uniform(0, 1.5 * (N_PIX - 40), 400))
+    strengths = rng.lognormal(0, 1.5, len(lines))
+    band = 1 + 0.3 * np.sin(lines / 180.0)  # bands vary on ~1000 Å scales
+    x = (GRID[None, :] - lines[:, None] - offset_px * 1.5) / (1.4 * 1.5)
+    sky = 50.0 + 40.0 * ((strengths * band)[:, None] * np.exp(-0.5 * x**2)).sum(axis=0)
+    sky = rng.normal(sky, np.sqrt(sky))
+    zero, used = template_offset(sky, GRID, lines, strengths)
+    assert used >= 20
+    assert zero / 1.5 == pytest.approx(offset_px, abs=0.02)

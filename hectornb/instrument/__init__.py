@@ -17,7 +17,7 @@ from .aat import (
     parse_raw_filename,
     raw_filename,
 )
-from .linelists import arc_lines, line_list
+from .linelists import arc_lines, flexure_lines, line_list
 
 __all__ = [
     "ARMS",
@@ -25,6 +25,7 @@ __all__ = [
     "Arm",
     "Grating",
     "arc_lines",
+    "flexure_lines",
     "line_list",
     "night_date",
     "night_dir",

@@ -1,10 +1,15 @@
-"""Arc-lamp and night-sky line lists shipped with the package (IRAF's, AURA licence)."""
+"""Arc-lamp and night-sky line lists shipped with the package: IRAF's (AURA licence) and the
+measured night sky derived from PypeIt's Paranal sky model (BSD-3, `hectornb/data/sky`)."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 import numpy as np
+
+#: Mercury street-lighting lines over Siding Spring (laboratory air wavelengths, Å).
+MERCURY_LINES = (4046.563, 4358.328, 5460.735, 5769.598, 5790.663)
 
 
 def line_list(name: str) -> np.ndarray:
@@ -24,3 +29,38 @@ def line_list(name: str) -> np.ndarray:
 def arc_lines() -> np.ndarray:
     """The CuAr and FeAr lines the AAOmega arcs show."""
     return np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
+
+
+def _ecsv_columns(name: str) -> list[list[str]]:
+    text = resources.files("hectornb").joinpath("data", "sky", name).read_text()
+    rows = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    return [list(col) for col in zip(*rows[1:], strict=True)]  # the first row names them
+
+
+@cache
+def sky_model_lines() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The measured night sky's emission lines: air wavelength (Å), integrated strength
+    (the model's units × Å) and what emits each (``OI``, ``NaI``, ``OH``, ``airglow``)."""
+    wave, flux, species = _ecsv_columns("sky_lines.ecsv")
+    return np.array(wave, float), np.array(flux, float), np.array(species)
+
+
+@cache
+def sky_model_continuum() -> tuple[np.ndarray, np.ndarray]:
+    """The measured night sky's continuum under the lines: air wavelength (Å), level per Å."""
+    wave, level = _ecsv_columns("sky_continuum.ecsv")
+    return np.array(wave, float), np.array(level, float)
+
+
+def flexure_lines(min_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The night-sky lines to measure flexure on, with their relative strengths: air
+    wavelengths (Å) and strengths (the measured sky's units × Å) of every line of the
+    measured sky at least ``min_strength`` (about 0.5 % of [OI] 5577), and the mercury
+    lighting lines (strength 1: each stands alone). With their strengths the lines are a
+    template of the sky (`hectornb.reduce.engine.skylines.template_offset`)."""
+    wave, flux, _ = sky_model_lines()
+    bright = flux >= min_strength
+    waves = np.concatenate([wave[bright], MERCURY_LINES])
+    strengths = np.concatenate([flux[bright], np.ones(len(MERCURY_LINES))])
+    order = np.argsort(waves)
+    return waves[order], strengths[order]

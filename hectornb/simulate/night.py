@@ -30,6 +30,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from ..instrument import ARMS, GRATINGS, line_list, night_dir, raw_filename
+from .sky import SkyConditions, conditions, line_fwhm, night_sky
 
 LAMPS = {"MFARC": "CuAr FeAr"}
 CALIBRATION_OBJECTS = {
@@ -157,15 +158,6 @@ def telluric_transmission(wave: np.ndarray) -> np.ndarray:
     return np.exp(-tau)
 
 
-def _sky(wave: np.ndarray, sky_lines: np.ndarray) -> np.ndarray:
-    cont = 1.2 * (wave / 5500.0) ** 0.5
-    oh = np.zeros_like(wave)
-    for i, w in enumerate(sky_lines):
-        if wave[0] - 10 < w < wave[-1] + 10:
-            oh += (2.0 + 8.0 * ((i * 7919) % 13) / 13) * np.exp(-0.5 * ((wave - w) / 1.6) ** 2)
-    return cont + oh
-
-
 def simulate_frame(
     path: Path,
     *,
@@ -183,8 +175,10 @@ def simulate_frame(
     programme: str,
     rng: np.random.Generator,
     night: str,
+    sky: SkyConditions | None = None,
 ) -> None:
-    """Write one raw frame and its truth."""
+    """Write one raw frame and its truth; an object frame sees ``sky`` (a typical dark
+    sky if None)."""
     a = ARMS[arm]
     g = GRATINGS[grating]
     nf, nx = geom.n_fibres, geom.n_spectral
@@ -204,7 +198,9 @@ def simulate_frame(
     types = fibre_truth["types"] if fibre_truth is not None else np.full(nf, "P")
     throughput = fibre_truth["throughput"] if fibre_truth is not None else np.ones(nf)
     spectra = np.zeros((nf, nx))
-    sky = np.zeros(nx)
+    sky_counts = np.zeros((nf, nx))
+    # lines are as wide as the fibre's image on the detector (pixels), whatever the grating
+    line_sigma = line_fwhm(1.0, instrument) / 2.3548
     if ndfclass == "MFFFF":
         spectra[:] = 400.0 * np.exp(-0.5 * ((wave - g.central_wavelength) / (dispersion * nx)) ** 2)
     elif ndfclass == "MFARC":
@@ -212,13 +208,15 @@ def simulate_frame(
         for k, w in enumerate(lines):
             if wave.min() - 5 < w < wave.max() + 5:
                 strength = 200.0 + 1800.0 * ((k * 2654435761) % 97) / 97
-                spectra += strength * np.exp(-0.5 * ((wave - w) / (1.2 * dispersion)) ** 2)
+                spectra += strength * np.exp(-0.5 * ((wave - w) / (line_sigma * dispersion)) ** 2)
     elif ndfclass == "MFOBJECT":
-        sky_lines = line_list("skylines.dat")
+        # the sky once on a grid 20x finer than the pixels, then read at each fibre's own
+        # wavelengths; the model is per Å per minute, so per pixel it is times the pixel's Å
+        fine = np.linspace(wave.min() - 1, wave.max() + 1, 20 * nx)
+        fine_sky = night_sky(fine, line_fwhm(dispersion, instrument), sky or SkyConditions())
         for f in range(nf):
-            s = _sky(wave[f], sky_lines)
-            if f == 0:
-                sky = s
+            s = np.interp(wave[f], fine, fine_sky) * np.gradient(wave[f])
+            sky_counts[f] = s * exposed / 60.0
             obj = 0.0
             if types[f] == "P":
                 obj = _galaxy(wave[f], fibre_truth["redshift"][f], fibre_truth["mags"][f], rng)
@@ -304,7 +302,7 @@ def simulate_frame(
         wave=wave.astype(np.float32),
         throughput=throughput,
         spectra=spectra.astype(np.float32),
-        sky=sky.astype(np.float32),
+        sky=sky_counts.astype(np.float32),
         cosmic=cosmic,
         bad_column=bad_col,
         bias=bias_level,
@@ -320,11 +318,14 @@ def simulate_night(
     seed: int = 1,
     exposures: int = 3,
     programme: str = "A/2025B/001",
+    moon: str = "dark",
 ) -> list[Path]:
     """Write one night of raw frames for both arms; returns the paths written.
 
     Calibrations first (biases, darks), then for each field a dome flat, an arc and
-    ``exposures`` object frames; both arms share run numbers, as at the AAT.
+    ``exposures`` object frames; both arms share run numbers, as at the AAT. Each object
+    exposure sees the sky of its hour of the night (``moon`` "dark" or "grey"; see
+    `hectornb.simulate.sky.conditions`): OH and [OI] change between exposures.
     """
     if instrument not in ("2df", "hector"):
         raise ValueError("instrument must be '2df' or 'hector'")
@@ -348,17 +349,21 @@ def simulate_night(
         plan += [("MFOBJECT", 1800.0, fp)] * exposures
     tables: dict[str, tuple] = {}
     written = []
+    dusk = t
     for run, (cls, exposed, fp) in enumerate(plan, start=1):
         if fp is not None and fp.name not in tables:
             tables[fp.name] = fibre_table(rng, fp, geom.n_fibres, instrument)
         hdu, truth = tables[fp.name] if fp is not None else (None, None)
+        # both arms see the same sky
+        sky = conditions(rng, (t - dusk).total_seconds() / 3600, moon) if cls == "MFOBJECT" \
+            else None  # fmt: skip
         for arm in (1, 2):
             path = night / f"ccd_{arm}" / raw_filename(date, arm, run)
             simulate_frame(
                 path, ndfclass=cls, exposed=exposed, start=t, run=run, arm=arm,
                 grating=gratings[arm], field=fp, fibre_hdu=hdu.copy() if hdu else None,
                 fibre_truth=truth, geom=geom, instrument=instrument, programme=programme,
-                rng=rng, night=night.name,
+                rng=rng, night=night.name, sky=sky,
             )  # fmt: skip
             written.append(path)
         t += dt.timedelta(seconds=exposed + 120.0)
@@ -414,12 +419,10 @@ def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: 
     from ..reduce.engine.calibrate import resample
 
     truth = np.load(Path(object_path).with_name(Path(object_path).stem + "_truth.npz"))
-    exposure = float(fits.getheader(object_path)["EXPOSED"])
-    sky_lines = line_list("skylines.dat")
     ratios = []
     for f in fibres:
         wave = truth["wave"][f].astype(float)
-        galaxy = truth["spectra"][f] - _sky(wave, sky_lines) * exposure / 60.0
+        galaxy = truth["spectra"][f] - truth["sky"][f]
         on_grid, _ = resample(galaxy[None], np.zeros((1, wave.size)), wave[None], grid)
         true = on_grid[0] * relative_to
         continuum = np.abs(true - median_filter(true, 31, mode="nearest")) < 0.05 * np.abs(true)

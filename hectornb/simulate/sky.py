@@ -12,28 +12,28 @@ The sky is built from measured parts, each of which varies on its own through a 
   real 2dF skies show (peaks ~0.2 of the continuum).
 
 All wavelengths are in air, as 2dfdr's are. Lines are drawn at the spectrograph's
-resolution, which on AAOmega is set by the fibre's image on the detector: 3.3 pixels FWHM
-for 2dF's 140 µm fibres (measured on the real products: [OI] 5577 is 3.2–3.3 Å wide at
-580V's 1.03 Å/pixel, the OH lines 5.1–5.6 Å at 385R's 1.57 Å/pixel), and in proportion for
-Hector's 105 µm cores (2.5 pixels).
+resolution, which on AAOmega is set by the fibre's image on the detector: 3.1 pixels FWHM
+for 2dF's 140 µm fibres, and in proportion for Hector's 105 µm cores (2.3 pixels). Measured
+on the real products: [OI] 5577 is 3.2–3.3 Å wide at 580V's 1.03 Å/pixel and the OH lines
+5.1–5.6 Å at 385R's 1.57 Å/pixel, both on 2dfdr's 1.04 Å output grid, whose resampling adds
+about a pixel in quadrature.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 import numpy as np
 
+from ..instrument.linelists import MERCURY_LINES, sky_model_continuum, sky_model_lines
+
 #: FWHM of a line on an AAOmega detector (pixels), by fibre core: 2dF 140 µm, Hector 105 µm.
-LINE_FWHM_PIXELS = {"2df": 3.3, "hector": 3.3 * 105 / 140}
+LINE_FWHM_PIXELS = {"2df": 3.1, "hector": 3.1 * 105 / 140}
 #: [OI] 6300 and 6363 relative to the Paranal model, as the real 2dF skies show them.
 OI_RED_SCALE = 0.48
-#: Mercury street-lighting lines (air, Å) and their strength (integrated, in continuum-Å at
-#: 5000 Å): peaks ~0.2 of the continuum at 2dF's resolution, as in the real 2dF skies.
-MERCURY = ((4046.563, 0.7), (4358.328, 0.8), (5460.735, 0.8), (5769.598, 0.5),
-           (5790.663, 0.5))  # fmt: skip
+#: The mercury street-lighting lines' strengths (integrated, in continuum-Å at 5000 Å) at
+#: `MERCURY_LINES`: peaks ~0.2 of the continuum at 2dF's resolution, as in the real 2dF skies.
+MERCURY_STRENGTHS = (0.7, 0.8, 0.8, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,8 @@ def conditions(rng: np.random.Generator, hours_after_dusk: float,
     )
 
 
-@cache
 def _model() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from astropy.table import Table
-
-    data = resources.files("hectornb").joinpath("data", "sky")
-    with resources.as_file(data) as folder:
-        lines = Table.read(folder / "sky_lines.ecsv")
-        base = Table.read(folder / "sky_continuum.ecsv")
-    return (np.asarray(base["wavelength"], float), np.asarray(base["level"], float),
-            np.asarray(lines["wavelength"], float), np.asarray(lines["flux"], float),
-            np.asarray(lines["species"]))  # fmt: skip
+    return (*sky_model_continuum(), *sky_model_lines())
 
 
 def sky_lines(sky: SkyConditions = SkyConditions()) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +105,8 @@ def sky_lines(sky: SkyConditions = SkyConditions()) -> tuple[np.ndarray, np.ndar
     scale[(species == "OI") & ~green] = sky.oi_red * OI_RED_SCALE
     scale[species == "NaI"] = sky.sodium
     level = np.interp(5000.0, _model()[0], base)
-    hg_wave = np.array([w for w, _ in MERCURY])
-    hg_flux = np.array([s for _, s in MERCURY]) * level * sky.mercury
+    hg_wave = np.array(MERCURY_LINES)
+    hg_flux = np.array(MERCURY_STRENGTHS) * level * sky.mercury
     strength = np.concatenate([flux * np.clip(scale, 0, None), hg_flux])
     return np.concatenate([wave, hg_wave]), strength
 

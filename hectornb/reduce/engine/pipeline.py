@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ...instrument import arc_lines, line_list
+from ...instrument import arc_lines, flexure_lines
 from ..errors import DataError
 from .calibrate import fibre_flat, linear_grid, resample, subtract_sky
 from .extract import extract
@@ -135,14 +135,15 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         on_grid = np.full((len(lit), cal.grid.size), np.nan)
         on_grid[measured] = resample(extracted[0][measured], extracted[1][measured],
                                      cal.wavelength[measured], cal.grid)[0]  # fmt: skip
-        sky_shift, n_lines = sky_line_offsets(on_grid, cal.grid, line_list("skylines.dat"),
-                                              lit, sky)  # fmt: skip
+        lines, strengths = flexure_lines()
+        sky_shift, n_lines = sky_line_offsets(on_grid, cal.grid, lines, lit, sky,
+                                              strengths=strengths)  # fmt: skip
         if np.isfinite(sky_shift).any():
             wavelength = cal.wavelength - np.nan_to_num(sky_shift)[:, None]
-            history.append(f"Sky-line wavelength correction on {n_lines} lines: median shift "
-                           f"{np.nanmedian(sky_shift):+.3f} Angstrom")  # fmt: skip
+            history.append(f"Sky-line wavelength correction on {n_lines} sky features: median "
+                           f"shift {np.nanmedian(sky_shift):+.3f} Angstrom")  # fmt: skip
         else:
-            history.append(f"No sky-line wavelength correction: {n_lines} usable sky lines")
+            history.append(f"No sky-line wavelength correction: {n_lines} usable sky features")
     flux, var = resample(*extracted, wavelength, cal.grid)
     if image.mask is not None:
         method = option(options, "COSRAY_MTHD", "PROFILE")
