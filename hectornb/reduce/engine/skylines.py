@@ -87,24 +87,33 @@ def _line_fit(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
     return np.sum(resid**2, axis=1), coef[:, 2:]
 
 
-def _line_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
-                own: np.ndarray) -> tuple[float, float]:  # fmt: skip
-    """Shift (pixels) of the listed lines ``centres`` that fits ``y`` best, and the summed
-    amplitude of the lines ``own`` (indices) there: a scan, then parabolic refinements."""
+def _best_shift(fit) -> tuple[float, np.ndarray | None]:
+    """The shift (pixels, within +-1.5) that minimises ``fit(shifts) -> (chi2, extra)``, and
+    ``extra`` there: a scan, then parabolic refinements. NaN at the scan's edge."""
     shifts = np.linspace(-1.5, 1.5, 25)
-    chi2, amp = _line_fit(x, y, centres, sigma, shifts)
+    chi2, extra = fit(shifts)
     best = int(np.argmin(chi2))
     if best in (0, len(shifts) - 1):
-        return np.nan, 0.0
+        return np.nan, None
     shift, step = float(shifts[best]), float(shifts[1] - shifts[0])
+    extra = extra[best:best + 1]
     for _ in range(3):
         step /= 4
-        chi2, amp = _line_fit(x, y, centres, sigma, shift + np.array([-step, 0.0, step]))
+        chi2, extra3 = fit(shift + np.array([-step, 0.0, step]))
+        extra = extra3[1:2]
         curvature = chi2[0] - 2 * chi2[1] + chi2[2]
         if curvature <= 0:
             break
         shift += 0.5 * step * (chi2[0] - chi2[2]) / curvature
-    return shift, float(amp[1, own].sum())
+    return shift, extra[0]
+
+
+def _line_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
+                own: np.ndarray) -> tuple[float, float]:  # fmt: skip
+    """Shift (pixels) of the listed lines ``centres`` that fits ``y`` best, and the summed
+    amplitude of the lines ``own`` (indices) there."""
+    shift, amp = _best_shift(lambda shifts: _line_fit(x, y, centres, sigma, shifts))
+    return shift, 0.0 if amp is None else float(amp[own].sum())
 
 
 def absolute_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray,
@@ -164,20 +173,8 @@ def _template_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, strengths
         resid = y[None] - np.einsum("dpm,dm->dp", design, coef)
         return np.sum(resid**2, axis=1), coef[:, 2]
 
-    shifts = np.linspace(-1.5, 1.5, 25)
-    chi2, scale = fit(shifts)
-    best = int(np.argmin(chi2))
-    if best in (0, len(shifts) - 1):
-        return np.nan, 0.0
-    shift, step = float(shifts[best]), float(shifts[1] - shifts[0])
-    for _ in range(3):
-        step /= 4
-        chi2, scale = fit(shift + np.array([-step, 0.0, step]))
-        curvature = chi2[0] - 2 * chi2[1] + chi2[2]
-        if curvature <= 0:
-            break
-        shift += 0.5 * step * (chi2[0] - chi2[2]) / curvature
-    return shift, float(scale[1])
+    shift, scale = _best_shift(fit)
+    return shift, 0.0 if scale is None else float(scale)
 
 
 def template_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray,
