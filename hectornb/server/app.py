@@ -101,9 +101,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
     if is_hub_service():
         from .hub import service_arguments
 
-        # No preheated kernels under the Hub: Voilà hands a preheated kernel its request
-        # through a websocket anyone may open, so one person could read another's page
-        # request (or hold their page); a kernel started for the page gets it at start.
+        # No preheated kernels under the Hub: a kernel acts for the person who opened its
+        # page (their identity is in its environment from the start), whom a kernel started
+        # before the page cannot know.
         argv += [*service_arguments(), "--VoilaConfiguration.preheat_kernel=False",
                  "--VoilaConfiguration.allow_theme_override=NO",
                  "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
