@@ -46,9 +46,14 @@ def test_a_product_against_itself_differs_nowhere(two_reductions):
 def test_the_sky_line_correction_shows_as_the_shift_it_applied(two_reductions):
     off, on = two_reductions
     table = compare_products(off, on)
-    history = "".join(fits.getheader(on)["HISTORY"])  # FITS wraps long HISTORY cards
+    header = fits.getheader(on)
+    history = "".join(header["HISTORY"])  # FITS wraps long HISTORY cards
     applied = float(re.search(r"median shift ([+-][\d.]+) Angstrom", history).group(1))
-    step = fits.getheader(on)["CDELT1"]
+    # the header says what the correction used and did, as the history does
+    assert header["SKYSHIFT"] == pytest.approx(applied, abs=1e-3)  # 4 and 3 decimals
+    assert f"on {header['SKYFEAT']} sky features" in history and header["SKYFEAT"] >= 1
+    assert "SKYFEAT" not in fits.getheader(off)
+    step = header["CDELT1"]
     # corrected wavelengths are the apparent ones less the offset: features move by -offset
     programme = (table["type"] == "P") & np.isfinite(table["wavelength_shift"].value)
     measured = np.median(table["wavelength_shift"].value[programme])

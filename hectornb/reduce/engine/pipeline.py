@@ -52,6 +52,7 @@ class ObjectSpectra:
     cosmic_mask: np.ndarray | None = None  # image pixels rejected as cosmic rays
     history: tuple[str, ...] = ()
     sky_shift: np.ndarray | None = None  # per fibre, Angstrom, removed by SKYSCRUNCH
+    sky_features: int = 0  # sky features SKYSCRUNCH's zero point rests on
 
     @property
     def cosmic_pixels(self) -> int | None:
@@ -125,7 +126,7 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     threshold = _cosmic_threshold(image, options)
     extracted = extract(image, cal.tramlines, reject=threshold)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
-    sky_shift = None
+    sky_shift, n_lines = None, 0
     wavelength = cal.wavelength
     if option(options, "SKYSCRUNCH", "1") == "1":
         lit, sky = cal.tramlines.lit, cal.tramlines.lit & (cal.types == "S")
@@ -167,4 +168,6 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         flux, var = correct(flux, var, t)
         history.append(f"Telluric correction from {n} bright fibres: deepest transmission "
                        f"{t.min():.3f}")  # fmt: skip
-    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history), sky_shift)
+    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history), sky_shift,
+                         n_lines if sky_shift is not None and np.isfinite(sky_shift).any()
+                         else 0)  # fmt: skip

@@ -173,6 +173,10 @@ def reduce_object(obj: str | Path, tlm: str | Path, arc: str | Path, fflat: str 
     h["BUNIT"] = "electron / pixel"
     if reduced.cosmic_pixels is not None:
         h["NCOSMIC"] = (reduced.cosmic_pixels, "pixels rejected as cosmic rays")
+    if reduced.sky_features:  # what the sky-line wavelength correction (SKYSCRUNCH) used
+        h["SKYFEAT"] = (reduced.sky_features, "SKYSCRUNCH: sky features its zero point used")
+        h["SKYSHIFT"] = (round(float(np.nanmedian(reduced.sky_shift)), 4),
+                         "SKYSCRUNCH: median shift removed (Angstrom)")  # fmt: skip
     args = {"ENGINE": ENGINE_NAME, **{k: str(v) for k, v in (options or {}).items()},
             "TLMAP_FILENAME": Path(tlm).name, "WAVEL_FILENAME": Path(arc).name,
             "FFLAT_FILENAME": Path(fflat).name}  # fmt: skip
