@@ -97,14 +97,14 @@ def _model() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
 def sky_lines(sky: SkyConditions = SkyConditions()) -> tuple[np.ndarray, np.ndarray]:
     """Every sky line (air wavelength in Å, integrated strength in the model's units × Å)
     under ``sky``."""
-    _, base, wave, flux, species = _model()
+    base_wave, base, wave, flux, species = _model()
     scale = np.ones_like(flux)
     scale[species == "OH"] = sky.oh * (1 + sky.oh_tilt * (wave[species == "OH"] - 7500) / 1000)
     green = (species == "OI") & (np.abs(wave - 5577.3) < 1)
     scale[green] = sky.oi_green
     scale[(species == "OI") & ~green] = sky.oi_red * OI_RED_SCALE
     scale[species == "NaI"] = sky.sodium
-    level = np.interp(5000.0, _model()[0], base)
+    level = np.interp(5000.0, base_wave, base)
     hg_wave = np.array(MERCURY_LINES)
     hg_flux = np.array(MERCURY_STRENGTHS) * level * sky.mercury
     strength = np.concatenate([flux * np.clip(scale, 0, None), hg_flux])
