@@ -77,7 +77,8 @@ def run(instrument: str, arm: int, tmp: str) -> None:
         floor = np.median(np.sqrt(np.mean(obj.variance[sky_fibres], axis=1)
                                   / obj.grid.size)) / np.mean(obj.sky)  # fmt: skip
         if method == "NONE":
-            moved = cal.wavelength - obj.sky_shift[:, None]
+            removed = 0.0 if obj.sky_shift is None else obj.sky_shift[:, None]
+            moved = cal.wavelength - removed
             rms = np.sqrt(np.mean(((moved - truth["wave"]) / per_pixel)[lit] ** 2, axis=1))
             flexure = np.median(np.mean((truth["wave"] - arc_truth) / per_pixel, axis=1))
             print(f"  object frame: flexure {flexure:.3f} px; after SKYSCRUNCH wavelength RMS "

@@ -91,7 +91,8 @@ def test_wavelength_solution_per_fibre_against_truth(tmp_path, instrument, arm, 
     error_px = (solution.wavelength[lit] - truth[lit]) / np.abs(np.gradient(truth[lit], axis=1))
     per_fibre = np.sqrt(np.mean(error_px**2, axis=1))
     assert per_fibre.max() <= 0.05  # the target, on every fibre
-    assert np.all(solution.n_lines[lit] >= 12)
+    # a real lamp's clean lines: 11 of Hector's 1000R range, dozens on 580V and 385R
+    assert np.all(solution.n_lines[lit] >= 8)
     assert np.nanmedian(solution.rms_pixels) < 0.1  # the fit reports its own quality
     assert np.all(np.isnan(solution.wavelength[~lit]))
 

@@ -52,6 +52,9 @@ def test_the_sky_line_correction_shows_as_the_shift_it_applied(two_reductions):
     # the header says what the correction used and did, as the history does
     assert header["SKYSHIFT"] == pytest.approx(applied, abs=1e-3)  # 4 and 3 decimals
     assert f"on {header['SKYFEAT']} sky features" in history and header["SKYFEAT"] >= 1
+    # with its standard error, smaller than the shift (else it would not have been applied)
+    assert 0 < header["SKYSHERR"] < abs(header["SKYSHIFT"]) + 0.05
+    assert f"+- {header['SKYSHERR']:.3f}" in history
     assert "SKYFEAT" not in fits.getheader(off)
     step = header["CDELT1"]
     # corrected wavelengths are the apparent ones less the offset: features move by -offset
@@ -75,7 +78,8 @@ def test_known_differences_are_measured_exactly(two_reductions, tmp_path):
     assert np.allclose(table["flux_ratio"][lit], 1.03, rtol=1e-6)
     shifts = table["wavelength_shift"].value
     assert np.nanmax(np.abs(shifts - 0.37 * step)) < 1e-3 * step
-    assert np.isfinite(shifts).sum() >= 0.8 * lit.sum()
+    # faint galaxies, cleanly sky-subtracted, have no features to align
+    assert np.isfinite(shifts).sum() >= 0.5 * lit.sum()
 
 
 def test_the_command_line_prints_the_worst_fibres_and_writes_the_table(two_reductions,

@@ -124,6 +124,80 @@ def test_template_offset_holds_with_blends_and_bands_that_vary(offset_px):
     x = (GRID[None, :] - lines[:, None] - offset_px * 1.5) / (1.4 * 1.5)
     sky = 50.0 + 40.0 * ((strengths * band)[:, None] * np.exp(-0.5 * x**2)).sum(axis=0)
     sky = rng.normal(sky, np.sqrt(sky))
-    zero, used = template_offset(sky, GRID, lines, strengths)
+    zero, used, error = template_offset(sky, GRID, lines, strengths)
     assert used >= 20
     assert zero / 1.5 == pytest.approx(offset_px, abs=0.02)
+    # the stated error is honest: small, and the answer within 4 of it
+    assert 0 < error / 1.5 < 0.02 and abs(zero / 1.5 - offset_px) < 4 * error / 1.5
+
+
+def _one_line_slit(rng, shift_px, n_fibres=40, peak=400.0, tilt_px=0.0):
+    """A blue arm's sky: one bright line ([OI] 5577's role) over a faint continuum, seen by
+    ``n_fibres`` sky fibres all moved by ``shift_px`` (plus ``tilt_px`` end to end)."""
+    line = GRID[N_PIX // 2] + 0.3
+    slit = np.linspace(-0.5, 0.5, n_fibres)
+    spectra = np.array([_sky(np.array([line]), np.array([peak]), shift_px + tilt_px * t)
+                        for t in slit])  # fmt: skip
+    return rng.poisson(spectra).astype(float), np.array([line]), np.array([1.0])
+
+
+def test_one_sky_line_fits_one_shift_for_the_slit_with_its_error():
+    from hectornb.reduce.engine.skylines import sky_line_offsets
+
+    rng = np.random.default_rng(21)
+    spectra, line, strength = _one_line_slit(rng, 0.4)
+    every = np.ones(len(spectra), bool)
+    lines = np.concatenate([line, GRID[[100, 1900]]])  # three listed, one seen
+    found = sky_line_offsets(spectra, GRID, lines, every, every,
+                             strengths=np.concatenate([strength, [1e-3, 1e-3]]))  # fmt: skip
+    assert found.order == 0  # one line cannot say how the slit tilts
+    assert found.features == 1
+    assert np.nanmedian(found.offsets) / 1.5 == pytest.approx(0.4, abs=0.03)
+    assert 0 < found.error / 1.5 < 0.03 and found.worth_applying
+
+
+def test_the_stated_error_matches_the_scatter_of_repeated_nights():
+    """A faint line seen by 12 sky fibres: over 12 noise draws the offsets scatter as the
+    stated errors say (within the spread a dozen draws allow)."""
+    from hectornb.reduce.engine.skylines import sky_line_offsets
+
+    rng = np.random.default_rng(22)
+    found = []
+    for _ in range(12):
+        spectra, line, strength = _one_line_slit(rng, 0.1, n_fibres=12, peak=250.0)
+        every = np.ones(len(spectra), bool)
+        lines = np.concatenate([line, GRID[[100, 1900]]])
+        weak = np.concatenate([strength, [1e-3, 1e-3]])
+        found.append(sky_line_offsets(spectra, GRID, lines, every, every, strengths=weak))
+    shifts = np.array([np.nanmedian(f.offsets) for f in found])
+    stated = np.median([f.error for f in found])
+    assert 0.5 < np.std(shifts, ddof=1) / stated < 2.0
+    assert np.mean(shifts) / 1.5 == pytest.approx(0.1, abs=3 * stated / 1.5)
+
+
+def test_a_correction_no_surer_than_its_shift_is_not_applied():
+    """Never worse than the arc alone: a correction is applied only when its error is
+    smaller than the shifts it would remove."""
+    from hectornb.reduce.engine.skylines import SkyLineCorrection
+
+    small = SkyLineCorrection(np.full(5, 0.01), features=1, error=0.03, order=0)
+    large = SkyLineCorrection(np.full(5, 0.30), features=1, error=0.03, order=0)
+    unknown = SkyLineCorrection(np.full(5, 0.30), features=1)  # no error, no trust
+    assert not small.worth_applying and large.worth_applying and not unknown.worth_applying
+    assert not SkyLineCorrection(np.full(5, np.nan), features=0).worth_applying
+
+
+def test_many_sky_lines_follow_the_tilt_along_the_slit():
+    from hectornb.reduce.engine.skylines import sky_line_offsets
+
+    rng = np.random.default_rng(23)
+    lines, amps = _sky_lines(rng)
+    n = 40
+    slit = np.linspace(-0.5, 0.5, n)
+    spectra = rng.poisson(np.array([_sky(lines, amps, 0.2 + 0.3 * t) for t in slit]))
+    every = np.ones(n, bool)
+    found = sky_line_offsets(spectra.astype(float), GRID, lines, every, every,
+                             strengths=amps)  # fmt: skip
+    assert found.order >= 1  # the tilt is 0.3 pixel end to end, far above the noise
+    assert np.allclose(found.offsets / 1.5, 0.2 + 0.3 * slit, atol=0.02)
+    assert found.worth_applying

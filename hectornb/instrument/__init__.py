@@ -17,15 +17,27 @@ from .aat import (
     parse_raw_filename,
     raw_filename,
 )
-from .linelists import arc_lines, flexure_lines, line_list
+from .linelists import (
+    LAMP_SPECTRA,
+    arc_atlas,
+    arc_lines,
+    flexure_lines,
+    lamp_lines,
+    lamps_named,
+    line_list,
+)
 
 __all__ = [
     "ARMS",
     "GRATINGS",
+    "LAMP_SPECTRA",
     "Arm",
     "Grating",
+    "arc_atlas",
     "arc_lines",
     "flexure_lines",
+    "lamp_lines",
+    "lamps_named",
     "line_list",
     "night_date",
     "night_dir",

@@ -1,5 +1,7 @@
-"""Arc-lamp and night-sky line lists shipped with the package: IRAF's (AURA licence) and the
-measured night sky derived from PypeIt's Paranal sky model (BSD-3, `hectornb/data/sky`)."""
+"""Arc-lamp and night-sky line lists shipped with the package: IRAF's (AURA licence), the
+NIST arc-lamp lines with their relative intensities (from RASCAL and PypeIt, BSD-3,
+`hectornb/data/lamps`) and the measured night sky derived from PypeIt's Paranal sky model
+(BSD-3, `hectornb/data/sky`)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,46 @@ def arc_lines() -> np.ndarray:
     return np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
 
 
-def _ecsv_columns(name: str) -> list[list[str]]:
-    text = resources.files("hectornb").joinpath("data", "sky", name).read_text()
+#: The spectra an arc lamp shows: its cathode's metal and its argon fill, neutral and once
+#: ionised.
+LAMP_SPECTRA = {"CuAr": ("ArI", "ArII", "CuI", "CuII"), "FeAr": ("ArI", "ArII", "FeI", "FeII")}
+#: Entries of two lists closer than this (Å) are one line.
+SAME_LINE = 0.05
+
+
+def lamps_named(lampname: str) -> tuple[str, ...]:
+    """The arc lamps a header's ``LAMPNAME`` names (``"CuAr FeAr"``, ``"CuAr_1 FeAr_1"``)
+    that `LAMP_SPECTRA` knows."""
+    named = {word.split("_")[0].lower() for word in str(lampname).replace(",", " ").split()}
+    return tuple(lamp for lamp in LAMP_SPECTRA if lamp.lower() in named)
+
+
+@cache
+def lamp_lines(lamps: tuple[str, ...] = ("CuAr", "FeAr")) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:  # fmt: skip
+    """The NIST lines of ``lamps``: air wavelength (Å), NIST relative intensity (comparable
+    within one spectrum only) and spectrum (``ArI``, ``CuII``...)."""
+    wave, intensity, species = _ecsv_columns("arc_lines.ecsv", "lamps")
+    wave, intensity, species = np.array(wave, float), np.array(intensity, float), np.array(species)
+    mine = np.isin(species, [s for lamp in lamps for s in LAMP_SPECTRA[lamp]])
+    return wave[mine], intensity[mine], species[mine]
+
+
+@cache
+def arc_atlas(lamps: tuple[str, ...] = ("CuAr", "FeAr")) -> np.ndarray:
+    """Every line ``lamps`` are known to show (air, Å): NIST's and IRAF's lists, one entry per
+    line. The engine identifies arcs with IRAF's lists; the atlas tells it which of their
+    lines have neighbours to deblend."""
+    listed = [line_list(f"{lamp.lower()}.dat") for lamp in lamps]
+    waves = np.sort(np.concatenate([lamp_lines(lamps)[0], *listed]))
+    if len(waves) == 0:
+        return waves
+    keep = np.concatenate([[True], np.diff(waves) > SAME_LINE])
+    return waves[keep]
+
+
+def _ecsv_columns(name: str, folder: str = "sky") -> list[list[str]]:
+    text = resources.files("hectornb").joinpath("data", folder, name).read_text()
     rows = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
     return [list(col) for col in zip(*rows[1:], strict=True)]  # the first row names them
 

@@ -3,7 +3,8 @@
 Frames are written in the AAT layout, ``OUTDIR/<yymmdd>/ccd_<n>/DDmmmCNNNN.fits``, for both
 arms, with the real header keywords and a ``FIBRES`` binary table. The images carry bias and
 overscan, read noise and gain, dark current, fibre traces with a Gaussian spatial profile
-and a slow curvature, per-fibre throughput, a quartz lamp, arc lines from the line lists,
+and a slow curvature, per-fibre throughput, a quartz lamp and CuAr+FeAr arcs with NIST line
+ratios (`hectornb.simulate.lamps`),
 night sky (continuum and OH lines), galaxies (continuum and emission lines at a redshift)
 seen through telluric absorption bands,
 cosmic rays, broken fibres, and flexure (object frames move by ~0.15 pixel along the
@@ -29,10 +30,17 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-from ..instrument import ARMS, GRATINGS, line_list, night_dir, raw_filename
+from ..instrument import ARMS, GRATINGS, night_dir, raw_filename
+from .lamps import arc_lamp_lines, quartz
 from .sky import SkyConditions, conditions, line_fwhm, night_sky
 
-LAMPS = {"MFARC": "CuAr FeAr"}
+ARC_LAMPS = ("CuAr", "FeAr")
+LAMPS = {"MFARC": " ".join(ARC_LAMPS)}
+#: Electrons per second at the peak of an arc line of strength 1 (the brightest Ar I line),
+#: summed across the fibre: a 60 s arc puts it near 70 % of the red arm's full well.
+ARC_LEVEL = 700.0
+#: Electrons per second per pixel of the flat at the grating's centre, summed across the fibre.
+FLAT_LEVEL = 700.0
 CALIBRATION_OBJECTS = {
     "BIAS": "Bias frame",
     "DARK": "Dark frame",
@@ -202,13 +210,13 @@ def simulate_frame(
     # lines are as wide as the fibre's image on the detector (pixels), whatever the grating
     line_sigma = line_fwhm(1.0, instrument) / 2.3548
     if ndfclass == "MFFFF":
-        spectra[:] = 400.0 * np.exp(-0.5 * ((wave - g.central_wavelength) / (dispersion * nx)) ** 2)
+        spectra[:] = FLAT_LEVEL * exposed * quartz(wave, g.central_wavelength, dispersion * 2048)
     elif ndfclass == "MFARC":
-        lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
-        for k, w in enumerate(lines):
-            if wave.min() - 5 < w < wave.max() + 5:
-                strength = 200.0 + 1800.0 * ((k * 2654435761) % 97) / 97
-                spectra += strength * np.exp(-0.5 * ((wave - w) / (line_sigma * dispersion)) ** 2)
+        lines, strengths = arc_lamp_lines(ARC_LAMPS)
+        near = (lines > wave.min() - 5) & (lines < wave.max() + 5)
+        for w, strength in zip(lines[near], strengths[near], strict=True):
+            peak = ARC_LEVEL * exposed * strength
+            spectra += peak * np.exp(-0.5 * ((wave - w) / (line_sigma * dispersion)) ** 2)
     elif ndfclass == "MFOBJECT":
         # the sky once on a grid 20x finer than the pixels, then read at each fibre's own
         # wavelengths; the model is per Å per minute, so per pixel it is times the pixel's Å

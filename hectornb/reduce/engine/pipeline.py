@@ -19,7 +19,7 @@ from .calibrate import fibre_flat, linear_grid, resample, subtract_sky
 from .extract import extract
 from .pcasky import pca_sky
 from .preprocess import Image, preprocess
-from .skylines import sky_line_offsets
+from .skylines import SkyLineCorrection, sky_line_offsets
 from .telluric import correct, transmission
 from .tramlines import TramlineMap, find_tramlines
 from .wavelength import fit_arc
@@ -53,6 +53,7 @@ class ObjectSpectra:
     history: tuple[str, ...] = ()
     sky_shift: np.ndarray | None = None  # per fibre, Angstrom, removed by SKYSCRUNCH
     sky_features: int = 0  # sky features SKYSCRUNCH's zero point rests on
+    sky_shift_error: float = np.nan  # Angstrom, the correction's standard error
 
     @property
     def cosmic_pixels(self) -> int | None:
@@ -126,7 +127,7 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
     threshold = _cosmic_threshold(image, options)
     extracted = extract(image, cal.tramlines, reject=threshold)
     history = ["OPTEX extracting using the tramline map", "Wavelengths from the arc"]
-    sky_shift, n_lines = None, 0
+    correction: SkyLineCorrection | None = None
     wavelength = cal.wavelength
     if option(options, "SKYSCRUNCH", "1") == "1":
         lit, sky = cal.tramlines.lit, cal.tramlines.lit & (cal.types == "S")
@@ -137,14 +138,10 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         on_grid[measured] = resample(extracted[0][measured], extracted[1][measured],
                                      cal.wavelength[measured], cal.grid)[0]  # fmt: skip
         lines, strengths = flexure_lines()
-        sky_shift, n_lines = sky_line_offsets(on_grid, cal.grid, lines, lit, sky,
-                                              strengths=strengths)  # fmt: skip
-        if np.isfinite(sky_shift).any():
-            wavelength = cal.wavelength - np.nan_to_num(sky_shift)[:, None]
-            history.append(f"Sky-line wavelength correction on {n_lines} sky features: median "
-                           f"shift {np.nanmedian(sky_shift):+.3f} Angstrom")  # fmt: skip
-        else:
-            history.append(f"No sky-line wavelength correction: {n_lines} usable sky features")
+        correction = sky_line_offsets(on_grid, cal.grid, lines, lit, sky, strengths=strengths)
+        history.append(_describe(correction))
+        if correction.worth_applying:
+            wavelength = cal.wavelength - np.nan_to_num(correction.offsets)[:, None]
     flux, var = resample(*extracted, wavelength, cal.grid)
     if image.mask is not None:
         method = option(options, "COSRAY_MTHD", "PROFILE")
@@ -168,6 +165,23 @@ def reduce_object(cal: ArmCalibration, path: str | Path, bias: Image | None = No
         flux, var = correct(flux, var, t)
         history.append(f"Telluric correction from {n} bright fibres: deepest transmission "
                        f"{t.min():.3f}")  # fmt: skip
-    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history), sky_shift,
-                         n_lines if sky_shift is not None and np.isfinite(sky_shift).any()
-                         else 0)  # fmt: skip
+    applied = correction if correction is not None and correction.worth_applying else None
+    return ObjectSpectra(flux, var, sky, cal.grid, rwss, image.mask, tuple(history),
+                         None if applied is None else applied.offsets,
+                         0 if applied is None else applied.features,
+                         np.nan if applied is None else applied.error)  # fmt: skip
+
+
+def _describe(correction: SkyLineCorrection) -> str:
+    """The history line of the sky-line wavelength correction: what it used and did."""
+    if not correction.found:
+        return f"No sky-line wavelength correction: {correction.features} usable sky features"
+    shift, error = float(np.nanmedian(correction.offsets)), correction.error
+    slit = "one shift for the slit" if correction.order == 0 else \
+        f"a degree-{correction.order} curve along the slit"  # fmt: skip
+    if not correction.worth_applying:
+        return (f"No sky-line wavelength correction: the sky's {correction.features} features "
+                f"give a median shift {shift:+.3f} +- {error:.3f} Angstrom, no better than the "
+                "arc alone")  # fmt: skip
+    return (f"Sky-line wavelength correction on {correction.features} sky features: median "
+            f"shift {shift:+.3f} Angstrom +- {error:.3f} ({slit})")

@@ -177,6 +177,9 @@ def reduce_object(obj: str | Path, tlm: str | Path, arc: str | Path, fflat: str 
         h["SKYFEAT"] = (reduced.sky_features, "SKYSCRUNCH: sky features its zero point used")
         h["SKYSHIFT"] = (round(float(np.nanmedian(reduced.sky_shift)), 4),
                          "SKYSCRUNCH: median shift removed (Angstrom)")  # fmt: skip
+        if np.isfinite(reduced.sky_shift_error):
+            h["SKYSHERR"] = (round(float(reduced.sky_shift_error), 4),
+                             "SKYSCRUNCH: its standard error (Angstrom)")  # fmt: skip
     args = {"ENGINE": ENGINE_NAME, **{k: str(v) for k, v in (options or {}).items()},
             "TLMAP_FILENAME": Path(tlm).name, "WAVEL_FILENAME": Path(arc).name,
             "FFLAT_FILENAME": Path(fflat).name}  # fmt: skip
