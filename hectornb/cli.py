@@ -50,7 +50,7 @@ def _cmd_targets_validate(args: argparse.Namespace) -> int:
 
 def _cmd_targets_import(args: argparse.Namespace) -> int:
     from .config import get_settings
-    from .targets import TargetListError, TargetStoreError, read_target_list, target_store
+    from .targets import TargetListError, read_target_list, target_store
 
     try:
         targets = read_target_list(args.file, get_settings().max_upload_bytes)
@@ -63,13 +63,9 @@ def _cmd_targets_import(args: argparse.Namespace) -> int:
         print(f"{args.file}:0: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
     name = args.name or targets.stem
-    try:
-        result = target_store().import_list(
-            targets, name, owner=args.user or process_user(), overwrite=args.overwrite
-        )
-    except TargetStoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    result = target_store().import_list(
+        targets, name, owner=args.user or process_user(), overwrite=args.overwrite
+    )
     print(result.summary())
     return 0
 
@@ -86,39 +82,27 @@ def _cmd_targets_lists(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_delete(args: argparse.Namespace) -> int:
-    from .targets import TargetStoreError, target_store
+    from .targets import target_store
 
-    try:
-        target_store().delete_list(args.name, args.user or process_user())
-    except TargetStoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    target_store().delete_list(args.name, args.user or process_user())
     print(f"deleted {args.name}")
     return 0
 
 
 def _cmd_targets_classify(args: argparse.Namespace) -> int:
-    from .targets import TargetStoreError, target_store
+    from .targets import target_store
     from .targets.badclass import parse_badclass
 
-    try:
-        value = parse_badclass(args.badclass)
-        row = target_store().classify(args.name, args.target, value, args.user or process_user())
-    except (TargetStoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    value = parse_badclass(args.badclass)
+    row = target_store().classify(args.name, args.target, value, args.user or process_user())
     print(f"{row['name']}: BADCLASS {row['badclass']} ({row['classified_by']})")
     return 0
 
 
 def _cmd_targets_export(args: argparse.Namespace) -> int:
-    from .targets import TargetStoreError, export_csv, target_store
+    from .targets import export_csv, target_store
 
-    try:
-        text = export_csv(target_store(), args.name, per_user=args.per_user)
-    except TargetStoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    text = export_csv(target_store(), args.name, per_user=args.per_user)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -213,6 +197,7 @@ def _progress(result, done: int, total: int) -> None:
 
 
 def _cmd_reduce_night(args: argparse.Namespace) -> int:
+    from .errors import HectornbError
     from .reduce.options import parse_pairs
     from .reduce.run import reduce_night
 
@@ -220,7 +205,7 @@ def _cmd_reduce_night(args: argparse.Namespace) -> int:
         options = parse_pairs(args.option)
         run = reduce_night(args.rawdir, args.out, engine=args.engine, options=options,
                            workers=args.workers, on_result=_progress)  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:  # an unknown option or engine, no frames
+    except (HectornbError, FileNotFoundError) as exc:  # an unknown option or engine, no frames
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for problem in run.problems:
@@ -250,11 +235,12 @@ def _cmd_reduce_options(args: argparse.Namespace) -> int:
 
 
 def _cmd_spectra_pdf(args: argparse.Namespace) -> int:
+    from .errors import HectornbError
     from .spectra.pdf import spectra_pdf
 
     try:
         out = spectra_pdf(args.file, args.output)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, HectornbError) as exc:  # no such file, or not a reduced product
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
     print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)")
@@ -374,12 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import Forbidden, Invalid, NotFound
+    from .errors import HectornbError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (NotFound, Forbidden, Invalid) as exc:
+    except HectornbError as exc:  # anything else is the platform's fault: its traceback shows
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

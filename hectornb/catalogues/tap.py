@@ -19,6 +19,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from ..errors import Invalid
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +57,7 @@ class TapCatalogue:
             tables = [t for s in client.describe() for t in s["tables"]
                       if t["name"].lower() == self.table.lower()]  # fmt: skip
             if not tables:
-                raise ValueError(f"TAP catalogue {self.table}: no such table")
+                raise Invalid(f"TAP catalogue {self.table}: no such table")
             cols = tables[0]["columns"]
 
             def by(ucd: str, *names: str) -> str | None:
@@ -67,7 +69,7 @@ class TapCatalogue:
 
             ra, dec = by("pos.eq.ra", "ra"), by("pos.eq.dec", "dec")
             if ra is None or dec is None:
-                raise ValueError(f"TAP catalogue {self.table}: no RA/Dec columns")
+                raise Invalid(f"TAP catalogue {self.table}: no RA/Dec columns")
             ident = by("meta.id;meta.main", "id", "name", "source_id") or ra
             mag = self.mag or by("phot.mag", "mag", "phot_g_mean_mag", "bmag", "hpmag")
             self._columns = (ra, dec, ident, mag)
@@ -132,13 +134,13 @@ def parse_tap_spec(spec: str) -> TapCatalogue:
     if not hash_:
         url, table = "", target
     if not re.fullmatch(r"[A-Za-z]\w*\.[A-Za-z]\w*", table.strip(), re.ASCII):
-        raise ValueError(f"catalogue {spec!r}: give tap:SCHEMA.TABLE or tap:URL#SCHEMA.TABLE")
+        raise Invalid(f"catalogue {spec!r}: give tap:SCHEMA.TABLE or tap:URL#SCHEMA.TABLE")
     if any("=" not in o for o in options if o.strip()):
-        raise ValueError(f"catalogue {spec!r}: options are ;key=value")
+        raise Invalid(f"catalogue {spec!r}: options are ;key=value")
     opts = dict(o.strip().split("=", 1) for o in options if o.strip())
     unknown = set(opts) - {"mag", "kind", "band", "name"}
     if unknown:
-        raise ValueError(f"catalogue {spec!r}: unknown option(s) {', '.join(sorted(unknown))}")
+        raise Invalid(f"catalogue {spec!r}: unknown option(s) {', '.join(sorted(unknown))}")
     return TapCatalogue(table.strip(), url.strip() or None, name=opts.get("name", ""),
                         band=opts.get("band", ""), kind=opts.get("kind", "star"),
                         mag=opts.get("mag"))  # fmt: skip

@@ -17,12 +17,14 @@ from collections.abc import Callable
 
 import psycopg
 
+from ..errors import Unavailable
+
 log = logging.getLogger("hectornb.db")
 
 PING_SECONDS = 1.0
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Unavailable):
     """The database does not answer (HTTP 503); the message says why."""
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from ..errors import quote_field
+from ..errors import Invalid, quote_field
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _RAW = re.compile(r"(?P<day>[0-3]\d)(?P<mon>[a-z]{3})(?P<ccd>[1-4])(?P<run>\d{4})\.fits?", re.I)
@@ -100,10 +100,10 @@ def night_date(text: str) -> dt.date:
         date = (dt.datetime.strptime(text, "%Y%m%d").date() if re.fullmatch(r"\d{8}", text)
                 else dt.date.fromisoformat(text))  # fmt: skip
     except ValueError:
-        raise ValueError(f"{quote_field(text)} is not a night: give yymmdd (240510) or YYYY-MM-DD "
+        raise Invalid(f"{quote_field(text)} is not a night: give yymmdd (240510) or YYYY-MM-DD "
                          "(2024-05-10), the date of the night's evening") from None
     if not NIGHT_YEARS[0] <= date.year <= NIGHT_YEARS[1]:
-        raise ValueError(f"{quote_field(text)}: the archive names nights yymmdd, which "
+        raise Invalid(f"{quote_field(text)}: the archive names nights yymmdd, which "
                          f"reaches only {NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}")  # fmt: skip
     return date
 
@@ -116,7 +116,7 @@ def night_key(text: str) -> str:
 def raw_filename(date: dt.date, ccd: int, run: int) -> str:
     """``17dec20028.fits`` for 2015-12-17, CCD 2, run 28."""
     if not 1 <= run <= 9999:
-        raise ValueError(f"run number {run} does not fit four digits")
+        raise Invalid(f"run number {run} does not fit four digits")
     return f"{date.day:02d}{_MONTHS[date.month - 1]}{ccd}{run:04d}.fits"
 
 
@@ -124,7 +124,7 @@ def parse_raw_filename(name: str) -> tuple[int, str, int, int]:
     """(day, month abbreviation, CCD, run) of a raw file name, or `ValueError`."""
     m = _RAW.fullmatch(name)
     if m is None or m["mon"].lower() not in _MONTHS:
-        raise ValueError(f"{name!r} is not an AAT raw file name (DDmmmCNNNN.fits)")
+        raise Invalid(f"{name!r} is not an AAT raw file name (DDmmmCNNNN.fits)")
     return int(m["day"]), m["mon"].lower(), int(m["ccd"]), int(m["run"])
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
+from ..errors import Invalid
 from ..spectra.io import read_2dfdr
 from .engine.skylines import relative_shifts
 
@@ -60,7 +61,7 @@ def compare_products(a: str | Path, b: str | Path) -> QTable:
     """
     fa, fb = read_2dfdr(a), read_2dfdr(b)
     if fa.flux.shape[0] != fb.flux.shape[0]:
-        raise ValueError(f"{Path(a).name} has {fa.flux.shape[0]} fibres, "
+        raise Invalid(f"{Path(a).name} has {fa.flux.shape[0]} fibres, "
                          f"{Path(b).name} has {fb.flux.shape[0]}: not the same frame")  # fmt: skip
     wa, flux_a = _linear(fa)
     wb, flux_b = _linear(fb)

@@ -12,13 +12,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..errors import Invalid
+
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _BUILTIN_VALUES = {"PROFILE"}
 
 
-class OptionError(ValueError):
+class OptionError(Invalid):
     """An option name or value the engine cannot use; the message says which and why."""
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings, get_settings
+from ..errors import Invalid
 from .errors import DataError
 from .steps import NightSteps, Step
 
@@ -39,13 +40,13 @@ def parse_engine(engine: str) -> tuple[str, str]:
     the 2dFdr container's tag picks its image."""
     name, _, version = str(engine).partition("@")
     if name not in ENGINES or (version and name == "2dfdr"):
-        raise ValueError(f"engine must be one of builtin[@version], 2dfdr, "
+        raise Invalid(f"engine must be one of builtin[@version], 2dfdr, "
                          f"2dfdr-docker[@tag], not {engine!r}")  # fmt: skip
     grammar = _IMAGE_TAG if name == "2dfdr-docker" else _VERSION
     if version and not grammar.fullmatch(version):
         what = ("an image tag (letters, digits, _ . -; at most 128, not starting with . or -)"
                 if name == "2dfdr-docker" else "a version such as 0.4.1")  # fmt: skip
-        raise ValueError(f"engine {engine!r}: after @ comes {what}")
+        raise Invalid(f"engine {engine!r}: after @ comes {what}")
     return name, version
 
 

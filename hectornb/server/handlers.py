@@ -28,7 +28,6 @@ from ..identity import is_hub_service, process_user
 from ..targets import (
     TargetFilter,
     TargetListError,
-    TargetStoreError,
     export_csv_chunks,
     parse_target_bytes,
     target_store,
@@ -55,25 +54,18 @@ def request_user(handler: JupyterHandler) -> str:
 
 
 class StoreCalls:
-    """Blocking store calls off the event loop; store errors become 4xx with a message."""
+    """Blocking store calls off the event loop; the platform's errors (`HectornbError`)
+    become their status with their message, anything else a logged 500."""
 
     _payload: dict | None = None  # an error's JSON beyond its message (the bad fields)
 
     async def run(self, fn, *args, **kwargs):
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except DatabaseUnavailable as exc:
-            raise web.HTTPError(503, str(exc)) from None
-        except errors.NotFound as exc:
-            raise web.HTTPError(404, str(exc)) from None
-        except errors.Forbidden as exc:
-            raise web.HTTPError(403, str(exc)) from None
-        except errors.Conflict as exc:
-            raise web.HTTPError(409, str(exc)) from None
-        except (TargetStoreError, errors.Invalid, ValueError) as exc:
+        except errors.HectornbError as exc:  # its status is on its class
             if getattr(exc, "errors", None):
                 self._payload = {"error": str(exc), "errors": exc.errors}
-            raise web.HTTPError(422, str(exc)) from None
+            raise web.HTTPError(exc.status, str(exc)) from None
         except psycopg.errors.ProgramLimitExceeded as exc:  # e.g. an index row too long
             raise web.HTTPError(422, "a value is too long to be stored: "
                                      f"{exc.diag.message_primary}") from None  # fmt: skip
@@ -276,7 +268,7 @@ class TargetsHandler(HectornbAPIHandler):
             flt = TargetFilter.parse(
                 arg("badclass", "all"), arg("name", ""), arg("regex", "false") == "true"
             )
-        except ValueError as exc:
+        except errors.Invalid as exc:
             raise web.HTTPError(422, str(exc)) from None
         offset = self.number_argument("offset", 0, 0, 2**31 - 1)
         limit = self.number_argument("limit", 20, 1, 10_000)
@@ -298,7 +290,7 @@ def _filter_args(handler) -> TargetFilter:
     try:
         return TargetFilter.parse(arg("badclass", "all"), arg("name", ""),
                                   arg("regex", "false") == "true")  # fmt: skip
-    except ValueError as exc:
+    except errors.Invalid as exc:
         raise web.HTTPError(422, str(exc)) from None
 
 

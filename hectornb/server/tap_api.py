@@ -26,6 +26,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..db import DatabaseUnavailable
+from ..errors import HectornbError
 from ..identity import is_hub_service
 from ..tap import vosi
 from ..tap.examples import examples
@@ -33,14 +34,12 @@ from ..tap.publish import SCHEMA_DESCRIPTIONS, load_keys, load_schema_descriptio
 from ..tap.result import error_document, resolve_format
 from ..tap.service import TapError, TapService
 from ..tap.stream import stream
-from ..tap.translate import ADQLError
 from ..tap.uploads import UploadLimits, parse_upload_param, read_upload
 from ..tap.uws import (
     FINAL,
     JobNotFound,
     JobQuotaExceeded,
     JobRunner,
-    JobStateError,
     JobStore,
 )
 from ..tap.uws_xml import (
@@ -325,10 +324,10 @@ class SyncHandler(TapHandler):
             work = run_sync(service, query, self.tap_user, maxrec, self.uploads_from_request(),
                             writer)  # fmt: skip
             await self.stream(work, content_type)
-        except (ADQLError, TapError, ValueError) as exc:
-            self.send(error_document(str(exc)), "application/x-votable+xml", 400)
         except DatabaseUnavailable as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 503)
+        except HectornbError as exc:  # a bad query or parameter: DALI's error document
+            self.send(error_document(str(exc)), "application/x-votable+xml", 400)
         finally:
             clients[client] -= 1
             if not clients[client]:
@@ -447,7 +446,7 @@ class UWSHandler(TapHandler):
             raise web.HTTPError(429, str(exc)) from None
         except DatabaseUnavailable as exc:
             raise web.HTTPError(503, str(exc)) from None
-        except (JobStateError, TapError, ValueError) as exc:
+        except HectornbError as exc:  # a change the job's phase or the query refuses
             raise web.HTTPError(400, str(exc)) from None
         runner.wake()
         return job

@@ -22,6 +22,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable, Table
 
+from ..errors import Invalid
 from ..instrument.aat import FIBRE_TABLE_NAMES
 
 
@@ -150,7 +151,7 @@ def read_2dfdr(path: str | Path) -> ReducedFrame:
         h = hdul[0].header.copy()
         flux = _as_2d(hdul[0].data)
         if flux is None:
-            raise ValueError(f"{path}: the primary HDU holds no spectra")
+            raise Invalid(f"{path}: the primary HDU holds no spectra")
 
         def ext(name):
             return _as_2d(hdul[name].data) if name in names else None
@@ -166,7 +167,7 @@ def read_2dfdr(path: str | Path) -> ReducedFrame:
             wave = _wcs_wavelength(h, flux.shape[1])
         table_name = next((n for n in FIBRE_TABLE_NAMES if n in names), None)
         if table_name is None:
-            raise ValueError(f"{path}: no fibre table (FIBRES) found")
+            raise Invalid(f"{path}: no fibre table (FIBRES) found")
         fibres = fibre_table(hdul[table_name])
         args = {}
         if "REDUCTION_ARGS" in names:

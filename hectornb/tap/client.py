@@ -7,10 +7,12 @@ Both return astropy Tables and plain dicts, so the app does not care which it ha
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import HectornbError, Invalid, NotFound, RemoteFailure
 from .result import Result, write
 from .service import TapService
 from .uploads import upload_from_table
@@ -129,7 +131,7 @@ class LocalTap:
     def job_result(self, job_id: str) -> QueryResult:
         job = self.jobs_store.get(job_id, self.user)
         if job.phase != "COMPLETED" or not job.result_path:
-            raise ValueError(f"job {job_id} has no result yet (phase {job.phase})")
+            raise Invalid(f"job {job_id} has no result yet (phase {job.phase})")
         from astropy.io.votable import parse_single_table
 
         with open(job.result_path, "rb") as f:
@@ -149,9 +151,34 @@ def _position(columns) -> tuple[str, str] | None:
     return (ra[0], dec[0]) if ra and dec else None
 
 
+def _said_plainly(cls):
+    """Every public method of ``cls`` raises `RemoteFailure` for whatever the remote
+    service's failure looks like in pyvo, requests or astropy (their exceptions have no
+    common root), naming the service: the app catches the platform's errors alone."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except HectornbError:
+                raise
+            except Exception as exc:  # the boundary to a service elsewhere
+                raise RemoteFailure(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+
+        return call
+
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_said_plainly
 class RemoteTap:
     """Any TAP service, through pyvo (used when it is reachable); ``session`` carries the
-    caller's credentials (a `requests.Session`), ``name`` how the app shows the service."""
+    caller's credentials (a `requests.Session`), ``name`` how the app shows the service.
+    Its failures are `RemoteFailure`s."""
 
     def __init__(self, url: str, session=None, name: str | None = None):
         import pyvo
@@ -239,15 +266,21 @@ class RemoteTap:
         self._jobs[job.job_id] = job
         return job.job_id
 
+    def _job(self, job_id: str):
+        if job_id not in self._jobs:
+            raise NotFound(f"no job {job_id} of {self.name} in this session")
+        return self._jobs[job_id]
+
     def job_result(self, job_id: str) -> QueryResult:
-        r = self._jobs[job_id].fetch_result()
+        r = self._job(job_id).fetch_result()
         return QueryResult(r.to_table(), r.query_status == "OVERFLOW")
 
     def abort(self, job_id: str) -> None:
-        self._jobs[job_id].abort()
+        self._job(job_id).abort()
 
     def delete(self, job_id: str) -> None:
-        self._jobs.pop(job_id).delete()
+        self._job(job_id).delete()
+        del self._jobs[job_id]
 
 
 def platform_tap(user: str) -> LocalTap | RemoteTap:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..db import connect
+from ..errors import Invalid
 from .catalog import TapColumn, TapTable, quote_identifier, unique_identifier
 from .publish import check_name, write_table
 
@@ -41,7 +42,7 @@ _TYPES = {
 }  # fmt: skip
 
 
-class IngestError(ValueError):
+class IngestError(Invalid):
     """A file that cannot be published, with the reason."""
 
 

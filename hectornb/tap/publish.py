@@ -16,6 +16,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import Literal
 
 from ..db import connect
+from ..errors import Invalid
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier
 
 READER = "hectornb_tap_reader"
@@ -290,9 +291,9 @@ def check_name(name: str) -> tuple[str, str]:
     """(schema, table) of a new table's TAP name ``schema.table``, refusing other forms."""
     schema, dot, table = name.partition(".")
     if not dot or not _NAME.match(schema) or not _NAME.match(table):
-        raise ValueError(f"table name {name!r}: give SCHEMA.TABLE, letters, digits and _")
+        raise Invalid(f"table name {name!r}: give SCHEMA.TABLE, letters, digits and _")
     if schema.lower() in RESERVED_SCHEMAS or schema.lower().startswith("pg_"):
-        raise ValueError(f"schema {schema!r} is reserved; choose another")
+        raise Invalid(f"schema {schema!r} is reserved; choose another")
     return schema.lower(), table.lower()
 
 

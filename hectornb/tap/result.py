@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from ..errors import Invalid
 from .catalog import TapColumn, unique_identifier
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
@@ -70,7 +71,7 @@ def resolve_format(value: str | None) -> tuple[str, str]:
     """(writer, Content-Type) for a RESPONSEFORMAT value; ValueError if unknown."""
     key = (value or "votable").strip().lower().replace(" ", "")
     if key not in FORMATS:
-        raise ValueError(f"RESPONSEFORMAT {value!r} is not supported; use one of "
+        raise Invalid(f"RESPONSEFORMAT {value!r} is not supported; use one of "
                          + ", ".join(a for _, a in OUTPUT_FORMATS))  # fmt: skip
     return FORMATS[key]
 

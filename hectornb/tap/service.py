@@ -23,6 +23,7 @@ from psycopg import errors as pgerrors
 
 from ..config import Settings, get_settings
 from ..db import connect
+from ..errors import Invalid
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier, votable_type
 from .publish import (
     READER,
@@ -54,7 +55,7 @@ class Upload:
     nrows: int
 
 
-class TapError(ValueError):
+class TapError(Invalid):
     """A query the service refuses or the database rejected, said plainly."""
 
 

@@ -24,13 +24,14 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from psycopg.sql import Literal as sql_literal
 
+from ..errors import Invalid
 from . import geometry
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier
 
 FN = "hnb_adql"  # schema of the translator's SQL functions
 
 
-class ADQLError(ValueError):
+class ADQLError(Invalid):
     """A query that cannot run, with where in the ADQL text the problem is (1-based)."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..db import DatabaseUnavailable, connect
+from ..errors import Invalid, NotFound
 from .result import resolve_format
 from .service import TapError, TapService
 from .stream import stream
@@ -35,11 +36,11 @@ HEARTBEAT = 5.0  # seconds between a runner's beats
 STALE = dt.timedelta(seconds=30)  # a job not beaten for this long lost its runner
 
 
-class JobNotFound(LookupError):
+class JobNotFound(NotFound):
     pass
 
 
-class JobStateError(ValueError):
+class JobStateError(Invalid):
     """A change the job's phase does not allow (e.g. new parameters once it ran)."""
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import astropy.units as u
 
-from ..errors import quote_field
+from ..errors import Invalid, quote_field
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ BRIGHT_STAR_RULE: tuple[tuple[u.Quantity, float], ...] = (
 def badclass(value: int) -> BadClass:
     """The flag for ``value``; `ValueError` naming the valid range otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 8:
-        raise ValueError(f"BADCLASS must be an integer 0–8, not {value!r}")
+        raise Invalid(f"BADCLASS must be an integer 0–8, not {value!r}")
     return BADCLASSES[value]
 
 
@@ -73,5 +73,5 @@ def parse_badclass(text: str) -> int:
     """A class typed by a person (``"4"``, ``" 4 "``) as an int, or `ValueError`."""
     s = str(text).strip()
     if not s.isdigit():
-        raise ValueError(f"BADCLASS must be an integer 0–8, not {quote_field(str(text))}")
+        raise Invalid(f"BADCLASS must be an integer 0–8, not {quote_field(str(text))}")
     return badclass(int(s)).value

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from ..errors import quote_field
+from ..errors import Invalid, quote_field
 
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _SEC = r"\d{1,2}(?:\.\d*)?"
@@ -24,7 +24,7 @@ _FIELD = re.compile(rf"(?P<sign>[+-]?)\s*(?:(?P<dec>{_NUM})|{_SEXA})")
 _LOOSE_SEXA = re.compile(r"[+-]?\s*\d+\s*\D+\s*\d+\s*\D+\s*[\d.]+")
 
 
-class CoordinateError(ValueError):
+class CoordinateError(Invalid):
     """A coordinate field that cannot be read; the message says why, for a person."""
 
 

@@ -26,7 +26,7 @@ import numpy as np
 if TYPE_CHECKING:
     from astropy.table import Table
 
-from ..errors import quote_field
+from ..errors import Invalid, quote_field
 from .coords import CoordinateError, parse_dec, parse_ra
 
 ALLOWED_SUFFIXES = (".csv", ".txt")
@@ -52,7 +52,7 @@ class LineError:
 MAX_LISTED_ERRORS = 100
 
 
-class TargetListError(ValueError):
+class TargetListError(Invalid):
     """A target file was rejected; ``errors`` holds the first `MAX_LISTED_ERRORS` problems
     found, in line order, and ``total`` how many there were."""
 

@@ -13,6 +13,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from ..client import ServiceBacked
+from ..errors import Invalid
 from .parse import TargetList
 from .store import ImportResult, ListInfo, Page, TargetFilter
 
@@ -45,7 +46,7 @@ class RemoteTargetStore(ServiceBacked):
                     overwrite: bool = False) -> ImportResult:  # fmt: skip
         self._as(owner)
         if targets.source is None:
-            raise ValueError("this target list has no source text to send to the service")
+            raise Invalid("this target list has no source text to send to the service")
         out = self.client.import_list(targets.source, targets.filename, name, overwrite)
         return ImportResult(out["name"], out["n_targets"], out["replaced"],
                             out.get("kept", 0), out.get("dropped", 0))  # fmt: skip

@@ -24,16 +24,13 @@ from .badclass import badclass as check_badclass
 from .parse import TargetList
 
 
-class TargetStoreError(ValueError):
+class TargetStoreError(errors.Invalid):
     """A request the store refuses, with a message for the person who made it."""
 
 
-class NotFound(TargetStoreError, errors.NotFound):
-    """No such list or target."""
-
-
-class Forbidden(TargetStoreError, errors.Forbidden):
-    """The user may not do this to the list (only its owner overwrites or deletes it)."""
+# the platform's own kinds: no such list or target; not the list's owner
+NotFound = errors.NotFound
+Forbidden = errors.Forbidden
 
 
 @dataclass(frozen=True)

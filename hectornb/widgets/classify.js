@@ -175,7 +175,7 @@ function render({ model, el }) {
   drawLegend();
   model.on("change:has_cutouts", drawLegend);
 
-  function send(msg, buffers) { model.send(msg, undefined, buffers); }
+  function send(msg, buffers) { sendSafely(model, msg, buffers); }
 
   function query(extra = {}) {
     send({

@@ -19,12 +19,12 @@ import traitlets as t
 
 from ..catalogues import SkyCatalogue, catalogue, catalogue_label
 from ..config import get_settings
+from ..errors import HectornbError, Invalid
 from ..identity import process_user
 from ..targets import (
     BADCLASSES,
     TargetFilter,
     TargetListError,
-    TargetStoreError,
     export_csv,
     parse_target_bytes,
     target_store,
@@ -233,9 +233,7 @@ class ClassifyApp(anywidget.AnyWidget):
             return
         try:
             handler(content, buffers)
-        except TargetStoreError as exc:
-            self._say(str(exc), "error")
-        except ValueError as exc:
+        except HectornbError as exc:
             self._say(str(exc), "error")
 
     def _do_init(self, content: dict, _buffers) -> None:
@@ -267,7 +265,7 @@ class ClassifyApp(anywidget.AnyWidget):
     def _per_page(self, value) -> int:
         value = int(value)
         if value not in PER_PAGE:
-            raise ValueError(f"targets per page must be one of {', '.join(map(str, PER_PAGE))}")
+            raise Invalid(f"targets per page must be one of {', '.join(map(str, PER_PAGE))}")
         return value
 
     def _do_query(self, content: dict, _buffers) -> None:

@@ -5,6 +5,18 @@ function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// A message to the kernel. Once the page's kernel is gone (the page is being left, or the
+// server shut the kernel down) its comm throws "Cannot send" from timers and late events:
+// there is no one left to tell, so nothing is sent.
+function sendSafely(model, msg, buffers) {
+  try {
+    model.send(msg, undefined, buffers);
+  } catch (e) {
+    if (!String(e && e.message).includes("Cannot send")) throw e;
+    console.warn("hectornb: this page's kernel is gone; reload the page to go on");
+  }
+}
+
 function apiBase(model) {
   // the platform's REST API: this server's, or the data centre's service a user's own
   // server is a client of (the widget's `service_api`, a path behind the same Hub proxy)

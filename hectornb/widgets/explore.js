@@ -166,7 +166,7 @@ function render({ model, el: root }) {
   model.on("change:product", () => { $("product").value = model.get("product"); });
   $("product").addEventListener("change", () => { model.set("product", $("product").value); model.save_changes(); });
   $("request").addEventListener("change", () => {
-    if ($("request").value) model.send({ type: "job", id: $("request").value });
+    if ($("request").value) sendSafely(model, { type: "job", id: $("request").value });
   });
   $("upload").addEventListener("change", async () => {
     const file = $("upload").files[0];
@@ -175,12 +175,12 @@ function render({ model, el: root }) {
     // in pieces: Jupyter's websocket refuses messages over 10 MiB
     for (let offset = 0; offset < file.size || offset === 0; offset += UPLOAD_PIECE) {
       const piece = await file.slice(offset, offset + UPLOAD_PIECE).arrayBuffer();
-      model.send({ type: "upload", name: file.name, size: file.size, offset }, undefined, [piece]);
+      sendSafely(model, { type: "upload", name: file.name, size: file.size, offset }, [piece]);
       if (file.size === 0) break;
     }
     $("upload").value = "";
   });
-  $("pdf").addEventListener("click", () => model.send({ type: "pdf" }));
+  $("pdf").addEventListener("click", () => sendSafely(model, { type: "pdf" }));
 
   // ---- summary and fibre details -----------------------------------------------------------
   const drawSummary = () => {
@@ -280,7 +280,7 @@ function render({ model, el: root }) {
     i = ((i % n) + n) % n;
     model.set("fibre", i);
     model.save_changes();
-    model.send({ type: "spectrum", fibre: i });
+    sendSafely(model, { type: "spectrum", fibre: i });
   };
   model.on("change:fibre", () => { highlight(); drawFibreInfo(); });
   $("labels").checked = model.get("show_labels");
@@ -400,8 +400,8 @@ function render({ model, el: root }) {
   drawChoices(); say(); onProduct(); markReady();
   // the kernel opens the product while plotly.js loads
   const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
-  model.send({ type: "init", params });
-  if (model.get("summary").product) model.send({ type: "spectrum", fibre: model.get("fibre") });
+  sendSafely(model, { type: "init", params });
+  if (model.get("summary").product) sendSafely(model, { type: "spectrum", fibre: model.get("fibre") });
   loadPlotly(model.get("plotly_version")).then(() => {
     model.set("page_ready", true);
     model.save_changes();

@@ -23,7 +23,7 @@ import traitlets as t
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from ..errors import Forbidden, Invalid, NotFound, quote_field
+from ..errors import HectornbError, Invalid, NotFound, quote_field
 from ..identity import process_user
 from ..reduce.service import product_pdf
 from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
@@ -38,7 +38,7 @@ from ._times import request_time
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 #: What a user's action can fail with, said on the page (anything else is a bug, and raises).
-_USER_ERRORS = (Invalid, Forbidden, NotFound, ValueError, KeyError, StopIteration)
+_USER_ERRORS = (HectornbError,)
 #: The largest file the page may upload into the kernel.
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
@@ -247,7 +247,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
         try:
             path = self._local(key)
             frame = read_2dfdr(path)
-        except (OSError, ValueError, LookupError) as exc:
+        except (OSError, HectornbError) as exc:  # a file gone, or not a reduced product
             label = next((c["label"] for c in self.choices if c["key"] == key), key)
             self._say(f"{label} cannot be read: {exc}", "error")
             return
@@ -407,7 +407,10 @@ class SpectrumExplorer(anywidget.AnyWidget):
             elif kind == "job":
                 self.offer_job(str(content["id"]))
                 group = f"Request {content['id']}:"
-                self.product = next(c["key"] for c in self.choices if c["key"].startswith(group))
+                first = next((c["key"] for c in self.choices if c["key"].startswith(group)), None)
+                if first is None:
+                    raise NotFound(f"request {content['id']} has no products to show yet")
+                self.product = first
             elif kind == "upload":
                 if not buffers:
                     raise Invalid("the upload carried no file")

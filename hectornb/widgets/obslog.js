@@ -85,7 +85,7 @@ function render({ model, el: root }) {
     <section class="hnb-page" data-testid="page"></section>`;
   const page = root.querySelector(".hnb-page");
   const schema = () => Object.fromEntries(model.get("schema").map((c) => [c.name, c]));
-  const send = (msg) => model.send(msg);
+  const send = (msg) => sendSafely(model, msg);
   let fresh = null; // the unsaved new row of the grid: {field: text}
 
   const say = () => {

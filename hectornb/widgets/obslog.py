@@ -18,8 +18,7 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
-from ..db import DatabaseUnavailable
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import HectornbError
 from ..identity import process_user
 from ..obslog import COLLECTIONS, FieldErrors, ObslogStore, obslog_store
 from ._esm import esm, service_api
@@ -96,7 +95,7 @@ class ObslogApp(anywidget.AnyWidget):
 
         try:
             jobs = reduce_session(self._user).jobs(days=days)
-        except (OSError, Invalid, Forbidden, NotFound, DatabaseUnavailable):
+        except (OSError, HectornbError):  # no service to ask, or it refused
             return None
         return sum(j.status in ("done", "partial") for j in jobs)
 
@@ -188,7 +187,7 @@ class ObslogApp(anywidget.AnyWidget):
                 self.open_related("tiles", str(content["tile"]))
         except FieldErrors as exc:
             self._say(str(exc), "error", errors=exc.errors, row=content.get("row"))
-        except (Invalid, Forbidden, NotFound, ValueError, KeyError) as exc:
+        except HectornbError as exc:
             self._say(str(exc), "error")
 
 

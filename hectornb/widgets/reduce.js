@@ -73,7 +73,7 @@ function render({ model, el: root }) {
   function showTab(name) {
     $$(".hnb-tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
     $$("section[data-panel]").forEach((s) => (s.hidden = s.dataset.panel !== name));
-    if (name === "requests") model.send({ type: "jobs" });
+    if (name === "requests") sendSafely(model, { type: "jobs" });
   }
   $$(".hnb-tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
 
@@ -141,9 +141,9 @@ function render({ model, el: root }) {
         drawSelection();
       });
       const fib = tr.querySelector(".hnb-fibres");
-      if (fib) fib.addEventListener("click", () => model.send({ type: "fibres", path: tr.dataset.path }));
+      if (fib) fib.addEventListener("click", () => sendSafely(model, { type: "fibres", path: tr.dataset.path }));
       const t = tr.querySelector(".hnb-targets");
-      if (t) t.addEventListener("click", () => model.send({ type: "targets", path: tr.dataset.path }));
+      if (t) t.addEventListener("click", () => sendSafely(model, { type: "targets", path: tr.dataset.path }));
     });
     drawSelection();
   }
@@ -159,7 +159,7 @@ function render({ model, el: root }) {
   $(".hnb-filters").addEventListener("submit", (e) => {
     e.preventDefault();
     lastQuery = Object.fromEntries(new FormData(e.target).entries());
-    model.send({ type: "query", filters: lastQuery });
+    sendSafely(model, { type: "query", filters: lastQuery });
   });
   $(".hnb-density").addEventListener("change", (e) => root.classList.toggle("compact", e.target.value === "compact"));
   $(".hnb-export").addEventListener("click", () => {
@@ -207,7 +207,7 @@ function render({ model, el: root }) {
   });
   $(".hnb-close-options").addEventListener("click", () => ($(".hnb-options").hidden = true));
   $(".hnb-make-it-so").addEventListener("click", () => {
-    model.send({ type: "submit", frames: Array.from(selected), options: chosenOptions(), email: $(".hnb-options input[name=email]").value.trim() });
+    sendSafely(model, { type: "submit", frames: Array.from(selected), options: chosenOptions(), email: $(".hnb-options input[name=email]").value.trim() });
   });
 
   // ---- requests --------------------------------------------------------------------------
@@ -217,7 +217,7 @@ function render({ model, el: root }) {
       `<tr><td colspan="4">No requests in the last 7 days.</td></tr>`;
     $$(".hnb-job-link").forEach((a) => a.addEventListener("click", (e) => {
       e.preventDefault();
-      model.send({ type: "open", id: a.closest("tr").dataset.id });
+      sendSafely(model, { type: "open", id: a.closest("tr").dataset.id });
     }));
   }
 
@@ -257,7 +257,7 @@ function render({ model, el: root }) {
       </tbody></table></details>
       <details><summary>Events</summary><ol class="hnb-events">${(j.events || []).map((e) => `<li>${esc(e.at)} <b>${esc(e.kind)}</b> ${esc(e.message)}</li>`).join("")}</ol></details>`;
     const cancel = $(".hnb-cancel");
-    if (cancel) cancel.addEventListener("click", () => model.send({ type: "cancel", id: j.id }));
+    if (cancel) cancel.addEventListener("click", () => sendSafely(model, { type: "cancel", id: j.id }));
   }
 
   // A download the server takes a while to prepare (a zip of many products) says so until
@@ -300,7 +300,7 @@ function render({ model, el: root }) {
   const params = Object.fromEntries(new URLSearchParams(window.location.search).entries());
   delete params.token;
   markReady();
-  model.send({ type: "init", params });
+  sendSafely(model, { type: "init", params });
 }
 
 export default { render };

@@ -17,7 +17,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, HectornbError, NotFound
 from ..identity import process_user
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS
@@ -200,7 +200,7 @@ class ReduceApp(anywidget.AnyWidget):
                     raise Forbidden("that frame is not in your query")
                 self.send({"type": "fibres", "path": path, "kind": kind,
                            "rows": self.session.fibres(path, targets_only=kind == "targets")})
-        except (Invalid, Forbidden, NotFound, ValueError) as exc:
+        except HectornbError as exc:
             self._say(str(exc), "error")
 
 

@@ -43,7 +43,7 @@ function render({ model, el: root }) {
       </section>
     </div>`;
   const $ = (id) => root.querySelector(`[data-testid="${id}"]`);
-  const send = (msg, buffers) => model.send(msg, undefined, buffers);
+  const send = (msg, buffers) => sendSafely(model, msg, buffers);
 
   // ---- service and capabilities ------------------------------------------------------------
   $("connect").addEventListener("click", () => {

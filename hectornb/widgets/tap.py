@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import math
 import re
 from pathlib import Path
@@ -22,11 +23,10 @@ import numpy as np
 import traitlets as t
 
 from ..config import get_settings
+from ..errors import HectornbError, Invalid
 from ..identity import is_hub_service, process_user
 from ..tap.client import LocalTap, QueryResult, RemoteTap, platform_tap
 from ..tap.fetch import check_url
-from ..tap.service import TapError
-from ..tap.translate import ADQLError
 from ._esm import esm
 
 if TYPE_CHECKING:  # astropy.table loads with the first result
@@ -97,7 +97,7 @@ def positions(table: Table) -> tuple[str, str, str | None]:
     ra = ra or low.get("ra") or low.get("raj2000") or low.get("ra_icrs")
     dec = dec or low.get("dec") or low.get("dej2000") or low.get("de_icrs")
     if ra is None or dec is None:
-        raise ValueError("the result has no positions: it needs RA and Dec columns (by UCD, "
+        raise Invalid("the result has no positions: it needs RA and Dec columns (by UCD, "
                          "or named ra and dec)")  # fmt: skip
     name = next((c for c in table.colnames if ucd(c).startswith("meta.id;meta.main")), None)
     name = name or next((low[n] for n in ("name", "target", "source_id", "id", "hip")
@@ -183,7 +183,7 @@ class TapApp(anywidget.AnyWidget):
         from ..tap.uploads import NAME
 
         if not NAME.match(name):
-            raise ValueError(f"upload name {name!r}: letters, digits and _ (a letter first)")
+            raise Invalid(f"upload name {name!r}: letters, digits and _ (a letter first)")
         table = _read_table(filename, data)
         self._uploads[name] = table
         self.uploads = sorted(self._uploads)
@@ -194,7 +194,7 @@ class TapApp(anywidget.AnyWidget):
         """(file name, media type, bytes) of the shown result in ``kind`` (votable, csv,
         fits)."""
         if self._table is None:
-            raise ValueError("run a query first")
+            raise Invalid("run a query first")
         fmt, mime, ext = _DOWNLOADS[kind]
         if kind == "csv":  # astropy writes text formats to a text stream
             text = io.StringIO()
@@ -213,7 +213,7 @@ class TapApp(anywidget.AnyWidget):
         from ..targets import parse_target_bytes, target_store
 
         if self._table is None or len(self._table) == 0:
-            raise ValueError("run a query with rows first")
+            raise Invalid("run a query with rows first")
         ra, dec, label = positions(self._table)
         lines = ["# from the TAP app: " + " ".join(self.adql.split())[:200]]
         for k, row in enumerate(self._table):
@@ -286,10 +286,11 @@ class TapApp(anywidget.AnyWidget):
                 self.send({"type": "download", "filename": filename, "mime": mime}, [data])
             elif kind == "classify":
                 self.to_target_list(str(content.get("name") or "").strip())
-        except (ADQLError, TapError, ValueError, KeyError, LookupError, OSError) as exc:
+        except HectornbError as exc:  # a remote service's failure is one too (RemoteFailure)
             self._failed(kind, str(exc))
-        except Exception as exc:  # a remote service's failure, said plainly
-            self._failed(kind, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the platform's own fault: logged, and said as such, not as yours
+            logging.getLogger("hectornb.widgets").exception("TAP app: %s failed", kind)
+            self._failed(kind, "an internal error of the platform (logged); please report it")
         finally:
             self.busy = False
 

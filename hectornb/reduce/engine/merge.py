@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...spectra.io import ReducedFrame, read_2dfdr, write_2dfdr
+from ..errors import DataError
 from .calibrate import resample
 from .tasks import ENGINE_NAME
 
@@ -50,7 +51,7 @@ def _combine_image(reds, out, options) -> Path:
     first = frames[0]
     for path, f in zip(reds, frames, strict=True):
         if f.flux.shape != first.flux.shape or not np.allclose(f.wavelength, first.wavelength):
-            raise ValueError(f"{Path(path).name} is not on the grid of {Path(reds[0]).name}")
+            raise DataError(f"{Path(path).name} is not on the grid of {Path(reds[0]).name}")
     flux = np.stack([f.flux for f in frames])
     var = np.stack([f.variance for f in frames])
     scales = _scales(flux) if len(frames) > 1 else np.ones(1)
@@ -99,7 +100,7 @@ def splice(blue: str | Path, red: str | Path, out: str | Path) -> Path:
     """Blue and red spectra of the same fibres on one grid (counts per Angstrom)."""
     b, r = read_2dfdr(blue), read_2dfdr(red)
     if b.n_fibres != r.n_fibres or list(b.fibres["NAME"]) != list(r.fibres["NAME"]):
-        raise ValueError(f"{Path(blue).name} and {Path(red).name} have different fibre tables")
+        raise DataError(f"{Path(blue).name} and {Path(red).name} have different fibre tables")
     if b.wavelength[0] > r.wavelength[0]:
         b, r, blue, red = r, b, red, blue
     step = float(min(np.diff(b.wavelength[:2])[0], np.diff(r.wavelength[:2])[0]))
