@@ -22,8 +22,11 @@ def _user_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .config import get_settings
+    from .config import get_settings, settings_table
 
+    if args.table:  # every setting, its default and what it does (the README's table)
+        print(settings_table())
+        return 0
     rows = get_settings().describe()
     width = max(len(r[0]) for r in rows)
     for var, value, source in rows:
@@ -257,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("config", help="print the effective settings")
+    p.add_argument("--table", action="store_true",
+                   help="print every setting's default and meaning as a Markdown table")
     p.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("serve", help="start the platform (landing page, apps, REST API)")

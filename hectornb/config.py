@@ -7,285 +7,233 @@ Every process (the server, a Voilà kernel, the command line, a Dask worker) bui
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 _PREFIX = "HECTORNB_"
-
-
 
 #: The environment variable through which ``hectornb serve`` gives its Voilà kernels the key
 #: to their page-request socket (`hectornb.server.page_request`).
 PAGE_REQUEST_KEY_VARIABLE = "HECTORNB_PAGE_REQUEST_KEY"
 
+
 def _default_home() -> Path:
     return Path.home() / ".hectornb"
 
 
+def _setting(default, doc: str, *, env: str | None = None, shown: str | None = None,
+             unset: str | None = None, minimum: float | None = None):  # fmt: skip
+    """A setting, declared once: its ``default``; ``doc``, what it does in a line (the
+    README's table and ``help(Settings)`` are made from it); ``env``, its variable's name
+    after ``HECTORNB_`` when not the field's name in capitals; ``shown``, how the README
+    writes the default; ``unset``, what an unset optional setting means; ``minimum``, a floor
+    (a value below it is raised to it)."""
+    meta = {"doc": doc, "env": env, "shown": shown, "unset": unset, "minimum": minimum}
+    return field(default=default, metadata=meta)
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Effective settings of the platform.
+    """Effective settings of the platform, each from its ``HECTORNB_*`` variable (an empty
+    one counts as unset). The attributes are listed below, made from their declarations."""
 
-    Attributes
-    ----------
-    home : Path
-        Data directory (``HECTORNB_HOME``): the embedded database, caches, demo data.
-    database_url : str or None
-        ``HECTORNB_DATABASE_URL``: a PostgreSQL URL. ``None`` starts the embedded server under
-        ``home/postgres`` on demand.
-    targets_url : str or None
-        ``HECTORNB_TARGETS_URL``: where target lists live. ``None`` means the main database;
-        a ``mongodb://`` URL selects the MongoDB target store.
-    port : int
-        ``HECTORNB_PORT``: port of ``hectornb serve``.
-    catalogue_radius_arcsec : float
-        ``HECTORNB_CATALOGUE_RADIUS``: radius of the per-target catalogue cut, arcsec.
-    token_days : int
-        ``HECTORNB_TOKEN_DAYS``: days an ``hnb_`` API token works after it was made.
-    imports_at_once : int
-        ``HECTORNB_IMPORTS_AT_ONCE``: target files the server reads at once (a 64 MiB file
-        takes about 1 GB of memory while it is read); one more is answered 429.
-    import_timeout : float
-        ``HECTORNB_IMPORT_TIMEOUT``: seconds the database may take to store one imported target
-        list (a 64 MiB file of 1.8 million targets takes about 30 s); bulk work is exempt from
-        the per-statement limit below.
-    database_wait : float
-        ``HECTORNB_DATABASE_WAIT``: seconds a request waits for a free database connection
-        before it is answered 503 "busy" (while the database is down: none).
-    statement_timeout_ms : int
-        ``HECTORNB_STATEMENT_TIMEOUT_MS``: upper bound on any one SQL statement from a user action.
-    max_upload_bytes : int
-        ``HECTORNB_MAX_UPLOAD_BYTES``: the largest target file accepted.
-    catalogues : tuple of str
-        ``HECTORNB_CATALOGUES``: comma-separated catalogues for finder charts and
-        suggestions: ``gaia``, ``openngc``, ``hipparcos`` (offline, shipped) or paths of
-        FITS/VOTable/CSV/Parquet files with ra/dec columns.
-    catalogue_mag_limit : float or None
-        ``HECTORNB_CATALOGUE_MAG_LIMIT``: drop catalogue sources fainter than this, mag.
-    cutouts : Path or None
-        ``HECTORNB_CUTOUTS``: a folder of sky images named ``<target>.png``/``.jpg``, each
-        centred on its target and spanning the card's field of view.
-    dask_scheduler : str or None
-        ``HECTORNB_DASK_SCHEDULER``: address of a Dask scheduler (``tcp://host:8786``) that
-        runs reductions. ``None`` starts a local cluster of worker processes per run. The
-        workers must see the raw and output directories at the same paths.
-    tdfdr_image : str
-        ``HECTORNB_2DFDR_IMAGE``: the container image the ``2dfdr-docker`` engine runs.
-    public_url : str
-        ``HECTORNB_PUBLIC_URL``: the address people reach the platform at (links in e-mails).
-    smtp_host, smtp_port, smtp_user, smtp_password, smtp_from, smtp_starttls
-        ``HECTORNB_SMTP_*``: the mail server for the Reduce service's notifications; no host,
-        no e-mail.
-    reduce_workers : int
-        ``HECTORNB_REDUCE_WORKERS``: worker processes of the local Dask cluster the Reduce
-        service starts when no ``HECTORNB_DASK_SCHEDULER`` is given.
-    runner : str
-        ``HECTORNB_RUNNER``: ``embedded`` (the server runs reduction jobs itself) or
-        ``external`` (a ``hectornb reduce runner`` service does, as at a data centre).
-    job_lease : float
-        ``HECTORNB_JOB_LEASE``: seconds after which a running job whose runner stopped
-        beating is taken over by another runner.
-    sky_survey : str
-        ``HECTORNB_SKY_SURVEY``: the HiPS behind the Aladin Lite views (a CDS ID such as
-        ``P/DSS2/color`` or a URL); ``auto`` uses DSS2 when CDS answers and a blank
-        survey served by the platform when it does not; ``offline`` always the blank one.
-    tap_maxrec, tap_hard_maxrec : int
-        ``HECTORNB_TAP_MAXREC`` / ``HECTORNB_TAP_HARD_MAXREC``: rows a TAP query returns when
-        it gives no MAXREC, and the most it may ask for.
-    tap_sync_timeout, tap_async_timeout : int
-        ``HECTORNB_TAP_SYNC_TIMEOUT`` / ``HECTORNB_TAP_ASYNC_TIMEOUT``: seconds a synchronous
-        query, and an asynchronous job, may run before the database stops it.
-    tap_upload_limit : int
-        ``HECTORNB_TAP_UPLOAD_LIMIT``: bytes of all the tables uploaded with one TAP query,
-        as sent (compressed or not).
-    tap_upload_unpacked_limit : int
-        ``HECTORNB_TAP_UPLOAD_UNPACKED_LIMIT``: bytes of one uploaded table once its gzip,
-        bzip2 or xz compression is undone.
-    tap_upload_columns, tap_upload_rows : int
-        ``HECTORNB_TAP_UPLOAD_COLUMNS`` / ``HECTORNB_TAP_UPLOAD_ROWS``: the most columns and
-        rows an uploaded table may have.
-    tap_upload_seconds : float
-        ``HECTORNB_TAP_UPLOAD_SECONDS``: wall-clock time to fetch and read one uploaded table
-        (in a child process, which is killed after it), s.
-    tap_upload_memory : int
-        ``HECTORNB_TAP_UPLOAD_MEMORY``: bytes of memory reading one uploaded table may take.
-    tap_upload_hosts : tuple of str
-        ``HECTORNB_TAP_UPLOAD_HOSTS``: comma-separated host names and networks
-        (``archive.example.org,10.2.0.0/16``) that uploads by URL may be fetched from;
-        empty: any public address, never loopback, private or link-local ones.
-    tap_sync_concurrency : int
-        ``HECTORNB_TAP_SYNC_CONCURRENCY``: synchronous TAP queries (uploads included) run at
-        once; more wait their turn, on threads of their own, so TAP never starves the rest of
-        the platform.
-    tap_sync_bytes : int
-        ``HECTORNB_TAP_SYNC_BYTES``: bytes of one synchronous answer; the rows stop there and
-        the answer says OVERFLOW, as when MAXREC cuts it (asynchronous jobs have no such cut).
-    tap_sync_per_client : int
-        ``HECTORNB_TAP_SYNC_PER_CLIENT``: synchronous TAP queries one client (a user, or an
-        address when anonymous) may have under way; one more is answered 429.
-    tap_max_running : int
-        ``HECTORNB_TAP_MAX_RUNNING``: asynchronous TAP jobs one user may have executing.
-    tap_max_jobs : int
-        ``HECTORNB_TAP_MAX_JOBS``: asynchronous TAP jobs one user (or anonymous address) may
-        have pending, queued or executing; one more is answered 429.
-    tap_anonymous : bool
-        ``HECTORNB_TAP_ANONYMOUS``: whether callers who are not signed in may read the public
-        TAP tables (on, as on the survey's public TAP). Never in a Hub user's own server.
-    app_kernels_per_user, app_kernels : int
-        ``HECTORNB_APP_KERNELS_PER_USER`` / ``HECTORNB_APP_KERNELS``: app kernels (open apps,
-        about 300 MB each) one person, and everyone together, may have in the data centre's
-        service; a person's abandoned ones are stopped to make room, beyond that 429 / 503.
-    page_kernel_grace : int
-        ``HECTORNB_PAGE_KERNEL_GRACE``: seconds an app's kernel is kept once its page has
-        gone (closed, reloaded, navigated away) and it is idle; then it is stopped (45).
-    service_url : str or None
-        ``HECTORNB_SERVICE_URL``: the data centre's hectornb service (set by the deployment in
-        users' servers). With it, the package in a user's server is a client of that service
-        and holds no secret; without it, the platform runs in the user's own server.
-    """
-
-    home: Path
-    database_url: str | None = None
-    targets_url: str | None = None
-    port: int = 8866
-    catalogue_radius_arcsec: float = 60.0
-    statement_timeout_ms: int = 10_000
-    database_wait: float = 10.0
-    import_timeout: float = 600.0
-    imports_at_once: int = 2
-    token_days: int = 365
-    max_upload_bytes: int = 64 * 1024 * 1024
-    catalogues: tuple[str, ...] = ("gaia", "openngc")
-    catalogue_mag_limit: float | None = None
-    cutouts: Path | None = None
-    dask_scheduler: str | None = None
-    tdfdr_image: str = "2dfdr:latest"
-    public_url: str = "http://localhost:8866"
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_from: str = "hectornb@localhost"
-    smtp_starttls: bool = False
-    reduce_workers: int = 2
-    runner: str = "embedded"
-    job_lease: float = 60.0
-    sky_survey: str = "auto"
-    tap_maxrec: int = 20_000
-    tap_hard_maxrec: int = 2_000_000
-    tap_sync_timeout: int = 60
-    tap_async_timeout: int = 3600
-    tap_upload_limit: int = 20 * 1024 * 1024
-    tap_upload_unpacked_limit: int = 100 * 1024 * 1024
-    tap_upload_columns: int = 500
-    tap_upload_rows: int = 1_000_000
-    tap_upload_seconds: float = 60.0
-    tap_upload_memory: int = 1024 * 1024 * 1024
-    tap_upload_hosts: tuple[str, ...] = ()
-    tap_sync_concurrency: int = 4
-    tap_sync_per_client: int = 2
-    tap_sync_bytes: int = 1024**3
-    tap_max_running: int = 2
-    tap_max_jobs: int = 100
-    tap_anonymous: bool = True
-    app_kernels_per_user: int = 8
-    app_kernels: int = 100
-    page_kernel_grace: int = 45
-    service_url: str | None = None
+    home: Path = _setting(None, "data directory: embedded database, demo files",
+                          shown="`~/.hectornb`")
+    database_url: str | None = _setting(
+        None, "a PostgreSQL URL for a shared database", unset="embedded server")
+    targets_url: str | None = _setting(
+        None, "`mongodb://host/db` keeps target lists in MongoDB", unset="the main database")
+    port: int = _setting(8866, "port of `hectornb serve`")
+    pool_size: int = _setting(1, "preheated Voilà kernels per app (more: a quick reload never "
+                              "waits for a kernel; each takes ~300 MB)", minimum=0)
+    notebooks: Path | None = _setting(
+        None, "a folder of one's own app notebooks for `hectornb serve` (only the operator "
+        "chooses it)", unset="the package's")
+    catalogues: tuple[str, ...] = _setting(
+        ("gaia", "openngc"), "finder-chart catalogues: `gaia`, `openngc`, `hipparcos` (offline, "
+        "shipped), files with ra/dec columns, or TAP tables (`tap:SCHEMA.TABLE`, "
+        "`tap:URL#SCHEMA.TABLE`)")
+    catalogue_mag_limit: float | None = _setting(
+        None, "drop catalogue sources fainter than this (mag)", unset="none")
+    catalogue_radius_arcsec: float = _setting(
+        60.0, "catalogue cut around each target (arcsec)", env="CATALOGUE_RADIUS")
+    cutouts: Path | None = _setting(
+        None, "folder of `<target>.png/.jpg` sky images for the cards, each centred on its "
+        "target", unset="none")
+    statement_timeout_ms: int = _setting(
+        10_000, "limit on any one SQL statement of a user's action (503 beyond it, nothing "
+        "stored)")
+    token_days: int = _setting(365, "days an `hnb_` API token works after it was made",
+                               minimum=1)
+    imports_at_once: int = _setting(
+        2, "target files the server reads at once (~1 GB of memory for a 64 MiB file); one "
+        "more: 429", minimum=1)
+    import_timeout: float = _setting(
+        600.0, "seconds the database may take to store one imported target list (bulk loads "
+        "are exempt from the per-statement limit)")
+    database_wait: float = _setting(
+        10.0, "seconds a request waits for a free database connection before a 503 \"busy\" "
+        "(none while the database is down: 503 at once, and the embedded server is restarted)")
+    max_upload_bytes: int = _setting(64 * 1024 * 1024, "largest target file accepted",
+                                     shown="64 MiB")
+    dask_scheduler: str | None = _setting(
+        None, "Dask scheduler that runs reductions (`tcp://host:8786`); its workers must see "
+        "the raw and output folders at the same paths", unset="a local cluster per run")
+    tdfdr_image: str = _setting("2dfdr:latest", "container image of the `2dfdr-docker` engine",
+                                env="2DFDR_IMAGE")
+    reduce_workers: int = _setting(
+        2, "worker processes of the Reduce service's local Dask cluster")
+    runner: str = _setting(
+        "embedded", "`external`: `hectornb reduce runner` services run the requests")
+    job_lease: float = _setting(
+        60.0, "seconds before another runner takes over a silent runner's requests")
+    smtp_host: str | None = _setting(None, "mail server for request notifications",
+                                     unset="no e-mail")
+    smtp_port: int = _setting(25, "its port")
+    smtp_user: str | None = _setting(None, "its user name", unset="none")
+    smtp_password: str | None = _setting(None, "its password", unset="none")
+    smtp_from: str = _setting("hectornb@localhost", "the notifications' sender")
+    smtp_starttls: bool = _setting(False, "whether to speak STARTTLS to it")
+    public_url: str = _setting("http://localhost:8866",
+                               "the platform's address, for links in e-mails")
+    sky_survey: str = _setting(
+        "auto", "HiPS behind the Aladin Lite views: `auto` is DSS2 colour when CDS answers, "
+        "else a blank one served offline; `offline`, a CDS ID or a URL")
+    tap_maxrec: int = _setting(20_000, "TAP rows returned when a query gives no MAXREC")
+    tap_hard_maxrec: int = _setting(2_000_000, "the most TAP rows a query may ask for")
+    tap_sync_timeout: int = _setting(60, "seconds a synchronous TAP query may run")
+    tap_async_timeout: int = _setting(3600, "seconds an asynchronous TAP job may run")
+    tap_upload_limit: int = _setting(
+        20 * 1024 * 1024, "bytes of the tables uploaded with one TAP query, as sent",
+        shown="20 MiB")
+    tap_upload_unpacked_limit: int = _setting(
+        100 * 1024 * 1024, "bytes of one uploaded table once gzip/bzip2/xz is undone",
+        shown="100 MiB")
+    tap_upload_columns: int = _setting(500, "columns of one uploaded table")
+    tap_upload_rows: int = _setting(1_000_000, "rows of one uploaded table")
+    tap_upload_seconds: float = _setting(
+        60.0, "seconds to fetch and read one upload (in a child process, killed beyond them)")
+    tap_upload_memory: int = _setting(1024**3, "bytes of memory reading one upload may take",
+                                      shown="1 GiB")
+    tap_upload_hosts: tuple[str, ...] = _setting(
+        (), "hosts and networks (`archive.example.org,10.2.0.0/16`) uploads by URL may come "
+        "from (never loopback or private ones unless listed)", unset="(any public address)")
+    tap_sync_concurrency: int = _setting(
+        4, "synchronous TAP queries run at once, on TAP's own threads", minimum=1)
+    tap_sync_per_client: int = _setting(
+        2, "synchronous TAP queries one user (or address) may have under way; more: 429",
+        minimum=1)
+    tap_sync_bytes: int = _setting(
+        1024**3, "bytes of one synchronous TAP answer: the rows stop there, marked OVERFLOW "
+        "(async jobs: no cut)", shown="1 GiB")
+    tap_max_running: int = _setting(
+        2, "TAP jobs one user (or anonymous address) may have executing (more wait queued)")
+    tap_max_jobs: int = _setting(
+        100, "TAP jobs one user (or anonymous address) may have pending, queued or executing; "
+        "more: 429", minimum=1)
+    tap_anonymous: bool = _setting(
+        True, "anonymous reads of the public TAP tables (never in a Hub user's own server)")
+    app_kernels_per_user: int = _setting(
+        8, "open apps (Voilà kernels, ~300 MB each) one person may have in the data centre's "
+        "service; their abandoned ones are stopped to make room, beyond that 429", minimum=1)
+    app_kernels: int = _setting(
+        100, "open apps everyone together may have in the data centre's service; beyond "
+        "that 503", minimum=1)
+    page_kernel_grace: int = _setting(
+        45, "seconds an app's kernel is kept, idle, once its page is closed or reloaded; then "
+        "it is stopped (open pages keep theirs)", minimum=10)
+    service_url: str | None = _setting(
+        None, "in users' servers at a data centre: the hectornb service they are clients of "
+        "(they then hold no secret)", unset="none")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get(_PREFIX + "HOME") or _default_home()).expanduser()
-        return cls(
-            home=home,
-            database_url=env.get(_PREFIX + "DATABASE_URL") or None,
-            targets_url=env.get(_PREFIX + "TARGETS_URL") or None,
-            port=int(env.get(_PREFIX + "PORT", 8866)),
-            catalogue_radius_arcsec=float(env.get(_PREFIX + "CATALOGUE_RADIUS", 60.0)),
-            statement_timeout_ms=int(env.get(_PREFIX + "STATEMENT_TIMEOUT_MS", 10_000)),
-            database_wait=float(env.get(_PREFIX + "DATABASE_WAIT") or 10.0),
-            import_timeout=float(env.get(_PREFIX + "IMPORT_TIMEOUT") or 600.0),
-            imports_at_once=max(1, int(env.get(_PREFIX + "IMPORTS_AT_ONCE") or 2)),
-            token_days=max(1, int(env.get(_PREFIX + "TOKEN_DAYS") or 365)),
-            max_upload_bytes=int(env.get(_PREFIX + "MAX_UPLOAD_BYTES", 64 * 1024 * 1024)),
-            catalogues=tuple(
-                c.strip()
-                for c in env.get(_PREFIX + "CATALOGUES", "gaia,openngc").split(",")
-                if c.strip()
-            ),
-            catalogue_mag_limit=float(env[_PREFIX + "CATALOGUE_MAG_LIMIT"])
-            if env.get(_PREFIX + "CATALOGUE_MAG_LIMIT")
-            else None,
-            cutouts=Path(env[_PREFIX + "CUTOUTS"]) if env.get(_PREFIX + "CUTOUTS") else None,
-            dask_scheduler=env.get(_PREFIX + "DASK_SCHEDULER") or None,
-            tdfdr_image=env.get(_PREFIX + "2DFDR_IMAGE") or "2dfdr:latest",
-            public_url=(env.get(_PREFIX + "PUBLIC_URL") or "http://localhost:8866").rstrip("/"),
-            smtp_host=env.get(_PREFIX + "SMTP_HOST") or None,
-            smtp_port=int(env.get(_PREFIX + "SMTP_PORT") or 25),
-            smtp_user=env.get(_PREFIX + "SMTP_USER") or None,
-            smtp_password=env.get(_PREFIX + "SMTP_PASSWORD") or None,
-            smtp_from=env.get(_PREFIX + "SMTP_FROM") or "hectornb@localhost",
-            smtp_starttls=(env.get(_PREFIX + "SMTP_STARTTLS") or "0").lower() in ("1", "true"),
-            reduce_workers=int(env.get(_PREFIX + "REDUCE_WORKERS") or 2),
-            runner=env.get(_PREFIX + "RUNNER") or "embedded",
-            job_lease=float(env.get(_PREFIX + "JOB_LEASE") or 60.0),
-            sky_survey=env.get(_PREFIX + "SKY_SURVEY") or "auto",
-            tap_maxrec=int(env.get(_PREFIX + "TAP_MAXREC") or 20_000),
-            tap_hard_maxrec=int(env.get(_PREFIX + "TAP_HARD_MAXREC") or 2_000_000),
-            tap_sync_timeout=int(env.get(_PREFIX + "TAP_SYNC_TIMEOUT") or 60),
-            tap_async_timeout=int(env.get(_PREFIX + "TAP_ASYNC_TIMEOUT") or 3600),
-            tap_upload_limit=int(env.get(_PREFIX + "TAP_UPLOAD_LIMIT") or 20 * 1024 * 1024),
-            tap_upload_unpacked_limit=int(env.get(_PREFIX + "TAP_UPLOAD_UNPACKED_LIMIT")
-                                          or 100 * 1024 * 1024),
-            tap_upload_columns=int(env.get(_PREFIX + "TAP_UPLOAD_COLUMNS") or 500),
-            tap_upload_rows=int(env.get(_PREFIX + "TAP_UPLOAD_ROWS") or 1_000_000),
-            tap_upload_seconds=float(env.get(_PREFIX + "TAP_UPLOAD_SECONDS") or 60.0),
-            tap_upload_memory=int(env.get(_PREFIX + "TAP_UPLOAD_MEMORY") or 1024 ** 3),
-            tap_upload_hosts=tuple(h.strip() for h in
-                                   (env.get(_PREFIX + "TAP_UPLOAD_HOSTS") or "").split(",")
-                                   if h.strip()),
-            tap_sync_concurrency=max(1, int(env.get(_PREFIX + "TAP_SYNC_CONCURRENCY") or 4)),
-            tap_sync_per_client=max(1, int(env.get(_PREFIX + "TAP_SYNC_PER_CLIENT") or 2)),
-            tap_sync_bytes=int(env.get(_PREFIX + "TAP_SYNC_BYTES") or 1024**3),
-            tap_max_running=int(env.get(_PREFIX + "TAP_MAX_RUNNING") or 2),
-            tap_max_jobs=max(1, int(env.get(_PREFIX + "TAP_MAX_JOBS") or 100)),
-            tap_anonymous=(env.get(_PREFIX + "TAP_ANONYMOUS") or "1").lower()
-            not in ("0", "false", "no", "off"),
-            app_kernels_per_user=max(1, int(env.get(_PREFIX + "APP_KERNELS_PER_USER") or 8)),
-            app_kernels=max(1, int(env.get(_PREFIX + "APP_KERNELS") or 100)),
-            page_kernel_grace=max(10, int(env.get(_PREFIX + "PAGE_KERNEL_GRACE") or 45)),
-            service_url=(env.get(_PREFIX + "SERVICE_URL") or "").rstrip("/") or None,
-        )
+        values = {}
+        for f in fields(cls):
+            raw = (env.get(variable(f)) or "").strip()
+            values[f.name] = _parse(f, raw) if raw else f.default
+        values["home"] = Path(values["home"] or _default_home()).expanduser()
+        for name in ("public_url", "service_url"):
+            values[name] = values[name].rstrip("/") if values[name] else values[name]
+        return cls(**values)
 
     def describe(self, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
         """Rows of (variable, effective value, where it came from) for ``hectornb config``."""
         env = os.environ if environ is None else environ
         rows = []
         for f in fields(self):
-            var = _PREFIX + {"catalogue_radius_arcsec": "CATALOGUE_RADIUS",
-                             "tdfdr_image": "2DFDR_IMAGE"}.get(f.name, f.name.upper())  # fmt: skip
-            if isinstance(getattr(self, f.name), tuple):
-                shown = ",".join(getattr(self, f.name)) or {
-                    "tap_upload_hosts": "(any public address)"}.get(f.name, "(none)")
-                rows.append((var, shown, _source(env, var)))
-                continue
-            value = getattr(self, f.name)
-            if value is None:
-                embedded = f"(embedded PostgreSQL under {self.home / 'postgres'})"
-                shown = {
-                    "database_url": f"(none: a client of the service at {self.service_url})"
-                    if self.service_url else embedded,
-                    "targets_url": "(the main database)",
-                    "dask_scheduler": "(a local cluster per run)",
-                    "service_url": "(none: the platform runs in this server)",
-                }.get(f.name, "(none)")
+            var, value = variable(f), getattr(self, f.name)
+            if isinstance(value, tuple):
+                shown = ",".join(value) or f.metadata["unset"] or "(none)"
+            elif value is None:
+                shown = f"({f.metadata['unset'] or 'none'})"
+                if f.name == "database_url":
+                    embedded = f"(embedded PostgreSQL under {self.home / 'postgres'})"
+                    shown = (f"(none: a client of the service at {self.service_url})"
+                             if self.service_url else embedded)  # fmt: skip
             elif "password" in f.name:
                 shown = "***"
             else:
                 shown = _redact(str(value))
             rows.append((var, shown, _source(env, var)))
         return rows
+
+
+def variable(f) -> str:
+    """The environment variable of the setting ``f`` (a field of `Settings`)."""
+    return _PREFIX + (f.metadata.get("env") or f.name.upper())
+
+
+def _parse(f, raw: str):
+    """``raw`` (an environment variable's text) as setting ``f``'s type."""
+    kind = str(f.type).replace(" | None", "")
+    if kind == "bool":
+        if raw.lower() not in _TRUE + _FALSE:
+            raise ValueError(f"{variable(f)} must be true or false (1/0), not {raw!r}")
+        return raw.lower() in _TRUE
+    if kind == "tuple[str, ...]":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    value = {"int": int, "float": float, "Path": Path, "str": str}[kind](raw)
+    if f.metadata.get("minimum") is not None:
+        value = max(f.metadata["minimum"], value)
+    return value
+
+
+def settings_table() -> str:
+    """The README's table of settings, made from their declarations."""
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for f in fields(Settings):
+        rows.append(f"| `{variable(f)}` | {_shown_default(f)} | {f.metadata['doc']} |")
+    return "\n".join(rows)
+
+
+def _shown_default(f) -> str:
+    default = f.default
+    if f.metadata["shown"]:
+        return f.metadata["shown"]
+    if default is None or default == ():
+        return f.metadata["unset"]
+    if isinstance(default, tuple):
+        return f"`{','.join(default)}`"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, str):
+        return f"`{default}`"
+    return f"{default:,}" if isinstance(default, int) and default >= 100_000 else f"{default:g}"
+
+
+def _numpydoc() -> str:
+    lines = [Settings.__doc__.rstrip(), "", "    Attributes", "    ----------"]
+    for f in fields(Settings):
+        lines += [f"    {f.name} : {f.type}", f"        ``{variable(f)}``: {f.metadata['doc']}."]
+    return "\n".join(lines) + "\n"
+
+
+Settings.__doc__ = _numpydoc()
 
 
 def _source(env, var: str) -> str:

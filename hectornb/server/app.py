@@ -96,7 +96,7 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
     from .tap_api import start_tap_runner
 
     start_tap_runner()  # runs TAP jobs, including those a restart cut off
-    pool_size = int(os.environ.get("HECTORNB_POOL_SIZE", "1"))
+    pool_size = settings.pool_size
     argv = [str(notebooks_dir())]
     if is_hub_service():
         from .hub import service_arguments

@@ -17,7 +17,6 @@ header to the kernel, where `hectornb.identity.process_user` reads it.
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 
@@ -92,10 +91,10 @@ _APP_PATTERN = "(" + "|".join(nb.replace(".", r"\.") for _, nb, _ in APPS) + ")"
 
 def notebooks_dir() -> Path:
     """The app notebooks: ``HECTORNB_NOTEBOOKS`` (a folder of one's own), else the package's."""
-    env = os.environ.get("HECTORNB_NOTEBOOKS")
-    if env:
-        return Path(env)
-    return Path(str(resources.files("hectornb").joinpath("notebooks")))
+    from ..config import get_settings
+
+    own = get_settings().notebooks
+    return own if own is not None else Path(str(resources.files("hectornb").joinpath("notebooks")))
 
 
 #: Each app kernel's person (kernel id -> user name): a page's kernel answers only them.

@@ -1,0 +1,58 @@
+"""Each setting is declared once: its variable, default, parsing and the README's table all
+come from that declaration."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from hectornb.config import Settings, settings_table, variable
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+
+
+def test_the_readmes_table_is_the_declarations():
+    assert settings_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented_and_has_its_variable():
+    names = [variable(f) for f in fields(Settings)]
+    assert len(set(names)) == len(names)
+    assert "HECTORNB_CATALOGUE_RADIUS" in names and "HECTORNB_2DFDR_IMAGE" in names
+    assert all(f.metadata["doc"] for f in fields(Settings))
+    assert "HECTORNB_TAP_SYNC_BYTES" in Settings.__doc__  # help(Settings) lists them
+
+
+def test_values_are_read_as_their_types_with_their_floors(tmp_path):
+    s = Settings.from_env({
+        "HECTORNB_HOME": str(tmp_path), "HECTORNB_PORT": "9000",
+        "HECTORNB_CATALOGUES": "gaia, hipparcos,", "HECTORNB_TOKEN_DAYS": "0",
+        "HECTORNB_TAP_ANONYMOUS": "off", "HECTORNB_SMTP_STARTTLS": "yes",
+        "HECTORNB_CATALOGUE_MAG_LIMIT": "19.5", "HECTORNB_PUBLIC_URL": "https://hnb.example/",
+        "HECTORNB_POOL_SIZE": "3", "HECTORNB_NOTEBOOKS": str(tmp_path),
+        "HECTORNB_DATABASE_URL": "",  # empty is unset
+    })  # fmt: skip
+    assert s.home == tmp_path and s.port == 9000
+    assert s.catalogues == ("gaia", "hipparcos")
+    assert s.token_days == 1  # a token lives at least a day
+    assert s.tap_anonymous is False and s.smtp_starttls is True
+    assert s.catalogue_mag_limit == 19.5 and s.public_url == "https://hnb.example"
+    assert s.pool_size == 3 and s.notebooks == tmp_path and s.database_url is None
+    defaults = Settings.from_env({"HECTORNB_HOME": str(tmp_path)})
+    assert defaults.tap_maxrec == 20_000 and defaults.tap_anonymous is True
+    assert defaults.catalogues == ("gaia", "openngc") and defaults.notebooks is None
+
+
+def test_a_setting_that_cannot_be_read_says_which():
+    with pytest.raises(ValueError, match="HECTORNB_TAP_ANONYMOUS must be true or false"):
+        Settings.from_env({"HECTORNB_TAP_ANONYMOUS": "perhaps"})
+
+
+def test_the_command_prints_the_table():
+    out = subprocess.run([str(BIN / "hectornb"), "config", "--table"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout  # fmt: skip
+    assert out.strip() == settings_table()
