@@ -15,6 +15,20 @@ _PREFIX = "HECTORNB_"
 #: The environment variable through which ``hectornb serve`` gives its Voilà kernels the key
 #: to their page-request socket (`hectornb.server.page_request`).
 PAGE_REQUEST_KEY_VARIABLE = "HECTORNB_PAGE_REQUEST_KEY"
+#: The environment variable through which a server tells the kernels it starts its URL
+#: prefix, which differs under JupyterHub: widgets build links under it (the offline sky
+#: survey, the Dask dashboard). Set by the server (`set_server_base_url`), never by hand.
+SERVER_BASE_URL_VARIABLE = "HECTORNB_SERVER_BASE_URL"
+
+
+def server_base_url() -> str:
+    """The URL prefix of the server this process runs under (``/`` outside one)."""
+    return os.environ.get(SERVER_BASE_URL_VARIABLE) or "/"
+
+
+def set_server_base_url(base_url: str) -> None:
+    """Tell this process, and the kernels it starts from now on, the server's URL prefix."""
+    os.environ[SERVER_BASE_URL_VARIABLE] = base_url
 
 
 def _default_home() -> Path:

@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 from .. import __version__
-from ..config import Settings, get_settings
+from ..config import Settings, get_settings, server_base_url
 from ..db import engine as db
 from ..errors import Forbidden, Invalid
 from ..instrument import night_date, night_dir
@@ -260,8 +260,7 @@ class JobRunner:
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
         # the dashboard under the path the platform serves it at (see server.dask_proxy)
-        base = os.environ.get("HECTORNB_SERVER_BASE_URL", "/")
-        prefix = base.rstrip("/") + "/hectornb/dask"
+        prefix = server_base_url().rstrip("/") + "/hectornb/dask"
         client = stack.enter_context(dask_client(
             self.settings.reduce_workers, self.settings, dashboard=True, dashboard_prefix=prefix))
         # a fresh worker spends seconds importing the engine on its first step; do it now

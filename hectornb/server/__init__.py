@@ -27,10 +27,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
         handlers(base_url, apps_at="hectornb/apps") + packaged_app_handlers(serverapp, base_url),
     )
     serverapp.log.info("hectornb: landing page at %shectornb/", base_url)
-    from ..reduce.service import ensure_runner
+    from .startup import start_runners
 
-    if ensure_runner() is not None:  # a thread; its Dask cluster starts with a first request
+    if start_runners():
         serverapp.log.info("hectornb: reduction runner started (HECTORNB_RUNNER=embedded)")
-    from .tap_api import start_tap_runner
-
-    start_tap_runner()

@@ -90,12 +90,9 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         from ..db import engine
 
         engine.pool(settings)
-    from ..reduce.service import ensure_runner
+    from .startup import start_runners
 
-    ensure_runner(settings)  # runs reduction requests from the apps, the API and the CLI
-    from .tap_api import start_tap_runner
-
-    start_tap_runner()  # runs TAP jobs, including those a restart cut off
+    start_runners(settings)  # reduction requests (apps, API, CLI) and TAP jobs
     pool_size = settings.pool_size
     argv = [str(notebooks_dir())]
     if is_hub_service():

@@ -22,7 +22,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .. import __version__, errors, tokens
-from ..config import get_settings
+from ..config import get_settings, set_server_base_url
 from ..db import DatabaseUnavailable
 from ..identity import is_hub_service, process_user
 from ..targets import (
@@ -445,9 +445,7 @@ def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
 def static_handlers(base_url: str) -> list[tuple]:
     """What the apps' pages load from the server they are on: no secret, so a user's server
     that is a client of a data centre's service serves them too."""
-    # Kernels this server starts inherit it: widgets build links (the offline sky survey)
-    # under the server's prefix, which differs under JupyterHub.
-    os.environ["HECTORNB_SERVER_BASE_URL"] = base_url
+    set_server_base_url(base_url)  # the kernels this server starts build links under it
     hips = str(resources.files("hectornb").joinpath("data", "hips-offline"))
     plotly_js = str(resources.files("hectornb").joinpath("data", "plotly-basic"))
     aladin_lite = str(resources.files("hectornb").joinpath("data", "aladin-lite"))

@@ -316,7 +316,7 @@ function render({ model, el }) {
   function setActive(name) {
     if (!name || model.get("active") === name) return;
     model.set("active", name);
-    model.save_changes();
+    saveSafely(model);
     for (const c of grid.querySelectorAll(".hnb-card")) c.classList.toggle("hnb-active", c.dataset.target === name);
     if (inVoila) history.replaceState(null, "", shareUrl(model.get("list_name"), name));
   }

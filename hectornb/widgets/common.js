@@ -9,8 +9,17 @@ function esc(s) {
 // server shut the kernel down) its comm throws "Cannot send" from timers and late events:
 // there is no one left to tell, so nothing is sent.
 function sendSafely(model, msg, buffers) {
+  whileKernelLives(() => model.send(msg, undefined, buffers));
+}
+
+// The model's changes to the kernel (`save_changes` sends them), on the same terms.
+function saveSafely(model) {
+  whileKernelLives(() => model.save_changes());
+}
+
+function whileKernelLives(action) {
   try {
-    model.send(msg, undefined, buffers);
+    action();
   } catch (e) {
     if (!String(e && e.message).includes("Cannot send")) throw e;
     console.warn("hectornb: this page's kernel is gone; reload the page to go on");

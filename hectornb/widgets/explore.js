@@ -164,7 +164,7 @@ function render({ model, el: root }) {
   };
   model.on("change:choices", drawChoices);
   model.on("change:product", () => { $("product").value = model.get("product"); });
-  $("product").addEventListener("change", () => { model.set("product", $("product").value); model.save_changes(); });
+  $("product").addEventListener("change", () => { model.set("product", $("product").value); saveSafely(model); });
   $("request").addEventListener("change", () => {
     if ($("request").value) sendSafely(model, { type: "job", id: $("request").value });
   });
@@ -270,7 +270,7 @@ function render({ model, el: root }) {
     const g = ev.target.closest("g.hnb-fib");
     if (g) choose(Number(g.dataset.fibre));
   });
-  $("labels").addEventListener("change", () => { model.set("show_labels", $("labels").checked); model.save_changes(); });
+  $("labels").addEventListener("change", () => { model.set("show_labels", $("labels").checked); saveSafely(model); });
   model.on("change:show_labels", () => { $("labels").checked = model.get("show_labels"); drawField(); });
 
   // ---- choosing a fibre -------------------------------------------------------------------
@@ -279,7 +279,7 @@ function render({ model, el: root }) {
     if (!n) return;
     i = ((i % n) + n) % n;
     model.set("fibre", i);
-    model.save_changes();
+    saveSafely(model);
     sendSafely(model, { type: "spectrum", fibre: i });
   };
   model.on("change:fibre", () => { highlight(); drawFibreInfo(); });
@@ -404,7 +404,7 @@ function render({ model, el: root }) {
   if (model.get("summary").product) sendSafely(model, { type: "spectrum", fibre: model.get("fibre") });
   loadPlotly(model.get("plotly_version")).then(() => {
     model.set("page_ready", true);
-    model.save_changes();
+    saveSafely(model);
   }).catch(() => {});
   noteIfNoAladin("The field plot above shows the same fibres, and works without it.");
 }

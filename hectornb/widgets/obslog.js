@@ -267,7 +267,7 @@ function render({ model, el: root }) {
     const go = t.closest("[data-go]");
     if (go) {
       if (go.dataset.go === "home") send({ type: "home" });
-      else { model.set("view", { page: "api" }); model.save_changes(); }
+      else { model.set("view", { page: "api" }); saveSafely(model); }
       return;
     }
     if (t.dataset.detail) { fresh = null; send({ type: "table", collection: t.dataset.detail }); return; }

@@ -96,7 +96,7 @@ function render({ model, el: root }) {
       const cols = model.get("columns").map((c) => ({ ...c }));
       cols[+input.dataset.i].shown = input.checked;
       model.set("columns", cols);
-      model.save_changes();
+      saveSafely(model);
     }));
   }
 

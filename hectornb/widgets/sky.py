@@ -9,14 +9,13 @@ under the hexabundle footprints.
 from __future__ import annotations
 
 import functools
-import os
 import socket
 
 import ipywidgets as w
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from ..config import get_settings
+from ..config import get_settings, server_base_url
 from .classify import ClassifyApp
 
 #: The hexabundle footprints' colours in the sky view, as the finder charts draw them.
@@ -46,8 +45,7 @@ def base_survey(setting: str | None = None) -> str:
         setting = _ONLINE_SURVEY if _hips_reachable() else "offline"
     if setting != "offline":
         return setting
-    base = os.environ.get("HECTORNB_SERVER_BASE_URL", "/")
-    return base.rstrip("/") + "/hectornb/hips/offline"
+    return server_base_url().rstrip("/") + "/hectornb/hips/offline"
 
 
 class SharedSkyView:
