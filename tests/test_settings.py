@@ -56,3 +56,20 @@ def test_the_command_prints_the_table():
     out = subprocess.run([str(BIN / "hectornb"), "config", "--table"], capture_output=True,
                          text=True, timeout=60, check=True).stdout  # fmt: skip
     assert out.strip() == settings_table()
+
+
+def test_the_statement_limit_bounds_every_store_not_one(database_url, tmp_path):
+    """HECTORNB_STATEMENT_TIMEOUT_MS is a property of each pooled connection: the observing
+    log's store (which never sets it) is bounded, and only an operator's bulk load lifts it."""
+    import psycopg
+
+    from hectornb.db import engine
+    from hectornb.obslog.store import ObslogStore
+
+    settings = Settings(home=tmp_path, database_url=database_url, statement_timeout_ms=300)
+    with pytest.raises(psycopg.errors.QueryCanceled), ObslogStore(settings)._connect() as conn:
+        conn.execute("SELECT pg_sleep(2)")
+    with engine.connect(settings, unlimited=True) as conn:
+        assert conn.execute("SELECT pg_sleep(0.5), 1 AS ok").fetchone()["ok"] == 1
+    with engine.connect(settings) as conn:  # lifted for that transaction alone
+        assert conn.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "300ms"

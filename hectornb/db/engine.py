@@ -5,6 +5,12 @@
 asks for the same data directory shares one server, which stops when the last of them exits.
 While the database is gone every call fails at once with `DatabaseUnavailable`, and the
 embedded server is restarted (see `hectornb.db.health`).
+
+Every statement on a pooled connection is bounded by ``HECTORNB_STATEMENT_TIMEOUT_MS``: the
+limit is a property of the connection, so no caller can forget it. Work that is long by
+nature raises it for its own transaction only: a target-list import to
+``HECTORNB_IMPORT_TIMEOUT``, a TAP query to its TAP limit, and an operator's catalogue
+ingest (``connect(..., unlimited=True)``) to none.
 """
 
 from __future__ import annotations
@@ -90,8 +96,10 @@ def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionP
 
     ``purpose="tap"`` is a separate pool with tuple rows for TAP queries, so that long
     catalogue queries never hold the connections the apps need."""
+    settings = settings or get_settings()
     url = database_url(settings)
-    key = url if purpose == "main" else f"{purpose} {url}"
+    limit = settings.statement_timeout_ms
+    key = f"{purpose} {limit} {url}"
     with _lock:
         p = _pools.get(key)
     if p is not None:
@@ -109,7 +117,8 @@ def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionP
                 open=True,
                 check=ConnectionPool.check_connection,  # a dead server's connections
                 name=f"hectornb-{purpose}",
-                kwargs={"row_factory": dict_row} if purpose == "main" else {},
+                kwargs={"options": f"-c statement_timeout={int(limit)}",
+                        **({"row_factory": dict_row} if purpose == "main" else {})},
             )
             _pools[key] = p
     return p
@@ -183,16 +192,21 @@ def _getconn(settings: Settings, purpose: str, h: Health,
 
 
 @contextmanager
-def connect(settings: Settings | None = None, purpose: str = "main",
-            ) -> Iterator[psycopg.Connection]:  # fmt: skip
+def connect(settings: Settings | None = None, purpose: str = "main", *,
+            unlimited: bool = False) -> Iterator[psycopg.Connection]:  # fmt: skip
     """A pooled connection inside one transaction (committed on success, rolled back on
     error). Raises `DatabaseUnavailable` at once while the database is gone, including when
-    it goes during the transaction."""
+    it goes during the transaction.
+
+    Each statement may run ``HECTORNB_STATEMENT_TIMEOUT_MS``; ``unlimited`` lifts that for
+    this transaction alone (an operator's bulk load, never a user's request)."""
     settings = settings or get_settings()
     h = health(settings)
     p, conn = _getconn(settings, purpose, h)
     try:
         with conn:
+            if unlimited:
+                conn.execute("SET LOCAL statement_timeout = 0")
             yield conn
     except psycopg.OperationalError as exc:
         if h.failed(exc):

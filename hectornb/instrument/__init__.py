@@ -25,6 +25,7 @@ from .linelists import (
     lamp_lines,
     lamps_named,
     line_list,
+    one_per_line,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "night_dir",
     "night_key",
     "night_time",
+    "one_per_line",
     "other_arm",
     "parse_raw_filename",
     "raw_filename",

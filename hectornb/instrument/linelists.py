@@ -64,11 +64,16 @@ def arc_atlas(lamps: tuple[str, ...] = ("CuAr", "FeAr")) -> np.ndarray:
     line. The engine identifies arcs with IRAF's lists; the atlas tells it which of their
     lines have neighbours to deblend."""
     listed = [line_list(f"{lamp.lower()}.dat") for lamp in lamps]
-    waves = np.sort(np.concatenate([lamp_lines(lamps)[0], *listed]))
+    return one_per_line(lamp_lines(lamps)[0], *listed)
+
+
+def one_per_line(*lists: np.ndarray) -> np.ndarray:
+    """The wavelengths (Å) of several line lists, sorted, with entries closer than
+    `SAME_LINE` (one line as two lists give it) kept once."""
+    waves = np.sort(np.concatenate([np.asarray(w, dtype=float) for w in lists]))
     if len(waves) == 0:
         return waves
-    keep = np.concatenate([[True], np.diff(waves) > SAME_LINE])
-    return waves[keep]
+    return waves[np.concatenate([[True], np.diff(waves) > SAME_LINE])]
 
 
 def _ecsv_columns(name: str, folder: str = "sky") -> list[list[str]]:

@@ -155,7 +155,7 @@ def ingest_table(
     col_sql = ", ".join(f"{quote_identifier(c.name)} {t}"
                         for c, t in zip(columns, pg_types, strict=True))  # fmt: skip
     names_sql = ", ".join(quote_identifier(c.name) for c in columns)
-    with connect() as conn:
+    with connect(unlimited=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qs}")
         conn.execute(f"CREATE TABLE {qs}.{qstage} ({col_sql})")
         with conn.cursor() as cur, cur.copy(f"COPY {qs}.{qstage} ({names_sql}) FROM STDIN") as cp:

@@ -180,10 +180,6 @@ class PostgresTargetStore:
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection]:
         with engine.connect(self.settings) as conn, conn.transaction():
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(self.settings.statement_timeout_ms),),
-            )
             try:
                 yield conn
             except psycopg.errors.InvalidRegularExpression as exc:

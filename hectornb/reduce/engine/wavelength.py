@@ -28,8 +28,7 @@ from scipy import sparse
 from scipy.optimize import lsq_linear
 from scipy.signal import find_peaks, peak_widths
 
-from ...instrument import arc_atlas, lamps_named
-from ...instrument.linelists import SAME_LINE
+from ...instrument import arc_atlas, lamps_named, one_per_line
 from ..errors import DataError
 
 
@@ -285,8 +284,7 @@ CENTRE_FLOOR = 0.02
 
 def _atlas(header: fits.Header, lines: np.ndarray) -> np.ndarray:
     """Every line the arc's lamps (``LAMPNAME``) are known to show, with ``lines``."""
-    waves = np.sort(np.concatenate([arc_atlas(lamps_named(header.get("LAMPNAME", ""))), lines]))
-    return waves[np.concatenate([[True], np.diff(waves) > SAME_LINE])] if len(waves) else waves
+    return one_per_line(arc_atlas(lamps_named(header.get("LAMPNAME", ""))), lines)
 
 
 def line_amplitudes(spectrum: np.ndarray, positions: np.ndarray, sigma: float) -> np.ndarray:
