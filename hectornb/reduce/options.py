@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import Invalid
+from .engines import parse_engine
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
@@ -119,7 +120,7 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
     2dFdr's defaults) and unknown names pass through (2dFdr has hundreds), but must look
     like 2dFdr names; ``IDXFILE`` chooses the idx file.
     """
-    builtin = engine.partition("@")[0] == "builtin"
+    builtin = parse_engine(engine)[0].own_options
     options = defaults() if builtin else {}
     for raw_name, value in requested.items():
         name = FORM_NAMES.get(str(raw_name).upper(), str(raw_name).upper())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import time
 import traceback
 import uuid
@@ -24,36 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings, get_settings
-from ..errors import Invalid
+from .engines import engine_resources, parse_engine
 from .errors import DataError
 from .steps import NightSteps, Step
-
-ENGINES = ("builtin", "2dfdr", "2dfdr-docker")
-_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]{0,63}")  # PEP 440's characters
-
-
-def parse_engine(engine: str) -> tuple[str, str]:
-    """``builtin``, ``builtin@<version>``, ``2dfdr``, ``2dfdr-docker[@<image tag>]`` as
-    (engine, version); the version is "" when not given. Several versions of the built-in
-    engine run side by side on workers started with ``--resources hectornb-<version>=1``;
-    the 2dFdr container's tag picks its image."""
-    name, _, version = str(engine).partition("@")
-    if name not in ENGINES or (version and name == "2dfdr"):
-        raise Invalid(f"engine must be one of builtin[@version], 2dfdr, "
-                         f"2dfdr-docker[@tag], not {engine!r}")  # fmt: skip
-    grammar = _IMAGE_TAG if name == "2dfdr-docker" else _VERSION
-    if version and not grammar.fullmatch(version):
-        what = ("an image tag (letters, digits, _ . -; at most 128, not starting with . or -)"
-                if name == "2dfdr-docker" else "a version such as 0.4.1")  # fmt: skip
-        raise Invalid(f"engine {engine!r}: after @ comes {what}")
-    return name, version
-
-
-def engine_resources(engine: str) -> dict[str, float] | None:
-    """Dask resources a step of ``engine`` needs: a worker running that hectornb version."""
-    name, version = parse_engine(engine)
-    return {f"hectornb-{version}": 1} if name == "builtin" and version else None
 
 
 @dataclass
@@ -102,25 +74,9 @@ def execute_step(step: Step, engine: str, options: Mapping[str, str]) -> dict:
     ``{"failed": reason}`` at once.
     """
     start = time.perf_counter()
-    name, version = parse_engine(engine)
-    if name == "builtin":
-        from .. import __version__
-        from .builtin import run_step
-
-        if version and version != __version__:
-            raise RuntimeError(f"this worker runs hectornb {__version__}, not {version}")
-    else:
-        from .tdfdr import run_step as run_tdfdr
-
-        image = None
-        if version:
-            image = get_settings().tdfdr_image.rsplit(":", 1)[0] + ":" + version
-
-        def run_step(step, options):
-            return run_tdfdr(step, options, docker=name == "2dfdr-docker", image=image)
-
+    known, version = parse_engine(engine)
     try:
-        log = run_step(step, options)
+        log = known.run(step, options, version)
     except DataError as exc:  # a retry would give the same answer
         return {"failed": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
     if not Path(step.output).exists():

@@ -30,9 +30,10 @@ from ..db import engine as db
 from ..errors import Forbidden, Invalid
 from ..instrument import night_date, night_dir
 from . import access, notify
+from .engines import engine_version, parse_engine
 from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
-from .run import StepResult, dask_client, parse_engine, plan_steps, run_steps
+from .run import StepResult, dask_client, plan_steps, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,6 @@ DOWNLOADS = {
     "all": "All files",
 }
 _PRODUCTS = ("reduce_object", "combine_image", "splice")
-
-
-def engine_version(engine: str) -> str:
-    """What makes two engines' products differ: the built-in engine's release."""
-    return f"builtin@{__version__}" if engine == "builtin" else engine
 
 
 # one address: local part and domain without spaces, commas, semicolons, angle brackets
@@ -81,7 +77,7 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
         # one address: a list ("a@x,b@y") would make the site's mail relay anyone's
         raise Invalid(f"not one e-mail address: {email!r}")
     objects = _object_frames(user, frames, night_from, night_to, settings)
-    identity = json.dumps({"engine": engine_version(engine), "options": resolved,
+    identity = json.dumps({"engine": engine_version(engine, __version__), "options": resolved,
                            "frames": objects}, sort_keys=True)  # fmt: skip
     same_as = hashlib.sha256(identity.encode()).hexdigest()
     outdir = settings.home / "reduce" / same_as[:16]  # runners serve their home's jobs

@@ -186,6 +186,21 @@ def run_docker(command: Command, work: Path, step: Step, image: str) -> str:
         container.remove(force=True)
 
 
+def run_step_local(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+    """The ``2dfdr`` engine: ``aaorun`` from ``PATH``."""
+    return run_step(step, options)
+
+
+def run_step_in_container(step: Step, options: Mapping[str, str],
+                          version: str = "") -> list[str]:  # fmt: skip
+    """The ``2dfdr-docker`` engine: ``aaorun`` in ``HECTORNB_2DFDR_IMAGE``, or in that
+    image's tag ``version``."""
+    image = get_settings().tdfdr_image
+    if version:
+        image = image.rsplit(":", 1)[0] + ":" + version
+    return run_step(step, options, docker=True, image=image)
+
+
 def run_step(step: Step, options: Mapping[str, str], docker: bool = False,
              image: str | None = None) -> list[str]:  # fmt: skip
     """Run ``step``'s commands; the product lands at ``step.output``. Returns the log."""

@@ -29,6 +29,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from ..config import get_settings
+from ..widgets.registry import APPS
 
 
 class AppNotebooks(LargeFileManager):
@@ -43,40 +44,6 @@ class AppNotebooks(LargeFileManager):
         self.notary.mark_cells(nb, True)
 
 
-#: Apps shown on the landing page: (title, notebook, what it is for).
-APPS = (
-    (
-        "Classify",
-        "classify.ipynb",
-        "Vet target lists: a BADCLASS 0–8 per target from the keyboard, with finder charts, "
-        "catalogue overlays and hexabundle footprints.",
-    ),
-    (
-        "Reduce",
-        "reduce.ipynb",
-        "Reduce raw 2dF/AAOmega/Hector frames on the Dask cluster (Pipeline as a Web Service): "
-        "find data, choose options, follow your requests, download the products.",
-    ),
-    (
-        "Explore",
-        "explore.ipynb",
-        "Explore reduced 2dF/AAOmega/Hector spectra: the field with every fibre, each "
-        "fibre's spectrum with its variance, sky and lines at a redshift; PDF of them all.",
-    ),
-    (
-        "Obslog",
-        "obslog.ipynb",
-        "The observing log: targets, stars, Hector tiles and their hexabundles, runs and the "
-        "night log; every edit kept as a version; CSV, night reports, a REST API.",
-    ),
-    (
-        "TAP",
-        "tap.ipynb",
-        "Query the catalogues in ADQL (this platform's TAP service or any other): browse "
-        "the tables, run now or as a job, upload a table to cross-match, download results.",
-    ),
-)
-
 #: The apps' Voilà template: Voilà's lab template without the CDN links (installed in the
 #: Jupyter data folder, ``share/jupyter/voila/templates/hectornb``).
 TEMPLATE = "hectornb"
@@ -86,7 +53,7 @@ USER_HEADER = "X-Hectornb-User"
 #: The same header as Voilà puts it in the kernel's environment (RFC 3875 style).
 USER_HEADER_ENV = "HTTP_" + USER_HEADER.upper().replace("-", "_")
 
-_APP_PATTERN = "(" + "|".join(nb.replace(".", r"\.") for _, nb, _ in APPS) + ")"
+_APP_PATTERN = "(" + "|".join(a.notebook_name.replace(".", r"\.") for a in APPS) + ")"
 
 
 def notebooks_dir() -> Path:

@@ -33,7 +33,7 @@ from ..targets import (
     target_store,
 )
 from ..targets.badclass import BADCLASSES
-from .apps import APPS
+from ..widgets.registry import APPS
 
 
 def request_user(handler: JupyterHandler) -> str:
@@ -391,9 +391,9 @@ class LandingHandler(JupyterHandler):
         template = resources.files(__package__).joinpath("landing.html").read_text("utf-8")
         base = self.base_url
         items = "\n".join(
-            f'<li><a href="{url_path_join(base, self.apps_at, nb)}">{title}</a><p>{text}</p>'
-            "</li>"
-            for title, nb, text in APPS
+            f'<li><a href="{url_path_join(base, self.apps_at, app.notebook_name)}">'
+            f"{app.title}</a><p>{app.summary}</p></li>"
+            for app in APPS
         )
         self.finish(
             template.replace("{{apps}}", items)

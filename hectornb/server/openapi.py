@@ -7,6 +7,7 @@ document is valid), so it says what each call means in the astronomer's words.
 from __future__ import annotations
 
 from .. import __version__
+from ..reduce.engines import ENGINES
 
 _ERROR = {
     "description": 'JSON error: {"error": message}',
@@ -242,7 +243,8 @@ def document() -> dict:
                     "night_from": {"type": "string"}, "night_to": {"type": "string"},
                     "options": {"type": "object", "description": "2dFdr option names or the "
                                 "form's (BIAS, DARK, COSMIC, SKYSCR, PCASKY, TELCOR, RWSS)"},
-                    "engine": {"enum": ["builtin", "2dfdr", "2dfdr-docker"]},
+                    "engine": {"type": "string", "description": "NAME or NAME@VERSION: "
+                               + ", ".join(e.form for e in ENGINES.values())},
                     "email": {"type": "string", "format": "email"}}},
                 "Job": {"type": "object", "properties": {
                     "id": {"type": "string", "format": "uuid"},

@@ -5,18 +5,15 @@ Each name is imported when first used, so that a page's kernel loads its own app
 """
 
 from .._lazy import lazy_names
+from .registry import page_names
 
 __getattr__, __dir__, __all__ = lazy_names(__name__, {
     "ClassifyApp": ".classify",
     "SpectrumExplorer": ".explore",
     "FibreSkyView": ".explore_sky",
-    "explore_page": ".explore_sky",
     "ObslogApp": ".obslog",
-    "obslog_page": ".obslog",
     "ReduceApp": ".reduce",
-    "reduce_page": ".reduce",
     "SharedSkyView": ".sky",
-    "classify_page": ".sky",
     "TapApp": ".tap",
-    "tap_page": ".tap",
+    **page_names(),  # each app's page (the registry declares them)
 })  # fmt: skip

@@ -1,0 +1,94 @@
+"""The reduction engines a request may name, each declared once.
+
+An engine runs one `Step` on a Dask worker and writes its product. A request names it as
+``NAME`` or ``NAME@VERSION``: the built-in engine's version picks workers started with that
+hectornb release (``--resources hectornb-<version>=1``), so several run side by side; the
+2dFdr container's version is its image tag. Adding an engine is one `Engine` in `ENGINES`;
+its runner is imported by name on the worker that runs a step, so a server that only plans
+requests never imports 2dFdr's or docker's code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+
+from ..errors import Invalid
+from .steps import Step
+
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
+_RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]{0,63}")  # PEP 440's characters
+
+#: ``runner(step, options, version)``: writes ``step.output``, returns log lines.
+Runner = Callable[[Step, Mapping[str, str], str], list[str]]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One reduction engine.
+
+    ``runner`` is ``"module:function"``. ``version`` is the grammar of what may follow
+    ``@`` (None: the engine has no versions); ``version_label`` names it in the list of
+    engines and ``version_is`` describes it when a request gets it wrong. ``own_options``:
+    the engine implements the platform's option set (`OPTIONS`, with defaults); otherwise
+    only what was requested reaches it, in 2dFdr's names. ``per_release``: a version picks
+    workers running that hectornb release.
+    """
+
+    name: str
+    runner: str
+    version: re.Pattern[str] | None = None
+    version_is: str = ""
+    version_label: str = "version"
+    own_options: bool = False
+    per_release: bool = False
+
+    @property
+    def form(self) -> str:
+        """How a request names it, e.g. ``builtin[@version]``."""
+        return f"{self.name}[@{self.version_label}]" if self.version else self.name
+
+    def run(self, step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+        module, _, function = self.runner.partition(":")
+        runner: Runner = getattr(import_module(module), function)
+        return runner(step, options, version)
+
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (
+    Engine("builtin", "hectornb.reduce.builtin:run_step", _RELEASE, "a version such as 0.4.1",
+           own_options=True, per_release=True),
+    Engine("2dfdr", "hectornb.reduce.tdfdr:run_step_local"),
+    Engine("2dfdr-docker", "hectornb.reduce.tdfdr:run_step_in_container", _IMAGE_TAG,
+           "an image tag (letters, digits, _ . -; at most 128, not starting with . or -)",
+           version_label="tag"),
+)}  # fmt: skip
+
+
+def parse_engine(engine: str) -> tuple[Engine, str]:
+    """``NAME[@VERSION]`` as (engine, version); the version is "" when not given.
+
+    Raises `Invalid` for an engine that is not in `ENGINES` or a version it cannot have.
+    """
+    name, _, version = str(engine).partition("@")
+    known = ENGINES.get(name)
+    if known is None or (version and known.version is None):
+        forms = ", ".join(e.form for e in ENGINES.values())
+        raise Invalid(f"engine must be one of {forms}, not {engine!r}")
+    if version and not known.version.fullmatch(version):  # type: ignore[union-attr]
+        raise Invalid(f"engine {engine!r}: after @ comes {known.version_is}")
+    return known, version
+
+
+def engine_resources(engine: str) -> dict[str, float] | None:
+    """Dask resources a step of ``engine`` needs: a worker running that hectornb release."""
+    known, version = parse_engine(engine)
+    return {f"hectornb-{version}": 1} if known.per_release and version else None
+
+
+def engine_version(engine: str, release: str) -> str:
+    """What makes two engines' products differ: ``engine`` with the hectornb ``release``
+    that runs it when its version is the platform's own."""
+    known, version = parse_engine(engine)
+    return f"{known.name}@{release}" if known.per_release and not version else engine
