@@ -19,7 +19,7 @@ from hectornb.tap.service import TapError
 from hectornb.tap.translate import ADQLError
 from hectornb.tap.uws import JobNotFound, JobStateError
 from hectornb.targets import TargetListError
-from hectornb.targets.store import TargetStoreError
+from hectornb.targets.model import TargetStoreError
 
 
 @pytest.mark.parametrize(("error", "status"), [

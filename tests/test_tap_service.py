@@ -333,6 +333,17 @@ def test_platform_tables_are_for_signed_in_users(platform, tap_url):
     names = [str(v) for v in parse_single_table(io.BytesIO(seen.content)).to_table()[
         "table_name"]]  # fmt: skip
     assert T in names and "obslog.logs" not in names and "hectornb.targets" not in names
+    # TAP describes the observing log's columns as the log itself does
+    from hectornb.obslog.schema import COLLECTIONS
+
+    q = {"LANG": "ADQL", "QUERY": "SELECT column_name, unit, description FROM "
+         "TAP_SCHEMA.columns WHERE table_name = 'obslog.targets'"}  # fmt: skip
+    t = parse_single_table(io.BytesIO(me.get(tap_url + "/sync", params=q, timeout=30).content))
+    described = {str(r["column_name"]): (str(r["unit"]), str(r["description"]))
+                 for r in t.to_table()}  # fmt: skip
+    assert described["mstar"][0] == "log(solMass)" and "ICRS" in described["ra"][1]
+    assert all(described[f.name][1] == f.description for f in COLLECTIONS["targets"].fields
+               if f.name in described)  # fmt: skip
 
 
 def test_csv_upload_and_the_service_limits(tap_url, database_url):

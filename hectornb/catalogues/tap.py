@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import Invalid
+from ..targets.coords import angular_separation_deg
+from .sky import offsets_arcsec
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +87,14 @@ class TapCatalogue:
                 f"{float(dec)!r}, {float(radius_arcsec) / 3600.0!r}))")  # fmt: skip
         table = client.run(adql, maxrec=5000).table
         out = []
-        cosd = math.cos(math.radians(dec))
         for row in table:
             sra, sdec = float(row["ra"]), float(row["dec"])
-            dra = (sra - ra + 180.0) % 360.0 - 180.0
-            r = _separation_arcsec(ra, dec, sra, sdec)
+            dx, dy = offsets_arcsec(ra, dec, sra, sdec)
+            r = float(angular_separation_deg(ra, dec, sra, sdec)) * 3600.0
             m = float(row["mag"]) if mag and row["mag"] is not None and str(row["mag"]) != "--" \
                 else float("nan")  # fmt: skip
             out.append({"catalogue": self.name, "id": str(row["id"]), "kind": self.kind,
-                        "band": self.band, "ra": sra, "dec": sdec, "dx": dra * cosd * 3600.0,
-                        "dy": (sdec - dec) * 3600.0, "r": r,
+                        "band": self.band, "ra": sra, "dec": sdec, "dx": dx, "dy": dy, "r": r,
                         "mag": None if math.isnan(m) else round(m, 3), "mag_err": None,
                         "size": None})  # fmt: skip
         out.sort(key=lambda s: s["r"])
@@ -118,12 +118,6 @@ def _q(name: str) -> str:
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         return name
     return '"' + name.strip('"').replace('"', '""') + '"'
-
-
-def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
-    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
-    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))) * 3600.0
 
 
 def parse_tap_spec(spec: str) -> TapCatalogue:

@@ -37,7 +37,8 @@ class Field:
     of day, which its night dates), bool, texts (a list of words), choice or json.
     ``search`` says how a list can filter on it: ``range`` (min_/max_), ``exact`` (any of
     the values given), ``text`` (the free-text ``q``), ``tags`` (any of, and exclude_tags).
-    ``suggestions`` are usual values of a free-text field, for forms to offer.
+    ``suggestions`` are usual values of a free-text field, for forms to offer. ``unit`` is
+    astropy's; ``ucd`` the IVOA UCD that TAP publishes.
     """
 
     name: str
@@ -50,6 +51,7 @@ class Field:
     choices: tuple[str, ...] = ()
     search: str = ""
     suggestions: tuple[str, ...] = ()
+    ucd: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,12 @@ class Collection:
 
 def _ra(name="ra"):
     return Field(name, "float", "right ascension (ICRS)", "deg", True, 0.0, 360.0,
-                 search="range")  # fmt: skip
+                 search="range", ucd="pos.eq.ra;meta.main")  # fmt: skip
 
 
 def _dec(name="dec"):
-    return Field(name, "float", "declination (ICRS)", "deg", True, -90.0, 90.0, search="range")
+    return Field(name, "float", "declination (ICRS)", "deg", True, -90.0, 90.0, search="range",
+                 ucd="pos.eq.dec;meta.main")  # fmt: skip
 
 
 COLLECTIONS: dict[str, Collection] = {
@@ -82,69 +85,89 @@ COLLECTIONS: dict[str, Collection] = {
     for c in (
         Collection("targets", "galaxy_id", (
             Field("galaxy_id", "int", "catalogue id of the galaxy (64-bit)", required=True,
-                  low=0, high=2**63 - 1, search="exact"),
+                  low=0, high=2**63 - 1, search="exact", ucd="meta.id;meta.main"),
             _ra(), _dec(),
-            Field("z", "float", "redshift", low=-0.01, high=10.0, search="range"),
-            Field("g_mag", "float", "g magnitude", "mag", low=-5, high=40, search="range"),
-            Field("r_mag", "float", "r magnitude", "mag", low=-5, high=40, search="range"),
-            Field("re", "float", "effective radius", "arcsec", low=0, high=3600),
-            Field("mstar", "float", "log10 of the stellar mass", "dex(Msun)", low=0, high=14),
+            Field("z", "float", "redshift", low=-0.01, high=10.0, search="range",
+                  ucd="src.redshift"),
+            Field("g_mag", "float", "g magnitude", "mag", low=-5, high=40, search="range",
+                  ucd="phot.mag;em.opt.B"),
+            Field("r_mag", "float", "r magnitude", "mag", low=-5, high=40, search="range",
+                  ucd="phot.mag;em.opt.R"),
+            Field("re", "float", "effective radius", "arcsec", low=0, high=3600,
+                  ucd="phys.angSize"),
+            Field("mstar", "float", "log10 of the stellar mass", "dex(Msun)", low=0, high=14,
+                  ucd="phys.mass"),
             Field("meta", "json", "any other catalogue values"),
         ), "galaxies a tile can observe"),
         Collection("stars", "star_id", (
-            Field("star_id", "text", "catalogue id of the star", required=True, search="exact"),
+            Field("star_id", "text", "catalogue id of the star", required=True, search="exact",
+                  ucd="meta.id;meta.main"),
             _ra(), _dec(),
-            Field("magnitude", "float", "magnitude", "mag", low=-5, high=40, search="range"),
+            Field("magnitude", "float", "magnitude", "mag", low=-5, high=40, search="range",
+                  ucd="phot.mag"),
             Field("kind", "choice", "what the star is for", required=True,
-                  choices=("standard", "guide"), search="exact"),
+                  choices=("standard", "guide"), search="exact", ucd="meta.code.class"),
             Field("meta", "json", "any other catalogue values"),
         ), "standard and guide stars"),
         Collection("tiles", "tile_id", (
             Field("tile_id", "text", "tile id, T-<id>-<ra>-<dec>-<date>", required=True,
-                  search="exact"),
+                  search="exact", ucd="meta.id;meta.main"),
             _ra(), _dec(),
-            Field("date", "date", "date the tile was made for (UT)", search="range"),
-            Field("qc_pass", "bool", "passed quality control", search="exact"),
-            Field("plate_id", "text", "plate", search="exact"),
-            Field("label", "text", "label", search="text"),
-            Field("bundles", "json", "hexabundles A-U: {letter: {kind: target|star, id}}"),
+            Field("date", "date", "date the tile was made for (UT)", search="range",
+                  ucd="time.epoch"),
+            Field("qc_pass", "bool", "passed quality control", search="exact",
+                  ucd="meta.code.qual"),
+            Field("plate_id", "text", "plate", search="exact", ucd="meta.id"),
+            Field("label", "text", "label", search="text", ucd="meta.note"),
+            Field("bundles", "json", "hexabundles A-U: {letter: {kind: target|star, id}}",
+                  ucd="meta.note"),
             Field("guides", "json", "guide bundles GS1-GS6: {name: star id}"),
             Field("sky", "json", "sky fibres: [{name, ra, dec}]"),
             Field("meta", "json", "the tile file's header and anything else"),
         ), "Hector tiles: a field with its 21 hexabundles, guide bundles and sky fibres"),
         Collection("runs", "run_id", (
-            Field("run_id", "text", "observing run id", required=True, search="exact"),
-            Field("start_date", "date", "first night", required=True, search="range"),
-            Field("end_date", "date", "last night", required=True, search="range"),
-            Field("observers", "texts", "observers", search="tags"),
-            Field("instrument", "text", "instrument", search="exact"),
-            Field("setup", "text", "instrument set-up (gratings, angles)", search="text"),
-            Field("comment", "text", "comment", search="text"),
+            Field("run_id", "text", "observing run id", required=True, search="exact",
+                  ucd="meta.id;meta.main"),
+            Field("start_date", "date", "first night", required=True, search="range",
+                  ucd="time.start"),
+            Field("end_date", "date", "last night", required=True, search="range",
+                  ucd="time.end"),
+            Field("observers", "texts", "observers", search="tags", ucd="meta.curation"),
+            Field("instrument", "text", "instrument", search="exact", ucd="instr.setup"),
+            Field("setup", "text", "instrument set-up (gratings, angles)", search="text",
+                  ucd="instr.setup"),
+            Field("comment", "text", "comment", search="text", ucd="meta.note"),
         ), "observing runs"),
         Collection("logs", "log_id", (
-            Field("log_id", "text", "log entry id (a UUID unless given)", search="exact"),
+            Field("log_id", "text", "log entry id (a UUID unless given)", search="exact",
+                  ucd="meta.id;meta.main"),
             Field("night", "date", "night (local date of its evening)", required=True,
-                  search="range"),
-            Field("time", "time", "time of the entry (UT)", search="range"),
-            Field("run_id", "text", "observing run", search="exact"),
-            Field("tile_id", "text", "tile observed", search="exact"),
-            Field("frames", "texts", "raw frames (archive file names)", search="tags"),
-            Field("exposure", "float", "exposure time", "s", low=0, high=86400, search="range"),
-            Field("seeing", "float", "seeing (FWHM)", "arcsec", low=0, high=20, search="range"),
+                  search="range", ucd="time.epoch"),
+            Field("time", "time", "time of the entry (UT)", search="range", ucd="time.epoch"),
+            Field("run_id", "text", "observing run", search="exact", ucd="meta.id"),
+            Field("tile_id", "text", "tile observed", search="exact", ucd="meta.id"),
+            Field("frames", "texts", "raw frames (archive file names)", search="tags",
+                  ucd="meta.file"),
+            Field("exposure", "float", "exposure time", "s", low=0, high=86400, search="range",
+                  ucd="time.duration;obs.exposure"),
+            Field("seeing", "float", "seeing (FWHM)", "arcsec", low=0, high=20, search="range",
+                  ucd="instr.obsty.seeing"),
             Field("transparency", "choice", "transparency",
                   choices=("photometric", "clear", "thin cloud", "thick cloud", "closed"),
-                  search="exact"),
+                  search="exact", ucd="meta.note"),
             Field("weather", "text", "weather", search="text",
                   suggestions=("clear", "cloud", "rain", "high wind", "high humidity", "fog",
-                               "snow", "dust")),
-            Field("time_lost", "float", "time lost", "h", low=0, high=24, search="range"),
+                               "snow", "dust"), ucd="meta.note"),
+            Field("time_lost", "float", "time lost", "h", low=0, high=24, search="range",
+                  ucd="time.duration"),
             Field("lost_reason", "text", "why the time was lost", search="text",
                   suggestions=("weather", "technical fault", "instrument change",
-                               "software", "other")),
+                               "software", "other"), ucd="meta.note"),
             Field("qc", "choice", "quality control", choices=("pass", "fail", "pending"),
-                  search="exact"),
-            Field("comment", "text", "comment", search="text"),
-            Field("tags", "texts", "tags (words; stored lower-case)", search="tags"),
+                  search="exact", ucd="meta.code.qual"),
+            Field("comment", "text", "comment", search="text", ucd="meta.note"),
+            Field("tags", "texts", "tags (words; stored lower-case)", search="tags",
+                  ucd="meta.note"),
         ), "the night log", generated_key=True),
     )
 }  # fmt: skip

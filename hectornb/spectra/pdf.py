@@ -17,6 +17,8 @@ from .io import read_2dfdr
 
 PANELS = (4, 2)  # rows, columns
 TYPES = {"P": "program", "S": "sky", "F": "guide", "U": "unused", "N": "broken"}
+#: How every view of a field draws each fibre type (the field plot, the sky view).
+TYPE_COLOURS = {"P": "#1f6fb2", "S": "#2e9e4f", "F": "#e08a00", "U": "#9aa3ad", "N": "#c8322d"}
 
 
 def _envelope(wave: np.ndarray, flux: np.ndarray, width: int = 700):

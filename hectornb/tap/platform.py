@@ -21,8 +21,9 @@ _VERSION = {
     "modified": (None, "time.processing", "When this version was written (UTC)"),
 }
 
-#: TAP name -> (view, schema description, table description, {column: (unit, UCD, text)})
-TABLES = {
+#: TAP name -> (view, schema description, table description, {column: (unit, UCD, text)}):
+#: Classify's tables. The observing log's come from its collections (`_obslog_tables`).
+_CLASSIFY_TABLES = {
     "hectornb.target_lists": ("target_lists", "The Classify app's target lists.",
         "Target lists imported for vetting with BADCLASS flags", {
             "list_name": (None, "meta.id", "Name of the list"),
@@ -48,50 +49,45 @@ TABLES = {
             "badclass": (None, "meta.code.qual", "The class set, empty when cleared"),
             "previous": (None, "meta.code.qual", "This user's class before"),
             "classified_at": (None, "time.processing", "When (UTC)")}),
-    "obslog.targets": ("obslog_targets", "The observing log of the Hector survey.",
-        "Hector targets (galaxies) of the observing log", {
-            "galaxy_id": (None, "meta.id;meta.main", "Catalogue ID of the galaxy"),
-            "ra": _RA, "dec": _DEC, "z": (None, "src.redshift", "Redshift"),
-            "g_mag": ("mag", "phot.mag;em.opt.B", "g magnitude"),
-            "r_mag": ("mag", "phot.mag;em.opt.R", "r magnitude"),
-            "re": ("arcsec", "phys.angSize", "Effective radius"),
-            "mstar": (None, "phys.mass", "log10 stellar mass (solMass)"), **_VERSION}),
-    "obslog.stars": ("obslog_stars", None, "Standard and guide stars of the tiles", {
-            "star_id": (None, "meta.id;meta.main", "Star ID"), "ra": _RA, "dec": _DEC,
-            "magnitude": ("mag", "phot.mag", "Magnitude"),
-            "kind": (None, "meta.code.class", "standard or guide"), **_VERSION}),
-    "obslog.tiles": ("obslog_tiles", None, "Hector tiles: a field with its 21 hexabundles", {
-            "tile_id": (None, "meta.id;meta.main", "Tile ID (T-<id>-<ra>-<dec>-<date>)"),
-            "ra": _RA, "dec": _DEC, "tile_date": (None, "time.epoch", "Planned date"),
-            "qc_pass": (None, "meta.code.qual", "Passed quality control"),
-            "plate_id": (None, "meta.id", "Plate"), "label": (None, "meta.note", "Label"),
-            "members": (None, "meta.id", "Target and star IDs of its bundles"),
-            "bundles": (None, "meta.note", "Hexabundle A-U assignments (JSON)"),
-            **_VERSION}),
-    "obslog.runs": ("obslog_runs", None, "Observing runs", {
-            "run_id": (None, "meta.id;meta.main", "Run ID"),
-            "start_date": (None, "time.start", "First night"),
-            "end_date": (None, "time.end", "Last night"),
-            "observers": (None, "meta.curation", "Observers"),
-            "instrument": (None, "instr.setup", "Instrument"),
-            "setup": (None, "instr.setup", "Set-up"), "comment": (None, "meta.note", "Comment"),
-            **_VERSION}),
-    "obslog.logs": ("obslog_logs", None, "The night log: one entry per exposure or event", {
-            "log_id": (None, "meta.id;meta.main", "Entry ID"),
-            "night": (None, "time.epoch", "Night (local date of its start)"),
-            "log_time": (None, "time.epoch", "Time of the entry (UTC)"),
-            "run_id": (None, "meta.id", "Run"), "tile_id": (None, "meta.id", "Tile"),
-            "frames": (None, "meta.file", "Raw frames (archive file names)"),
-            "exposure": ("s", "time.duration;obs.exposure", "Exposure time"),
-            "seeing": ("arcsec", "instr.obsty.seeing", "Seeing FWHM"),
-            "transparency": (None, "meta.note", "Transparency"),
-            "weather": (None, "meta.note", "Weather"),
-            "time_lost": ("h", "time.duration", "Time lost"),
-            "lost_reason": (None, "meta.note", "Why time was lost"),
-            "qc": (None, "meta.code.qual", "Quality control"),
-            "comment": (None, "meta.note", "Comment"), "tags": (None, "meta.note", "Tags"),
-            **_VERSION}),
 }  # fmt: skip
+
+#: Columns the views name differently from the collection's field (ADQL reserves DATE, TIME).
+_VIEW_NAMES = {("tiles", "date"): "tile_date", ("logs", "time"): "log_time"}
+#: Columns the views add to a collection's fields.
+_VIEW_EXTRAS = {("tiles", "members"): (None, "meta.id", "Target and star IDs of its bundles")}
+
+
+def _vo_unit(unit: str) -> str | None:
+    """An astropy unit in IVOA VOUnit form (``dex(Msun)`` is ``log(solMass)``)."""
+    if not unit:
+        return None
+    import astropy.units as u
+
+    parsed = u.Unit(unit)
+    physical = getattr(parsed, "physical_unit", None)
+    if physical is not None:  # a logarithmic unit: dex is log10
+        return f"log({physical.to_string('vounit')})"
+    return parsed.to_string("vounit")
+
+
+def _obslog_tables() -> dict:
+    """The observing log's published views, described by its collections' fields."""
+    from ..obslog.schema import COLLECTIONS
+
+    tables = {}
+    for k, c in enumerate(COLLECTIONS.values()):
+        meta = {_VIEW_NAMES.get((c.name, f.name), f.name):
+                (_vo_unit(f.unit), f.ucd or None, f.description)
+                for f in c.fields}  # fmt: skip
+        meta.update({col: v for (name, col), v in _VIEW_EXTRAS.items() if name == c.name})
+        schema_text = "The observing log of the Hector survey." if k == 0 else None
+        tables[f"obslog.{c.name}"] = (c.table, schema_text,
+                                      c.description[:1].upper() + c.description[1:],
+                                      {**meta, **_VERSION})  # fmt: skip
+    return tables
+
+
+TABLES = {**_CLASSIFY_TABLES, **_obslog_tables()}
 
 PG_SCHEMA = "hectornb_pub"
 

@@ -13,6 +13,7 @@ from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from .model import TargetStore
 
 # Names load on first use (see `hectornb._lazy`): checking a file (``hectornb targets
 # validate``) needs neither the database driver nor astropy's units.
@@ -27,17 +28,18 @@ __getattr__, __dir__, _names = lazy_names(__name__, {
     "TargetListError": ".parse",
     "parse_target_bytes": ".parse",
     "read_target_list": ".parse",
-    "Forbidden": ".store",
-    "ImportResult": ".store",
-    "NotFound": ".store",
-    "Page": ".store",
+    "Forbidden": ".model",
+    "ImportResult": ".model",
+    "NotFound": ".model",
+    "Page": ".model",
+    "TargetFilter": ".model",
+    "TargetStore": ".model",
+    "TargetStoreError": ".model",
     "PostgresTargetStore": ".store",
-    "TargetFilter": ".store",
-    "TargetStoreError": ".store",
 })  # fmt: skip
 
 
-def target_store(settings: Settings | None = None):
+def target_store(settings: Settings | None = None) -> TargetStore:
     """The configured target store: PostgreSQL, or MongoDB for a ``mongodb://`` targets URL;
     in a user's server at a data centre (``HECTORNB_SERVICE_URL``), the service's."""
     from ..config import get_settings

@@ -25,13 +25,17 @@ import uuid
 from urllib.parse import urlparse
 
 from .badclass import badclass as check_badclass
+from .model import (
+    TARGET_FIELDS,
+    Forbidden,
+    ImportResult,
+    ListInfo,
+    NotFound,
+    Page,
+    TargetFilter,
+    TargetStoreError,
+)
 from .parse import TargetList
-from .store import Forbidden, ImportResult, ListInfo, NotFound, Page, TargetFilter, TargetStoreError
-
-_TARGET_FIELDS = (
-    "seq", "name", "ra", "dec", "line",
-    "badclass", "classified_by", "classified_at", "n_classifiers", "disagree",
-)  # fmt: skip
 
 
 def _now() -> dt.datetime:
@@ -46,7 +50,7 @@ def _utc(value):
 
 
 def _target_out(doc: dict) -> dict:
-    out = {k: doc.get(k) for k in _TARGET_FIELDS}
+    out = {k: doc.get(k) for k in TARGET_FIELDS}
     out["classified_at"] = _utc(out["classified_at"])
     out["n_classifiers"] = out["n_classifiers"] or 0
     out["disagree"] = bool(out["disagree"])

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from ..client import ServiceBacked
 from ..errors import Invalid
+from .model import ImportResult, ListInfo, Page, TargetFilter
 from .parse import TargetList
-from .store import ImportResult, ListInfo, Page, TargetFilter
 
 
 def _when(value: str | None) -> dt.datetime | None:

@@ -8,118 +8,30 @@ so concurrent classifiers never lose each other's work. SQL is composed with
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from .. import errors
 from ..config import Settings, get_settings
 from ..db import engine
 from .badclass import badclass as check_badclass
+from .model import (
+    TARGET_FIELDS,
+    Forbidden,
+    ImportResult,
+    ListInfo,
+    NotFound,
+    Page,
+    TargetFilter,
+    TargetStoreError,
+)
 from .parse import TargetList
 
-
-class TargetStoreError(errors.Invalid):
-    """A request the store refuses, with a message for the person who made it."""
-
-
-# the platform's own kinds: no such list or target; not the list's owner
-NotFound = errors.NotFound
-Forbidden = errors.Forbidden
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import did. ``kept``/``dropped`` count classified targets on overwrite."""
-
-    name: str
-    n_targets: int
-    replaced: bool
-    kept: int = 0
-    dropped: int = 0
-
-    def summary(self) -> str:
-        text = f"{self.name}: {self.n_targets} targets"
-        if self.replaced:
-            text += (
-                f" (replaced; classifications kept for {self.kept} targets, "
-                f"{self.dropped} dropped with their targets)"
-            )
-        return text
-
-
-@dataclass(frozen=True)
-class ListInfo:
-    name: str
-    owner: str
-    n_targets: int
-    n_classified: int
-    created_at: dt.datetime
-    replaced_at: dt.datetime | None
-    source_filename: str | None
-
-
-@dataclass(frozen=True)
-class TargetFilter:
-    """Which targets to show.
-
-    ``badclass``: ``"all"``, ``"unclassified"``, ``">0"`` (any problem), ``"disagree"``
-    (classifiers differ), or an integer 0–8. ``name``: substring (case-insensitive), or a
-    POSIX regular expression when ``regex`` is true.
-    """
-
-    badclass: str | int = "all"
-    name: str = ""
-    regex: bool = False
-
-    @classmethod
-    def parse(cls, badclass: str | int | None, name: str | None = None, regex: bool = False):
-        value: str | int = "all" if badclass in (None, "") else badclass
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, int):
-            check_badclass(value)
-        elif value not in ("all", "unclassified", ">0", "disagree"):
-            raise TargetStoreError(
-                f"unknown classification filter {value!r}: use all, unclassified, >0, "
-                "disagree or 0–8"
-            )
-        return cls(value, (name or "").strip(), bool(regex))
-
-
-@dataclass(frozen=True)
-class Page:
-    total: int  # targets matching the filter
-    offset: int
-    targets: list[dict]
-
-    @property
-    def label(self) -> str:
-        """``"101–200 of 200"``."""
-        if not self.targets:
-            return f"0 of {self.total}"
-        return f"{self.offset + 1}–{self.offset + len(self.targets)} of {self.total}"
-
-
-_COLUMNS = (
-    "seq",
-    "name",
-    "ra",
-    "dec",
-    "line",
-    "badclass",
-    "classified_by",
-    "classified_at",
-    "n_classifiers",
-    "disagree",
-)
-_TARGET_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
-_T_TARGET_COLUMNS = sql.SQL(", ").join(sql.Identifier("t", c) for c in _COLUMNS)
+_TARGET_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, TARGET_FIELDS))
+_T_TARGET_COLUMNS = sql.SQL(", ").join(sql.Identifier("t", c) for c in TARGET_FIELDS)
 
 
 _COPY_ESCAPE = str.maketrans({"\\": "\\\\"})

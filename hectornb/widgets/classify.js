@@ -29,12 +29,7 @@ function shareBase() {
   // In Voilà the page itself is the app; in JupyterLab link to the app rendered by Voilà.
   const loc = window.location;
   if (/\/(voila\/render|hectornb\/apps)\//.test(loc.pathname)) return loc.origin + loc.pathname;
-  let base = "/";
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try { base = JSON.parse(cfg.textContent).baseUrl || "/"; } catch (e) { /* keep "/" */ }
-  }
-  return loc.origin + base + "hectornb/apps/classify.ipynb";
+  return loc.origin + baseUrl() + "hectornb/apps/classify.ipynb";
 }
 
 function shareUrl(list, target) {

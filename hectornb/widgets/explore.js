@@ -1,7 +1,6 @@
 // The Explore app's front end: product chooser, summary, field view, spectrum (plotly).
 // Python holds the product; the page asks for one fibre at a time and draws it.
 
-const COLOURS = { P: "#1f6fb2", S: "#2e9e4f", F: "#e08a00", U: "#9aa3ad", N: "#c8322d" };
 const SMOOTHING = [1, 3, 5, 9, 15, 25];
 const FIELD_RADIUS = 60; // arcmin
 const UPLOAD_PIECE = 4 * 1024 * 1024;
@@ -244,7 +243,7 @@ function render({ model, el: root }) {
       const g = document.createElementNS(ns, "g");
       g.setAttribute("class", `hnb-fib hnb-type-${f.type[i]}`);
       g.dataset.fibre = String(i);
-      g.innerHTML = `<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="2.2" fill="${COLOURS[f.type[i]] || "#555"}"></circle>` +
+      g.innerHTML = `<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="2.2" fill="${model.get("type_colours")[f.type[i]] || "#555"}"></circle>` +
         `<title>${i + 1} ${esc(f.name[i])} (${esc(types[f.type[i]] || f.type[i])})</title>`;
       const text = f.bundle[i] || f.name[i];
       if (labels && !seen.has(text) && fits(x + 3, y + 1, text)) {
@@ -258,7 +257,7 @@ function render({ model, el: root }) {
     $("field").dataset.labelled = String(placed.length);
     const present = [...new Set(f.type)];
     root.querySelector(".hnb-legend").innerHTML = present.map((t) =>
-      `<span><i style="background:${COLOURS[t] || "#555"}"></i>${esc(types[t] || t)}</span>`).join(" ");
+      `<span><i style="background:${model.get("type_colours")[t] || "#555"}"></i>${esc(types[t] || t)}</span>`).join(" ");
     highlight();
   };
   const highlight = () => {

@@ -29,7 +29,7 @@ from ..reduce.service import product_pdf
 from ..reduce.session import LocalReduce, RemoteReduce, reduce_session
 from ..spectra.io import ReducedFrame, read_2dfdr
 from ..spectra.lines import rest_wavelengths
-from ..spectra.pdf import TYPES, spectra_pdf
+from ..spectra.pdf import TYPE_COLOURS, TYPES, spectra_pdf
 from ..spectra.products import EXAMPLES, find_products, is_product
 from ._esm import esm
 from ._page_request import when_page_requested
@@ -153,6 +153,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
     fibres = t.Dict().tag(sync=True)
     lines = t.List().tag(sync=True)
     types = t.Dict(TYPES).tag(sync=True)
+    #: each fibre type's colour, as the sky view draws it too
+    type_colours = t.Dict(TYPE_COLOURS).tag(sync=True)
     #: Index (from 0) of the fibre shown; the page changes it, Python may too.
     fibre = t.Int(0).tag(sync=True)
     #: "Show Labels": fibre names (Hector: hexabundles) on the field and the sky view.

@@ -14,12 +14,10 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from ..spectra.pdf import TYPES
+from ..spectra.pdf import TYPE_COLOURS, TYPES
 from .explore import SpectrumExplorer
 from .sky import base_survey
 
-#: Fibre colours by type, as the field plot draws them.
-COLOURS = {"P": "#1f6fb2", "S": "#2e9e4f", "F": "#e08a00", "U": "#9aa3ad", "N": "#c8322d"}
 _SELECTED = "selected fibre"
 FIELD_FOV = 2.3  # degrees: the 2-degree plate and a margin
 
@@ -72,7 +70,7 @@ class FibreSkyView:
             })  # fmt: skip
             name = TYPES.get(str(kind), str(kind))
             self.aladin.add_table(
-                table, shape="circle", color=COLOURS.get(str(kind), "#555555"), name=name,
+                table, shape="circle", color=TYPE_COLOURS.get(str(kind), "#555555"), name=name,
                 source_size=9, display_label=bool(self.explorer.show_labels),
                 label_column="label", label_color="#cfd8e3",
             )  # fmt: skip
