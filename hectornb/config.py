@@ -103,7 +103,8 @@ class Settings:
     runner: str = _setting(
         "embedded", "`external`: `hectornb reduce runner` services run the requests")
     job_lease: float = _setting(
-        60.0, "seconds before another runner takes over a silent runner's requests")
+        60.0, "seconds before another runner takes over a silent runner's reduction requests "
+        "and asynchronous TAP jobs")
     smtp_host: str | None = _setting(None, "mail server for request notifications",
                                      unset="no e-mail")
     smtp_port: int = _setting(25, "its port")

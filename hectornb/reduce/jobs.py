@@ -19,14 +19,18 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ..config import Settings
 from ..db import engine
+from ..db.lease import Lease
 from ..errors import Forbidden, NotFound, quote_field
 
 #: Statuses a job ends in.
 FINAL = ("done", "partial", "failed", "cancelled")
+#: A runner holds a request while it runs it, or is cancelling it.
+LEASE = Lease("reduce_job", "id", "status", ("running", "cancelling"))
 
 
 @dataclass
@@ -187,12 +191,12 @@ class JobStore:
         identical to one running waits for it."""
         with self._connect() as conn:
             stale = conn.execute(
-                "UPDATE reduce_job SET runner = NULL, status = CASE status WHEN 'cancelling'"
-                " THEN 'cancelled' ELSE 'queued' END WHERE status IN ('running', 'cancelling')"
-                " AND heartbeat < now() - make_interval(secs => %s)"
-                " AND starts_with(outdir, %s) RETURNING id, status",
-                (lease_seconds, root),
-            ).fetchall()
+                sql.SQL("UPDATE reduce_job SET runner = NULL, status = CASE status WHEN "
+                        "'cancelling' THEN 'cancelled' ELSE 'queued' END WHERE {} AND "
+                        "starts_with(outdir, %s) RETURNING id, status"
+                        ).format(LEASE.lapsed(lease_seconds)),
+                (root,),
+            ).fetchall()  # fmt: skip
             for row in stale:
                 if row["status"] == "queued":
                     _event(conn, str(row["id"]), "resumed", "its server stopped while it ran;"
@@ -226,9 +230,7 @@ class JobStore:
         job whose thread died, say when the database went away under it, must lapse so
         that it is taken up again)."""
         with self._connect() as conn:
-            conn.execute("UPDATE reduce_job SET heartbeat = now() WHERE runner = %s"
-                         " AND id::text = ANY(%s) AND status IN ('running', 'cancelling')",
-                         (runner, list(job_ids)))  # fmt: skip
+            LEASE.renew(conn, runner, job_ids)
 
     def release(self, job_id: str, why: str) -> None:
         """Give a running job back to the queue (its runner is stopping)."""

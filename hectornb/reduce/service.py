@@ -27,6 +27,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import Settings, get_settings, server_base_url
 from ..db import engine as db
+from ..db.lease import Heartbeat
 from ..errors import Forbidden, Invalid
 from ..instrument import night_date, night_dir
 from . import access, notify
@@ -228,13 +229,11 @@ class JobRunner:
         # the Dask cluster starts with the first request, not with the server: a JupyterLab
         # user server that never reduces anything never pays for one
         with contextlib.ExitStack() as stack, self.store.listen() as wake:
-            last_beat = 0.0
+            heartbeat = Heartbeat(self.settings.job_lease)
             while not self._stop.is_set():
-                now = time.monotonic()
                 self._active = {k: t for k, t in self._active.items() if t.is_alive()}
-                if now - last_beat > self.settings.job_lease / 4:
+                if heartbeat.due():
                     self.store.beat(self.name, list(self._active))
-                    last_beat = now
                 job = None
                 if len(self._active) < self.max_jobs:
                     job = self.store.claim(self.name, self.settings.job_lease, self.root)

@@ -16,11 +16,15 @@ import logging
 import secrets
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from psycopg import sql
+
 from ..db import DatabaseUnavailable, connect
+from ..db.lease import Heartbeat, Lease
 from ..errors import Invalid, NotFound
 from .result import resolve_format
 from .service import TapError, TapService
@@ -32,8 +36,8 @@ log = logging.getLogger(__name__)
 
 FINAL = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
 LIFETIME = dt.timedelta(days=2)
-HEARTBEAT = 5.0  # seconds between a runner's beats
-STALE = dt.timedelta(seconds=30)  # a job not beaten for this long lost its runner
+#: A runner holds a job while it executes it.
+LEASE = Lease("tap_jobs", "job_id", "phase", ("EXECUTING",))
 
 
 class JobNotFound(NotFound):
@@ -262,12 +266,12 @@ class JobStore:
             return []
         limit = self.service.settings.tap_max_running
         with connect() as conn:
-            conn.execute(
-                "UPDATE tap_jobs SET phase = 'QUEUED', heartbeat = NULL, runner = NULL "
-                "WHERE phase = 'EXECUTING' AND heartbeat < now() - %s", (STALE,)
-            )  # fmt: skip
+            conn.execute(sql.SQL("UPDATE tap_jobs SET phase = 'QUEUED', heartbeat = NULL, "
+                                 "runner = NULL WHERE {}").format(
+                LEASE.lapsed(self.service.settings.job_lease)))  # fmt: skip
             # one claimer at a time across processes, so two cannot both take the last
-            # free place of the same user
+            # free place of the same user (the limits are counts over all of a user's jobs,
+            # which SKIP LOCKED on single rows cannot keep)
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap claim'))")
             # each user, and each anonymous client, has its own limit
             who = "coalesce('user:' || owner, 'client:' || coalesce(client, ''))"
@@ -300,9 +304,7 @@ class JobStore:
         """Renew the leases of the jobs ``runner`` is really executing: one whose thread
         died (the database went away under it) lapses and is run again."""
         with connect() as conn:
-            conn.execute("UPDATE tap_jobs SET heartbeat = now() WHERE runner = %s AND "
-                         "phase = 'EXECUTING' AND job_id = ANY(%s)",
-                         (runner, list(job_ids)))  # fmt: skip
+            LEASE.renew(conn, runner, job_ids)
 
     def execute(self, job: Job) -> None:
         """Run a claimed job to its end; its phase says how it went."""
@@ -397,19 +399,17 @@ class JobRunner:
             self._wake.set()
 
     def _loop(self) -> None:
-        last_beat = last_expire = 0.0
-        import time
-
+        last_expire = 0.0
+        heartbeat = Heartbeat(self.store.service.settings.job_lease)
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             try:
                 now = time.monotonic()
-                if now - last_beat > HEARTBEAT:
+                if heartbeat.due():
                     with self._lock:
                         running = list(self._running)
                     self.store.beat(self.name, running)
-                    last_beat = now
                 if now - last_expire > 60:
                     self.store.expire()
                     last_expire = now
