@@ -22,10 +22,10 @@ from pathlib import Path
 
 from ..db import DatabaseUnavailable, connect
 from ..errors import Invalid, NotFound
+from .adql import ADQLError
 from .result import resolve_format
 from .service import TapError, TapService
 from .stream import stream
-from .translate import ADQLError
 from .uploads import UploadLimits, read_upload
 
 log = logging.getLogger(__name__)
