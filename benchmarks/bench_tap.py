@@ -112,7 +112,8 @@ def main() -> int:
         with benchmark_server(home) as base:
             url = base + "/hectornb/tap"
             session = requests.Session()
-            from hectornb.tap import TapService, translate
+            from hectornb.tap import TapService
+            from hectornb.tap.adql import translate
 
             catalog = TapService().catalog(None)
 

@@ -14,9 +14,9 @@ from hectornb.db import DatabaseUnavailable
 from hectornb.reduce.engine.wavelength import ArcError
 from hectornb.reduce.options import OptionError
 from hectornb.server.handlers import StoreCalls
+from hectornb.tap.adql import ADQLError
 from hectornb.tap.client import RemoteTap
 from hectornb.tap.service import TapError
-from hectornb.tap.translate import ADQLError
 from hectornb.tap.uws import JobNotFound, JobStateError
 from hectornb.targets import TargetListError
 from hectornb.targets.model import TargetStoreError

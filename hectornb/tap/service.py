@@ -24,6 +24,7 @@ from psycopg import errors as pgerrors
 from ..config import Settings, get_settings
 from ..db import connect
 from ..errors import Invalid
+from .adql import ADQLError, translate
 from .catalog import Catalog, TapColumn, TapTable, quote_identifier, votable_type
 from .publish import (
     READER,
@@ -37,7 +38,6 @@ from .publish import (
 )
 from .result import Result, ResultField
 from .stream import Rows
-from .translate import ADQLError, translate
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from psycopg import sql
 from ..db import DatabaseUnavailable, connect
 from ..db.lease import Heartbeat, Lease
 from ..errors import Invalid, NotFound
+from .adql import ADQLError
 from .result import resolve_format
 from .service import TapError, TapService
 from .stream import stream
-from .translate import ADQLError
 from .uploads import UploadLimits, read_upload
 
 log = logging.getLogger(__name__)

@@ -6,24 +6,13 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from ..config import Settings
+from .adql import LANGUAGE_FEATURES
 from .catalog import TapTable
 from .result import OUTPUT_FORMATS
 from .uws import LIFETIME
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _TR = "ivo://ivoa.net/std/TAPRegExt"
-
-#: ADQL features the translator really supports, by TAPRegExt feature type
-FEATURES = {
-    "ivo://ivoa.net/std/TAPRegExt#features-adqlgeo": [
-        "POINT", "CIRCLE", "BOX", "POLYGON", "CONTAINS", "INTERSECTS", "DISTANCE", "COORD1",
-        "COORD2", "COORDSYS", "AREA", "CENTROID"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-string": ["LOWER", "UPPER", "ILIKE"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-sets": ["UNION", "EXCEPT", "INTERSECT"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-common-table": ["WITH"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-type": ["CAST"],
-    "ivo://ivoa.net/std/TAPRegExt#features-adql-offset": ["OFFSET"],
-}  # fmt: skip
 
 _OUTPUT_IDS = {
     "votable": f"{_TR}#output-votable-td",
@@ -45,7 +34,7 @@ def capabilities(base: str, settings: Settings) -> bytes:
         f"<languageFeatures type={quoteattr(t)}>"
         + "".join(f"<feature><form>{_x(f)}</form></feature>" for f in forms)
         + "</languageFeatures>"
-        for t, forms in FEATURES.items()
+        for t, forms in LANGUAGE_FEATURES.items()
     )
     outputs = "".join(
         f"<outputFormat{_attr('ivo-id', _OUTPUT_IDS.get(alias))}>"
