@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .identity import process_user
+from ..identity import process_user
 
 
 def _user(args: argparse.Namespace) -> str:
@@ -21,8 +21,8 @@ def _user(args: argparse.Namespace) -> str:
 def _session(args: argparse.Namespace):
     """The Reduce service for the command's user: here, or the data centre's service (which
     knows its caller from the token and lets no one act as another)."""
-    from .errors import Forbidden
-    from .reduce.session import reduce_session
+    from ..errors import Forbidden
+    from ..reduce.session import reduce_session
 
     session = reduce_session(_user(args))
     if session.user != _user(args):
@@ -37,8 +37,8 @@ def _show(job) -> None:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    from .errors import HectornbError
-    from .reduce.options import parse_pairs
+    from ..errors import HectornbError
+    from ..reduce.options import parse_pairs
 
     frames, night_from, night_to = None, None, None
     if args.night:
@@ -47,7 +47,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         frames = []
         for path in args.paths:
             if Path(path).is_dir():
-                from .reduce import index_directory, store_index
+                from ..reduce import index_directory, store_index
 
                 found, _ = index_directory(path)
                 store_index(found)
@@ -67,8 +67,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _wait(job_id: str, session) -> int:
-    from .reduce.service import ensure_runner
-    from .reduce.session import LocalReduce
+    from ..reduce.service import ensure_runner
+    from ..reduce.session import LocalReduce
 
     if isinstance(session, LocalReduce):
         ensure_runner()
@@ -113,8 +113,8 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .errors import HectornbError
-    from .reduce.compare import compare_products, summarise
+    from ..errors import HectornbError
+    from ..reduce.compare import compare_products, summarise
 
     try:
         table = compare_products(args.a, args.b)
@@ -130,9 +130,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from .reduce.live import Watcher
-    from .reduce.options import parse_pairs
-    from .reduce.service import ensure_runner
+    from ..reduce.live import Watcher
+    from ..reduce.options import parse_pairs
+    from ..reduce.service import ensure_runner
 
     watcher = Watcher(Path(args.rawdir), _user(args), parse_pairs(args.option), args.engine)
     ensure_runner()
@@ -147,7 +147,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_runner(args: argparse.Namespace) -> int:
-    from .reduce.service import JobRunner
+    from ..reduce.service import JobRunner
 
     runner = JobRunner(max_jobs=args.max_jobs)
     print(f"runner {runner.name}: waiting for reduction requests", flush=True)
@@ -159,7 +159,7 @@ def _cmd_runner(args: argparse.Namespace) -> int:
 def _cmd_programme_set(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .reduce.access import set_programme
+    from ..reduce.access import set_programme
 
     public = dt.date.fromisoformat(args.public_from) if args.public_from else None
     set_programme(args.aaoprgid, public, args.title or "", tuple(args.member))
@@ -167,7 +167,7 @@ def _cmd_programme_set(args: argparse.Namespace) -> int:
 
 
 def _cmd_programme_list(args: argparse.Namespace) -> int:
-    from .reduce.access import programmes
+    from ..reduce.access import programmes
 
     for p in programmes():
         public = f"public from {p['public_from']}" if p["public_from"] else "proprietary"

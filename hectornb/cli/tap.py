@@ -6,9 +6,9 @@ import sys
 
 
 def _cmd_ingest(args) -> int:
-    from .errors import HectornbError
-    from .identity import process_user
-    from .tap import ingest_file
+    from ..errors import HectornbError
+    from ..identity import process_user
+    from ..tap import ingest_file
 
     user = args.user or process_user()
     try:
@@ -28,7 +28,7 @@ def _cmd_ingest(args) -> int:
 
 
 def _cmd_tables(args) -> int:
-    from .tap import TapService
+    from ..tap import TapService
 
     for t in TapService().tables():
         access = "public" if t.public else (f"private to {t.owner}" if t.owner else "signed-in")
@@ -37,7 +37,7 @@ def _cmd_tables(args) -> int:
 
 
 def _cmd_drop(args) -> int:
-    from .tap.publish import unpublish
+    from ..tap.publish import unpublish
 
     if not unpublish(args.table):
         print(f"{args.table}: no such published table (or not one that can be dropped)",
@@ -48,7 +48,7 @@ def _cmd_drop(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .tap.demo import publish_demo_catalogues
+    from ..tap.demo import publish_demo_catalogues
 
     for name in publish_demo_catalogues():
         print(f"{name}: published")

@@ -6,7 +6,7 @@ import json
 
 
 def _cmd_observer(args) -> int:
-    from .obslog import ObslogStore
+    from ..obslog import ObslogStore
 
     ObslogStore().set_observer(args.username, args.action == "add")
     print(f"{args.username} {'is' if args.action == 'add' else 'is no longer'} an observer")
@@ -14,8 +14,8 @@ def _cmd_observer(args) -> int:
 
 
 def _cmd_import_tile(args) -> int:
-    from .obslog import ObslogStore
-    from .obslog.tiles import read_tile_file
+    from ..obslog import ObslogStore
+    from ..obslog.tiles import read_tile_file
 
     store = ObslogStore()
     for path in args.files:
@@ -27,16 +27,16 @@ def _cmd_import_tile(args) -> int:
 def _cmd_report(args) -> int:
     from pathlib import Path
 
-    from .config import get_settings
+    from ..config import get_settings
 
     if get_settings().service_url:  # a user's server at a data centre: the service draws it
-        from .client import ServiceClient
+        from ..client import ServiceClient
 
         response = ServiceClient().request("GET", f"obslog/reports/{args.night}.pdf")
         Path(args.output).write_bytes(response.content)
         print(args.output)
         return 0
-    from .obslog.report import night_report
+    from ..obslog.report import night_report
 
     print(night_report(args.night, args.output))
     return 0

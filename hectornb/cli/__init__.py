@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .identity import process_user
+from ..identity import process_user
 
 
 def _user_arg(p: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def _user_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .config import get_settings, settings_table
+    from ..config import get_settings, settings_table
 
     if args.table:  # every setting, its default and what it does (the README's table)
         print(settings_table())
@@ -35,8 +35,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_validate(args: argparse.Namespace) -> int:
-    from .config import get_settings
-    from .targets import TargetListError, read_target_list
+    from ..config import get_settings
+    from ..targets import TargetListError, read_target_list
 
     try:
         targets = read_target_list(args.file, get_settings().max_upload_bytes)
@@ -52,8 +52,8 @@ def _cmd_targets_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_import(args: argparse.Namespace) -> int:
-    from .config import get_settings
-    from .targets import TargetListError, read_target_list, target_store
+    from ..config import get_settings
+    from ..targets import TargetListError, read_target_list, target_store
 
     try:
         targets = read_target_list(args.file, get_settings().max_upload_bytes)
@@ -74,7 +74,7 @@ def _cmd_targets_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_lists(args: argparse.Namespace) -> int:
-    from .targets import target_store
+    from ..targets import target_store
 
     for info in target_store().lists():
         print(
@@ -85,7 +85,7 @@ def _cmd_targets_lists(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_delete(args: argparse.Namespace) -> int:
-    from .targets import target_store
+    from ..targets import target_store
 
     target_store().delete_list(args.name, args.user or process_user())
     print(f"deleted {args.name}")
@@ -93,8 +93,8 @@ def _cmd_targets_delete(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_classify(args: argparse.Namespace) -> int:
-    from .targets import target_store
-    from .targets.badclass import parse_badclass
+    from ..targets import target_store
+    from ..targets.badclass import parse_badclass
 
     value = parse_badclass(args.badclass)
     row = target_store().classify(args.name, args.target, value, args.user or process_user())
@@ -103,7 +103,7 @@ def _cmd_targets_classify(args: argparse.Namespace) -> int:
 
 
 def _cmd_targets_export(args: argparse.Namespace) -> int:
-    from .targets import export_csv, target_store
+    from ..targets import export_csv, target_store
 
     text = export_csv(target_store(), args.name, per_user=args.per_user)
     if args.output:
@@ -114,14 +114,14 @@ def _cmd_targets_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .server.app import serve
+    from ..server.app import serve
 
     return serve(port=args.port, open_browser=not args.no_browser, demo=args.demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .config import get_settings
-    from .demo import load_demo
+    from ..config import get_settings
+    from ..demo import load_demo
 
     service = get_settings().service_url
     if service:  # checked first: half a demo loaded into the data centre would be worse
@@ -138,7 +138,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_simulate_night(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .simulate import simulate_night
+    from ..simulate import simulate_night
 
     try:
         date = dt.date.fromisoformat(args.date)
@@ -152,7 +152,7 @@ def _cmd_simulate_night(args: argparse.Namespace) -> int:
 
 
 def _index(rawdir: str):
-    from .reduce import index_directory
+    from ..reduce import index_directory
 
     frame, problems = index_directory(rawdir)
     for problem in problems:
@@ -161,7 +161,7 @@ def _index(rawdir: str):
 
 
 def _cmd_archive_index(args: argparse.Namespace) -> int:
-    from .reduce import store_index
+    from ..reduce import store_index
 
     frame, problems = _index(args.rawdir)
     if frame.empty:
@@ -176,7 +176,7 @@ def _cmd_archive_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_reduce_plan(args: argparse.Namespace) -> int:
-    from .reduce import describe_plan, plan_night
+    from ..reduce import describe_plan, plan_night
 
     frame, _ = _index(args.rawdir)
     groups = plan_night(frame)
@@ -200,9 +200,9 @@ def _progress(result, done: int, total: int) -> None:
 
 
 def _cmd_reduce_night(args: argparse.Namespace) -> int:
-    from .errors import HectornbError
-    from .reduce.options import parse_pairs
-    from .reduce.run import reduce_night
+    from ..errors import HectornbError
+    from ..reduce.options import parse_pairs
+    from ..reduce.run import reduce_night
 
     try:
         options = parse_pairs(args.option)
@@ -227,7 +227,7 @@ def _cmd_reduce_night(args: argparse.Namespace) -> int:
 
 
 def _cmd_reduce_options(args: argparse.Namespace) -> int:
-    from .reduce.options import FORM_NAMES, OPTIONS
+    from ..reduce.options import FORM_NAMES, OPTIONS
 
     form = {v: k for k, v in FORM_NAMES.items()}
     for o in OPTIONS.values():
@@ -238,8 +238,8 @@ def _cmd_reduce_options(args: argparse.Namespace) -> int:
 
 
 def _cmd_spectra_pdf(args: argparse.Namespace) -> int:
-    from .errors import HectornbError
-    from .spectra.pdf import spectra_pdf
+    from ..errors import HectornbError
+    from ..spectra.pdf import spectra_pdf
 
     try:
         out = spectra_pdf(args.file, args.output)
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
     p.set_defaults(func=_cmd_reduce_options)
-    from .cli_jobs import add_commands
+    from .reduce import add_commands
 
     p = _group(sub, "spectra", "reduced spectra").add_parser(
         "pdf", help="every spectrum of a 2dfdr product in a PDF (8 a page)"
@@ -319,10 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_spectra_pdf)
 
     add_commands(sub, rsub, _user_arg)
-    from .cli_obslog import add_commands as add_obslog_commands
+    from .obslog import add_commands as add_obslog_commands
 
     add_obslog_commands(sub, _user_arg)
-    from .cli_tap import add_commands as add_tap_commands
+    from .tap import add_commands as add_tap_commands
 
     add_tap_commands(sub, _user_arg)
 
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import HectornbError
+    from ..errors import HectornbError
 
     args = build_parser().parse_args(argv)
     try:
@@ -374,6 +374,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
