@@ -1,11 +1,19 @@
-"""``hectornb obslog …``: the observer role and Hector tile files, from the shell."""
+"""``hectornb obslog …``: the observer role, Hector tile files and a night's report, from
+the shell."""
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TYPE_CHECKING
+
+from . import add_user_argument, command_group
+
+if TYPE_CHECKING:
+    from . import Commands
 
 
-def _cmd_observer(args) -> int:
+def _cmd_observer(args: argparse.Namespace) -> int:
     from ..obslog import ObslogStore
 
     ObslogStore().set_observer(args.username, args.action == "add")
@@ -13,7 +21,7 @@ def _cmd_observer(args) -> int:
     return 0
 
 
-def _cmd_import_tile(args) -> int:
+def _cmd_import_tile(args: argparse.Namespace) -> int:
     from ..obslog import ObslogStore
     from ..obslog.tiles import read_tile_file
 
@@ -24,7 +32,7 @@ def _cmd_import_tile(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..config import get_settings
@@ -42,10 +50,9 @@ def _cmd_report(args) -> int:
     return 0
 
 
-def add_commands(sub, user_arg) -> None:
-    """Register ``hectornb obslog`` on the main parser's sub-commands ``sub``."""
-    osub = sub.add_parser("obslog", help="the observing log")
-    osub = osub.add_subparsers(dest="obslog_command", required=True)
+def add_commands(sub: Commands) -> None:
+    """Register ``obslog`` on the main parser's sub-commands."""
+    osub = command_group(sub, "obslog", "the observing log")
     p = osub.add_parser("observer", help="give (add) or take (remove) the observer role")
     p.add_argument("action", choices=("add", "remove"))
     p.add_argument("username")
@@ -53,7 +60,7 @@ def add_commands(sub, user_arg) -> None:
     p = osub.add_parser("import-tile", help="Hector tile files -> tiles, targets and stars "
                         "(each file whole, or nothing with every error's line)")  # fmt: skip
     p.add_argument("files", nargs="+")
-    user_arg(p)
+    add_user_argument(p)
     p.set_defaults(func=_cmd_import_tile)
     p = osub.add_parser("report", help="a night's log as a PDF report")
     p.add_argument("night", help="YYYY-MM-DD (the local date of the evening)")
