@@ -1,21 +1,28 @@
-"""``hectornb tap …``: publish tables through the TAP service, from the shell."""
+"""``hectornb tap …``: publish tables through the TAP service, list and withdraw them, from
+the shell."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
+
+from . import acting_user, add_user_argument, command_group
+
+if TYPE_CHECKING:
+    from . import Commands
 
 
-def _cmd_ingest(args) -> int:
-    from .errors import HectornbError
-    from .identity import process_user
-    from .tap import ingest_file
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from ..errors import HectornbError
+    from ..tap import ingest_file
 
-    user = args.user or process_user()
+    user = acting_user(args)
     try:
         table = ingest_file(args.file, args.table, description=args.description,
                             meta_path=args.meta, public=not args.private,
                             owner=user if args.private else None, by=user)  # fmt: skip
-    except HectornbError as exc:
+    except HectornbError as exc:  # told as the file's problem, its name first, unlike main's
         text = str(exc)
         print(text if text.startswith(str(args.file)) else f"{args.file}: {text}",
               file=sys.stderr)  # fmt: skip
@@ -27,8 +34,8 @@ def _cmd_ingest(args) -> int:
     return 0
 
 
-def _cmd_tables(args) -> int:
-    from .tap import TapService
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from ..tap import TapService
 
     for t in TapService().tables():
         access = "public" if t.public else (f"private to {t.owner}" if t.owner else "signed-in")
@@ -36,8 +43,8 @@ def _cmd_tables(args) -> int:
     return 0
 
 
-def _cmd_drop(args) -> int:
-    from .tap.publish import unpublish
+def _cmd_drop(args: argparse.Namespace) -> int:
+    from ..tap.publish import unpublish
 
     if not unpublish(args.table):
         print(f"{args.table}: no such published table (or not one that can be dropped)",
@@ -47,18 +54,17 @@ def _cmd_drop(args) -> int:
     return 0
 
 
-def _cmd_demo(args) -> int:
-    from .tap.demo import publish_demo_catalogues
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ..tap.demo import publish_demo_catalogues
 
     for name in publish_demo_catalogues():
         print(f"{name}: published")
     return 0
 
 
-def add_commands(sub, user_arg) -> None:
-    """Register ``hectornb tap`` on the main parser's sub-commands ``sub``."""
-    tsub = sub.add_parser("tap", help="the TAP service's tables")
-    tsub = tsub.add_subparsers(dest="tap_command", required=True)
+def add_commands(sub: Commands) -> None:
+    """Register ``tap`` on the main parser's sub-commands."""
+    tsub = command_group(sub, "tap", "the TAP service's tables")
     p = tsub.add_parser("ingest", help="publish a VOTable, FITS, CSV or Parquet table "
                         "(re-ingesting a name replaces it atomically)")  # fmt: skip
     p.add_argument("file")
@@ -68,7 +74,7 @@ def add_commands(sub, user_arg) -> None:
                    "description")  # fmt: skip
     p.add_argument("--private", action="store_true",
                    help="only the ingesting user may query it (default: public)")
-    user_arg(p)
+    add_user_argument(p)
     p.set_defaults(func=_cmd_ingest)
     p = tsub.add_parser("tables", help="the published tables")
     p.set_defaults(func=_cmd_tables)
