@@ -20,7 +20,7 @@ import time
 import numpy as np
 from astropy.io import fits
 
-from hectornb.reduce.engine import extract, find_tramlines, fit_arc, preprocess
+from hectornb.reduce.builtin import extract, find_tramlines, fit_arc, preprocess
 from hectornb.simulate import line_list, simulate_night
 
 

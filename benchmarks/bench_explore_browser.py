@@ -38,7 +38,7 @@ CLICK_TARGET_MS = 200.0
 
 def hector_product(tmp: Path) -> Path:
     """One full-size Hector object frame reduced by the built-in engine."""
-    from hectornb.reduce.engine import tasks
+    from hectornb.reduce.builtin import tasks
     from hectornb.simulate import simulate_calibrations
 
     raw = simulate_calibrations(tmp / "raw", "hector", 2, size="full", seed=3, with_object=True)

@@ -24,7 +24,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # the target is for one core
 import numpy as np
 from astropy.io import fits
 
-from hectornb.reduce.engine import calibrate_arm, raw_image, reduce_object
+from hectornb.reduce.builtin import calibrate_arm, raw_image, reduce_object
 from hectornb.simulate import galaxy_continuum_ratios, simulate_calibrations
 
 

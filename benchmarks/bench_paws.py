@@ -41,12 +41,12 @@ def _database(tmp: Path) -> None:
 
 def run(raw: Path, workers: int, home: Path) -> dict:
     from hectornb.config import Settings
-    from hectornb.reduce.jobs import JobStore
-    from hectornb.reduce.service import JobRunner, submit
+    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.store import ReductionStore
 
     settings = dataclasses.replace(Settings.from_env(), home=home, reduce_workers=workers)
-    runner = JobRunner(settings, poll_seconds=0.05).start()
-    store = JobStore(settings)
+    runner = ReductionRunner(settings, poll_seconds=0.05).start()
+    store = ReductionStore(settings)
     while runner.client is None:  # the cluster is up before the clock starts
         time.sleep(0.1)
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import curve_fit
 
-from hectornb.reduce.engine import calibrate_arm, raw_image, reduce_object
+from hectornb.reduce.builtin import calibrate_arm, raw_image, reduce_object
 from hectornb.simulate import simulate_calibrations
 from hectornb.spectra import read
 from hectornb.spectra.products import EXAMPLES

@@ -39,7 +39,7 @@ def plain(path: Path, out: Path, n: int) -> float:
 
 
 def main() -> int:
-    from hectornb.reduce.engine import tasks
+    from hectornb.reduce.builtin import tasks
     from hectornb.simulate import simulate_calibrations
     from hectornb.spectra.pdf import spectra_pdf
 

@@ -39,8 +39,8 @@ from harness import benchmark_server  # noqa: E402
 def make_table(name: str, rows: int) -> float:
     """Create and publish ``bench.<name>`` with ``rows`` random positions; seconds taken."""
     from hectornb.db import connect
-    from hectornb.tap.catalog import TapColumn, TapTable
     from hectornb.tap.publish import write_table
+    from hectornb.tap.tableset import TapColumn, TapTable
 
     t0 = time.perf_counter()
     with connect() as conn:

@@ -81,7 +81,7 @@ def load_demo(owner: str) -> Iterator[str]:
 def load_demo_catalogues() -> str:
     """Publish the demo catalogues through TAP, once."""
     from .tap import TapService, ingest_table
-    from .tap.demo import DEMO, publish_demo_catalogues, simulated_fields_table
+    from .tap.shipped import DEMO, publish_demo_catalogues, simulated_fields_table
 
     have = {t.name for t in TapService().tables()}
     missing = tuple(n for n in DEMO if n not in have)

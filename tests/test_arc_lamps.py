@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hectornb.instrument import arc_atlas, lamp_lines, lamps_named, line_list
-from hectornb.reduce.engine.wavelength import line_amplitudes, line_centres, narrow_spikes
+from hectornb.reduce.builtin.wavelength import line_amplitudes, line_centres, narrow_spikes
 from hectornb.simulate.lamps import arc_lamp_lines
 
 

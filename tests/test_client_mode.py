@@ -100,10 +100,10 @@ def test_remote_obslog_store_keeps_versions_and_names_bad_fields(client, platfor
 
 def test_product_files_only_for_their_owner(platform, client, tmp_path):
     """The products API lists a request's products and streams each one, to its owner."""
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.session import RemoteReduce
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore()
+    store = ReductionStore()
     theirs = store.create("someone-else", ["/nowhere/x.fits"], "builtin", {}, None,
                           f"client-test-{uuid.uuid4()}", str(tmp_path))  # fmt: skip
     store.cancel(theirs.id, "someone-else")

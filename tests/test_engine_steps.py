@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from hectornb.reduce.engine import TramlineError, extract, find_tramlines, preprocess
+from hectornb.reduce.builtin import TramlineError, extract, find_tramlines, preprocess
 from hectornb.simulate import simulate_night
 
 
@@ -75,7 +75,7 @@ def test_a_flat_that_does_not_match_the_fibre_table_is_a_clear_error(flat):
 )
 def test_wavelength_solution_per_fibre_against_truth(tmp_path, instrument, arm, grating):
     """Full-size frames: small ones squeeze the spectrum until most arc lines blend."""
-    from hectornb.reduce.engine import fit_arc
+    from hectornb.reduce.builtin import fit_arc
     from hectornb.simulate import line_list, simulate_calibrations
 
     paths = simulate_calibrations(tmp_path, instrument, arm, grating, size="full", seed=2)
@@ -98,7 +98,7 @@ def test_wavelength_solution_per_fibre_against_truth(tmp_path, instrument, arm, 
 
 
 def test_resampling_conserves_counts_and_places_lines():
-    from hectornb.reduce.engine.calibrate import resample
+    from hectornb.reduce.builtin.calibrate import resample
 
     wave = 5000.0 + 1.3 * np.arange(400) + 2e-4 * np.arange(400) ** 2
     flux = 10.0 + 500.0 * np.exp(-0.5 * ((wave - 5300.0) / 2.0) ** 2)
@@ -113,7 +113,7 @@ def test_resampling_conserves_counts_and_places_lines():
 @pytest.fixture(scope="module")
 def red_arm(tmp_path_factory):
     """2dF red arm, full size: flat, arc, dark and a 1800 s object frame, calibrated."""
-    from hectornb.reduce.engine import calibrate_arm
+    from hectornb.reduce.builtin import calibrate_arm
     from hectornb.simulate import simulate_calibrations
 
     paths = simulate_calibrations(tmp_path_factory.mktemp("red"), "2df", 2, size="full",
@@ -123,7 +123,7 @@ def red_arm(tmp_path_factory):
 
 def test_object_frame_calibrated_and_sky_subtracted_against_truth(red_arm):
     """2dF red arm, full size: flat, arc, dark and a 1800 s object frame."""
-    from hectornb.reduce.engine import raw_image, reduce_object
+    from hectornb.reduce.builtin import raw_image, reduce_object
     from hectornb.simulate import galaxy_continuum_ratios
 
     paths, cal = red_arm
@@ -156,7 +156,7 @@ def test_object_frame_calibrated_and_sky_subtracted_against_truth(red_arm):
     assert any("Sky-line wavelength correction" in line for line in obj.history)
     # TELCOR: the simulated O2 A band (transmission down to 0.41) measured on the frame's
     # programme fibres, against the atmosphere the simulator used
-    from hectornb.reduce.engine.telluric import transmission
+    from hectornb.reduce.builtin.telluric import transmission
     from hectornb.simulate.night import telluric_transmission
 
     true_t = telluric_transmission(obj.grid)
@@ -176,7 +176,7 @@ def test_object_frame_calibrated_and_sky_subtracted_against_truth(red_arm):
 def test_cosmic_rays_rejected_against_the_truth_mask(red_arm, method):
     """Cosmic-ray pixels that land on the spectra are found (>= 95 %, the issue's target)
     and few clean pixels are flagged (< 0.1 %), by the profile fit and by LA-Cosmic."""
-    from hectornb.reduce.engine import reduce_object
+    from hectornb.reduce.builtin import reduce_object
 
     paths, cal = red_arm
     obj = reduce_object(cal, paths["object"], options={"COSRAY_MTHD": method})

@@ -11,7 +11,7 @@ from tornado import web
 
 from hectornb import cli, errors
 from hectornb.db import DatabaseUnavailable
-from hectornb.reduce.engine.wavelength import ArcError
+from hectornb.reduce.builtin.wavelength import ArcError
 from hectornb.reduce.options import OptionError
 from hectornb.server.handlers import StoreCalls
 from hectornb.tap.adql import ADQLError

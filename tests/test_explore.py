@@ -116,9 +116,9 @@ def test_explorer_opens_a_folder_and_a_file_and_refuses_what_is_not_a_product(tm
 
 
 def test_explorer_opens_only_the_users_own_requests(database_url):
-    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore()
+    store = ReductionStore()
     theirs = store.create("someone-else", ["/nowhere/x.fits"], "builtin", {}, None,
                           f"explore-test-{uuid.uuid4()}", "/nowhere")  # fmt: skip
     store.cancel(theirs.id, "someone-else")  # nothing to run: a runner must not take it

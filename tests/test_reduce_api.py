@@ -115,9 +115,9 @@ def test_bad_requests_get_json_errors(platform, night):
 
 
 def test_another_users_job_is_forbidden(platform, night):
-    from hectornb.reduce.jobs import JobStore
+    from hectornb.reduce.store import ReductionStore
 
-    theirs = JobStore().create("mallory", list(night["path"][:1]), "builtin", {}, None,
+    theirs = ReductionStore().create("mallory", list(night["path"][:1]), "builtin", {}, None,
                                "x" * 64, "/nonexistent/reduce/x")  # fmt: skip
     try:
         for method, path in (("GET", ""), ("GET", "/events"), ("POST", "/cancel"),
@@ -128,7 +128,7 @@ def test_another_users_job_is_forbidden(platform, night):
         assert theirs.id not in [j["id"] for j in api(platform, "GET", "jobs").json()["jobs"]]
         assert api(platform, "GET", "jobs/00000000-0000-0000-0000-000000000000").status_code == 404
     finally:
-        JobStore().cancel(theirs.id, "mallory")
+        ReductionStore().cancel(theirs.id, "mallory")
 
 
 def test_proprietary_frames_are_neither_listed_nor_reduced(platform, night):

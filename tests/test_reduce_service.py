@@ -74,12 +74,12 @@ def mailbox():
 
 @pytest.fixture()
 def runner(settings, mailbox):
-    from hectornb.reduce.service import JobRunner
+    from hectornb.reduce.service import ReductionRunner
 
     with_mail = dataclasses.replace(settings, smtp_host=mailbox["host"],
                                     smtp_port=mailbox["port"],
                                     public_url="http://paws.example:8866")  # fmt: skip
-    r = JobRunner(with_mail, poll_seconds=0.2).start()
+    r = ReductionRunner(with_mail, poll_seconds=0.2).start()
     yield r
     r.stop()
 
@@ -96,10 +96,10 @@ def _wait(store, job_id: str, user: str, timeout: float = 180):
 
 def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings, runner,
                                                                mailbox):  # fmt: skip
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     job = submit("alice", night_from="250829", night_to="250829", options={"TELCOR": 1},
                  email="alice@example.org", settings=settings)  # fmt: skip
     assert job.status == "queued" and job.frames == archive["objects"]
@@ -135,10 +135,10 @@ def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings,
 
 
 def test_downloads_hold_what_they_say_with_the_log(archive, settings, runner, tmp_path):
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import package, submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     job = _wait(store, submit("alice", archive["objects"][:3], settings=settings).id, "alice")
     assert job.status == "done", job.message
     steps = store.steps(job.id, "alice")
@@ -166,10 +166,10 @@ def test_downloads_hold_what_they_say_with_the_log(archive, settings, runner, tm
 
 def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
     from hectornb.reduce.access import set_programme
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     job = submit("alice", archive["objects"][:1], settings=settings)
     with pytest.raises(Forbidden, match="not a member"):
         submit("bob", archive["objects"][:2], settings=settings)
@@ -223,10 +223,10 @@ def test_bad_requests_are_refused_with_the_reason(archive, settings):
 
 
 def test_identical_requests_never_run_at_once_and_share_products(archive, settings):
-    from hectornb.reduce.jobs import JobStore
-    from hectornb.reduce.service import JobRunner, submit
+    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     frames = archive["objects"][3:6]
     first = submit("alice", frames, options={"SKYSCR": 0}, settings=settings)
     second = submit("alice", frames, options={"SKYSCRUNCH": "0"}, settings=settings)
@@ -234,7 +234,7 @@ def test_identical_requests_never_run_at_once_and_share_products(archive, settin
     held = store.claim("test-runner-1", settings.job_lease, _root(settings))
     assert held.id == first.id
     assert store.claim("test-runner-2", settings.job_lease, _root(settings)) is None  # waits
-    runner = JobRunner(settings)
+    runner = ReductionRunner(settings)
     from hectornb.reduce.run import dask_client
 
     with dask_client(1, settings) as client:
@@ -249,15 +249,15 @@ def test_identical_requests_never_run_at_once_and_share_products(archive, settin
 
 
 def test_cancelling_stops_a_running_request(archive, settings):
-    from hectornb.reduce.jobs import JobStore
-    from hectornb.reduce.service import JobRunner, submit
+    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     job = submit("alice", archive["objects"][6:9], options={"PCASKY": 1}, settings=settings)
     held = store.claim("test-runner-3", settings.job_lease, _root(settings))
     assert held.id == job.id
     assert store.cancel(job.id, "alice").status == "cancelling"
-    runner = JobRunner(settings)
+    runner = ReductionRunner(settings)
     from hectornb.reduce.run import dask_client
 
     with dask_client(1, settings) as client:
@@ -273,11 +273,11 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
 ):
     """The server (here the runner service) dies with its Dask workers; after the lease
     another runner resumes the request from the steps already written."""
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.run import reduce_night
-    from hectornb.reduce.service import JobRunner, submit
+    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.store import ReductionStore
 
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     job = submit("alice", night_from="250829", night_to="250829", options={"RWSS": 1},
                  settings=settings)  # fmt: skip
     env = {**os.environ, "HECTORNB_HOME": str(settings.home), "HECTORNB_JOB_LEASE": "3",
@@ -294,7 +294,7 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
         proc.wait()
     killed = store.get(job.id, "alice")
     assert killed.status == "running" and 8 <= killed.steps_done < 34, killed
-    other = JobRunner(settings, poll_seconds=0.2).start()
+    other = ReductionRunner(settings, poll_seconds=0.2).start()
     try:
         final = _wait(store, job.id, "alice")
     finally:
@@ -315,15 +315,15 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
 def test_the_demo_night_is_ready_to_reduce(database_url):
     """``./dev.sh demo`` simulates and indexes a night its user may reduce at once."""
     from hectornb.demo import load_demo_night
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
 
     assert "30 raw frames indexed" in load_demo_night("dana")
     assert "30 raw frames indexed" in load_demo_night("dana")  # again: nothing changes
     job = submit("dana", night_from="251001", night_to="251001")
     assert len(job.frames) == 12
     # a running platform's runner may have taken it already: then it stops between steps
-    assert JobStore().cancel(job.id, "dana").status in ("cancelled", "cancelling")
+    assert ReductionStore().cancel(job.id, "dana").status in ("cancelled", "cancelling")
 
     # and its observing log: a run, one entry per blue object exposure with its frame
     from hectornb.demo import load_demo_log
@@ -366,20 +366,20 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
 
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):
-    from hectornb.reduce.jobs import JobStore
-    from hectornb.reduce.service import JobRunner
+    from hectornb.reduce.service import ReductionRunner
+    from hectornb.reduce.store import ReductionStore
 
-    runner = JobRunner(settings, poll_seconds=0.2).start()
+    runner = ReductionRunner(settings, poll_seconds=0.2).start()
     try:
-        return _wait(JobStore(settings), job_id, user)
+        return _wait(ReductionStore(settings), job_id, user)
     finally:
         runner.stop()
 
 
 def test_a_corrupt_raw_frame_fails_alone_and_says_why(archive, settings, tmp_path):
     from hectornb.reduce import index_directory, store_index
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
 
     raw = tmp_path / "raw"
     simulate_night(raw, date=dt.date(2025, 9, 11), size="small", seed=8, fields=1)
@@ -391,7 +391,7 @@ def test_a_corrupt_raw_frame_fails_alone_and_says_why(archive, settings, tmp_pat
     job = submit("alice", night_from="250911", night_to="250911", settings=settings)
     final = _run_to_the_end(settings, job.id)
     assert final.status == "partial"
-    steps = JobStore(settings).steps(job.id, "alice")
+    steps = ReductionStore(settings).steps(job.id, "alice")
     failed = [s for s in steps if s["status"] != "done"]
     assert [s["frame"] for s in failed] == [Path(broken).name]
     assert Path(broken).name in final.message and failed[0]["reason"]
@@ -410,8 +410,8 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
 def test_a_full_output_disk_ends_the_request_with_the_reason(archive, settings, tmp_path):
     """The products' file system fills up (a 4 MB tmpfs): the request ends, naming the
     frames and the full disk; no half-written product is left behind."""
-    from hectornb.reduce.jobs import JobStore
     from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
 
     full = dataclasses.replace(settings, home=tmp_path / "home")
     if not _mount_tmpfs(full.home / "reduce", "4m"):
@@ -422,7 +422,7 @@ def test_a_full_output_disk_ends_the_request_with_the_reason(archive, settings, 
         assert final.status in ("partial", "failed")
         full_disk = re.compile("No space left on device|Not enough space on disk")
         assert full_disk.search(final.message)
-        steps = JobStore(full).steps(job.id, "alice")
+        steps = ReductionStore(full).steps(job.id, "alice")
         assert any(full_disk.search(s["reason"]) for s in steps if s["status"] == "failed")
         assert any(s["status"] == "done" for s in steps)  # it got some way first
         assert not list((full.home / "reduce").rglob("*.part"))
@@ -507,16 +507,16 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     night is still to run."""
     from hectornb.db import engine
     from hectornb.reduce.access import set_programme
-    from hectornb.reduce.jobs import JobStore
-    from hectornb.reduce.service import JobRunner, submit
+    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.store import ReductionStore
 
     one_worker = dataclasses.replace(settings, reduce_workers=1)
-    store = JobStore(settings)
+    store = ReductionStore(settings)
     set_programme(PROGRAMME, None, members=("bob",), settings=settings)
     try:
         night = submit("alice", night_from="250829", night_to="250829",
                        options={"CSIGREJ": "4"}, settings=settings)  # fmt: skip
-        runner = JobRunner(one_worker, poll_seconds=0.2).start()
+        runner = ReductionRunner(one_worker, poll_seconds=0.2).start()
         try:
             deadline = time.monotonic() + 120
             while store.get(night.id, "alice").steps_done < 3 and time.monotonic() < deadline:

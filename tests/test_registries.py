@@ -10,7 +10,8 @@ import pytest
 
 import hectornb.widgets as widgets
 from hectornb.errors import Invalid
-from hectornb.reduce import builtin, steps
+from hectornb.reduce import steps
+from hectornb.reduce.builtin import runner as builtin
 from hectornb.reduce.engines import ENGINES, engine_resources, engine_version, parse_engine
 from hectornb.widgets.registry import APPS, notebook_text, shipped_notebooks
 

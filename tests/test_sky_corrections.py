@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hectornb.reduce.engine.calibrate import subtract_sky
-from hectornb.reduce.engine.pcasky import pca_sky, sky_line_pixels
-from hectornb.reduce.engine.skylines import absolute_offset, relative_shifts
+from hectornb.reduce.builtin.calibrate import subtract_sky
+from hectornb.reduce.builtin.pcasky import pca_sky, sky_line_pixels
+from hectornb.reduce.builtin.skylines import absolute_offset, relative_shifts
 
 N_PIX = 2000
 GRID = 6000.0 + 1.5 * np.arange(N_PIX)
@@ -115,7 +115,7 @@ def test_template_offset_holds_with_blends_and_bands_that_vary(offset_px):
     """A sky like a real one: close blends everywhere and weak lines beside strong ones,
     its bands brighter or fainter than the template says (each by up to 30 %). The
     template, with the lines' relative strengths, fixes the zero point to 0.02 pixel."""
-    from hectornb.reduce.engine.skylines import template_offset
+    from hectornb.reduce.builtin.skylines import template_offset
 
     rng = np.random.default_rng(8)
     lines = np.sort(GRID[20] + rng.uniform(0, 1.5 * (N_PIX - 40), 400))
@@ -142,7 +142,7 @@ def _one_line_slit(rng, shift_px, n_fibres=40, peak=400.0, tilt_px=0.0):
 
 
 def test_one_sky_line_fits_one_shift_for_the_slit_with_its_error():
-    from hectornb.reduce.engine.skylines import sky_line_offsets
+    from hectornb.reduce.builtin.skylines import sky_line_offsets
 
     rng = np.random.default_rng(21)
     spectra, line, strength = _one_line_slit(rng, 0.4)
@@ -159,7 +159,7 @@ def test_one_sky_line_fits_one_shift_for_the_slit_with_its_error():
 def test_the_stated_error_matches_the_scatter_of_repeated_nights():
     """A faint line seen by 12 sky fibres: over 12 noise draws the offsets scatter as the
     stated errors say (within the spread a dozen draws allow)."""
-    from hectornb.reduce.engine.skylines import sky_line_offsets
+    from hectornb.reduce.builtin.skylines import sky_line_offsets
 
     rng = np.random.default_rng(22)
     found = []
@@ -178,7 +178,7 @@ def test_the_stated_error_matches_the_scatter_of_repeated_nights():
 def test_a_correction_no_surer_than_its_shift_is_not_applied():
     """Never worse than the arc alone: a correction is applied only when its error is
     smaller than the shifts it would remove."""
-    from hectornb.reduce.engine.skylines import SkyLineCorrection
+    from hectornb.reduce.builtin.skylines import SkyLineCorrection
 
     small = SkyLineCorrection(np.full(5, 0.01), features=1, error=0.03, order=0)
     large = SkyLineCorrection(np.full(5, 0.30), features=1, error=0.03, order=0)
@@ -188,7 +188,7 @@ def test_a_correction_no_surer_than_its_shift_is_not_applied():
 
 
 def test_many_sky_lines_follow_the_tilt_along_the_slit():
-    from hectornb.reduce.engine.skylines import sky_line_offsets
+    from hectornb.reduce.builtin.skylines import sky_line_offsets
 
     rng = np.random.default_rng(23)
     lines, amps = _sky_lines(rng)

@@ -135,9 +135,9 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     # a job submitted elsewhere (pyvo, TOPCAT) is resumed by its URL
     from hectornb.identity import process_user
     from hectornb.tap import TapService
-    from hectornb.tap.uws import JobStore
+    from hectornb.tap.uws import UwsJobStore
 
-    store = JobStore(TapService())
+    store = UwsJobStore(TapService())
     other = store.create(process_user(), {"LANG": "ADQL", "QUERY": f"SELECT TOP 1 id FROM {T}"})
     page.fill('[data-testid="resume"]', f"{platform['base']}/hectornb/tap/async/{other.job_id}")
     page.click('[data-testid="resume-button"]')

@@ -21,10 +21,10 @@ T = "jobtest.stars"
 @pytest.fixture(scope="module")
 def store(platform):
     from hectornb.tap import TapService, ingest_table
-    from hectornb.tap.uws import JobStore
+    from hectornb.tap.uws import UwsJobStore
 
     ingest_table(fixed_catalogue(), T)
-    return JobStore(TapService())
+    return UwsJobStore(TapService())
 
 
 def user() -> str:

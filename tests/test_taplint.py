@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_taplint_reports_no_errors_and_no_warnings(platform):
-    from hectornb.tap.demo import publish_demo_catalogues
+    from hectornb.tap.shipped import publish_demo_catalogues
 
     publish_demo_catalogues(("hipparcos.main", "openngc.galaxies"))
     out = subprocess.run(

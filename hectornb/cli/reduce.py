@@ -19,9 +19,9 @@ from . import acting_user, add_engine_arguments, add_user_argument, command_grou
 from .archive import index_raw_frames
 
 if TYPE_CHECKING:
-    from ..reduce.jobs import Job
     from ..reduce.run import StepResult
     from ..reduce.session import LocalReduce, RemoteReduce
+    from ..reduce.store import Reduction
     from . import Commands
 
 
@@ -123,7 +123,7 @@ def _session(args: argparse.Namespace) -> LocalReduce | RemoteReduce:
     return session
 
 
-def _show(job: Job) -> None:
+def _show(job: Reduction) -> None:
     print(f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
           f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M %Z}  {job.message}")  # fmt: skip
 
@@ -209,7 +209,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     ensure_runner()
     print(f"watching {args.rawdir} every {args.interval:g} s (Ctrl-C stops)", flush=True)
 
-    def show(job: Job) -> None:
+    def show(job: Reduction) -> None:
         print(f"request {job.id}: {', '.join(Path(f).name for f in job.frames)}", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -218,9 +218,9 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_runner(args: argparse.Namespace) -> int:
-    from ..reduce.service import JobRunner
+    from ..reduce.service import ReductionRunner
 
-    runner = JobRunner(max_jobs=args.max_jobs)
+    runner = ReductionRunner(max_jobs=args.max_jobs)
     print(f"runner {runner.name}: waiting for reduction requests", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         runner.run_forever()

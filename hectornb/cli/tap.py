@@ -55,7 +55,7 @@ def _cmd_drop(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ..tap.demo import publish_demo_catalogues
+    from ..tap.shipped import publish_demo_catalogues
 
     for name in publish_demo_catalogues():
         print(f"{name}: published")

@@ -102,7 +102,7 @@ def flexure_lines(min_strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     wavelengths (Å) and strengths (the measured sky's units × Å) of every line of the
     measured sky at least ``min_strength`` (about 0.5 % of [OI] 5577), and the mercury
     lighting lines (strength 1: each stands alone). With their strengths the lines are a
-    template of the sky (`hectornb.reduce.engine.skylines.template_offset`)."""
+    template of the sky (`hectornb.reduce.builtin.skylines.template_offset`)."""
     wave, flux, _ = sky_model_lines()
     bright = flux >= min_strength
     waves = np.concatenate([wave[bright], MERCURY_LINES])

@@ -17,7 +17,7 @@ from astropy.table import QTable
 
 from ..errors import Invalid
 from ..spectra.io import read_2dfdr
-from .engine.skylines import relative_shifts
+from .builtin.skylines import relative_shifts
 
 
 def _on_grid(flux: np.ndarray, wave: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -18,9 +18,9 @@ from ..config import Settings
 from ..db import engine as db
 from ..instrument import parse_raw_filename
 from .archive import frame_row, frames_for_reduction, store_index
-from .jobs import Job
 from .plan import plan_night
 from .service import submit
+from .store import Reduction
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Watcher:
                 ready.append(path)
         return ready
 
-    def poll(self) -> list[Job]:
+    def poll(self) -> list[Reduction]:
         """One round: index what settled, submit what can be reduced; the new requests."""
         rows = []
         for path in self._settled():
@@ -91,11 +91,11 @@ class Watcher:
                 ready.append(row["path"])
         return ready
 
-    def _submit(self, path: str) -> Job:
+    def _submit(self, path: str) -> Reduction:
         return submit(self.user, [path], options=dict(self.options), engine=self.engine,
                       settings=self.settings)  # fmt: skip
 
-    def run(self, interval: float = 10.0, on_job: Callable[[Job], None] | None = None,
+    def run(self, interval: float = 10.0, on_job: Callable[[Reduction], None] | None = None,
             rounds: int | None = None) -> None:
         """Poll every ``interval`` seconds (``rounds`` times, or until interrupted)."""
         done = 0

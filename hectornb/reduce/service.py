@@ -1,7 +1,7 @@
 """The Reduce service (Pipeline as a Web Service): requests in, products out.
 
 `submit` checks a request (frames the user may reduce, options the engine knows) and
-queues it as a job in PostgreSQL. A `JobRunner` (a thread of the server, or the
+queues it as a job in PostgreSQL. A `ReductionRunner` (a thread of the server, or the
 ``hectornb reduce runner`` service at a data centre) claims queued jobs, plans them with
 the calibrations of their nights, runs the steps on Dask and records every step and event
 as it happens, e-mailing the requester at start and end. `package` zips a job's products
@@ -32,9 +32,9 @@ from ..errors import Forbidden, Invalid
 from ..instrument import night_date, night_dir
 from . import access, notify
 from .engines import engine_version, parse_engine
-from .jobs import Job, JobStore
 from .options import OptionError, non_defaults, resolve
 from .run import StepResult, dask_client, plan_steps, run_steps
+from .store import Reduction, ReductionStore
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ _EMAIL = re.compile(r"[^@\s,;<>\"()]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})\.
 def submit(user: str, frames: list[str] | None = None, night_from: str | None = None,
            night_to: str | None = None, options: dict | None = None,
            engine: str = "builtin", email: str | None = None,
-           settings: Settings | None = None) -> Job:  # fmt: skip
+           settings: Settings | None = None) -> Reduction:  # fmt: skip
     """Queue a reduction of ``frames`` (paths or file names from the archive index), or of
     every object frame of nights ``night_from``..``night_to`` the user may reduce.
 
@@ -82,7 +82,7 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
                            "frames": objects}, sort_keys=True)  # fmt: skip
     same_as = hashlib.sha256(identity.encode()).hexdigest()
     outdir = settings.home / "reduce" / same_as[:16]  # runners serve their home's jobs
-    return JobStore(settings).create(user, objects, engine, resolved, email or None, same_as,
+    return ReductionStore(settings).create(user, objects, engine, resolved, email or None, same_as,
                                      str(outdir))  # fmt: skip
 
 
@@ -177,13 +177,13 @@ class _FairShare:
             return -self._count[user]
 
 
-class JobRunner:
+class ReductionRunner:
     """Claims queued jobs and runs them, up to ``max_jobs`` at once on one Dask client."""
 
     def __init__(self, settings: Settings | None = None, max_jobs: int = 4,
                  poll_seconds: float = 0.5):  # fmt: skip
         self.settings = settings or get_settings()
-        self.store = JobStore(self.settings)
+        self.store = ReductionStore(self.settings)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.max_jobs = max_jobs
         self.poll = poll_seconds
@@ -198,7 +198,7 @@ class JobRunner:
         self._deadline: float | None = None  # when stopping: how long running jobs may take
         self._thread: threading.Thread | None = None
 
-    def start(self) -> JobRunner:
+    def start(self) -> ReductionRunner:
         self._thread = threading.Thread(target=self._main, name="hectornb-runner", daemon=True)
         self._thread.start()
         return self
@@ -271,7 +271,7 @@ class JobRunner:
         self.client = client
         self._ready.set()
 
-    def run_job(self, job: Job) -> Job:
+    def run_job(self, job: Reduction) -> Reduction:
         """Plan and run one claimed job; every outcome ends in a final status."""
         store = self.store
         # the database keeps options as JSON, whose key order is its own; resolving again
@@ -349,7 +349,7 @@ class JobRunner:
             self._mail(final, status, message)
         return final
 
-    def _wait_for_pdfs(self, job: Job, pdfs: list, should_stop) -> None:
+    def _wait_for_pdfs(self, job: Reduction, pdfs: list, should_stop) -> None:
         """Let the products' PDFs finish (after the last step, most already have): a PDF
         that fails is noted and drawn again at the download."""
         while not all(f.done() for f in pdfs):
@@ -361,7 +361,7 @@ class JobRunner:
                 why = future.exception() if future.status == "error" else future.status
                 self.store.event(job.id, "pdf", f"a product's PDF was not drawn: {why}")
 
-    def _mail(self, job: Job, what: str, text: str) -> None:
+    def _mail(self, job: Reduction, what: str, text: str) -> None:
         if not job.email:
             return
         base = self.settings.public_url
@@ -377,14 +377,14 @@ class JobRunner:
 
 
 def _import_engine() -> None:
-    import hectornb.reduce.builtin  # noqa: F401
+    import hectornb.reduce.builtin.runner  # noqa: F401
 
 
 _runner_lock = threading.Lock()
-_runner: JobRunner | None = None
+_runner: ReductionRunner | None = None
 
 
-def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
+def ensure_runner(settings: Settings | None = None) -> ReductionRunner | None:
     """This process's embedded runner, started on first use (``HECTORNB_RUNNER=external``:
     none; a ``hectornb reduce runner`` service runs the jobs)."""
     global _runner
@@ -393,11 +393,11 @@ def ensure_runner(settings: Settings | None = None) -> JobRunner | None:
         return None
     with _runner_lock:
         if _runner is None:
-            _runner = JobRunner(settings).start()
+            _runner = ReductionRunner(settings).start()
         return _runner
 
 
-def current_runner() -> JobRunner | None:
+def current_runner() -> ReductionRunner | None:
     """This process's embedded runner, if one was started."""
     return _runner
 
@@ -411,7 +411,7 @@ def stop_runner(timeout: float = 2) -> None:
         runner.stop(timeout)
 
 
-def products(job: Job, steps: list[dict]) -> list[tuple[str, Path]]:
+def products(job: Reduction, steps: list[dict]) -> list[tuple[str, Path]]:
     """A finished request's products (object frames, combined, spliced) as (path relative
     to the request's folder, as PAWS lists them, and path), in the plan's order."""
     outdir = Path(job.outdir)
@@ -422,7 +422,7 @@ def products(job: Job, steps: list[dict]) -> list[tuple[str, Path]]:
     ]
 
 
-def package(job: Job, steps: list[dict], what: str, dest: Path) -> Path:
+def package(job: Reduction, steps: list[dict], what: str, dest: Path) -> Path:
     """Zip a job's products into ``dest``: ``reduced`` (object frames, combined and
     spliced), ``raw`` (those and the raw frames they came from, calibrations included) or
     ``all`` (every file the reduction wrote, and the raw frames); each with a PDF of every
@@ -478,7 +478,7 @@ def product_pdf(path: Path) -> Path:
     return drawn
 
 
-def _raw_inputs(job: Job) -> list[str]:
+def _raw_inputs(job: Reduction) -> list[str]:
     """Raw frames the job read: its object frames and the calibrations the plan chose."""
     plan = job.plan or {}
     raws = set(job.frames)
@@ -494,5 +494,5 @@ def _raw_inputs(job: Job) -> list[str]:
     return sorted(raws)
 
 
-__all__ = ["DOWNLOADS", "JobRunner", "ensure_runner", "non_defaults", "package", "product_pdf",
-           "products", "submit"]
+__all__ = ["DOWNLOADS", "ReductionRunner", "ensure_runner", "non_defaults", "package",
+           "product_pdf", "products", "submit"]

@@ -6,7 +6,7 @@ centre's hectornb service, for a user's own server there, which holds no secret 
 read the products on disk: the service checks every request and streams the products.
 `reduce_session` gives the one this process should use.
 
-Both answer with the same shapes: `Job` records, steps and events as dicts, archive rows as
+Both answer with the same shapes: `Reduction` records, steps and events as dicts, archive rows as
 dicts, and products as ``(label, reference)`` pairs that `local_path` turns into a file.
 """
 
@@ -24,7 +24,7 @@ from ..config import get_settings
 from ..errors import Forbidden, Invalid, NotFound
 from ..instrument.aat import FIBRE_TABLE_NAMES
 from . import access
-from .jobs import Job, JobStore
+from .store import Reduction, ReductionStore
 
 
 def frame_fibres(path: str, targets_only: bool = False) -> list[dict]:
@@ -63,9 +63,9 @@ def checked_frame_fibres(user: str, path: str, targets_only: bool = False) -> li
 class LocalReduce:
     """The Reduce service in this process, for ``user``."""
 
-    def __init__(self, user: str, store: JobStore | None = None) -> None:
+    def __init__(self, user: str, store: ReductionStore | None = None) -> None:
         self.user = user
-        self.store = store or JobStore()
+        self.store = store or ReductionStore()
 
     def frames(self, filters: dict[str, str]) -> list[dict]:
         return access.visible_frames(self.user, filters)
@@ -75,15 +75,16 @@ class LocalReduce:
 
     def submit(self, frames: list[str] | None, options: dict | None = None,
                email: str | None = None, engine: str = "builtin",
-               night_from: str | None = None, night_to: str | None = None) -> Job:  # fmt: skip
+               night_from: str | None = None,
+               night_to: str | None = None) -> Reduction:  # fmt: skip
         from .service import submit
 
         return submit(self.user, frames, night_from, night_to, options or {}, engine, email)
 
-    def jobs(self, days: float = 7) -> list[Job]:
+    def jobs(self, days: float = 7) -> list[Reduction]:
         return self.store.list(self.user, days)
 
-    def job(self, job_id: str) -> Job:
+    def job(self, job_id: str) -> Reduction:
         return self.store.get(job_id, self.user)
 
     def steps(self, job_id: str) -> list[dict]:
@@ -92,7 +93,7 @@ class LocalReduce:
     def events(self, job_id: str, after: int = 0) -> list[dict]:
         return self.store.events(job_id, self.user, after)
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str) -> Reduction:
         return self.store.cancel(job_id, self.user)
 
     def products(self, job_id: str) -> list[tuple[str, Path]]:
@@ -117,12 +118,12 @@ def _when(value):
     return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else value
 
 
-def _job(data: dict) -> Job:
-    fields = {k: data.get(k) for k in Job.__dataclass_fields__ if k in data}
+def _job(data: dict) -> Reduction:
+    fields = {k: data.get(k) for k in Reduction.__dataclass_fields__ if k in data}
     for k in ("created", "started", "finished"):
         fields[k] = _when(fields.get(k))
     fields.setdefault("plan", data.get("plan"))
-    return Job(**fields)
+    return Reduction(**fields)
 
 
 def _dated(rows: list[dict], *keys: str) -> list[dict]:
@@ -151,19 +152,20 @@ class RemoteReduce(ServiceBacked):
 
     def submit(self, frames: list[str] | None, options: dict | None = None,
                email: str | None = None, engine: str = "builtin",
-               night_from: str | None = None, night_to: str | None = None) -> Job:  # fmt: skip
+               night_from: str | None = None,
+               night_to: str | None = None) -> Reduction:  # fmt: skip
         body = {"frames": frames, "options": options or {}, "engine": engine, "email": email,
                 "night_from": night_from, "night_to": night_to}  # fmt: skip
         return _job(self.client.post("reduce/jobs", {k: v for k, v in body.items()
                                                      if v is not None}))  # fmt: skip
 
-    def jobs(self, days: float = 7) -> list[Job]:
+    def jobs(self, days: float = 7) -> list[Reduction]:
         return [_job(j) for j in self.client.get("reduce/jobs", days=days)["jobs"]]
 
     def _detail(self, job_id: str) -> dict:
         return self.client.get(f"reduce/jobs/{quote(job_id, safe='')}")
 
-    def job(self, job_id: str) -> Job:
+    def job(self, job_id: str) -> Reduction:
         return _job(self._detail(job_id))
 
     def steps(self, job_id: str) -> list[dict]:
@@ -173,7 +175,7 @@ class RemoteReduce(ServiceBacked):
         out = self.client.get(f"reduce/jobs/{quote(job_id, safe='')}/events", after=after)
         return _dated(out["events"], "at")
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str) -> Reduction:
         return _job(self.client.post(f"reduce/jobs/{quote(job_id, safe='')}/cancel"))
 
     def products(self, job_id: str) -> list[tuple[str, tuple[str, str]]]:

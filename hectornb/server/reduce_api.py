@@ -17,10 +17,10 @@ from tornado import web
 
 from ..config import get_settings
 from ..reduce import access
-from ..reduce.jobs import JobStore
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS, ensure_runner, package, products, submit
 from ..reduce.session import checked_frame_fibres
+from ..reduce.store import ReductionStore
 from .handlers import HectornbAPIHandler
 
 
@@ -105,7 +105,7 @@ class JobsHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self):
         days = self.number_argument("days", 7, 0, 36_600, whole=False)
-        jobs = await self.run(JobStore().list, self.user, days)
+        jobs = await self.run(ReductionStore().list, self.user, days)
         self.write_json({"jobs": [_job_json(j, self.base_url) for j in jobs]})
 
     @web.authenticated
@@ -131,10 +131,10 @@ class JobsHandler(HectornbAPIHandler):
         self.write_json(_job_json(job, self.base_url), status=201)
 
 
-class JobHandler(HectornbAPIHandler):
+class ReductionHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self, job_id: str):
-        store = JobStore()
+        store = ReductionStore()
         job = await self.run(store.get, job_id, self.user)
         steps = await self.run(store.steps, job_id, self.user)
         out = _job_json(job, self.base_url)
@@ -147,14 +147,14 @@ class EventsHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self, job_id: str):
         after = self.number_argument("after", 0, 0, 2**62)
-        events = await self.run(JobStore().events, job_id, self.user, after)
+        events = await self.run(ReductionStore().events, job_id, self.user, after)
         self.write_json({"events": events})
 
 
 class CancelHandler(HectornbAPIHandler):
     @web.authenticated
     async def post(self, job_id: str):
-        job = await self.run(JobStore().cancel, job_id, self.user)
+        job = await self.run(ReductionStore().cancel, job_id, self.user)
         self.write_json(_job_json(job, self.base_url))
 
 
@@ -162,7 +162,7 @@ class DownloadHandler(HectornbAPIHandler):
     @web.authenticated
     async def get(self, job_id: str):
         what = self.get_query_argument("what", "reduced")
-        store = JobStore()
+        store = ReductionStore()
         job = await self.run(store.get, job_id, self.user)
         if not job.final:
             raise web.HTTPError(409, f"request {job_id} is {job.status}: products come at the end")
@@ -183,7 +183,7 @@ class ProductsHandler(HectornbAPIHandler):
     how the Explore app in a user's server reads what the service reduced."""
 
     async def _products(self, job_id: str) -> dict[str, Path]:
-        store = JobStore()
+        store = ReductionStore()
         job = await self.run(store.get, job_id, self.user)
         steps = await self.run(store.steps, job_id, self.user)
         return dict(products(job, steps))
@@ -218,7 +218,7 @@ def reduce_handlers(u) -> list[tuple]:
         (u("hectornb/api/reduce/frames/fibres"), FrameFibresHandler),
         (u("hectornb/api/reduce/options"), OptionsHandler),
         (u("hectornb/api/reduce/jobs/?"), JobsHandler),
-        (u(f"hectornb/api/reduce/jobs/{_ID}"), JobHandler),
+        (u(f"hectornb/api/reduce/jobs/{_ID}"), ReductionHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/events"), EventsHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/cancel"), CancelHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/download"), DownloadHandler),

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
@@ -36,11 +37,11 @@ from ..tap.service import TapError, TapService
 from ..tap.stream import stream
 from ..tap.uploads import UploadLimits, parse_upload_param, read_upload
 from ..tap.uws import (
-    FINAL,
+    FINAL_PHASES,
     JobNotFound,
     JobQuotaExceeded,
-    JobRunner,
-    JobStore,
+    UwsJobStore,
+    UwsRunner,
 )
 from ..tap.uws_xml import (
     iso,
@@ -57,19 +58,27 @@ MAX_LAST = 10_000  # jobs one listing shows
 _lock = threading.Lock()
 
 
-def tap() -> tuple[TapService, JobStore, JobRunner]:
+class Tap(NamedTuple):
+    """This process's TAP: the service, its UWS job store and the job runner."""
+
+    service: TapService
+    jobs: UwsJobStore
+    runner: UwsRunner
+
+
+def tap() -> Tap:
     """This process's TAP service, job store and job runner (started on first use)."""
     with _lock:
         if not _state:
             service = TapService()
-            store = JobStore(service)
+            store = UwsJobStore(service)
             # TAP's own threads: a crowd of slow queries waits here, and the default pool
             # that the rest of the platform's handlers use stays free
             executor = ThreadPoolExecutor(service.settings.tap_sync_concurrency,
                                           thread_name_prefix="tap-sync")  # fmt: skip
-            _state.update(service=service, store=store, runner=JobRunner(store).start(),
+            _state.update(service=service, store=store, runner=UwsRunner(store).start(),
                           executor=executor, clients=collections.Counter())  # fmt: skip
-    return _state["service"], _state["store"], _state["runner"]
+    return Tap(_state["service"], _state["store"], _state["runner"])
 
 
 def run_sync(service: TapService, query: str, user: str | None, maxrec: int,
@@ -183,7 +192,7 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
     async def prepare(self):
         self._body = bytearray()
         self._parsed: tuple[dict[str, list[str]], dict] | None = None
-        settings = tap()[0].settings
+        settings = tap().service.settings
         self._upload_limit = settings.tap_upload_limit
         await super().prepare()
         if self.current_user is None and self.request.headers.get("Authorization"):
@@ -297,7 +306,7 @@ class SyncHandler(TapHandler):
         await self.run_query()
 
     async def run_query(self):
-        service, _, _ = tap()
+        service = tap().service
         clients, limit = _state["clients"], service.settings.tap_sync_per_client
         client = self.client
         if clients[client] >= limit:
@@ -368,14 +377,14 @@ class SyncHandler(TapHandler):
 class CapabilitiesHandler(TapHandler):
     @allow_unauthenticated
     def get(self):
-        service, _, _ = tap()
+        service = tap().service
         self.send(vosi.capabilities(self.base(), service.settings), "text/xml")
 
 
 class AvailabilityHandler(TapHandler):
     @allow_unauthenticated
     async def get(self):
-        service, _, _ = tap()
+        service = tap().service
         try:
             await asyncio.to_thread(service.tables)
             ok, note = True, "the service is accepting queries"
@@ -387,7 +396,7 @@ class AvailabilityHandler(TapHandler):
 class TablesHandler(TapHandler):
     @allow_unauthenticated
     async def get(self, name: str | None = None):
-        service, _, _ = tap()
+        service = tap().service
         user = self.tap_user
         catalog = await asyncio.to_thread(service.catalog, user)
         tables = list(catalog.tables.values())
@@ -403,7 +412,7 @@ class TablesHandler(TapHandler):
 class ExamplesHandler(TapHandler):
     @allow_unauthenticated
     async def get(self):
-        service, _, _ = tap()
+        service = tap().service
         catalog = await asyncio.to_thread(service.catalog, None)
         names = {n.lower() for n in catalog.tables}
         self.send(vosi.examples_document(examples(names)), "application/xhtml+xml")
@@ -430,14 +439,14 @@ class UWSHandler(TapHandler):
         return f"{self.base()}/async/{job_id}"
 
     async def job(self, job_id: str):
-        _, store, _ = tap()
+        store = tap().jobs
         try:
             return await asyncio.to_thread(store.get, job_id, self.tap_user)
         except JobNotFound:
             raise web.HTTPError(404, f"no job {job_id}") from None
 
     async def change(self, fn, *args):
-        runner = tap()[2]
+        runner = tap().runner
         try:
             job = await asyncio.to_thread(fn, *args)
         except JobNotFound:
@@ -453,7 +462,7 @@ class UWSHandler(TapHandler):
 
     async def apply(self, job_id: str) -> None:
         """The job-changing parameters of a POST, in UWS's order of precedence."""
-        _, store, _ = tap()
+        store = tap().jobs
         user = self.tap_user
         params = self.params()
         if (self.param("action") or "").upper() == "DELETE":
@@ -489,7 +498,7 @@ def _parse_time(value: str | None) -> dt.datetime:
 class JobListHandler(UWSHandler):
     @allow_unauthenticated
     async def get(self):
-        _, store, _ = tap()
+        store = tap().jobs
         params = self.params()
         phases = [p.upper() for p in params.get("phase", [])]
         after = _parse_time(self.param("after")) if self.param("after") else None
@@ -504,7 +513,7 @@ class JobListHandler(UWSHandler):
 
     @allow_unauthenticated
     async def post(self):
-        store = tap()[1]
+        store = tap().jobs
         params = {k: v[-1] for k, v in self.params().items() if k not in ("upload", "phase")}
         try:
             uploads = self.uploads_from_request()
@@ -518,12 +527,12 @@ class JobListHandler(UWSHandler):
         self.redirect(self.job_url(job.job_id), status=303)
 
 
-class JobHandler(UWSHandler):
+class UwsJobHandler(UWSHandler):
     @allow_unauthenticated
     async def get(self, job_id: str):
         job = await self.job(job_id)
         wait = self.param("wait")
-        if wait is not None and job.phase not in FINAL:
+        if wait is not None and job.phase not in FINAL_PHASES:
             try:
                 seconds = float(wait)
             except ValueError:
@@ -546,7 +555,7 @@ class JobHandler(UWSHandler):
 
     @allow_unauthenticated
     async def delete(self, job_id: str):
-        _, store, _ = tap()
+        store = tap().jobs
         await self.change(store.delete, job_id, self.tap_user)
         self.redirect(f"{self.base()}/async", status=303)
 
@@ -587,7 +596,7 @@ class JobPartHandler(UWSHandler):
 
     @allow_unauthenticated
     async def post(self, job_id: str, part: str):
-        _, store, _ = tap()
+        store = tap().jobs
         await self.job(job_id)
         if part == "parameters":
             params = {k: v[-1] for k, v in self.params().items()}
@@ -624,6 +633,6 @@ def tap_handlers(u) -> list[tuple]:
         (u("hectornb/tap/tables/([^/]+)"), TablesHandler),
         (u("hectornb/tap/examples/?"), ExamplesHandler),
         (u("hectornb/tap/async/?"), JobListHandler),
-        (u(f"hectornb/tap/async/{job}/?"), JobHandler),
+        (u(f"hectornb/tap/async/{job}/?"), UwsJobHandler),
         (u(f"hectornb/tap/async/{job}/(results/result|[a-z]+)"), JobPartHandler),
     ]

@@ -424,7 +424,7 @@ def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: 
     """
     from scipy.ndimage import median_filter
 
-    from ..reduce.engine.calibrate import resample
+    from ..reduce.builtin.calibrate import resample
 
     truth = np.load(Path(object_path).with_name(Path(object_path).stem + "_truth.npz"))
     ratios = []

@@ -13,7 +13,7 @@ from .._lazy import lazy_names
 __getattr__, __dir__, __all__ = lazy_names(__name__, {
     "ADQLError": ".adql",
     "translate": ".adql",
-    "Catalog": ".catalog",
+    "TableSet": ".tableset",
     "TapColumn": ".catalog",
     "TapTable": ".catalog",
     "IngestError": ".ingest",

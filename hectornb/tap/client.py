@@ -56,9 +56,9 @@ class LocalTap:
     def __init__(self, user: str, service: TapService | None = None):
         self.user = user
         self.service = service or TapService()
-        from .uws import JobStore
+        from .uws import UwsJobStore
 
-        self.jobs_store = JobStore(self.service)
+        self.jobs_store = UwsJobStore(self.service)
 
     def describe(self) -> list[dict]:
         """Schemas → tables → columns the user may query, with keys and hints."""

@@ -24,8 +24,8 @@ import numpy as np
 
 from ..db import connect
 from ..errors import Invalid
-from .catalog import TapColumn, TapTable, quote_identifier, unique_identifier
 from .publish import check_name, write_table
+from .tableset import TapColumn, TapTable, quote_identifier, unique_identifier
 
 if TYPE_CHECKING:  # loaded with the first table read
     from astropy.table import Table

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import psycopg
 
-from .catalog import TapColumn, TapTable, votable_type
 from .publish import write_table
+from .tableset import TapColumn, TapTable, votable_type
 
 _RA = ("deg", "pos.eq.ra;meta.main", "Right ascension (J2000)")
 _DEC = ("deg", "pos.eq.dec;meta.main", "Declination (J2000)")

@@ -17,7 +17,7 @@ from psycopg.sql import Literal
 
 from ..db import connect
 from ..errors import Invalid
-from .catalog import Catalog, TapColumn, TapTable, quote_identifier
+from .tableset import TableSet, TapColumn, TapTable, quote_identifier
 
 READER = "hectornb_tap_reader"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -264,7 +264,7 @@ def may_read(table: TapTable, user: str | None) -> bool:
     return user is not None and (table.owner is None or table.owner == user)
 
 
-def catalog_for(tables: list[TapTable], user: str | None) -> Catalog:
+def catalog_for(tables: list[TapTable], user: str | None) -> TableSet:
     """The tables ``user`` may query, TAP_SCHEMA showing only those."""
     visible = [t for t in tables if may_read(t, user)]
     names = Literal([t.name for t in visible]).as_string(None) + "::text[]"
@@ -284,7 +284,7 @@ def catalog_for(tables: list[TapTable], user: str | None) -> Catalog:
             t = replace(t, rows_sql=f"SELECT * FROM tap_schema.{t.pg_table} "
                                     f"WHERE {filters[t.pg_table]}")  # fmt: skip
         out.append(t)
-    return Catalog(out)
+    return TableSet(out)
 
 
 def check_name(name: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 
 from ..errors import Invalid
-from .catalog import TapColumn, unique_identifier
+from .tableset import TapColumn, unique_identifier
 
 VOTABLE_NS = "http://www.ivoa.net/xml/VOTable/v1.3"
 

@@ -3,7 +3,7 @@
 Each query runs on the TAP connection pool in a read-only transaction as the role
 ``hectornb_tap_reader`` (SELECT on published tables, nothing else), with a statement timeout;
 uploaded tables are loaded into temporary tables on the same connection first and dropped
-afterwards. The `Catalog` of published tables is cached and reloaded when
+afterwards. The `TableSet` of published tables is cached and reloaded when
 ``tap_generation`` changes.
 """
 
@@ -25,7 +25,6 @@ from ..config import Settings, get_settings
 from ..db import connect
 from ..errors import Invalid
 from .adql import ADQLError, translate
-from .catalog import Catalog, TapColumn, TapTable, quote_identifier, votable_type
 from .publish import (
     READER,
     catalog_for,
@@ -38,6 +37,7 @@ from .publish import (
 )
 from .result import Result, ResultField
 from .stream import Rows
+from .tableset import TableSet, TapColumn, TapTable, quote_identifier, votable_type
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class TapService:
             self._tables, self._generation = tables, gen
         return tables
 
-    def catalog(self, user: str | None, conn: psycopg.Connection | None = None) -> Catalog:
+    def catalog(self, user: str | None, conn: psycopg.Connection | None = None) -> TableSet:
         """What ``user`` (None: anonymous) may query."""
         return catalog_for(self.tables(conn), user)
 
@@ -207,8 +207,8 @@ class TapService:
                            meta.utype if meta else None,
                            meta.description if meta else None)  # fmt: skip
 
-    def _load_uploads(self, conn: psycopg.Connection, catalog: Catalog,
-                      uploads: list[Upload]) -> Catalog:  # fmt: skip
+    def _load_uploads(self, conn: psycopg.Connection, catalog: TableSet,
+                      uploads: list[Upload]) -> TableSet:  # fmt: skip
         tables = list(catalog.tables.values())
         for up in uploads:
             pg_name = f"tap_upload_{up.name.lower()}"
@@ -228,7 +228,7 @@ class TapService:
             tables.append(TapTable(f"TAP_UPLOAD.{up.name}", "TAP_UPLOAD", "pg_temp", pg_name,
                                    up.columns))  # fmt: skip
         conn.commit()
-        return Catalog(tables)
+        return TableSet(tables)
 
 
 BATCH = 5000  # rows fetched from the cursor at a time

@@ -34,7 +34,7 @@ from .uploads import UploadLimits, read_upload
 
 log = logging.getLogger(__name__)
 
-FINAL = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
+FINAL_PHASES = ("COMPLETED", "ERROR", "ABORTED", "ARCHIVED")
 LIFETIME = dt.timedelta(days=2)
 #: A runner holds a job while it executes it.
 LEASE = Lease("tap_jobs", "job_id", "phase", ("EXECUTING",))
@@ -57,7 +57,7 @@ class JobQuotaExceeded(JobStateError):
 
 
 @dataclass
-class Job:
+class UwsJob:
     job_id: str
     owner: str | None
     run_id: str | None
@@ -76,7 +76,7 @@ class Job:
     uploads: list
 
     @classmethod
-    def from_row(cls, r: dict) -> Job:
+    def from_row(cls, r: dict) -> UwsJob:
         return cls(**{k: r[k] for k in cls.__dataclass_fields__})
 
 
@@ -86,7 +86,7 @@ def _results_dir(service: TapService) -> Path:
     return d
 
 
-class JobStore:
+class UwsJobStore:
     """UWS jobs of the TAP service: create, read, change, run."""
 
     def __init__(self, service: TapService):
@@ -94,17 +94,17 @@ class JobStore:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def get(self, job_id: str, user: str | None) -> Job:
+    def get(self, job_id: str, user: str | None) -> UwsJob:
         """The job, if ``user`` owns it (an anonymous job belongs to no one: anyone with its
         ID may read it, as with any public UWS service)."""
         with connect() as conn:
             r = conn.execute("SELECT * FROM tap_jobs WHERE job_id = %s", (job_id,)).fetchone()
         if r is None or (r["owner"] is not None and r["owner"] != user):
             raise JobNotFound(job_id)
-        return Job.from_row(r)
+        return UwsJob.from_row(r)
 
     def list(self, user: str | None, phases: list[str] = (), after: dt.datetime | None = None,
-             last: int | None = None) -> list[Job]:  # fmt: skip
+             last: int | None = None) -> list[UwsJob]:  # fmt: skip
         """``user``'s jobs, newest first with LAST. Anonymous callers get none: anonymous
         jobs belong to no one, and whoever holds a job's unguessable ID reaches it."""
         if user is None:
@@ -125,13 +125,13 @@ class JobStore:
             args.append(last)
         with connect() as conn:
             rows = conn.execute(" ".join(sql), args).fetchall()
-        jobs = [Job.from_row(r) for r in rows]
+        jobs = [UwsJob.from_row(r) for r in rows]
         return jobs if last is not None else jobs[::-1]
 
     # ---- changing --------------------------------------------------------------------------
 
     def create(self, user: str | None, parameters: dict, uploads: list[dict] = (),
-               client: str | None = None) -> Job:  # fmt: skip
+               client: str | None = None) -> UwsJob:  # fmt: skip
         """A new PENDING job with lower-cased parameter names. ``client`` (an anonymous
         caller's address) keeps anonymous callers' limits apart."""
         params = {k.lower(): v for k, v in parameters.items()}
@@ -162,7 +162,7 @@ class JobStore:
         return self.get(job_id, user)
 
     def _update(self, job_id: str, user: str | None, sql: str, args: tuple,
-                allowed: tuple[str, ...] | None = None, what: str = "") -> Job:  # fmt: skip
+                allowed: tuple[str, ...] | None = None, what: str = "") -> UwsJob:  # fmt: skip
         with connect() as conn:
             r = conn.execute("SELECT owner, phase FROM tap_jobs WHERE job_id = %s FOR UPDATE",
                              (job_id,)).fetchone()  # fmt: skip
@@ -173,7 +173,7 @@ class JobStore:
             conn.execute(sql, (*args, job_id))
         return self.get(job_id, user)
 
-    def set_parameters(self, job_id: str, user: str | None, parameters: dict) -> Job:
+    def set_parameters(self, job_id: str, user: str | None, parameters: dict) -> UwsJob:
         params = {k.lower(): v for k, v in parameters.items()}
         run_id = params.pop("runid", None)
         job = self.get(job_id, user)
@@ -184,20 +184,20 @@ class JobStore:
                             "coalesce(%s, run_id) WHERE job_id = %s",
                             (json.dumps(merged), run_id))  # fmt: skip
 
-    def set_destruction(self, job_id: str, user: str | None, when: dt.datetime) -> Job:
+    def set_destruction(self, job_id: str, user: str | None, when: dt.datetime) -> UwsJob:
         latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
         when = min(when if when.tzinfo else when.replace(tzinfo=dt.UTC), latest)
         return self._update(job_id, user, "UPDATE tap_jobs SET destruction = %s "
                             "WHERE job_id = %s", (when,))  # fmt: skip
 
-    def set_execution_duration(self, job_id: str, user: str | None, seconds: int) -> Job:
+    def set_execution_duration(self, job_id: str, user: str | None, seconds: int) -> UwsJob:
         limit = self.service.settings.tap_async_timeout
         seconds = limit if seconds <= 0 else min(seconds, limit)
         return self._update(job_id, user, "UPDATE tap_jobs SET execution_duration = %s "
                             "WHERE job_id = %s", (seconds,), ("PENDING",),
                             "changing the execution duration")  # fmt: skip
 
-    def run(self, job_id: str, user: str | None) -> Job:
+    def run(self, job_id: str, user: str | None) -> UwsJob:
         job = self.get(job_id, user)
         if job.phase in ("QUEUED", "EXECUTING", "COMPLETED"):
             return job
@@ -206,9 +206,9 @@ class JobStore:
         return self._update(job_id, user, "UPDATE tap_jobs SET phase = 'QUEUED' "
                             "WHERE job_id = %s", ())  # fmt: skip
 
-    def abort(self, job_id: str, user: str | None) -> Job:
+    def abort(self, job_id: str, user: str | None) -> UwsJob:
         job = self.get(job_id, user)
-        if job.phase in FINAL:
+        if job.phase in FINAL_PHASES:
             return job
         with connect() as conn:
             # stop its query now (the backend is this job's while the job is EXECUTING)
@@ -260,7 +260,7 @@ class JobStore:
 
     # ---- executing -------------------------------------------------------------------------
 
-    def claim(self, runner: str, slots: int) -> list[Job]:
+    def claim(self, runner: str, slots: int) -> list[UwsJob]:
         """Queued jobs for this runner to execute, honouring each owner's running limit."""
         if slots <= 0:
             return []
@@ -298,7 +298,7 @@ class JobStore:
                 )  # fmt: skip
             out = conn.execute("SELECT * FROM tap_jobs WHERE job_id = ANY(%s)",
                                (ids,)).fetchall()  # fmt: skip
-        return [Job.from_row(r) for r in out]
+        return [UwsJob.from_row(r) for r in out]
 
     def beat(self, runner: str, job_ids: list[str]) -> None:
         """Renew the leases of the jobs ``runner`` is really executing: one whose thread
@@ -306,7 +306,7 @@ class JobStore:
         with connect() as conn:
             LEASE.renew(conn, runner, job_ids)
 
-    def execute(self, job: Job) -> None:
+    def execute(self, job: UwsJob) -> None:
         """Run a claimed job to its end; its phase says how it went."""
         p = job.parameters
         try:
@@ -335,7 +335,7 @@ class JobStore:
             log.exception("TAP job %s failed", job.job_id)
             self._finish(job.job_id, "ERROR", f"internal error: {exc}")
 
-    def _started(self, job: Job, backend_pid: int) -> None:
+    def _started(self, job: UwsJob, backend_pid: int) -> None:
         """Note the job's database backend (ABORT cancels its query) before the query
         starts, unless the job was aborted since it was claimed: then it does not start."""
         with connect() as conn:
@@ -360,10 +360,10 @@ class JobStore:
             Path(path).unlink(missing_ok=True)
 
 
-class JobRunner:
+class UwsRunner:
     """Runs queued jobs on a few threads of this process."""
 
-    def __init__(self, store: JobStore, workers: int = 4):
+    def __init__(self, store: UwsJobStore, workers: int = 4):
         self.store = store
         self.workers = workers
         self.name = f"runner-{secrets.token_hex(4)}"
@@ -374,7 +374,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tap-job")
         self._thread = threading.Thread(target=self._loop, name="tap-dispatch", daemon=True)
 
-    def start(self) -> JobRunner:
+    def start(self) -> UwsRunner:
         self._thread.start()
         return self
 
@@ -390,7 +390,7 @@ class JobRunner:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _execute(self, job: Job) -> None:
+    def _execute(self, job: UwsJob) -> None:
         try:
             self.store.execute(job)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from xml.sax.saxutils import escape, quoteattr
 
-from .uws import Job
+from .uws import UwsJob
 
 _NS = ('xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" '
        'xmlns:xlink="http://www.w3.org/1999/xlink" '
@@ -26,7 +26,7 @@ def _time(tag: str, t: dt.datetime | None) -> str:
     return f"<uws:{tag}>{iso(t)}</uws:{tag}>"
 
 
-def parameters(job: Job) -> str:
+def parameters(job: UwsJob) -> str:
     items = dict(job.parameters)
     if job.uploads:
         items.setdefault("upload", "")
@@ -38,7 +38,7 @@ def parameters(job: Job) -> str:
     return "<uws:parameters>" + "".join(out) + "</uws:parameters>"
 
 
-def results(job: Job, job_url: str) -> str:
+def results(job: UwsJob, job_url: str) -> str:
     if job.phase != "COMPLETED" or not job.result_path:
         return "<uws:results/>"
     href = quoteattr(f"{job_url}/results/result")
@@ -47,7 +47,7 @@ def results(job: Job, job_url: str) -> str:
             "</uws:results>")  # fmt: skip
 
 
-def job_document(job: Job, job_url: str) -> bytes:
+def job_document(job: UwsJob, job_url: str) -> bytes:
     owner = (f"<uws:ownerId>{escape(job.owner)}</uws:ownerId>" if job.owner
              else '<uws:ownerId xsi:nil="true"/>')  # fmt: skip
     run_id = f"<uws:runId>{escape(job.run_id)}</uws:runId>" if job.run_id else ""
@@ -69,7 +69,7 @@ def job_document(job: Job, job_url: str) -> bytes:
     ).encode()
 
 
-def job_list_document(jobs: list[Job], list_url: str) -> bytes:
+def job_list_document(jobs: list[UwsJob], list_url: str) -> bytes:
     refs = "".join(
         f'<uws:jobref id={quoteattr(j.job_id)} xlink:type="simple" '
         f"xlink:href={quoteattr(f'{list_url}/{j.job_id}')}>"
@@ -82,12 +82,12 @@ def job_list_document(jobs: list[Job], list_url: str) -> bytes:
     return f'{_HEAD}<uws:jobs {_NS} version="1.1">{refs}</uws:jobs>\n'.encode()
 
 
-def parameters_document(job: Job) -> bytes:
+def parameters_document(job: UwsJob) -> bytes:
     body = parameters(job).replace("<uws:parameters>", f"<uws:parameters {_NS}>", 1)
     return f"{_HEAD}{body}\n".encode()
 
 
-def results_document(job: Job, job_url: str) -> bytes:
+def results_document(job: UwsJob, job_url: str) -> bytes:
     body = results(job, job_url)
     body = body.replace("<uws:results", f"<uws:results {_NS}", 1)
     return f"{_HEAD}{body}\n".encode()

@@ -7,8 +7,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..config import Settings
 from .adql import LANGUAGE_FEATURES
-from .catalog import TapTable
 from .result import OUTPUT_FORMATS
+from .tableset import TapTable
 from .uws import LIFETIME
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lark import Tree
 
-from ..catalog import Catalog, TapColumn, quote_identifier
+from ..tableset import TableSet, TapColumn, quote_identifier
 from .parse import ADQLError, dotted_parts, identifier
 from .scope import Scope
 from .sql import Circle, Point, Polygon, Sql, Value, as_scalar
@@ -31,7 +31,7 @@ class Output:
 class Queries:
     """The translator's queries and sub-queries (a part of `Translator`)."""
 
-    catalog: Catalog
+    catalog: TableSet
     ctes: dict[str, set[str]]  # the WITH names met so far
     # from the rest of the translator (values.py)
     value: Callable[[Tree, Scope], Value]

@@ -1,7 +1,7 @@
 """The names a query may use: its tables (published ones, WITH names, derived tables),
 their aliases, its columns and its select list's names.
 
-The published tables are the `Catalog`; naming anything else is an error here, before any
+The published tables are the `TableSet`; naming anything else is an error here, before any
 SQL is written, which is what keeps the platform's own tables out of reach. A column's name
 is resolved as far as the translator can know it: a published table's column brings its
 metadata (unit, UCD) to the result; in a derived table PostgreSQL decides.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
-from ..catalog import Catalog, TapTable, quote_identifier
+from ..tableset import TableSet, TapTable, quote_identifier
 from .parse import ADQLError, dotted_parts, identifier
 from .sql import Sql
 
@@ -54,7 +54,7 @@ class Scope:
         """A derived table or a WITH name: its columns are PostgreSQL's to check."""
         self.sources.append(Source(alias, {alias}, None))
 
-    def add_table(self, tree: Tree, catalog: Catalog, ctes: Container[str]) -> str:
+    def add_table(self, tree: Tree, catalog: TableSet, ctes: Container[str]) -> str:
         """The SQL of a table named in FROM (a ``table_name`` node), now in scope; only
         the catalogue's tables and the query's WITH names may be read."""
         dotted, _as, alias = tree.children

@@ -19,7 +19,7 @@ from typing import ClassVar
 from lark import Token, Tree
 from psycopg.sql import Literal as sql_literal
 
-from ..catalog import TapColumn
+from ..tableset import TapColumn
 from .parse import ADQLError
 
 FN = "hnb_adql"  # schema of the translator's SQL functions (migration 0006_tap)

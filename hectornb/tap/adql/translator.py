@@ -2,7 +2,7 @@
 
 The SQL is written from the parse tree, never from the query text: identifiers are quoted,
 string literals are quoted by psycopg, numbers are re-written from their parsed values,
-functions come from fixed tables, and a table may be read only if the `Catalog` publishes
+functions come from fixed tables, and a table may be read only if the `TableSet` publishes
 it. The parts call one another (a value may hold a sub-query, a sub-query values), so the
 translator is one object made of them: `Queries` (queries.py), `Values` (values.py) and
 `Functions` (functions.py), with geometry (geometry.py) and names in scope (scope.py) as
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..catalog import Catalog, TapColumn
+from ..tableset import TableSet, TapColumn
 from .functions import Functions
 from .parse import parse
 from .queries import Output, Queries
@@ -37,12 +37,12 @@ class Translation:
 class Translator(Queries, Values, Functions):
     """One query's translation: the catalogue it may read and the WITH names it made."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: TableSet):
         self.catalog = catalog
         self.ctes: dict[str, set[str]] = {}
 
 
-def translate(adql: str, catalog: Catalog, maxrec: int | None = None) -> Translation:
+def translate(adql: str, catalog: TableSet, maxrec: int | None = None) -> Translation:
     """Translate ``adql`` for ``catalog``; with ``maxrec`` the outermost query returns at
     most ``maxrec + 1`` rows (the extra row tells the service the result overflowed)."""
     tree = parse(adql)

@@ -1,6 +1,6 @@
 """What the TAP service publishes: tables and columns as TAP_SCHEMA describes them.
 
-A `Catalog` is the translator's allow-list: an ADQL query may name only the tables in it
+A `TableSet` is the translator's allow-list: an ADQL query may name only the tables in it
 (published ones, the query's own uploads, its WITH names), and each published table knows
 the PostgreSQL table behind it.
 """
@@ -117,7 +117,7 @@ class TapTable:
         return None
 
 
-class Catalog:
+class TableSet:
     """The tables a query may read, by TAP name (regular identifiers match case-insensitively)."""
 
     def __init__(self, tables: list[TapTable] | None = None):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .. import __version__
-from .engine import merge, tasks
-from .steps import Step
+from ... import __version__
+from ..steps import Step
+from . import merge, tasks
 
 #: ``task(inputs, output, options)`` writes the product at ``output``.
 Task = Callable[[Mapping, str, Mapping[str, str]], None]

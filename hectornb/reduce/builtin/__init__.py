@@ -1,4 +1,5 @@
-"""The built-in reduction engine (NumPy/SciPy/astropy), step by step."""
+"""The built-in reduction engine (NumPy/SciPy/astropy), step by step; `runner` runs a
+planned `Step` with it (the ``builtin`` engine of `hectornb.reduce.engines`)."""
 
 from .extract import extract
 from .pipeline import ArmCalibration, ObjectSpectra, calibrate_arm, raw_image, reduce_object

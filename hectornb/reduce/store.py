@@ -28,13 +28,13 @@ from ..db.lease import Lease
 from ..errors import Forbidden, NotFound, quote_field
 
 #: Statuses a job ends in.
-FINAL = ("done", "partial", "failed", "cancelled")
+FINAL_STATUSES = ("done", "partial", "failed", "cancelled")
 #: A runner holds a request while it runs it, or is cancelling it.
 LEASE = Lease("reduce_job", "id", "status", ("running", "cancelling"))
 
 
 @dataclass
-class Job:
+class Reduction:
     """One reduction request and where it stands."""
 
     id: str
@@ -58,7 +58,7 @@ class Job:
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL
+        return self.status in FINAL_STATUSES
 
     def to_json(self, with_plan: bool = False) -> dict:
         out = asdict(self)
@@ -68,16 +68,16 @@ class Job:
         return out
 
 
-_JOB_COLUMNS = ", ".join(f.name for f in Job.__dataclass_fields__.values())
+_JOB_COLUMNS = ", ".join(f.name for f in Reduction.__dataclass_fields__.values())
 
 
-def _job(row: dict) -> Job:
+def _job(row: dict) -> Reduction:
     row = dict(row)
     row["id"] = str(row["id"])
-    return Job(**{k: row[k] for k in Job.__dataclass_fields__})
+    return Reduction(**{k: row[k] for k in Reduction.__dataclass_fields__})
 
 
-class JobStore:
+class ReductionStore:
     """Every read and write of the Reduce service's tables.
 
     Methods taking ``user`` enforce ownership: another user's job is ``Forbidden``.
@@ -93,7 +93,7 @@ class JobStore:
 
     def create(self, owner: str, frames: list[str], engine_name: str,
                options: dict[str, str], email: str | None, same_as: str,
-               outdir: str) -> Job:  # fmt: skip
+               outdir: str) -> Reduction:  # fmt: skip
         job_id = str(uuid.uuid4())
         with self._connect() as conn:
             row = conn.execute(
@@ -107,7 +107,7 @@ class JobStore:
                    f"{json.dumps(options, sort_keys=True) if options else 'defaults'}")  # fmt: skip
         return _job(row)
 
-    def get(self, job_id: str, user: str | None) -> Job:
+    def get(self, job_id: str, user: str | None) -> Reduction:
         """The job; ``user`` None is the runner (no ownership check)."""
         try:
             job_id = str(uuid.UUID(str(job_id)))  # one spelling: PostgreSQL reads no other
@@ -122,7 +122,7 @@ class JobStore:
             raise Forbidden(f"reduction request {job_id} belongs to another user")
         return _job(row)
 
-    def list(self, user: str, days: float = 7.0) -> list[Job]:
+    def list(self, user: str, days: float = 7.0) -> list[Reduction]:
         """The user's jobs of the last ``days`` days, newest first."""
         with self._connect() as conn:
             rows = conn.execute(
@@ -150,7 +150,7 @@ class JobStore:
                 (job_id,),
             ).fetchall()
 
-    def cancel(self, job_id: str, user: str) -> Job:
+    def cancel(self, job_id: str, user: str) -> Reduction:
         """Ask for a job to stop: a queued job stops at once, a running one between steps."""
         job = self.get(job_id, user)
         if job.final:
@@ -184,7 +184,7 @@ class JobStore:
         finally:
             conn.close()
 
-    def claim(self, runner: str, lease_seconds: float, root: str) -> Job | None:
+    def claim(self, runner: str, lease_seconds: float, root: str) -> Reduction | None:
         """The oldest queued job writing under ``root`` (the runner's ``HECTORNB_HOME``:
         runners serve the data directory they can write), or a running one whose runner
         stopped beating, now held by ``runner``; None when there is nothing to do. A job
@@ -283,7 +283,7 @@ class JobStore:
                                              f" ({seconds:.1f} s)")  # fmt: skip
             _event(conn, job_id, "step", text)
 
-    def finish(self, job_id: str, status: str, message: str) -> Job:
+    def finish(self, job_id: str, status: str, message: str) -> Reduction:
         with self._connect() as conn:
             conn.execute(
                 "UPDATE reduce_job SET status = %s, message = %s, finished = now(),"
