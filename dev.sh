@@ -41,8 +41,8 @@ ensure_test_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
   # the data-centre tests run JupyterHub with Debian's Python, which every Unix user can read
   [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import ensurepip" 2>/dev/null || apt_install python3 python3-venv
-  if [ ! -x tests/browser/node_modules/.bin/configurable-http-proxy ]; then
-    (cd tests/browser && npm ci --silent --no-audit --no-fund)
+  if [ ! -x tests/support/proxy/node_modules/.bin/configurable-http-proxy ]; then
+    (cd tests/support/proxy && npm ci --silent --no-audit --no-fund)
   fi
 }
 

@@ -27,8 +27,8 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch, serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import launch, serve_platform  # noqa: E402
 
 READY = {
     "reduce": "(document.querySelector('[data-testid=reduce] .hnb-user')?.textContent || '')"

@@ -28,8 +28,8 @@ import numpy as np
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import KEY_CLOCK_JS, launch, serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import KEY_CLOCK_JS, launch, serve_platform  # noqa: E402
 
 REFERENCE_NB = {
     "cells": [

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch, serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import launch, serve_platform  # noqa: E402
 
 OPEN_TARGET_MS = 1000.0
 CLICK_TARGET_MS = 200.0

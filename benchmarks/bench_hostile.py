@@ -27,8 +27,8 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import serve_platform  # noqa: E402
 
 
 def rss(pid: int) -> int:

@@ -29,9 +29,8 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import KEY_CLOCK_JS, benchmark_server, launch  # noqa: E402
-from hub import SERVICE_USER, running_hub, why_not  # noqa: E402
+from support.harness import KEY_CLOCK_JS, benchmark_server, launch  # noqa: E402
+from support.hub import SERVICE_USER, running_hub, why_not  # noqa: E402
 
 LIST = "bench-hub"
 PAGE = f"targets/lists/{LIST}/targets?limit=200"
@@ -74,7 +73,7 @@ def key_presses(page, url: str, keys: int) -> list[float]:
 
 
 def sign_in(page, hub, user: str) -> None:
-    from hub import PASSWORD
+    from support.hub import PASSWORD
 
     # straight back to the service: visitors have no server of their own to spawn
     page.goto(f"{hub.url}/hub/login?next=/services/hectornb/hectornb/")

@@ -29,8 +29,8 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch, offline, serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import launch, offline, serve_platform  # noqa: E402
 
 APPS = {
     "classify": '[data-testid="classify"][data-ready="true"]',

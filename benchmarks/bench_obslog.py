@@ -35,8 +35,8 @@ import numpy as np
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import benchmark_server  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import benchmark_server  # noqa: E402
 
 
 def entries(n: int, rng: random.Random) -> list[dict]:

@@ -27,8 +27,8 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import launch, serve_platform  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import launch, serve_platform  # noqa: E402
 
 OPTIONS = ("COSMIC=NONE", "SKYSCR=0", "PCASKY=1", "TELCOR=1", "RWSS=1", "DARK=0", "BIAS=0")
 

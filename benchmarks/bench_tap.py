@@ -32,8 +32,8 @@ import numpy as np
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from harness import benchmark_server  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from support.harness import benchmark_server  # noqa: E402
 
 
 def make_table(name: str, rows: int) -> float:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")
@@ -80,10 +79,8 @@ def free_port() -> int:
 def platform(database_url, hectornb_home, tmp_path_factory):
     """``hectornb serve`` running as a user starts it, on loopback, with a known token."""
     import subprocess
-    import sys
 
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    from harness import serve_platform
+    from support.harness import serve_platform
 
     token = "test-token-" + uuid.uuid4().hex[:8]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
@@ -106,8 +103,8 @@ def platform(database_url, hectornb_home, tmp_path_factory):
 def browser_page(platform):
     """A Chromium page (downloads allowed) with no internet (see ``harness.offline``), whose
     ``errors`` collects the page's JS errors."""
-    from harness import launch, offline
     from playwright.sync_api import sync_playwright
+    from support.harness import launch, offline
 
     with sync_playwright() as p:
         browser = launch(p)

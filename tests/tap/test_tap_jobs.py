@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 from astropy.io.votable import parse_single_table
-from tap_fixtures import ROWS, fixed_catalogue
+from support.tap_fixtures import ROWS, fixed_catalogue
 
 T = "jobtest.stars"
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from astropy.table import Table
-from tap_fixtures import ROWS, fixed_catalogue
+from support.tap_fixtures import ROWS, fixed_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.io.votable import parse as parse_votable
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
-from tap_fixtures import ROWS, fixed_catalogue
+from support.tap_fixtures import ROWS, fixed_catalogue
 
 T = "servicetest.stars"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PREFIX = "/user/hub-user-42/"  # the URL prefix JupyterHub gives a user's server
 
 

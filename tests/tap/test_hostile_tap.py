@@ -19,7 +19,7 @@ import uuid
 import pytest
 import requests
 from astropy.io.votable import parse_single_table
-from conftest import REPO, _free_port
+from conftest import _free_port
 
 UPLOAD_QUERY = {"LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM TAP_UPLOAD.t",
                 "UPLOAD": "t,param:f"}  # fmt: skip
@@ -31,8 +31,7 @@ def server(database_url, hectornb_home, tmp_path_factory):
     only from ``localhost`` so that 127.0.0.1 stands for the data centre's inside."""
     import subprocess
 
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    from harness import serve_platform
+    from support.harness import serve_platform
 
     token = "hostile-" + uuid.uuid4().hex[:8]
     env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "0",
@@ -247,7 +246,7 @@ def _post_from(server, address: str, path: str, data: dict) -> tuple[int, str]:
 def test_anonymous_jobs_are_unlisted_unguessable_and_limited(server):
     import xml.etree.ElementTree as ET
 
-    from tap_fixtures import fixed_catalogue
+    from support.tap_fixtures import fixed_catalogue
 
     from hectornb.tap import ingest_table
 

@@ -113,11 +113,7 @@ def test_app_draws_local_catalogue_with_magnitude_cut_and_cutouts(store, list_na
 @pytest.fixture(scope="module")
 def tap_stars(platform):
     """The fixed TAP test catalogue, published, and the same rows as a local file."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from tap_fixtures import fixed_catalogue
+    from support.tap_fixtures import fixed_catalogue
 
     from hectornb.tap import ingest_table
 

@@ -7,16 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import re
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
-
-sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from harness import chromium_path
+from support.harness import chromium_path
 
 from hectornb.demo import index_simulated_night
 

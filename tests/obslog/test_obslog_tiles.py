@@ -9,7 +9,7 @@ import sys
 import uuid
 
 import pytest
-from hector_tiles import tile_text
+from support.hector_tiles import tile_text
 
 from hectornb.obslog import ObslogStore
 from hectornb.obslog.schema import BUNDLES

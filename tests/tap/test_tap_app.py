@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tap_fixtures import ROWS, fixed_catalogue
+from support.tap_fixtures import ROWS, fixed_catalogue
 
 T = "remoteapp.stars"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hub import SERVICE_USER, kernel_run, running_hub, terminal_run, why_not
+from support.hub import SERVICE_USER, kernel_run, running_hub, terminal_run, why_not
 
 pytestmark = [
     pytest.mark.slow,
@@ -254,11 +254,8 @@ def test_service_files_are_the_service_users_alone(hub):
 
 
 def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent / "browser"))
-    from harness import chromium_path, launch, offline
     from playwright.sync_api import sync_playwright
+    from support.harness import chromium_path, launch, offline
 
     if chromium_path() is None:
         pytest.skip("Chromium not installed (./dev.sh test installs it)")
@@ -328,7 +325,7 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
 
 
 def hub_password() -> str:
-    from hub import PASSWORD
+    from support.hub import PASSWORD
 
     return PASSWORD
 

@@ -11,8 +11,8 @@ import pytest
 
 from hectornb.config import Settings, settings_table, variable
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".venv" / "bin"
 
 
 def test_the_readmes_table_is_the_declarations():

@@ -9,7 +9,6 @@ import contextlib
 import shutil
 from pathlib import Path
 
-HERE = Path(__file__).parent
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -96,7 +95,6 @@ def benchmark_server(home):
     it afterwards."""
     import os
     import socket
-    from pathlib import Path
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,7 +115,6 @@ def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout:
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
     log = Path(log)
     with open(log, "w") as out:

@@ -9,14 +9,10 @@ Explore.
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from harness import chromium_path
+from support.harness import chromium_path
 
 pytestmark = [
     pytest.mark.browser,

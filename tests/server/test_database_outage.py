@@ -15,13 +15,12 @@ import uuid
 
 import pytest
 import requests
-from conftest import REPO, _free_port
+from conftest import _free_port
 
 
 def start_server(tmp_path, database_url: str | None, **settings: str):
     """``hectornb serve`` with its own embedded database, or the one at ``database_url``."""
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
-    from harness import serve_platform
+    from support.harness import serve_platform
 
     token = "outage-" + uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if k != "HECTORNB_DATABASE_URL"}

@@ -9,13 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from harness import chromium_path
+from support.harness import chromium_path
 
 from hectornb.identity import process_user
 from hectornb.targets import export_csv

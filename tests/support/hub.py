@@ -29,8 +29,8 @@ from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
-PROXY_BIN = REPO / "tests" / "browser" / "node_modules" / ".bin"
+REPO = Path(__file__).resolve().parents[2]
+PROXY_BIN = Path(__file__).resolve().parent / "proxy" / "node_modules" / ".bin"
 SYSTEM_PYTHON = "/usr/bin/python3"
 PASSWORD = "hub-test-" + uuid.uuid4().hex[:8]
 USERS = ("alice", "bob")
@@ -44,7 +44,7 @@ def why_not() -> str | None:
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         return f"needs {SYSTEM_PYTHON}, a Python every Unix user can run"
     if not (PROXY_BIN / "configurable-http-proxy").exists():
-        return "needs configurable-http-proxy (npm ci in tests/browser)"
+        return "needs configurable-http-proxy (npm ci in tests/support/proxy)"
     return None
 
 

@@ -4,8 +4,6 @@ files), the field view, the plotted spectrum checked against the file, the PDF e
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,6 @@ from pypdf import PdfReader
 from hectornb.spectra import read
 from hectornb.spectra.products import EXAMPLES
 from hectornb.widgets.explore import field_offsets
-
-sys.path.insert(0, str(Path(__file__).parent / "browser"))
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

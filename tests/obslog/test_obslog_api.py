@@ -201,7 +201,7 @@ def test_a_tile_page_a_run_page_a_target_page_and_csv(platform, observer, tmp_pa
     import csv
     import io
 
-    from hector_tiles import tile_text
+    from support.hector_tiles import tile_text
 
     from hectornb.obslog.tiles import read_tile_file
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import pyvo
-from tap_fixtures import ROWS, fixed_catalogue, sep_deg
+from support.tap_fixtures import ROWS, fixed_catalogue, sep_deg
 
 T = "adqltest.stars"
 

@@ -1,0 +1,1 @@
+"""What several test areas share: the platform served, Chromium, the JupyterHub, fixtures."""
