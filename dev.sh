@@ -56,7 +56,8 @@ case "${1:-}" in
     ensure_venv
     ensure_test_tools
     shift
-    "$VENV/bin/ruff" check hectornb tests benchmarks
+    "$VENV/bin/ruff" check hectornb tests benchmarks tools
+    "$VENV/bin/ruff" format --check hectornb tests benchmarks tools
     exec "$VENV/bin/pytest" "$@"
     ;;
   *)

@@ -32,10 +32,10 @@ from support.harness import launch, serve_platform  # noqa: E402
 
 READY = {
     "reduce": "(document.querySelector('[data-testid=reduce] .hnb-user')?.textContent || '')"
-              ".includes('signed in') && !!document.querySelector('.hnb-make-it-so')",
+    ".includes('signed in') && !!document.querySelector('.hnb-make-it-so')",
     "explore": "document.querySelector('[data-testid=spectrum]')?.dataset.fibre !== undefined",
     "classify": "document.querySelector('[data-testid=classify]')?.dataset.ready === 'true'",
-}  # fmt: skip
+}
 
 
 def _port() -> int:
@@ -45,9 +45,22 @@ def _port() -> int:
 
 
 def reduce_demo_night(env: dict) -> str:
-    out = subprocess.run([sys.executable, "-m", "hectornb.cli", "reduce", "submit", "--night",
-                          "2025-10-01", "--wait"], env=env, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hectornb.cli",
+            "reduce",
+            "submit",
+            "--night",
+            "2025-10-01",
+            "--wait",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.split("request ", 1)[1].split(":", 1)[0].strip()
 
 
@@ -81,14 +94,23 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         token = uuid.uuid4().hex
-        env = {**os.environ, "HECTORNB_HOME": tmp, "JUPYTER_TOKEN": token,
-               "HECTORNB_POOL_SIZE": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            "HECTORNB_HOME": tmp,
+            "JUPYTER_TOKEN": token,
+            "HECTORNB_POOL_SIZE": "1",
+        }
         env.pop("HECTORNB_DATABASE_URL", None)
-        subprocess.run([sys.executable, "-m", "hectornb.cli", "demo"], env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        proc, base = serve_platform(env, _port(), Path(tmp) / "serve.log",
-                                    apps=("classify.ipynb", "reduce.ipynb", "explore.ipynb"),
-                                    timeout=300)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "hectornb.cli", "demo"], env=env, check=True, capture_output=True
+        )
+        proc, base = serve_platform(
+            env,
+            _port(),
+            Path(tmp) / "serve.log",
+            apps=("classify.ipynb", "reduce.ipynb", "explore.ipynb"),
+            timeout=300,
+        )
         try:
             job = reduce_demo_night(env)
             urls = {
@@ -98,20 +120,26 @@ def main() -> int:
             }
             with sync_playwright() as p:
                 browser = launch(p, offline_hosts=True)
-                found = {app: open_times(browser, urls[app], READY[app], args.runs)
-                         for app in ("classify", "reduce", "explore")}  # fmt: skip
+                found = {
+                    app: open_times(browser, urls[app], READY[app], args.runs)
+                    for app in ("classify", "reduce", "explore")
+                }
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(60)
     goals = {"reduce": 2.5, "explore": 2.0, "classify": 2.5}
-    print("App open, navigation -> ready (preheated kernels): the first with an empty "
-          f"browser cache, then the median of {args.runs - 1} with it warm")
+    print(
+        "App open, navigation -> ready (preheated kernels): the first with an empty "
+        f"browser cache, then the median of {args.runs - 1} with it warm"
+    )
     for app, times in found.items():
         med = statistics.median(times[1:])
-        print(f"  {app:9s} cold {times[0]:5.2f} s, warm {med:5.2f} s (max {max(times[1:]):.2f});"
-              f" goal <= {goals[app]} s -> {med / goals[app]:.2f} of it; "
-              f"{med / statistics.median(found['classify'][1:]):.2f}x Classify")
+        print(
+            f"  {app:9s} cold {times[0]:5.2f} s, warm {med:5.2f} s (max {max(times[1:]):.2f});"
+            f" goal <= {goals[app]} s -> {med / goals[app]:.2f} of it; "
+            f"{med / statistics.median(found['classify'][1:]):.2f}x Classify"
+        )
     return 0
 
 

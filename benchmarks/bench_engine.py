@@ -30,8 +30,15 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hnb-engine-") as tmp:
         t0 = time.perf_counter()
-        paths = simulate_night(tmp, date=dt.date(2025, 8, 27), instrument=args.instrument,
-                               fields=1, exposures=1, size="full", seed=5)  # fmt: skip
+        paths = simulate_night(
+            tmp,
+            date=dt.date(2025, 8, 27),
+            instrument=args.instrument,
+            fields=1,
+            exposures=1,
+            size="full",
+            seed=5,
+        )
         print(f"simulated {len(paths)} full-size frames in {time.perf_counter() - t0:.1f} s")
         lines = np.concatenate([line_list("cuar.dat"), line_list("fear.dat")])
         for path in paths:
@@ -56,8 +63,10 @@ def main() -> int:
             good[int(truth["bad_column"])] = False
             ratio = np.median((flux / expect)[lit][:, good])
             pull = ((flux - expect) / np.sqrt(var))[lit][:, good]
-            print(f"{path.name} ({header['SPECTID']}, {raw.shape[1]}x{raw.shape[0]}, "
-                  f"{len(types)} fibres, {int((~lit).sum())} broken):")  # fmt: skip
+            print(
+                f"{path.name} ({header['SPECTID']}, {raw.shape[1]}x{raw.shape[0]}, "
+                f"{len(types)} fibres, {int((~lit).sum())} broken):"
+            )
             print(
                 f"  preprocess {t1 - t0:.2f} s, tramlines {t2 - t1:.2f} s, "
                 f"extract {t3 - t2:.2f} s (target: whole frame <= 1.0 s)"

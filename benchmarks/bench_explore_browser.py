@@ -46,8 +46,15 @@ def hector_product(tmp: Path) -> Path:
     tlm = tasks.make_tlm(raw["flat"], out / "flat_tlm.fits")
     arc = tasks.reduce_arc(raw["arc"], tlm, out / "arc_red.fits")
     fflat = tasks.reduce_fflat(raw["flat"], tlm, arc, out / "flat_red.fits")
-    return tasks.reduce_object(raw["object"], tlm, arc, fflat, out / "hector_obj_red.fits",
-                               dark=None, options={"COSRAY_MTHD": "NONE"})  # fmt: skip
+    return tasks.reduce_object(
+        raw["object"],
+        tlm,
+        arc,
+        fflat,
+        out / "hector_obj_red.fits",
+        dark=None,
+        options={"COSRAY_MTHD": "NONE"},
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,31 +75,37 @@ def main() -> int:
         from hectornb.spectra import read
 
         frame = read(product)
-        print(f"product: {product.name}, {frame.n_fibres} fibres x {frame.flux.shape[1]} px, "
-              f"{product.stat().st_size / 1e6:.1f} MB (reduced in "
-              f"{time.perf_counter() - t0:.0f} s)")  # fmt: skip
+        print(
+            f"product: {product.name}, {frame.n_fibres} fibres x {frame.flux.shape[1]} px, "
+            f"{product.stat().st_size / 1e6:.1f} MB (reduced in "
+            f"{time.perf_counter() - t0:.0f} s)"
+        )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "1",
-               "HECTORNB_RUNNER": "external"}  # fmt: skip
-        proc, base = serve_platform(env, port, Path(home) / "serve.log",
-                                    apps=("explore.ipynb",))  # fmt: skip
+        env = {
+            **os.environ,
+            "JUPYTER_TOKEN": "bench",
+            "HECTORNB_POOL_SIZE": "1",
+            "HECTORNB_RUNNER": "external",
+        }
+        proc, base = serve_platform(env, port, Path(home) / "serve.log", apps=("explore.ipynb",))
         try:
             with sync_playwright() as p:
                 browser = launch(p)
                 page = browser.new_page(viewport={"width": 1500, "height": 1000})
                 page.goto(f"{base}/voila/render/explore.ipynb?token=bench")
-                page.wait_for_selector('[data-testid="explore"][data-ready="true"]',
-                                       timeout=60_000)  # fmt: skip
+                page.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)
                 page.set_input_files('[data-testid="upload"]', str(product))
                 key = f"Uploaded:{product.name}"
                 page.wait_for_function(
-                    f"document.querySelector('[data-testid=spectrum]').dataset.product"
-                    f" === '{key}'", timeout=120_000)  # fmt: skip
+                    f"document.querySelector('[data-testid=spectrum]').dataset.product === '{key}'",
+                    timeout=120_000,
+                )
                 example = page.evaluate(
                     "[...document.querySelectorAll('[data-testid=product] option')]"
-                    ".find((o) => o.parentNode.label === 'Examples').value")  # fmt: skip
+                    ".find((o) => o.parentNode.label === 'Examples').value"
+                )
                 page.evaluate("""() => {
                     window.__at = 0;
                     const mark = () => { window.__at = performance.now(); };
@@ -110,13 +123,19 @@ def main() -> int:
                             "([key, before]) => { const d = document.querySelector("
                             "'[data-testid=spectrum]').dataset; return d.product === key &&"
                             " d.count !== before; }",
-                            arg=[choice, before], timeout=60_000)  # fmt: skip
-                    opens.append(page.evaluate(
-                        "Number(document.querySelector('[data-testid=spectrum]')"
-                        ".dataset.drawnAt) - window.__at"))  # fmt: skip
+                            arg=[choice, before],
+                            timeout=60_000,
+                        )
+                    opens.append(
+                        page.evaluate(
+                            "Number(document.querySelector('[data-testid=spectrum]')"
+                            ".dataset.drawnAt) - window.__at"
+                        )
+                    )
                 rng = np.random.default_rng(1)
                 placed = page.eval_on_selector_all(
-                    '[data-testid="field"] g.hnb-fib', "gs => gs.map((g) => g.dataset.fibre)")
+                    '[data-testid="field"] g.hnb-fib', "gs => gs.map((g) => g.dataset.fibre)"
+                )
                 clicks = []
                 shown = page.get_attribute('[data-testid="spectrum"]', "data-fibre")
                 picks = [f for f in rng.choice(placed, size=3 * args.clicks) if f != shown]
@@ -124,26 +143,36 @@ def main() -> int:
                 for fibre in picks[: args.clicks]:
                     # the click event itself (fibres overlap on the plate; hit-testing by
                     # position would sometimes pick a neighbour)
-                    page.dispatch_event(f'[data-testid="field"] g.hnb-fib[data-fibre="{fibre}"]',
-                                        "click")  # fmt: skip
+                    page.dispatch_event(
+                        f'[data-testid="field"] g.hnb-fib[data-fibre="{fibre}"]', "click"
+                    )
                     page.wait_for_function(
                         f"document.querySelector('[data-testid=spectrum]').dataset.fibre"
-                        f" === '{fibre}'", timeout=10_000)  # fmt: skip
-                    clicks.append(page.evaluate(
-                        "Number(document.querySelector('[data-testid=spectrum]')"
-                        ".dataset.drawnAt) - window.__at"))  # fmt: skip
+                        f" === '{fibre}'",
+                        timeout=10_000,
+                    )
+                    clicks.append(
+                        page.evaluate(
+                            "Number(document.querySelector('[data-testid=spectrum]')"
+                            ".dataset.drawnAt) - window.__at"
+                        )
+                    )
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(20)
     open_median = statistics.median(opens)
     p95 = percentile(clicks, 95)
-    print(f"open 819-fibre product -> first spectrum: median {open_median:.0f} ms, max "
-          f"{max(opens):.0f} ms over {len(opens)} (target {OPEN_TARGET_MS:.0f} ms; ratio "
-          f"{open_median / OPEN_TARGET_MS:.2f})")  # fmt: skip
-    print(f"fibre click -> spectrum drawn: median {statistics.median(clicks):.0f} ms, p95 "
-          f"{p95:.0f} ms, max {max(clicks):.0f} ms over {len(clicks)} clicks (target p95 "
-          f"{CLICK_TARGET_MS:.0f} ms; ratio {p95 / CLICK_TARGET_MS:.2f})")  # fmt: skip
+    print(
+        f"open 819-fibre product -> first spectrum: median {open_median:.0f} ms, max "
+        f"{max(opens):.0f} ms over {len(opens)} (target {OPEN_TARGET_MS:.0f} ms; ratio "
+        f"{open_median / OPEN_TARGET_MS:.2f})"
+    )
+    print(
+        f"fibre click -> spectrum drawn: median {statistics.median(clicks):.0f} ms, p95 "
+        f"{p95:.0f} ms, max {max(clicks):.0f} ms over {len(clicks)} clicks (target p95 "
+        f"{CLICK_TARGET_MS:.0f} ms; ratio {p95 / CLICK_TARGET_MS:.2f})"
+    )
     return 0
 
 

@@ -69,10 +69,16 @@ def under_uploads(base: str, clients: int) -> tuple[list[float], float]:
 
     def upload(k: int) -> int:
         # each client signed in as itself would be one user; here each is its own address
-        r = requests.post(base + "/hectornb/tap/sync", timeout=300,
-                          data={"LANG": "ADQL", "UPLOAD": "t,param:f",
-                                "QUERY": "SELECT COUNT(*) AS n FROM TAP_UPLOAD.t"},
-                          files={"f": ("t.csv", table)})  # fmt: skip
+        r = requests.post(
+            base + "/hectornb/tap/sync",
+            timeout=300,
+            data={
+                "LANG": "ADQL",
+                "UPLOAD": "t,param:f",
+                "QUERY": "SELECT COUNT(*) AS n FROM TAP_UPLOAD.t",
+            },
+            files={"f": ("t.csv", table)},
+        )
         return r.status_code
 
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
@@ -106,9 +112,16 @@ def streamed_rss(base: str, pid: int, rows: int) -> tuple[int, int, float]:
     sampler.start()
     t0 = time.perf_counter()
     sent = 0
-    with requests.get(base + "/hectornb/tap/sync", stream=True, timeout=900, params={
-            "LANG": "ADQL", "MAXREC": str(rows),
-            "QUERY": "SELECT a.k, b.k AS k2 FROM bench.side AS a, bench.side AS b"}) as r:
+    with requests.get(
+        base + "/hectornb/tap/sync",
+        stream=True,
+        timeout=900,
+        params={
+            "LANG": "ADQL",
+            "MAXREC": str(rows),
+            "QUERY": "SELECT a.k, b.k AS k2 FROM bench.side AS a, bench.side AS b",
+        },
+    ) as r:
         r.raise_for_status()
         for chunk in r.iter_content(1 << 20):
             sent += len(chunk)
@@ -126,8 +139,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hnb-bench-hostile-") as home:
         os.environ["HECTORNB_HOME"] = home
         os.environ.pop("HECTORNB_DATABASE_URL", None)
-        env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "0",
-               "HECTORNB_RUNNER": "external", "HECTORNB_TAP_SYNC_PER_CLIENT": "8"}  # fmt: skip
+        env = {
+            **os.environ,
+            "JUPYTER_TOKEN": "bench",
+            "HECTORNB_POOL_SIZE": "0",
+            "HECTORNB_RUNNER": "external",
+            "HECTORNB_TAP_SYNC_PER_CLIENT": "8",
+        }
         import socket
 
         with socket.socket() as s:
@@ -138,16 +156,22 @@ def main() -> int:
             idle = idle_latency(base)
             busy, _ = under_uploads(base, args.clients)
             print(f"unrelated API call while {args.clients} clients upload 20 MB tables:")
-            print(f"  idle (reference): p50 {1000 * percentile(idle, 50):6.1f} ms   p99 "
-                  f"{1000 * percentile(idle, 99):6.1f} ms   ({len(idle)} calls)")
-            print(f"  during uploads:   p50 {1000 * percentile(busy, 50):6.1f} ms   p99 "
-                  f"{1000 * percentile(busy, 99):6.1f} ms   ({len(busy)} calls; goal p99 "
-                  f"<= 250 ms; {percentile(busy, 99) / percentile(idle, 99):.1f}x idle)")
+            print(
+                f"  idle (reference): p50 {1000 * percentile(idle, 50):6.1f} ms   p99 "
+                f"{1000 * percentile(idle, 99):6.1f} ms   ({len(idle)} calls)"
+            )
+            print(
+                f"  during uploads:   p50 {1000 * percentile(busy, 50):6.1f} ms   p99 "
+                f"{1000 * percentile(busy, 99):6.1f} ms   ({len(busy)} calls; goal p99 "
+                f"<= 250 ms; {percentile(busy, 99) / percentile(idle, 99):.1f}x idle)"
+            )
             growth, sent, elapsed = streamed_rss(base, proc.pid, args.rows)
-            print(f"a {args.rows:,}-row synchronous result as VOTable: {sent / 1e6:.0f} MB "
-                  f"sent in {elapsed:.1f} s; server RSS peak {growth / 2**20:.0f} MB over "
-                  f"idle (goal <= 300 MB; {growth / max(sent, 1):.2f} bytes of memory per "
-                  "byte sent)")
+            print(
+                f"a {args.rows:,}-row synchronous result as VOTable: {sent / 1e6:.0f} MB "
+                f"sent in {elapsed:.1f} s; server RSS peak {growth / 2**20:.0f} MB over "
+                f"idle (goal <= 300 MB; {growth / max(sent, 1):.2f} bytes of memory per "
+                "byte sent)"
+            )
         finally:
             proc.terminate()
             proc.wait(30)

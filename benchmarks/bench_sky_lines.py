@@ -69,8 +69,14 @@ def main() -> int:
     sims = []
     with tempfile.TemporaryDirectory() as tmp:
         for instrument, arm in (("2df", 1), ("2df", 2), ("hector", 2)):
-            paths = simulate_calibrations(Path(tmp) / f"{instrument}{arm}", instrument, arm,
-                                          size="full", seed=4, with_object=True)  # fmt: skip
+            paths = simulate_calibrations(
+                Path(tmp) / f"{instrument}{arm}",
+                instrument,
+                arm,
+                size="full",
+                seed=4,
+                with_object=True,
+            )
             cal = calibrate_arm(paths["flat"], paths["arc"])
             obj = reduce_object(cal, paths["object"], dark=raw_image(paths["dark"]))
             step = float(obj.grid[1] - obj.grid[0])
@@ -85,8 +91,10 @@ def main() -> int:
         sky = frame.sky if frame.sky.ndim == 1 else frame.sky[0]
         reals.append(report(name, offsets(wave, sky, 5.4)))
     sim, real = np.nanmax(sims), np.nanmax(reals)
-    print(f"worst simulated RMS {sim:.3f} Å (goal 0.1 -> {sim / 0.1:.2f} of it); worst real "
-          f"2dfdr RMS {real:.3f} Å; ratio {sim / real:.2f}")
+    print(
+        f"worst simulated RMS {sim:.3f} Å (goal 0.1 -> {sim / 0.1:.2f} of it); worst real "
+        f"2dfdr RMS {real:.3f} Å; ratio {sim / real:.2f}"
+    )
     return 0
 
 

@@ -55,9 +55,11 @@ def main() -> int:
         out = spectra_pdf(red, tmp / "all.pdf")
         seconds = time.perf_counter() - t0
         reference = plain(red, tmp / "plain.pdf", 80) * n / 80
-        print(f"{n} fibres: {seconds:.1f} s, {out.stat().st_size / 1e6:.1f} MB "
-              f"(target <= 20 s); matplotlib's plain way ~{reference:.1f} s "
-              f"(ratio {reference / seconds:.1f}x)")  # fmt: skip
+        print(
+            f"{n} fibres: {seconds:.1f} s, {out.stat().st_size / 1e6:.1f} MB "
+            f"(target <= 20 s); matplotlib's plain way ~{reference:.1f} s "
+            f"(ratio {reference / seconds:.1f}x)"
+        )
     return 0
 
 

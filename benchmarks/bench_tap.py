@@ -59,8 +59,10 @@ def make_table(name: str, rows: int) -> float:
             TapColumn("dec", "double", unit="deg", ucd="pos.eq.dec;meta.main", indexed=True),
             TapColumn("mag", "float", unit="mag", ucd="phot.mag"),
         ]
-        write_table(conn, TapTable(f"bench.{name}", "bench", "bench", name, cols,
-                                   f"{rows} random positions"))  # fmt: skip
+        write_table(
+            conn,
+            TapTable(f"bench.{name}", "bench", "bench", name, cols, f"{rows} random positions"),
+        )
     return time.perf_counter() - t0
 
 
@@ -85,11 +87,13 @@ def upload_votable(n: int, rng) -> bytes:
     from hectornb.db import connect
 
     with connect() as conn:  # half near real rows (within 1"), half anywhere
-        near = conn.execute("SELECT ra, dec FROM bench.million ORDER BY random() LIMIT %s",
-                            (n // 2,)).fetchall()  # fmt: skip
+        near = conn.execute(
+            "SELECT ra, dec FROM bench.million ORDER BY random() LIMIT %s", (n // 2,)
+        ).fetchall()
     ra = np.concatenate([[r["ra"] for r in near], rng.uniform(0, 360, n - len(near))])
-    dec = np.concatenate([[r["dec"] for r in near],
-                          np.degrees(np.arcsin(rng.uniform(-1, 1, n - len(near))))])  # fmt: skip
+    dec = np.concatenate(
+        [[r["dec"] for r in near], np.degrees(np.arcsin(rng.uniform(-1, 1, n - len(near))))]
+    )
     ra = (ra + rng.normal(0, 0.5 / 3600, n)) % 360
     dec = np.clip(dec + rng.normal(0, 0.5 / 3600, n), -90, 90)
     out = io.BytesIO()
@@ -118,12 +122,15 @@ def main() -> int:
             catalog = TapService().catalog(None)
 
             def cone(ra: float, dec: float) -> str:
-                return ("SELECT id, ra, dec, mag FROM bench.big WHERE 1 = CONTAINS("
-                        f"POINT(ra, dec), CIRCLE({ra!r}, {dec!r}, 1.0 / 60))")  # fmt: skip
+                return (
+                    "SELECT id, ra, dec, mag FROM bench.big WHERE 1 = CONTAINS("
+                    f"POINT(ra, dec), CIRCLE({ra!r}, {dec!r}, 1.0 / 60))"
+                )
 
-            centres = [(float(rng.uniform(0, 360)),
-                        float(np.degrees(np.arcsin(rng.uniform(-1, 1)))))
-                       for _ in range(args.cones)]  # fmt: skip
+            centres = [
+                (float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-1, 1)))))
+                for _ in range(args.cones)
+            ]
             for ra, dec in centres[:20]:  # warm caches
                 sync(session, url, cone(ra, dec))
             http_ms, sql_ms, found = [], [], 0
@@ -136,28 +143,42 @@ def main() -> int:
                 sql_ms.append(direct(translate(q, catalog, 20000).sql))
             p50, p99 = statistics.median(http_ms), float(np.percentile(http_ms, 99))
             floor50, floor99 = statistics.median(sql_ms), float(np.percentile(sql_ms, 99))
-            print(f"cone 1' on {args.rows} rows, {len(centres)} centres ({found / len(centres):.1f}"
-                  f" rows each): p50 {p50:.1f} ms, p99 {p99:.1f} ms (targets 20 / 100 ms; ratios "
-                  f"{p50 / 20:.2f} / {p99 / 100:.2f}); the SQL alone p50 {floor50:.1f} ms, "
-                  f"p99 {floor99:.1f} ms")  # fmt: skip
+            print(
+                f"cone 1' on {args.rows} rows, {len(centres)} centres ({found / len(centres):.1f}"
+                f" rows each): p50 {p50:.1f} ms, p99 {p99:.1f} ms (targets 20 / 100 ms; ratios "
+                f"{p50 / 20:.2f} / {p99 / 100:.2f}); the SQL alone p50 {floor50:.1f} ms, "
+                f"p99 {floor99:.1f} ms"
+            )
 
             upload = upload_votable(args.upload, rng)
-            xmatch = ("SELECT u.uid, m.id, DISTANCE(POINT(u.ra, u.dec), POINT(m.ra, m.dec)) AS d "
-                      "FROM TAP_UPLOAD.up AS u JOIN bench.million AS m ON 1 = CONTAINS("
-                      "POINT(m.ra, m.dec), CIRCLE(u.ra, u.dec, 2.0 / 3600))")  # fmt: skip
+            xmatch = (
+                "SELECT u.uid, m.id, DISTANCE(POINT(u.ra, u.dec), POINT(m.ra, m.dec)) AS d "
+                "FROM TAP_UPLOAD.up AS u JOIN bench.million AS m ON 1 = CONTAINS("
+                "POINT(m.ra, m.dec), CIRCLE(u.ra, u.dec, 2.0 / 3600))"
+            )
             times = []
             for _ in range(3):
                 t = time.perf_counter()
-                r = session.post(url + "/sync", data={"LANG": "ADQL", "QUERY": xmatch,
-                                 "UPLOAD": "up,param:up", "MAXREC": "100000"},
-                                 files={"up": ("up.vot", upload)}, timeout=300)  # fmt: skip
+                r = session.post(
+                    url + "/sync",
+                    data={
+                        "LANG": "ADQL",
+                        "QUERY": xmatch,
+                        "UPLOAD": "up,param:up",
+                        "MAXREC": "100000",
+                    },
+                    files={"up": ("up.vot", upload)},
+                    timeout=300,
+                )
                 times.append(time.perf_counter() - t)
                 r.raise_for_status()
             matched = r.content.count(b"<TR>")
             best = min(times)
-            print(f"cross-match {args.upload} uploaded positions against 1,000,000 rows within "
-                  f"2\": {matched} pairs, best of 3 {best:.2f} s, worst {max(times):.2f} s "
-                  f"(target 3 s; ratio {best / 3:.2f})")  # fmt: skip
+            print(
+                f"cross-match {args.upload} uploaded positions against 1,000,000 rows within "
+                f'2": {matched} pairs, best of 3 {best:.2f} s, worst {max(times):.2f} s '
+                f"(target 3 s; ratio {best / 3:.2f})"
+            )
 
             top1 = "SELECT TOP 1 * FROM bench.million"
             for _ in range(20):
@@ -169,9 +190,11 @@ def main() -> int:
                 rt.append((time.perf_counter() - t) * 1000)
             sql_top = [direct(translate(top1, catalog, 20000).sql) for _ in range(200)]
             p50 = statistics.median(rt)
-            print(f"SELECT TOP 1 round trip: p50 {p50:.1f} ms, p95 {np.percentile(rt, 95):.1f} ms "
-                  f"(target 15 ms; ratio {p50 / 15:.2f}); the SQL alone p50 "
-                  f"{statistics.median(sql_top):.2f} ms")  # fmt: skip
+            print(
+                f"SELECT TOP 1 round trip: p50 {p50:.1f} ms, p95 {np.percentile(rt, 95):.1f} ms "
+                f"(target 15 ms; ratio {p50 / 15:.2f}); the SQL alone p50 "
+                f"{statistics.median(sql_top):.2f} ms"
+            )
     return 0
 
 

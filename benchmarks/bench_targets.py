@@ -79,13 +79,18 @@ def bench_import(rows: int) -> str:
         runs = []
         for _ in range(5):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "hectornb.cli", "targets", "validate",
-                            str(path)], check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "hectornb.cli", "targets", "validate", str(path)],
+                check=True,
+                capture_output=True,
+            )
             runs.append(time.perf_counter() - start)
     whole = statistics.median(runs)
-    print(f"  hectornb targets validate ({len(data) / 1e6:.1f} MB, whole command, median of 5): "
-          f"{whole:.2f} s -> {astropy_s / whole:.1f}x astropy's parse alone (target >= 10x); "
-          f"the parse itself {t1 - t0:.2f} s (target <= 0.3 s)")
+    print(
+        f"  hectornb targets validate ({len(data) / 1e6:.1f} MB, whole command, median of 5): "
+        f"{whole:.2f} s -> {astropy_s / whole:.1f}x astropy's parse alone (target >= 10x); "
+        f"the parse itself {t1 - t0:.2f} s (target <= 0.3 s)"
+    )
     return name
 
 

@@ -43,8 +43,12 @@ def _error(response: requests.Response) -> Exception:
     except ValueError:
         body, message = {}, response.text.strip()[:300] or response.reason
     status = response.status_code
-    kind = {404: errors.NotFound, 401: errors.Forbidden, 403: errors.Forbidden,
-            409: errors.Conflict}.get(status)  # fmt: skip
+    kind = {
+        404: errors.NotFound,
+        401: errors.Forbidden,
+        403: errors.Forbidden,
+        409: errors.Conflict,
+    }.get(status)
     if kind is None:
         kind = ServiceUnavailable if status >= 500 else errors.Invalid
     exc = kind(f"{message} (HTTP {status})")
@@ -68,16 +72,15 @@ class ServiceClient:
         Seconds to wait for an answer to one request.
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None,
-                 timeout: float = 60.0) -> None:  # fmt: skip
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 60.0
+    ) -> None:
         url = url or get_settings().service_url
         if not url:
             raise errors.Invalid(
                 "no hectornb service to talk to: give its URL, or set HECTORNB_SERVICE_URL"
             )
-        token = token or os.environ.get("HECTORNB_TOKEN") or os.environ.get(
-            "JUPYTERHUB_API_TOKEN"
-        )
+        token = token or os.environ.get("HECTORNB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
         if not token:
             raise errors.Forbidden(
                 "no token: give one, or set HECTORNB_TOKEN (JupyterHub sets "
@@ -131,25 +134,33 @@ class ServiceClient:
     def lists(self) -> list[dict]:
         return self.get("targets/lists")["lists"]
 
-    def import_list(self, text: str | bytes, filename: str, name: str | None = None,
-                    overwrite: bool = False) -> dict:  # fmt: skip
+    def import_list(
+        self, text: str | bytes, filename: str, name: str | None = None, overwrite: bool = False
+    ) -> dict:
         """Send a target file (its text) for the service to validate and store."""
         data = text.encode("utf-8") if isinstance(text, str) else text
         response = self.request(
-            "POST", "targets/lists", data=data,
-            params=_drop_none({"filename": filename, "name": name,
-                               "overwrite": "true" if overwrite else None}),
-        )  # fmt: skip
+            "POST",
+            "targets/lists",
+            data=data,
+            params=_drop_none(
+                {"filename": filename, "name": name, "overwrite": "true" if overwrite else None}
+            ),
+        )
         return response.json()
 
-    def import_file(self, path: str | Path, name: str | None = None,
-                    overwrite: bool = False) -> dict:  # fmt: skip
+    def import_file(
+        self, path: str | Path, name: str | None = None, overwrite: bool = False
+    ) -> dict:
         path = Path(path)
         return self.import_list(path.read_bytes(), path.name, name, overwrite)
 
     def export_csv(self, name: str, per_user: bool = False) -> str:
-        response = self.request("GET", f"targets/lists/{_seg(name)}/export.csv",
-                                params={"per_user": "true" if per_user else "false"})  # fmt: skip
+        response = self.request(
+            "GET",
+            f"targets/lists/{_seg(name)}/export.csv",
+            params={"per_user": "true" if per_user else "false"},
+        )
         return response.content.decode("utf-8")
 
     # ---- reductions (the Reduce app) -------------------------------------------------------
@@ -158,12 +169,22 @@ class ServiceClient:
         """The caller's reduction requests of the last ``days`` days, newest first."""
         return self.get("reduce/jobs", days=days)["jobs"]
 
-    def reduce(self, frames: list[str] | None = None, night_from: str | None = None,
-               night_to: str | None = None, options: dict | None = None,
-               engine: str = "builtin") -> dict:  # fmt: skip
+    def reduce(
+        self,
+        frames: list[str] | None = None,
+        night_from: str | None = None,
+        night_to: str | None = None,
+        options: dict | None = None,
+        engine: str = "builtin",
+    ) -> dict:
         """Submit a reduction request (frames by name, or the nights YYMMDD to YYMMDD)."""
-        body = {"frames": frames, "night_from": night_from, "night_to": night_to,
-                "options": options or {}, "engine": engine}  # fmt: skip
+        body = {
+            "frames": frames,
+            "night_from": night_from,
+            "night_to": night_to,
+            "options": options or {},
+            "engine": engine,
+        }
         return self.post("reduce/jobs", _drop_none(body))
 
     def reduce_job(self, job_id: str) -> dict:
@@ -173,8 +194,9 @@ class ServiceClient:
     def download(self, job_id: str, dest: str | Path, what: str = "reduced") -> Path:
         """A finished request's products (``what``: reduced, all, logs...) as a zip file."""
         dest = Path(dest)
-        response = self.request("GET", f"reduce/jobs/{_seg(job_id)}/download",
-                                params={"what": what}, stream=True)  # fmt: skip
+        response = self.request(
+            "GET", f"reduce/jobs/{_seg(job_id)}/download", params={"what": what}, stream=True
+        )
         with response, open(dest, "wb") as out:
             for chunk in response.iter_content(1 << 20):
                 out.write(chunk)
@@ -200,7 +222,8 @@ class ServiceBacked:
         me = self.client.user
         if user != me:
             raise errors.Forbidden(
-                f"the hectornb service knows you as {me}; you cannot act as {user}")
+                f"the hectornb service knows you as {me}; you cannot act as {user}"
+            )
 
 
 def _seg(value: str) -> str:

@@ -35,8 +35,15 @@ def _default_home() -> Path:
     return Path.home() / ".hectornb"
 
 
-def _setting(default, doc: str, *, env: str | None = None, shown: str | None = None,
-             unset: str | None = None, minimum: float | None = None):  # fmt: skip
+def _setting(
+    default,
+    doc: str,
+    *,
+    env: str | None = None,
+    shown: str | None = None,
+    unset: str | None = None,
+    minimum: float | None = None,
+):
     """A setting, declared once: its ``default``; ``doc``, what it does in a line (the
     README's table and ``help(Settings)`` are made from it); ``env``, its variable's name
     after ``HECTORNB_`` when not the field's name in capitals; ``shown``, how the README
@@ -54,115 +61,172 @@ class Settings:
     """Effective settings of the platform, each from its ``HECTORNB_*`` variable (an empty
     one counts as unset). The attributes are listed below, made from their declarations."""
 
-    home: Path = _setting(None, "data directory: embedded database, demo files",
-                          shown="`~/.hectornb`")
+    home: Path = _setting(
+        None, "data directory: embedded database, demo files", shown="`~/.hectornb`"
+    )
     database_url: str | None = _setting(
-        None, "a PostgreSQL URL for a shared database", unset="embedded server")
+        None, "a PostgreSQL URL for a shared database", unset="embedded server"
+    )
     targets_url: str | None = _setting(
-        None, "`mongodb://host/db` keeps target lists in MongoDB", unset="the main database")
+        None, "`mongodb://host/db` keeps target lists in MongoDB", unset="the main database"
+    )
     port: int = _setting(8866, "port of `hectornb serve`")
-    pool_size: int = _setting(1, "preheated Voilà kernels per app (more: a quick reload never "
-                              "waits for a kernel; each takes ~300 MB)", minimum=0)
+    pool_size: int = _setting(
+        1,
+        "preheated Voilà kernels per app (more: a quick reload never "
+        "waits for a kernel; each takes ~300 MB)",
+        minimum=0,
+    )
     notebooks: Path | None = _setting(
-        None, "a folder of one's own app notebooks for `hectornb serve` (only the operator "
-        "chooses it)", unset="the package's")
+        None,
+        "a folder of one's own app notebooks for `hectornb serve` (only the operator chooses it)",
+        unset="the package's",
+    )
     catalogues: tuple[str, ...] = _setting(
-        ("gaia", "openngc"), "finder-chart catalogues: `gaia`, `openngc`, `hipparcos` (offline, "
+        ("gaia", "openngc"),
+        "finder-chart catalogues: `gaia`, `openngc`, `hipparcos` (offline, "
         "shipped), files with ra/dec columns, or TAP tables (`tap:SCHEMA.TABLE`, "
-        "`tap:URL#SCHEMA.TABLE`)")
+        "`tap:URL#SCHEMA.TABLE`)",
+    )
     catalogue_mag_limit: float | None = _setting(
-        None, "drop catalogue sources fainter than this (mag)", unset="none")
+        None, "drop catalogue sources fainter than this (mag)", unset="none"
+    )
     catalogue_radius_arcsec: float = _setting(
-        60.0, "catalogue cut around each target (arcsec)", env="CATALOGUE_RADIUS")
+        60.0, "catalogue cut around each target (arcsec)", env="CATALOGUE_RADIUS"
+    )
     cutouts: Path | None = _setting(
-        None, "folder of `<target>.png/.jpg` sky images for the cards, each centred on its "
-        "target", unset="none")
+        None,
+        "folder of `<target>.png/.jpg` sky images for the cards, each centred on its target",
+        unset="none",
+    )
     statement_timeout_ms: int = _setting(
-        10_000, "limit on any one SQL statement of a user's action (503 beyond it, nothing "
-        "stored)")
-    token_days: int = _setting(365, "days an `hnb_` API token works after it was made",
-                               minimum=1)
+        10_000, "limit on any one SQL statement of a user's action (503 beyond it, nothing stored)"
+    )
+    token_days: int = _setting(365, "days an `hnb_` API token works after it was made", minimum=1)
     imports_at_once: int = _setting(
-        2, "target files the server reads at once (~1 GB of memory for a 64 MiB file); one "
-        "more: 429", minimum=1)
+        2,
+        "target files the server reads at once (~1 GB of memory for a 64 MiB file); one more: 429",
+        minimum=1,
+    )
     import_timeout: float = _setting(
-        600.0, "seconds the database may take to store one imported target list (bulk loads "
-        "are exempt from the per-statement limit)")
+        600.0,
+        "seconds the database may take to store one imported target list (bulk loads "
+        "are exempt from the per-statement limit)",
+    )
     database_wait: float = _setting(
-        10.0, "seconds a request waits for a free database connection before a 503 \"busy\" "
-        "(none while the database is down: 503 at once, and the embedded server is restarted)")
-    max_upload_bytes: int = _setting(64 * 1024 * 1024, "largest target file accepted",
-                                     shown="64 MiB")
+        10.0,
+        'seconds a request waits for a free database connection before a 503 "busy" '
+        "(none while the database is down: 503 at once, and the embedded server is restarted)",
+    )
+    max_upload_bytes: int = _setting(
+        64 * 1024 * 1024, "largest target file accepted", shown="64 MiB"
+    )
     dask_scheduler: str | None = _setting(
-        None, "Dask scheduler that runs reductions (`tcp://host:8786`); its workers must see "
-        "the raw and output folders at the same paths", unset="a local cluster per run")
-    tdfdr_image: str = _setting("2dfdr:latest", "container image of the `2dfdr-docker` engine",
-                                env="2DFDR_IMAGE")
-    reduce_workers: int = _setting(
-        2, "worker processes of the Reduce service's local Dask cluster")
+        None,
+        "Dask scheduler that runs reductions (`tcp://host:8786`); its workers must see "
+        "the raw and output folders at the same paths",
+        unset="a local cluster per run",
+    )
+    tdfdr_image: str = _setting(
+        "2dfdr:latest", "container image of the `2dfdr-docker` engine", env="2DFDR_IMAGE"
+    )
+    reduce_workers: int = _setting(2, "worker processes of the Reduce service's local Dask cluster")
     runner: str = _setting(
-        "embedded", "`external`: `hectornb reduce runner` services run the requests")
+        "embedded", "`external`: `hectornb reduce runner` services run the requests"
+    )
     job_lease: float = _setting(
-        60.0, "seconds before another runner takes over a silent runner's reduction requests "
-        "and asynchronous TAP jobs")
-    smtp_host: str | None = _setting(None, "mail server for request notifications",
-                                     unset="no e-mail")
+        60.0,
+        "seconds before another runner takes over a silent runner's reduction requests "
+        "and asynchronous TAP jobs",
+    )
+    smtp_host: str | None = _setting(
+        None, "mail server for request notifications", unset="no e-mail"
+    )
     smtp_port: int = _setting(25, "its port")
     smtp_user: str | None = _setting(None, "its user name", unset="none")
     smtp_password: str | None = _setting(None, "its password", unset="none")
     smtp_from: str = _setting("hectornb@localhost", "the notifications' sender")
     smtp_starttls: bool = _setting(False, "whether to speak STARTTLS to it")
-    public_url: str = _setting("http://localhost:8866",
-                               "the platform's address, for links in e-mails")
+    public_url: str = _setting(
+        "http://localhost:8866", "the platform's address, for links in e-mails"
+    )
     sky_survey: str = _setting(
-        "auto", "HiPS behind the Aladin Lite views: `auto` is DSS2 colour when CDS answers, "
-        "else a blank one served offline; `offline`, a CDS ID or a URL")
+        "auto",
+        "HiPS behind the Aladin Lite views: `auto` is DSS2 colour when CDS answers, "
+        "else a blank one served offline; `offline`, a CDS ID or a URL",
+    )
     tap_maxrec: int = _setting(20_000, "TAP rows returned when a query gives no MAXREC")
     tap_hard_maxrec: int = _setting(2_000_000, "the most TAP rows a query may ask for")
     tap_sync_timeout: int = _setting(60, "seconds a synchronous TAP query may run")
     tap_async_timeout: int = _setting(3600, "seconds an asynchronous TAP job may run")
     tap_upload_limit: int = _setting(
-        20 * 1024 * 1024, "bytes of the tables uploaded with one TAP query, as sent",
-        shown="20 MiB")
+        20 * 1024 * 1024, "bytes of the tables uploaded with one TAP query, as sent", shown="20 MiB"
+    )
     tap_upload_unpacked_limit: int = _setting(
-        100 * 1024 * 1024, "bytes of one uploaded table once gzip/bzip2/xz is undone",
-        shown="100 MiB")
+        100 * 1024 * 1024,
+        "bytes of one uploaded table once gzip/bzip2/xz is undone",
+        shown="100 MiB",
+    )
     tap_upload_columns: int = _setting(500, "columns of one uploaded table")
     tap_upload_rows: int = _setting(1_000_000, "rows of one uploaded table")
     tap_upload_seconds: float = _setting(
-        60.0, "seconds to fetch and read one upload (in a child process, killed beyond them)")
-    tap_upload_memory: int = _setting(1024**3, "bytes of memory reading one upload may take",
-                                      shown="1 GiB")
+        60.0, "seconds to fetch and read one upload (in a child process, killed beyond them)"
+    )
+    tap_upload_memory: int = _setting(
+        1024**3, "bytes of memory reading one upload may take", shown="1 GiB"
+    )
     tap_upload_hosts: tuple[str, ...] = _setting(
-        (), "hosts and networks (`archive.example.org,10.2.0.0/16`) uploads by URL may come "
-        "from (never loopback or private ones unless listed)", unset="(any public address)")
+        (),
+        "hosts and networks (`archive.example.org,10.2.0.0/16`) uploads by URL may come "
+        "from (never loopback or private ones unless listed)",
+        unset="(any public address)",
+    )
     tap_sync_concurrency: int = _setting(
-        4, "synchronous TAP queries run at once, on TAP's own threads", minimum=1)
+        4, "synchronous TAP queries run at once, on TAP's own threads", minimum=1
+    )
     tap_sync_per_client: int = _setting(
-        2, "synchronous TAP queries one user (or address) may have under way; more: 429",
-        minimum=1)
+        2, "synchronous TAP queries one user (or address) may have under way; more: 429", minimum=1
+    )
     tap_sync_bytes: int = _setting(
-        1024**3, "bytes of one synchronous TAP answer: the rows stop there, marked OVERFLOW "
-        "(async jobs: no cut)", shown="1 GiB")
+        1024**3,
+        "bytes of one synchronous TAP answer: the rows stop there, marked OVERFLOW "
+        "(async jobs: no cut)",
+        shown="1 GiB",
+    )
     tap_max_running: int = _setting(
-        2, "TAP jobs one user (or anonymous address) may have executing (more wait queued)")
+        2, "TAP jobs one user (or anonymous address) may have executing (more wait queued)"
+    )
     tap_max_jobs: int = _setting(
-        100, "TAP jobs one user (or anonymous address) may have pending, queued or executing; "
-        "more: 429", minimum=1)
+        100,
+        "TAP jobs one user (or anonymous address) may have pending, queued or executing; more: 429",
+        minimum=1,
+    )
     tap_anonymous: bool = _setting(
-        True, "anonymous reads of the public TAP tables (never in a Hub user's own server)")
+        True, "anonymous reads of the public TAP tables (never in a Hub user's own server)"
+    )
     app_kernels_per_user: int = _setting(
-        8, "open apps (Voilà kernels, ~300 MB each) one person may have in the data centre's "
-        "service; their abandoned ones are stopped to make room, beyond that 429", minimum=1)
+        8,
+        "open apps (Voilà kernels, ~300 MB each) one person may have in the data centre's "
+        "service; their abandoned ones are stopped to make room, beyond that 429",
+        minimum=1,
+    )
     app_kernels: int = _setting(
-        100, "open apps everyone together may have in the data centre's service; beyond "
-        "that 503", minimum=1)
+        100,
+        "open apps everyone together may have in the data centre's service; beyond that 503",
+        minimum=1,
+    )
     page_kernel_grace: int = _setting(
-        45, "seconds an app's kernel is kept, idle, once its page is closed or reloaded; then "
-        "it is stopped (open pages keep theirs)", minimum=10)
+        45,
+        "seconds an app's kernel is kept, idle, once its page is closed or reloaded; then "
+        "it is stopped (open pages keep theirs)",
+        minimum=10,
+    )
     service_url: str | None = _setting(
-        None, "in users' servers at a data centre: the hectornb service they are clients of "
-        "(they then hold no secret)", unset="none")
+        None,
+        "in users' servers at a data centre: the hectornb service they are clients of "
+        "(they then hold no secret)",
+        unset="none",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -188,8 +252,11 @@ class Settings:
                 shown = f"({f.metadata['unset'] or 'none'})"
                 if f.name == "database_url":
                     embedded = f"(embedded PostgreSQL under {self.home / 'postgres'})"
-                    shown = (f"(none: a client of the service at {self.service_url})"
-                             if self.service_url else embedded)  # fmt: skip
+                    shown = (
+                        f"(none: a client of the service at {self.service_url})"
+                        if self.service_url
+                        else embedded
+                    )
             elif "password" in f.name:
                 shown = "***"
             else:

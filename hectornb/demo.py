@@ -86,10 +86,13 @@ def load_demo_catalogues() -> str:
     have = {t.name for t in TapService().tables()}
     missing = tuple(n for n in DEMO if n not in have)
     if "demo.simulated_fields" not in have:
-        ingest_table(simulated_fields_table(get_settings().home / "demo" / "raw"),
-                     "demo.simulated_fields", by="hectornb",
-                     description="Input catalogue of the demo night's simulated fields",
-                     schema_description="The demo's simulated data.")  # fmt: skip
+        ingest_table(
+            simulated_fields_table(get_settings().home / "demo" / "raw"),
+            "demo.simulated_fields",
+            by="hectornb",
+            description="Input catalogue of the demo night's simulated fields",
+            schema_description="The demo's simulated data.",
+        )
         missing += ("demo.simulated_fields",)
     if not missing:
         return "TAP catalogues: already published"
@@ -97,8 +100,9 @@ def load_demo_catalogues() -> str:
     return "TAP catalogues: " + ", ".join(missing) + " published"
 
 
-def index_simulated_night(raw: Path, members: tuple[str, ...], settings=None,
-                          **simulate) -> pd.DataFrame:  # fmt: skip
+def index_simulated_night(
+    raw: Path, members: tuple[str, ...], settings=None, **simulate
+) -> pd.DataFrame:
     """Simulate a night under ``raw`` (unless one is there), index it into the archive and
     make ``members`` members of its programmes; returns the index. ``simulate`` goes to
     `hectornb.simulate.simulate_night` (date, size, seed, fields, exposures, …)."""
@@ -135,26 +139,54 @@ def load_demo_log(owner: str) -> str:
     store.set_observer(owner)
     if store.list("runs", {"run_id": ["DEMO-2025-10"]})["total"]:
         return "observing log: already loaded"
-    store.create("runs", {"run_id": "DEMO-2025-10", "start_date": "2025-09-30",
-                          "end_date": "2025-10-02", "observers": [owner],
-                          "instrument": "2dF/AAOmega", "setup": "580V + 385R"}, owner)  # fmt: skip
-    objects = visible_frames(owner, {"night_from": "251001", "night_to": "251001",
-                                     "ndfclass": "MFOBJECT", "arm": "blue"})  # fmt: skip
+    store.create(
+        "runs",
+        {
+            "run_id": "DEMO-2025-10",
+            "start_date": "2025-09-30",
+            "end_date": "2025-10-02",
+            "observers": [owner],
+            "instrument": "2dF/AAOmega",
+            "setup": "580V + 385R",
+        },
+        owner,
+    )
+    objects = visible_frames(
+        owner, {"night_from": "251001", "night_to": "251001", "ndfclass": "MFOBJECT", "arm": "blue"}
+    )
     tiles = {}  # a tile per field the night observed, where the telescope pointed
     for f in objects:
-        tiles.setdefault(f["object"], {
-            "tile_id": f"T-DEMO{len(tiles) + 1}-{f['meanra']:.2f}-{f['meandec']:.2f}-2025-10-01",
-            "ra": f["meanra"], "dec": f["meandec"], "date": "2025-10-01",
-            "label": f["object"], "plate_id": str(f["plate"])})  # fmt: skip
+        tiles.setdefault(
+            f["object"],
+            {
+                "tile_id": (
+                    f"T-DEMO{len(tiles) + 1}-{f['meanra']:.2f}-{f['meandec']:.2f}-2025-10-01"
+                ),
+                "ra": f["meanra"],
+                "dec": f["meandec"],
+                "date": "2025-10-01",
+                "label": f["object"],
+                "plate_id": str(f["plate"]),
+            },
+        )
     if tiles:
         store.create_many("tiles", list(tiles.values()), owner)
-    entries = [{"night": "2025-10-01", "run_id": "DEMO-2025-10", "frames": [f["file"]],
-                "time": Time(f["utmjd"], format="mjd").to_datetime(dt.UTC).isoformat(),
-                "tile_id": tiles[f["object"]]["tile_id"], "exposure": f["exposed"],
-                "seeing": round(1.1 + 0.1 * k, 2), "qc": "pass", "transparency": "clear",
-                "comment": f"{f['object']}: exposure {k + 1}", "tags": ["demo"]}
-               for k, f in enumerate(objects)]  # fmt: skip
+    entries = [
+        {
+            "night": "2025-10-01",
+            "run_id": "DEMO-2025-10",
+            "frames": [f["file"]],
+            "time": Time(f["utmjd"], format="mjd").to_datetime(dt.UTC).isoformat(),
+            "tile_id": tiles[f["object"]]["tile_id"],
+            "exposure": f["exposed"],
+            "seeing": round(1.1 + 0.1 * k, 2),
+            "qc": "pass",
+            "transparency": "clear",
+            "comment": f"{f['object']}: exposure {k + 1}",
+            "tags": ["demo"],
+        }
+        for k, f in enumerate(objects)
+    ]
     if entries:
         store.create_many("logs", entries, owner)
-    return (f"observing log: a run, {len(tiles)} tiles and {len(entries)} entries for the "
-            "demo night")
+    return f"observing log: a run, {len(tiles)} tiles and {len(entries)} entries for the demo night"

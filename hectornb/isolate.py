@@ -66,8 +66,9 @@ def _child(conn, fn, args, memory: int | None) -> None:
         conn.close()
 
 
-def run_isolated(fn, *args, seconds: float, memory: int | None = None,
-                 preload: tuple[str, ...] = ()):  # fmt: skip
+def run_isolated(
+    fn, *args, seconds: float, memory: int | None = None, preload: tuple[str, ...] = ()
+):
     """``fn(*args)`` in a child process; its return value, or the exception it raised.
 
     Parameters

@@ -37,8 +37,7 @@ def create(user: str, name: str, settings: Settings | None = None) -> dict:
             " RETURNING id, name, created",
             (token_id, user, name, _hash(token)),
         ).fetchone()
-    return {"id": str(row["id"]), "name": row["name"], "created": row["created"],
-            "token": token}  # fmt: skip
+    return {"id": str(row["id"]), "name": row["name"], "created": row["created"], "token": token}
 
 
 def list_tokens(user: str, settings: Settings | None = None) -> list[dict]:
@@ -58,14 +57,14 @@ def revoke(user: str, token_id: str, settings: Settings | None = None) -> None:
     except ValueError:
         raise NotFound(f"no token {token_id!r}") from None
     with engine.connect(settings) as conn:
-        row = conn.execute("SELECT username FROM api_token WHERE id = %s",
-                           (token_id,)).fetchone()  # fmt: skip
+        row = conn.execute("SELECT username FROM api_token WHERE id = %s", (token_id,)).fetchone()
         if row is None:
             raise NotFound(f"no token {token_id}")
         if row["username"] != user:
             raise Forbidden(f"token {token_id} belongs to another user")
-        conn.execute("UPDATE api_token SET revoked = coalesce(revoked, now()) WHERE id = %s",
-                     (token_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE api_token SET revoked = coalesce(revoked, now()) WHERE id = %s", (token_id,)
+        )
 
 
 def user_of(token: str, settings: Settings | None = None) -> str | None:

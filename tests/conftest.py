@@ -87,9 +87,13 @@ def platform(database_url, hectornb_home, tmp_path_factory):
     # the key to the page-request socket, which the server would make itself: known here
     # so a test can act as one of its kernels
     key = uuid.uuid4().hex
-    env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "2",
-           "HECTORNB_PAGE_KERNEL_GRACE": "15",  # closed pages give kernels back soon
-           "HECTORNB_PAGE_REQUEST_KEY": key}  # fmt: skip
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,
+        "HECTORNB_POOL_SIZE": "2",
+        "HECTORNB_PAGE_KERNEL_GRACE": "15",  # closed pages give kernels back soon
+        "HECTORNB_PAGE_REQUEST_KEY": key,
+    }
     proc, base = serve_platform(env, _free_port(), log, apps=("classify.ipynb", "explore.ipynb"))
     yield {"base": base, "token": token, "log": log, "page_request_key": key}
     proc.terminate()

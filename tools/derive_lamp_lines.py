@@ -35,8 +35,10 @@ from hectornb.spectra.lines import vacuum_to_air
 
 OUT = Path(__file__).resolve().parents[1] / "hectornb" / "data" / "lamps"
 RASCAL = ("rascal/arc_lines/ar.csv", "rascal/arc_lines/cu.csv")
-PYPEIT = {"pypeit/data/arc_lines/lists/FeAr_lines.dat": "FeI",
-          "pypeit/data/arc_lines/lists/FeII_lines.dat": "FeII"}  # fmt: skip
+PYPEIT = {
+    "pypeit/data/arc_lines/lists/FeAr_lines.dat": "FeI",
+    "pypeit/data/arc_lines/lists/FeII_lines.dat": "FeII",
+}
 RANGE = (3500.0, 10000.0)  # Å, air: what AAOmega's gratings reach
 
 
@@ -71,9 +73,13 @@ def main(rascal: Path, pypeit: Path) -> None:
     rows = rascal_lines(rascal) + pypeit_lines(pypeit)
     vacuum = np.array([r[0] for r in rows])
     air = np.round(vacuum_to_air(vacuum * u.AA).to_value(u.AA), 4)
-    table = Table({"wavelength": air * u.AA,
-                   "intensity": np.array([r[1] for r in rows]),
-                   "species": np.array([r[2] for r in rows])})  # fmt: skip
+    table = Table(
+        {
+            "wavelength": air * u.AA,
+            "intensity": np.array([r[1] for r in rows]),
+            "species": np.array([r[2] for r in rows]),
+        }
+    )
     table = table[(air > RANGE[0]) & (air < RANGE[1])]
     table.sort("wavelength")
     table.meta["comments"] = [

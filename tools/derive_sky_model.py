@@ -59,8 +59,12 @@ def lines(wave: np.ndarray, excess: np.ndarray, noise: float) -> Table:
     minima on either side (at most 1 Å away)."""
     step = np.median(np.diff(wave))
     reach = round(1.0 / step)
-    peaks = np.flatnonzero((excess[1:-1] > excess[:-2]) & (excess[1:-1] >= excess[2:])
-                           & (excess[1:-1] > 5 * noise)) + 1  # fmt: skip
+    peaks = (
+        np.flatnonzero(
+            (excess[1:-1] > excess[:-2]) & (excess[1:-1] >= excess[2:]) & (excess[1:-1] > 5 * noise)
+        )
+        + 1
+    )
     rows = []
     for p in peaks:
         lo = p
@@ -69,9 +73,9 @@ def lines(wave: np.ndarray, excess: np.ndarray, noise: float) -> Table:
         hi = p
         while hi < p + reach and hi < len(excess) - 1 and excess[hi + 1] < excess[hi]:
             hi += 1
-        part = np.clip(excess[lo:hi + 1], 0, None)
+        part = np.clip(excess[lo : hi + 1], 0, None)
         flux = part.sum() * step
-        centre = float((wave[lo:hi + 1] * part).sum() / part.sum())
+        centre = float((wave[lo : hi + 1] * part).sum() / part.sum())
         rows.append((centre, flux, _species(centre)))
     return Table(rows=rows, names=("wavelength", "flux", "species"))
 

@@ -21,8 +21,17 @@ from ..errors import Invalid
 from .shipped import DEMO_CATALOGUES, gaia_bright, hipparcos, local_catalogue, openngc
 from .sky import SkyCatalogue, offsets_arcsec
 
-__all__ = ["DEMO_CATALOGUES", "SkyCatalogue", "catalogue", "catalogue_label", "gaia_bright",
-           "hipparcos", "local_catalogue", "offsets_arcsec", "openngc"]  # fmt: skip
+__all__ = [
+    "DEMO_CATALOGUES",
+    "SkyCatalogue",
+    "catalogue",
+    "catalogue_label",
+    "gaia_bright",
+    "hipparcos",
+    "local_catalogue",
+    "offsets_arcsec",
+    "openngc",
+]
 
 
 def catalogue(spec: str | SkyCatalogue) -> SkyCatalogue:

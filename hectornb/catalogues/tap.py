@@ -56,8 +56,12 @@ class TapCatalogue:
     def _resolve(self, client) -> tuple[str, str, str, str | None]:
         """(ra, dec, id, mag) column names of the table."""
         if self._columns is None:
-            tables = [t for s in client.describe() for t in s["tables"]
-                      if t["name"].lower() == self.table.lower()]  # fmt: skip
+            tables = [
+                t
+                for s in client.describe()
+                for t in s["tables"]
+                if t["name"].lower() == self.table.lower()
+            ]
             if not tables:
                 raise Invalid(f"TAP catalogue {self.table}: no such table")
             cols = tables[0]["columns"]
@@ -82,21 +86,38 @@ class TapCatalogue:
         ra_c, dec_c, ident, mag = self._resolve(client)
         ra_c, dec_c, ident = _q(ra_c), _q(dec_c), _q(ident)
         mag_sql = f", {_q(mag)} AS mag" if mag else ""
-        adql = (f"SELECT {ident} AS id, {ra_c} AS ra, {dec_c} AS dec{mag_sql} FROM {self.table} "
-                f"WHERE 1 = CONTAINS(POINT({ra_c}, {dec_c}), CIRCLE({float(ra)!r}, "
-                f"{float(dec)!r}, {float(radius_arcsec) / 3600.0!r}))")  # fmt: skip
+        adql = (
+            f"SELECT {ident} AS id, {ra_c} AS ra, {dec_c} AS dec{mag_sql} FROM {self.table} "
+            f"WHERE 1 = CONTAINS(POINT({ra_c}, {dec_c}), CIRCLE({float(ra)!r}, "
+            f"{float(dec)!r}, {float(radius_arcsec) / 3600.0!r}))"
+        )
         table = client.run(adql, maxrec=5000).table
         out = []
         for row in table:
             sra, sdec = float(row["ra"]), float(row["dec"])
             dx, dy = offsets_arcsec(ra, dec, sra, sdec)
             r = float(angular_separation_deg(ra, dec, sra, sdec)) * 3600.0
-            m = float(row["mag"]) if mag and row["mag"] is not None and str(row["mag"]) != "--" \
-                else float("nan")  # fmt: skip
-            out.append({"catalogue": self.name, "id": str(row["id"]), "kind": self.kind,
-                        "band": self.band, "ra": sra, "dec": sdec, "dx": dx, "dy": dy, "r": r,
-                        "mag": None if math.isnan(m) else round(m, 3), "mag_err": None,
-                        "size": None})  # fmt: skip
+            m = (
+                float(row["mag"])
+                if mag and row["mag"] is not None and str(row["mag"]) != "--"
+                else float("nan")
+            )
+            out.append(
+                {
+                    "catalogue": self.name,
+                    "id": str(row["id"]),
+                    "kind": self.kind,
+                    "band": self.band,
+                    "ra": sra,
+                    "dec": sdec,
+                    "dx": dx,
+                    "dy": dy,
+                    "r": r,
+                    "mag": None if math.isnan(m) else round(m, 3),
+                    "mag_err": None,
+                    "size": None,
+                }
+            )
         out.sort(key=lambda s: s["r"])
         return tuple(out)
 
@@ -104,8 +125,9 @@ class TapCatalogue:
         """Sources within ``radius_arcsec`` of (ra, dec), nearest first; none (and a note in
         the log, once) when the service cannot be reached."""
         try:
-            return [dict(s) for s in self._near(round(ra, 7), round(dec, 7),
-                                                round(radius_arcsec, 3))]  # fmt: skip
+            return [
+                dict(s) for s in self._near(round(ra, 7), round(dec, 7), round(radius_arcsec, 3))
+            ]
         except Exception as exc:  # offline, or the service refused: the app goes on
             if not self._failed:
                 log.warning("TAP catalogue %s unavailable: %s", self.table, exc)
@@ -122,7 +144,7 @@ def _q(name: str) -> str:
 
 def parse_tap_spec(spec: str) -> TapCatalogue:
     """A `TapCatalogue` from ``tap:[URL#]SCHEMA.TABLE[;key=value…]``."""
-    body = spec[len("tap:"):]
+    body = spec[len("tap:") :]
     target, *options = body.split(";")
     url, hash_, table = target.rpartition("#")
     if not hash_:
@@ -135,6 +157,11 @@ def parse_tap_spec(spec: str) -> TapCatalogue:
     unknown = set(opts) - {"mag", "kind", "band", "name"}
     if unknown:
         raise Invalid(f"catalogue {spec!r}: unknown option(s) {', '.join(sorted(unknown))}")
-    return TapCatalogue(table.strip(), url.strip() or None, name=opts.get("name", ""),
-                        band=opts.get("band", ""), kind=opts.get("kind", "star"),
-                        mag=opts.get("mag"))  # fmt: skip
+    return TapCatalogue(
+        table.strip(),
+        url.strip() or None,
+        name=opts.get("name", ""),
+        band=opts.get("band", ""),
+        kind=opts.get("kind", "star"),
+        mag=opts.get("mag"),
+    )

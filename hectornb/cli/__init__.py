@@ -37,10 +37,18 @@ def acting_user(args: argparse.Namespace) -> str:
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     """``--engine`` and ``--option``: what reduces the frames, and how."""
-    p.add_argument("--engine", default="builtin",
-                   help="builtin (default), builtin@VERSION, 2dfdr, 2dfdr-docker[@TAG]")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="a 2dFdr option (or the form's short name); repeatable")  # fmt: skip
+    p.add_argument(
+        "--engine",
+        default="builtin",
+        help="builtin (default), builtin@VERSION, 2dfdr, 2dfdr-docker[@TAG]",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a 2dFdr option (or the form's short name); repeatable",
+    )
 
 
 def command_group(sub: Commands, name: str, help: str) -> Commands:

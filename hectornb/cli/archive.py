@@ -27,8 +27,14 @@ def _cmd_simulate_night(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --date {args.date!r} is not YYYY-MM-DD", file=sys.stderr)
         return 2
-    paths = simulate_night(args.outdir, date=date, instrument=args.instrument,
-                           fields=args.fields, size=args.size, seed=args.seed)  # fmt: skip
+    paths = simulate_night(
+        args.outdir,
+        date=date,
+        instrument=args.instrument,
+        fields=args.fields,
+        size=args.size,
+        seed=args.seed,
+    )
     print(f"{len(paths)} raw frames in {Path(args.outdir) / paths[0].parent.parent.name}")
     return 0
 

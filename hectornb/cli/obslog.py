@@ -57,8 +57,11 @@ def add_commands(sub: Commands) -> None:
     p.add_argument("action", choices=("add", "remove"))
     p.add_argument("username")
     p.set_defaults(func=_cmd_observer)
-    p = osub.add_parser("import-tile", help="Hector tile files -> tiles, targets and stars "
-                        "(each file whole, or nothing with every error's line)")  # fmt: skip
+    p = osub.add_parser(
+        "import-tile",
+        help="Hector tile files -> tiles, targets and stars "
+        "(each file whole, or nothing with every error's line)",
+    )
     p.add_argument("files", nargs="+")
     add_user_argument(p)
     p.set_defaults(func=_cmd_import_tile)

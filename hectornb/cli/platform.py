@@ -38,9 +38,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     service = get_settings().service_url
     if service:  # checked first: half a demo loaded into the data centre would be worse
-        print(f"error: this server is a client of the hectornb service at {service}; its "
-              "demo data is loaded by the data centre (hectornb demo, as the service's user)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: this server is a client of the hectornb service at {service}; its "
+            "demo data is loaded by the data centre (hectornb demo, as the service's user)",
+            file=sys.stderr,
+        )
         return 1
 
     for line in load_demo(owner=acting_user(args)):
@@ -51,8 +53,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def add_commands(sub: Commands) -> None:
     """Register ``config``, ``serve`` and ``demo`` on the main parser's sub-commands."""
     p = sub.add_parser("config", help="print the effective settings")
-    p.add_argument("--table", action="store_true",
-                   help="print every setting's default and meaning as a Markdown table")
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="print every setting's default and meaning as a Markdown table",
+    )
     p.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("serve", help="start the platform (landing page, apps, REST API)")

@@ -44,8 +44,12 @@ def _progress(result: StepResult, done: int, total: int) -> None:
     """One line per finished step; on a terminal a bar that redraws in place."""
     if sys.stderr.isatty():
         bar = "#" * (30 * done // total)
-        print(f"\r[{bar:<30}] {done}/{total} {result.step.describe()[:60]:<60}",
-              end="\n" if done == total else "", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"\r[{bar:<30}] {done}/{total} {result.step.describe()[:60]:<60}",
+            end="\n" if done == total else "",
+            file=sys.stderr,
+            flush=True,
+        )
         if result.status != "done":
             print(f"\n{result.describe()}", file=sys.stderr)
     else:
@@ -59,8 +63,14 @@ def _cmd_night(args: argparse.Namespace) -> int:
 
     try:
         options = parse_pairs(args.option)
-        run = reduce_night(args.rawdir, args.out, engine=args.engine, options=options,
-                           workers=args.workers, on_result=_progress)  # fmt: skip
+        run = reduce_night(
+            args.rawdir,
+            args.out,
+            engine=args.engine,
+            options=options,
+            workers=args.workers,
+            on_result=_progress,
+        )
     except (HectornbError, FileNotFoundError) as exc:  # an unknown option or engine, no frames
         # exit code 2, not main's 1: the night was not started, as for a usage error
         print(f"error: {exc}", file=sys.stderr)
@@ -71,8 +81,10 @@ def _cmd_night(args: argparse.Namespace) -> int:
     for result in failures:
         print(result.describe(), file=sys.stderr)
     done = len(run.results) - len(failures)
-    print(f"{done} of {len(run.results)} steps done in {run.seconds:.1f} s; "
-          f"products under {Path(args.out).resolve()}")  # fmt: skip
+    print(
+        f"{done} of {len(run.results)} steps done in {run.seconds:.1f} s; "
+        f"products under {Path(args.out).resolve()}"
+    )
     for kind in ("reduce_object", "combine_image", "splice"):
         paths = run.products(kind)
         if paths:
@@ -118,14 +130,18 @@ def _session(args: argparse.Namespace) -> LocalReduce | RemoteReduce:
 
     session = reduce_session(acting_user(args))
     if session.user != acting_user(args):
-        raise Forbidden(f"the hectornb service knows you as {session.user}; you cannot act "
-                        f"as {acting_user(args)}")  # fmt: skip
+        raise Forbidden(
+            f"the hectornb service knows you as {session.user}; you cannot act "
+            f"as {acting_user(args)}"
+        )
     return session
 
 
 def _show(job: Reduction) -> None:
-    print(f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
-          f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M %Z}  {job.message}")  # fmt: skip
+    print(
+        f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
+        f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M %Z}  {job.message}"
+    )
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -145,8 +161,14 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 frames += list(found.loc[found["ndfclass"] == "MFOBJECT", "path"])
             else:
                 frames.append(str(Path(path).resolve()) if Path(path).exists() else path)
-    job = _session(args).submit(frames, parse_pairs(args.option), args.email, args.engine,
-                                night_from, night_to or night_from)  # fmt: skip
+    job = _session(args).submit(
+        frames,
+        parse_pairs(args.option),
+        args.email,
+        args.engine,
+        night_from,
+        night_to or night_from,
+    )
     print(f"request {job.id}: {len(job.frames)} object frames queued")
     if not args.wait:
         return 0
@@ -163,8 +185,9 @@ def _wait(job_id: str, session: LocalReduce | RemoteReduce) -> int:
     while True:
         for event in session.events(job_id, seen):
             seen = event["seq"]
-            print(f"{event['at']:%H:%M:%S %Z} {event['kind']:<9} {event['message']}",
-                  file=sys.stderr)
+            print(
+                f"{event['at']:%H:%M:%S %Z} {event['kind']:<9} {event['message']}", file=sys.stderr
+            )
         job = session.job(job_id)
         if job.final:
             _show(job)
@@ -204,8 +227,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     from ..reduce.options import parse_pairs
     from ..reduce.service import ensure_runner
 
-    watcher = Watcher(Path(args.rawdir), acting_user(args), parse_pairs(args.option),
-                      args.engine)  # fmt: skip
+    watcher = Watcher(Path(args.rawdir), acting_user(args), parse_pairs(args.option), args.engine)
     ensure_runner()
     print(f"watching {args.rawdir} every {args.interval:g} s (Ctrl-C stops)", flush=True)
 
@@ -273,8 +295,12 @@ def add_commands(sub: Commands) -> None:
     p.add_argument("rawdir")
     p.add_argument("--out", required=True, help="where the products go")
     add_engine_arguments(p)
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default 2; not with HECTORNB_DASK_SCHEDULER)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default 2; not with HECTORNB_DASK_SCHEDULER)",
+    )
     p.set_defaults(func=_cmd_night)
 
     p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
@@ -282,15 +308,20 @@ def add_commands(sub: Commands) -> None:
 
     p = rsub.add_parser("submit", help="queue a reduction with the Reduce service")
     p.add_argument("paths", nargs="*", help="raw frames (or directories of them) to reduce")
-    p.add_argument("--night", help="every object frame of a night (yymmdd or YYYY-MM-DD), or "
-                   "of nights A:B, that you may reduce")
+    p.add_argument(
+        "--night",
+        help="every object frame of a night (yymmdd or YYYY-MM-DD), or "
+        "of nights A:B, that you may reduce",
+    )
     add_engine_arguments(p)
     p.add_argument("--email", default=None, help="e-mail at start and end")
     p.add_argument("--wait", action="store_true", help="follow it to the end")
     add_user_argument(p)
     p.set_defaults(func=_cmd_submit)
-    for name, func, helptext in (("status", _cmd_status, "a request's state and steps"),
-                                 ("cancel", _cmd_cancel, "stop a request")):  # fmt: skip
+    for name, func, helptext in (
+        ("status", _cmd_status, "a request's state and steps"),
+        ("cancel", _cmd_cancel, "stop a request"),
+    ):
         p = rsub.add_parser(name, help=helptext)
         p.add_argument("id")
         add_user_argument(p)
@@ -305,8 +336,11 @@ def add_commands(sub: Commands) -> None:
     p.add_argument("-o", "--output", required=True)
     add_user_argument(p)
     p.set_defaults(func=_cmd_download)
-    p = rsub.add_parser("compare", help="per-fibre flux and wavelength differences of two "
-                        "reductions of one frame (regression testing)")  # fmt: skip
+    p = rsub.add_parser(
+        "compare",
+        help="per-fibre flux and wavelength differences of two "
+        "reductions of one frame (regression testing)",
+    )
     p.add_argument("a", help="the reference product (…red.fits)")
     p.add_argument("b", help="the product to compare with it")
     p.add_argument("--csv", help="write the per-fibre table here")

@@ -19,18 +19,25 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     user = acting_user(args)
     try:
-        table = ingest_file(args.file, args.table, description=args.description,
-                            meta_path=args.meta, public=not args.private,
-                            owner=user if args.private else None, by=user)  # fmt: skip
+        table = ingest_file(
+            args.file,
+            args.table,
+            description=args.description,
+            meta_path=args.meta,
+            public=not args.private,
+            owner=user if args.private else None,
+            by=user,
+        )
     except HectornbError as exc:  # told as the file's problem, its name first, unlike main's
         text = str(exc)
-        print(text if text.startswith(str(args.file)) else f"{args.file}: {text}",
-              file=sys.stderr)  # fmt: skip
+        print(text if text.startswith(str(args.file)) else f"{args.file}: {text}", file=sys.stderr)
         return 1
     position = table.position()
     where = f"; positions {position[0]}, {position[1]} indexed" if position else ""
-    print(f"{table.name}: {len(table.columns)} columns published"
-          f"{' (private to ' + user + ')' if args.private else ''}{where}")  # fmt: skip
+    print(
+        f"{table.name}: {len(table.columns)} columns published"
+        f"{' (private to ' + user + ')' if args.private else ''}{where}"
+    )
     return 0
 
 
@@ -47,8 +54,10 @@ def _cmd_drop(args: argparse.Namespace) -> int:
     from ..tap.publish import unpublish
 
     if not unpublish(args.table):
-        print(f"{args.table}: no such published table (or not one that can be dropped)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{args.table}: no such published table (or not one that can be dropped)",
+            file=sys.stderr,
+        )
         return 1
     print(f"{args.table}: withdrawn and dropped")
     return 0
@@ -65,15 +74,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def add_commands(sub: Commands) -> None:
     """Register ``tap`` on the main parser's sub-commands."""
     tsub = command_group(sub, "tap", "the TAP service's tables")
-    p = tsub.add_parser("ingest", help="publish a VOTable, FITS, CSV or Parquet table "
-                        "(re-ingesting a name replaces it atomically)")  # fmt: skip
+    p = tsub.add_parser(
+        "ingest",
+        help="publish a VOTable, FITS, CSV or Parquet table "
+        "(re-ingesting a name replaces it atomically)",
+    )
     p.add_argument("file")
     p.add_argument("--table", required=True, help="SCHEMA.TABLE, the name queries use")
     p.add_argument("--description", help="what the table is")
-    p.add_argument("--meta", help="a YAML file: description, and per column unit, ucd, "
-                   "description")  # fmt: skip
-    p.add_argument("--private", action="store_true",
-                   help="only the ingesting user may query it (default: public)")
+    p.add_argument("--meta", help="a YAML file: description, and per column unit, ucd, description")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="only the ingesting user may query it (default: public)",
+    )
     add_user_argument(p)
     p.set_defaults(func=_cmd_ingest)
     p = tsub.add_parser("tables", help="the published tables")
@@ -81,6 +95,7 @@ def add_commands(sub: Commands) -> None:
     p = tsub.add_parser("drop", help="withdraw a published table and drop it")
     p.add_argument("table")
     p.set_defaults(func=_cmd_drop)
-    p = tsub.add_parser("demo", help="publish the demo catalogues (Gaia DR3 G < 10, "
-                        "Hipparcos, OpenNGC)")  # fmt: skip
+    p = tsub.add_parser(
+        "demo", help="publish the demo catalogues (Gaia DR3 G < 10, Hipparcos, OpenNGC)"
+    )
     p.set_defaults(func=_cmd_demo)

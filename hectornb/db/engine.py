@@ -117,8 +117,10 @@ def pool(settings: Settings | None = None, purpose: str = "main") -> ConnectionP
                 open=True,
                 check=ConnectionPool.check_connection,  # a dead server's connections
                 name=f"hectornb-{purpose}",
-                kwargs={"options": f"-c statement_timeout={int(limit)}",
-                        **({"row_factory": dict_row} if purpose == "main" else {})},
+                kwargs={
+                    "options": f"-c statement_timeout={int(limit)}",
+                    **({"row_factory": dict_row} if purpose == "main" else {}),
+                },
             )
             _pools[key] = p
     return p
@@ -160,12 +162,16 @@ def _renew_pools() -> None:
         old = list(_pools.values())
         _pools.clear()
     for p in old:
-        threading.Thread(target=p.close, kwargs={"timeout": 5}, daemon=True,
-                         name="hectornb-pool-close").start()  # fmt: skip
+        threading.Thread(
+            target=p.close, kwargs={"timeout": 5}, daemon=True, name="hectornb-pool-close"
+        ).start()
 
 
-def _getconn(settings: Settings, purpose: str, h: Health,
-             ) -> tuple[ConnectionPool, psycopg.Connection]:  # fmt: skip
+def _getconn(
+    settings: Settings,
+    purpose: str,
+    h: Health,
+) -> tuple[ConnectionPool, psycopg.Connection]:
     """(pool, connection): short waits, so that a request waiting for a connection learns
     of an outage, and moves to the new pool after one."""
     wait = settings.database_wait
@@ -187,13 +193,16 @@ def _getconn(settings: Settings, purpose: str, h: Health,
                 continue
             if h.failed(None):
                 h.check()
-            raise DatabaseBusy(f"no database connection was free within {wait:g} s; the "
-                               "platform is busy, try again") from None  # fmt: skip
+            raise DatabaseBusy(
+                f"no database connection was free within {wait:g} s; the "
+                "platform is busy, try again"
+            ) from None
 
 
 @contextmanager
-def connect(settings: Settings | None = None, purpose: str = "main", *,
-            unlimited: bool = False) -> Iterator[psycopg.Connection]:  # fmt: skip
+def connect(
+    settings: Settings | None = None, purpose: str = "main", *, unlimited: bool = False
+) -> Iterator[psycopg.Connection]:
     """A pooled connection inside one transaction (committed on success, rolled back on
     error). Raises `DatabaseUnavailable` at once while the database is gone, including when
     it goes during the transaction.
@@ -210,8 +219,9 @@ def connect(settings: Settings | None = None, purpose: str = "main", *,
             yield conn
     except psycopg.OperationalError as exc:
         if h.failed(exc):
-            raise DatabaseUnavailable("the database went away during the request; nothing "
-                                      "of it was stored, try again") from exc  # fmt: skip
+            raise DatabaseUnavailable(
+                "the database went away during the request; nothing of it was stored, try again"
+            ) from exc
         raise
     finally:
         p.putconn(conn)

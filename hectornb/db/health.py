@@ -31,8 +31,12 @@ class DatabaseUnavailable(Unavailable):
 class Health:
     """The database's state as this process sees it, and the watchdog that keeps it true."""
 
-    def __init__(self, url: Callable[[], str], restart: Callable[[], None] | None,
-                 on_recovery: Callable[[], None]):  # fmt: skip
+    def __init__(
+        self,
+        url: Callable[[], str],
+        restart: Callable[[], None] | None,
+        on_recovery: Callable[[], None],
+    ):
         self._url = url
         self._restart = restart
         self._on_recovery = on_recovery
@@ -41,8 +45,9 @@ class Health:
         self.cause = ""
         self._wake = threading.Event()
         self._stopped = False
-        self._thread = threading.Thread(target=self._watch, name="hectornb-db-watchdog",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._watch, name="hectornb-db-watchdog", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -55,7 +60,8 @@ class Health:
             # the cause (socket paths, host names) is in the server's log, not the answer
             raise DatabaseUnavailable(
                 "the database is unavailable; the platform is bringing it back (down for "
-                f"{time.monotonic() - self.down_since:.0f} s), try again")
+                f"{time.monotonic() - self.down_since:.0f} s), try again"
+            )
 
     def answers(self) -> bool:
         """Whether a fresh connection can be made and used now (2 s at most)."""
@@ -64,8 +70,9 @@ class Health:
                 conn.execute("SELECT 1")
             return True
         except psycopg.Error as exc:
-            self._mark_down(str(exc).strip().splitlines()[0] if str(exc).strip() else
-                            type(exc).__name__)  # fmt: skip
+            self._mark_down(
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            )
             return False
 
     def failed(self, exc: BaseException) -> bool:

@@ -33,19 +33,23 @@ class Lease:
         """``runner`` is alive and working on ``keys``: renew those rows' leases, and only
         those (a row whose thread died must lapse, to be taken up again)."""
         conn.execute(
-            sql.SQL("UPDATE {} SET heartbeat = now() WHERE runner = %s AND {}::text = ANY(%s)"
-                    " AND {} = ANY(%s)").format(sql.Identifier(self.table),
-                                                sql.Identifier(self.key),
-                                                sql.Identifier(self.state)),
+            sql.SQL(
+                "UPDATE {} SET heartbeat = now() WHERE runner = %s AND {}::text = ANY(%s)"
+                " AND {} = ANY(%s)"
+            ).format(
+                sql.Identifier(self.table), sql.Identifier(self.key), sql.Identifier(self.state)
+            ),
             (runner, [str(k) for k in keys], list(self.held)),
-        )  # fmt: skip
+        )
 
     def lapsed(self, seconds: float) -> sql.Composed:
         """The condition (for a WHERE clause) of held rows whose runner has not beaten for
         ``seconds``."""
         return sql.SQL("{} IN ({}) AND heartbeat < now() - make_interval(secs => {})").format(
-            sql.Identifier(self.state), sql.SQL(", ").join(map(sql.Literal, self.held)),
-            sql.Literal(float(seconds)))
+            sql.Identifier(self.state),
+            sql.SQL(", ").join(map(sql.Literal, self.held)),
+            sql.Literal(float(seconds)),
+        )
 
 
 class Heartbeat:

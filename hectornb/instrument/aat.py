@@ -65,18 +65,21 @@ FIBRE_TABLE_NAMES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
 AAT_LONGITUDE = 149.0661
 
 
-def night_time(night: dt.date, time_of_day: dt.time,
-               longitude: float = AAT_LONGITUDE) -> dt.datetime:  # fmt: skip
+def night_time(
+    night: dt.date, time_of_day: dt.time, longitude: float = AAT_LONGITUDE
+) -> dt.datetime:
     """The UT instant of ``time_of_day`` (UT) during ``night`` (the local date of its evening).
 
     Of the three days around the night, the instant nearest the site's local midnight: at
     the AAT (UT+10 h) the whole night falls on the evening's UT date; at a site west of
     Greenwich the morning hours fall on the next UT date.
     """
-    midnight = dt.datetime.combine(night + dt.timedelta(days=1), dt.time(), dt.UTC) \
-        - dt.timedelta(hours=longitude / 15.0)  # fmt: skip
-    candidates = (dt.datetime.combine(night + dt.timedelta(days=d), time_of_day, dt.UTC)
-                  for d in (-1, 0, 1))  # fmt: skip
+    midnight = dt.datetime.combine(night + dt.timedelta(days=1), dt.time(), dt.UTC) - dt.timedelta(
+        hours=longitude / 15.0
+    )
+    candidates = (
+        dt.datetime.combine(night + dt.timedelta(days=d), time_of_day, dt.UTC) for d in (-1, 0, 1)
+    )
     return min(candidates, key=lambda t: abs(t - midnight))
 
 
@@ -97,14 +100,21 @@ def night_date(text: str) -> dt.date:
     try:
         if re.fullmatch(r"\d{6}", text):
             return dt.datetime.strptime(text, "%y%m%d").date()
-        date = (dt.datetime.strptime(text, "%Y%m%d").date() if re.fullmatch(r"\d{8}", text)
-                else dt.date.fromisoformat(text))  # fmt: skip
+        date = (
+            dt.datetime.strptime(text, "%Y%m%d").date()
+            if re.fullmatch(r"\d{8}", text)
+            else dt.date.fromisoformat(text)
+        )
     except ValueError:
-        raise Invalid(f"{quote_field(text)} is not a night: give yymmdd (240510) or YYYY-MM-DD "
-                         "(2024-05-10), the date of the night's evening") from None
+        raise Invalid(
+            f"{quote_field(text)} is not a night: give yymmdd (240510) or YYYY-MM-DD "
+            "(2024-05-10), the date of the night's evening"
+        ) from None
     if not NIGHT_YEARS[0] <= date.year <= NIGHT_YEARS[1]:
-        raise Invalid(f"{quote_field(text)}: the archive names nights yymmdd, which "
-                         f"reaches only {NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}")  # fmt: skip
+        raise Invalid(
+            f"{quote_field(text)}: the archive names nights yymmdd, which "
+            f"reaches only {NIGHT_YEARS[0]}–{NIGHT_YEARS[1]}"
+        )
     return date
 
 

@@ -48,8 +48,9 @@ def lamps_named(lampname: str) -> tuple[str, ...]:
 
 
 @cache
-def lamp_lines(lamps: tuple[str, ...] = ("CuAr", "FeAr")) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:  # fmt: skip
+def lamp_lines(
+    lamps: tuple[str, ...] = ("CuAr", "FeAr"),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The NIST lines of ``lamps``: air wavelength (Å), NIST relative intensity (comparable
     within one spectrum only) and spectrum (``ArI``, ``CuII``...)."""
     wave, intensity, species = _ecsv_columns("arc_lines.ecsv", "lamps")

@@ -17,5 +17,14 @@ def obslog_store():
     return ObslogStore()
 
 
-__all__ = ["COLLECTIONS", "Collection", "Conflict", "Field", "FieldErrors", "ObslogStore",
-           "collection", "obslog_store", "validate"]
+__all__ = [
+    "COLLECTIONS",
+    "Collection",
+    "Conflict",
+    "Field",
+    "FieldErrors",
+    "ObslogStore",
+    "collection",
+    "obslog_store",
+    "validate",
+]

@@ -66,20 +66,36 @@ class RemoteObslogStore(ServiceBacked):
         self._as(user)
         return self._call("POST", name, json=data)
 
-    def update(self, name: str, record_id: str, changes: dict, user: str,
-               expected_version: int | None = None) -> dict:  # fmt: skip
+    def update(
+        self,
+        name: str,
+        record_id: str,
+        changes: dict,
+        user: str,
+        expected_version: int | None = None,
+    ) -> dict:
         self._as(user)
-        return self._call("PATCH", self._record(name, record_id), json=changes,
-                          headers=self._if_match(expected_version))  # fmt: skip
+        return self._call(
+            "PATCH",
+            self._record(name, record_id),
+            json=changes,
+            headers=self._if_match(expected_version),
+        )
 
-    def delete(self, name: str, record_id: str, user: str,
-               expected_version: int | None = None) -> dict:  # fmt: skip
+    def delete(
+        self, name: str, record_id: str, user: str, expected_version: int | None = None
+    ) -> dict:
         self._as(user)
-        return self._call("DELETE", self._record(name, record_id),
-                          headers=self._if_match(expected_version))  # fmt: skip
+        return self._call(
+            "DELETE", self._record(name, record_id), headers=self._if_match(expected_version)
+        )
 
-    def restore(self, name: str, record_id: str, user: str,
-                expected_version: int | None = None) -> dict:  # fmt: skip
+    def restore(
+        self, name: str, record_id: str, user: str, expected_version: int | None = None
+    ) -> dict:
         self._as(user)
-        return self._call("POST", self._record(name, record_id) + "/restore",
-                          headers=self._if_match(expected_version))  # fmt: skip
+        return self._call(
+            "POST",
+            self._record(name, record_id) + "/restore",
+            headers=self._if_match(expected_version),
+        )

@@ -19,8 +19,9 @@ _COLUMNS = ("UT", "tile", "exp (s)", "seeing (″)", "transparency", "QC", "comm
 def _entries(store: ObslogStore, night: dt.date) -> tuple[list[dict], list[dict]]:
     logs = store.every("logs", {"night": [night.isoformat()], "order_by": ["time", "created"]})
     # in time order; entries with no time stay in the order they were written, after
-    logs.sort(key=lambda g: (g["time"] is None, g["time"] or dt.datetime.min.replace(
-        tzinfo=dt.UTC)))  # fmt: skip
+    logs.sort(
+        key=lambda g: (g["time"] is None, g["time"] or dt.datetime.min.replace(tzinfo=dt.UTC))
+    )
     runs = store.by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
     return logs, list(runs.values())
 
@@ -43,23 +44,44 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
     seeing = [g["seeing"] for g in logs if g["seeing"] is not None]
     lines = [
         f"Night report {night.isoformat()}",
-        "Run: " + (", ".join(f"{r['run_id']} ({', '.join(r['observers']) or 'no observers'};"
-                             f" {r['instrument'] or 'instrument not given'})" for r in runs)
-                   or "none recorded"),
+        "Run: "
+        + (
+            ", ".join(
+                f"{r['run_id']} ({', '.join(r['observers']) or 'no observers'};"
+                f" {r['instrument'] or 'instrument not given'})"
+                for r in runs
+            )
+            or "none recorded"
+        ),
         f"{len(logs)} log entries; {exposure:.2f} h of exposure; {lost:.2f} h lost"
         + (f" ({'; '.join(reasons)})" if reasons else ""),
-        "Seeing: " + (f"median {statistics.median(seeing):.2f}″, best {min(seeing):.2f}″,"
-                      f" worst {max(seeing):.2f}″" if seeing else "not recorded"),
-    ]  # fmt: skip
-    rows = [[g["time"].strftime("%H:%M") if g["time"] else "", g["tile_id"] or "",
-             f"{g['exposure']:.0f}" if g["exposure"] is not None else "",
-             f"{g['seeing']:.2f}" if g["seeing"] is not None else "",
-             g["transparency"] or "", g["qc"] or "",
-             textwrap.shorten(g["comment"] or "", 60), g["author"]] for g in logs]  # fmt: skip
+        "Seeing: "
+        + (
+            f"median {statistics.median(seeing):.2f}″, best {min(seeing):.2f}″,"
+            f" worst {max(seeing):.2f}″"
+            if seeing
+            else "not recorded"
+        ),
+    ]
+    rows = [
+        [
+            g["time"].strftime("%H:%M") if g["time"] else "",
+            g["tile_id"] or "",
+            f"{g['exposure']:.0f}" if g["exposure"] is not None else "",
+            f"{g['seeing']:.2f}" if g["seeing"] is not None else "",
+            g["transparency"] or "",
+            g["qc"] or "",
+            textwrap.shorten(g["comment"] or "", 60),
+            g["author"],
+        ]
+        for g in logs
+    ]
     out = Path(out)
     per_page = 28
-    with matplotlib.rc_context({**PDF_FONTS, "font.size": 8}), \
-            PdfPages(out, metadata={"Title": lines[0], "Creator": "hectornb"}) as pdf:  # fmt: skip
+    with (
+        matplotlib.rc_context({**PDF_FONTS, "font.size": 8}),
+        PdfPages(out, metadata={"Title": lines[0], "Creator": "hectornb"}) as pdf,
+    ):
         for start in range(0, max(len(rows), 1), per_page):
             fig = plt.figure(figsize=(11.69, 8.27))  # A4 landscape
             fig.text(0.04, 0.95, lines[0], fontsize=14, weight="bold")
@@ -67,13 +89,18 @@ def night_report(night: dt.date | str, out: str | Path, store: ObslogStore | Non
                 fig.text(0.04, 0.91 - 0.025 * k, text)
             if start == 0 and seeing:
                 _seeing_plot(fig.add_axes((0.70, 0.78, 0.26, 0.17)), logs, mdates)
-            chunk = rows[start:start + per_page]
+            chunk = rows[start : start + per_page]
             ax = fig.add_axes((0.04, 0.04, 0.92, 0.68))
             ax.axis("off")
             if chunk:
-                table = ax.table(cellText=chunk, colLabels=_COLUMNS, loc="upper left",
-                                 cellLoc="left", colLoc="left",
-                                 colWidths=(0.05, 0.22, 0.06, 0.07, 0.09, 0.05, 0.36, 0.10))
+                table = ax.table(
+                    cellText=chunk,
+                    colLabels=_COLUMNS,
+                    loc="upper left",
+                    cellLoc="left",
+                    colLoc="left",
+                    colWidths=(0.05, 0.22, 0.06, 0.07, 0.09, 0.05, 0.36, 0.10),
+                )
                 table.auto_set_font_size(False)
                 table.set_fontsize(7)
             else:

@@ -71,106 +71,338 @@ class Collection:
 
 
 def _ra(name="ra"):
-    return Field(name, "float", "right ascension (ICRS)", "deg", True, 0.0, 360.0,
-                 search="range", ucd="pos.eq.ra;meta.main")  # fmt: skip
+    return Field(
+        name,
+        "float",
+        "right ascension (ICRS)",
+        "deg",
+        True,
+        0.0,
+        360.0,
+        search="range",
+        ucd="pos.eq.ra;meta.main",
+    )
 
 
 def _dec(name="dec"):
-    return Field(name, "float", "declination (ICRS)", "deg", True, -90.0, 90.0, search="range",
-                 ucd="pos.eq.dec;meta.main")  # fmt: skip
+    return Field(
+        name,
+        "float",
+        "declination (ICRS)",
+        "deg",
+        True,
+        -90.0,
+        90.0,
+        search="range",
+        ucd="pos.eq.dec;meta.main",
+    )
 
 
 COLLECTIONS: dict[str, Collection] = {
     c.name: c
     for c in (
-        Collection("targets", "galaxy_id", (
-            Field("galaxy_id", "int", "catalogue id of the galaxy (64-bit)", required=True,
-                  low=0, high=2**63 - 1, search="exact", ucd="meta.id;meta.main"),
-            _ra(), _dec(),
-            Field("z", "float", "redshift", low=-0.01, high=10.0, search="range",
-                  ucd="src.redshift"),
-            Field("g_mag", "float", "g magnitude", "mag", low=-5, high=40, search="range",
-                  ucd="phot.mag;em.opt.B"),
-            Field("r_mag", "float", "r magnitude", "mag", low=-5, high=40, search="range",
-                  ucd="phot.mag;em.opt.R"),
-            Field("re", "float", "effective radius", "arcsec", low=0, high=3600,
-                  ucd="phys.angSize"),
-            Field("mstar", "float", "log10 of the stellar mass", "dex(Msun)", low=0, high=14,
-                  ucd="phys.mass"),
-            Field("meta", "json", "any other catalogue values"),
-        ), "galaxies a tile can observe"),
-        Collection("stars", "star_id", (
-            Field("star_id", "text", "catalogue id of the star", required=True, search="exact",
-                  ucd="meta.id;meta.main"),
-            _ra(), _dec(),
-            Field("magnitude", "float", "magnitude", "mag", low=-5, high=40, search="range",
-                  ucd="phot.mag"),
-            Field("kind", "choice", "what the star is for", required=True,
-                  choices=("standard", "guide"), search="exact", ucd="meta.code.class"),
-            Field("meta", "json", "any other catalogue values"),
-        ), "standard and guide stars"),
-        Collection("tiles", "tile_id", (
-            Field("tile_id", "text", "tile id, T-<id>-<ra>-<dec>-<date>", required=True,
-                  search="exact", ucd="meta.id;meta.main"),
-            _ra(), _dec(),
-            Field("date", "date", "date the tile was made for (UT)", search="range",
-                  ucd="time.epoch"),
-            Field("qc_pass", "bool", "passed quality control", search="exact",
-                  ucd="meta.code.qual"),
-            Field("plate_id", "text", "plate", search="exact", ucd="meta.id"),
-            Field("label", "text", "label", search="text", ucd="meta.note"),
-            Field("bundles", "json", "hexabundles A-U: {letter: {kind: target|star, id}}",
-                  ucd="meta.note"),
-            Field("guides", "json", "guide bundles GS1-GS6: {name: star id}"),
-            Field("sky", "json", "sky fibres: [{name, ra, dec}]"),
-            Field("meta", "json", "the tile file's header and anything else"),
-        ), "Hector tiles: a field with its 21 hexabundles, guide bundles and sky fibres"),
-        Collection("runs", "run_id", (
-            Field("run_id", "text", "observing run id", required=True, search="exact",
-                  ucd="meta.id;meta.main"),
-            Field("start_date", "date", "first night", required=True, search="range",
-                  ucd="time.start"),
-            Field("end_date", "date", "last night", required=True, search="range",
-                  ucd="time.end"),
-            Field("observers", "texts", "observers", search="tags", ucd="meta.curation"),
-            Field("instrument", "text", "instrument", search="exact", ucd="instr.setup"),
-            Field("setup", "text", "instrument set-up (gratings, angles)", search="text",
-                  ucd="instr.setup"),
-            Field("comment", "text", "comment", search="text", ucd="meta.note"),
-        ), "observing runs"),
-        Collection("logs", "log_id", (
-            Field("log_id", "text", "log entry id (a UUID unless given)", search="exact",
-                  ucd="meta.id;meta.main"),
-            Field("night", "date", "night (local date of its evening)", required=True,
-                  search="range", ucd="time.epoch"),
-            Field("time", "time", "time of the entry (UT)", search="range", ucd="time.epoch"),
-            Field("run_id", "text", "observing run", search="exact", ucd="meta.id"),
-            Field("tile_id", "text", "tile observed", search="exact", ucd="meta.id"),
-            Field("frames", "texts", "raw frames (archive file names)", search="tags",
-                  ucd="meta.file"),
-            Field("exposure", "float", "exposure time", "s", low=0, high=86400, search="range",
-                  ucd="time.duration;obs.exposure"),
-            Field("seeing", "float", "seeing (FWHM)", "arcsec", low=0, high=20, search="range",
-                  ucd="instr.obsty.seeing"),
-            Field("transparency", "choice", "transparency",
-                  choices=("photometric", "clear", "thin cloud", "thick cloud", "closed"),
-                  search="exact", ucd="meta.note"),
-            Field("weather", "text", "weather", search="text",
-                  suggestions=("clear", "cloud", "rain", "high wind", "high humidity", "fog",
-                               "snow", "dust"), ucd="meta.note"),
-            Field("time_lost", "float", "time lost", "h", low=0, high=24, search="range",
-                  ucd="time.duration"),
-            Field("lost_reason", "text", "why the time was lost", search="text",
-                  suggestions=("weather", "technical fault", "instrument change",
-                               "software", "other"), ucd="meta.note"),
-            Field("qc", "choice", "quality control", choices=("pass", "fail", "pending"),
-                  search="exact", ucd="meta.code.qual"),
-            Field("comment", "text", "comment", search="text", ucd="meta.note"),
-            Field("tags", "texts", "tags (words; stored lower-case)", search="tags",
-                  ucd="meta.note"),
-        ), "the night log", generated_key=True),
+        Collection(
+            "targets",
+            "galaxy_id",
+            (
+                Field(
+                    "galaxy_id",
+                    "int",
+                    "catalogue id of the galaxy (64-bit)",
+                    required=True,
+                    low=0,
+                    high=2**63 - 1,
+                    search="exact",
+                    ucd="meta.id;meta.main",
+                ),
+                _ra(),
+                _dec(),
+                Field(
+                    "z",
+                    "float",
+                    "redshift",
+                    low=-0.01,
+                    high=10.0,
+                    search="range",
+                    ucd="src.redshift",
+                ),
+                Field(
+                    "g_mag",
+                    "float",
+                    "g magnitude",
+                    "mag",
+                    low=-5,
+                    high=40,
+                    search="range",
+                    ucd="phot.mag;em.opt.B",
+                ),
+                Field(
+                    "r_mag",
+                    "float",
+                    "r magnitude",
+                    "mag",
+                    low=-5,
+                    high=40,
+                    search="range",
+                    ucd="phot.mag;em.opt.R",
+                ),
+                Field(
+                    "re",
+                    "float",
+                    "effective radius",
+                    "arcsec",
+                    low=0,
+                    high=3600,
+                    ucd="phys.angSize",
+                ),
+                Field(
+                    "mstar",
+                    "float",
+                    "log10 of the stellar mass",
+                    "dex(Msun)",
+                    low=0,
+                    high=14,
+                    ucd="phys.mass",
+                ),
+                Field("meta", "json", "any other catalogue values"),
+            ),
+            "galaxies a tile can observe",
+        ),
+        Collection(
+            "stars",
+            "star_id",
+            (
+                Field(
+                    "star_id",
+                    "text",
+                    "catalogue id of the star",
+                    required=True,
+                    search="exact",
+                    ucd="meta.id;meta.main",
+                ),
+                _ra(),
+                _dec(),
+                Field(
+                    "magnitude",
+                    "float",
+                    "magnitude",
+                    "mag",
+                    low=-5,
+                    high=40,
+                    search="range",
+                    ucd="phot.mag",
+                ),
+                Field(
+                    "kind",
+                    "choice",
+                    "what the star is for",
+                    required=True,
+                    choices=("standard", "guide"),
+                    search="exact",
+                    ucd="meta.code.class",
+                ),
+                Field("meta", "json", "any other catalogue values"),
+            ),
+            "standard and guide stars",
+        ),
+        Collection(
+            "tiles",
+            "tile_id",
+            (
+                Field(
+                    "tile_id",
+                    "text",
+                    "tile id, T-<id>-<ra>-<dec>-<date>",
+                    required=True,
+                    search="exact",
+                    ucd="meta.id;meta.main",
+                ),
+                _ra(),
+                _dec(),
+                Field(
+                    "date",
+                    "date",
+                    "date the tile was made for (UT)",
+                    search="range",
+                    ucd="time.epoch",
+                ),
+                Field(
+                    "qc_pass",
+                    "bool",
+                    "passed quality control",
+                    search="exact",
+                    ucd="meta.code.qual",
+                ),
+                Field("plate_id", "text", "plate", search="exact", ucd="meta.id"),
+                Field("label", "text", "label", search="text", ucd="meta.note"),
+                Field(
+                    "bundles",
+                    "json",
+                    "hexabundles A-U: {letter: {kind: target|star, id}}",
+                    ucd="meta.note",
+                ),
+                Field("guides", "json", "guide bundles GS1-GS6: {name: star id}"),
+                Field("sky", "json", "sky fibres: [{name, ra, dec}]"),
+                Field("meta", "json", "the tile file's header and anything else"),
+            ),
+            "Hector tiles: a field with its 21 hexabundles, guide bundles and sky fibres",
+        ),
+        Collection(
+            "runs",
+            "run_id",
+            (
+                Field(
+                    "run_id",
+                    "text",
+                    "observing run id",
+                    required=True,
+                    search="exact",
+                    ucd="meta.id;meta.main",
+                ),
+                Field(
+                    "start_date",
+                    "date",
+                    "first night",
+                    required=True,
+                    search="range",
+                    ucd="time.start",
+                ),
+                Field(
+                    "end_date", "date", "last night", required=True, search="range", ucd="time.end"
+                ),
+                Field("observers", "texts", "observers", search="tags", ucd="meta.curation"),
+                Field("instrument", "text", "instrument", search="exact", ucd="instr.setup"),
+                Field(
+                    "setup",
+                    "text",
+                    "instrument set-up (gratings, angles)",
+                    search="text",
+                    ucd="instr.setup",
+                ),
+                Field("comment", "text", "comment", search="text", ucd="meta.note"),
+            ),
+            "observing runs",
+        ),
+        Collection(
+            "logs",
+            "log_id",
+            (
+                Field(
+                    "log_id",
+                    "text",
+                    "log entry id (a UUID unless given)",
+                    search="exact",
+                    ucd="meta.id;meta.main",
+                ),
+                Field(
+                    "night",
+                    "date",
+                    "night (local date of its evening)",
+                    required=True,
+                    search="range",
+                    ucd="time.epoch",
+                ),
+                Field("time", "time", "time of the entry (UT)", search="range", ucd="time.epoch"),
+                Field("run_id", "text", "observing run", search="exact", ucd="meta.id"),
+                Field("tile_id", "text", "tile observed", search="exact", ucd="meta.id"),
+                Field(
+                    "frames",
+                    "texts",
+                    "raw frames (archive file names)",
+                    search="tags",
+                    ucd="meta.file",
+                ),
+                Field(
+                    "exposure",
+                    "float",
+                    "exposure time",
+                    "s",
+                    low=0,
+                    high=86400,
+                    search="range",
+                    ucd="time.duration;obs.exposure",
+                ),
+                Field(
+                    "seeing",
+                    "float",
+                    "seeing (FWHM)",
+                    "arcsec",
+                    low=0,
+                    high=20,
+                    search="range",
+                    ucd="instr.obsty.seeing",
+                ),
+                Field(
+                    "transparency",
+                    "choice",
+                    "transparency",
+                    choices=("photometric", "clear", "thin cloud", "thick cloud", "closed"),
+                    search="exact",
+                    ucd="meta.note",
+                ),
+                Field(
+                    "weather",
+                    "text",
+                    "weather",
+                    search="text",
+                    suggestions=(
+                        "clear",
+                        "cloud",
+                        "rain",
+                        "high wind",
+                        "high humidity",
+                        "fog",
+                        "snow",
+                        "dust",
+                    ),
+                    ucd="meta.note",
+                ),
+                Field(
+                    "time_lost",
+                    "float",
+                    "time lost",
+                    "h",
+                    low=0,
+                    high=24,
+                    search="range",
+                    ucd="time.duration",
+                ),
+                Field(
+                    "lost_reason",
+                    "text",
+                    "why the time was lost",
+                    search="text",
+                    suggestions=(
+                        "weather",
+                        "technical fault",
+                        "instrument change",
+                        "software",
+                        "other",
+                    ),
+                    ucd="meta.note",
+                ),
+                Field(
+                    "qc",
+                    "choice",
+                    "quality control",
+                    choices=("pass", "fail", "pending"),
+                    search="exact",
+                    ucd="meta.code.qual",
+                ),
+                Field("comment", "text", "comment", search="text", ucd="meta.note"),
+                Field(
+                    "tags",
+                    "texts",
+                    "tags (words; stored lower-case)",
+                    search="tags",
+                    ucd="meta.note",
+                ),
+            ),
+            "the night log",
+            generated_key=True,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def collection(name: str) -> Collection:
@@ -245,8 +477,9 @@ def parse_value(f: Field, value):
     else:  # a field kind this module does not know is a programming error
         raise AssertionError(f.kind)
     if f.low is not None and isinstance(out, int | float) and not f.low <= out <= f.high:
-        raise ValueError(f"must be between {f.low:g} and {f.high:g}{' ' + f.unit if f.unit else ''}"
-                         f", not {out:g}")  # fmt: skip
+        raise ValueError(
+            f"must be between {f.low:g} and {f.high:g}{' ' + f.unit if f.unit else ''}, not {out:g}"
+        )
     return out
 
 
@@ -266,8 +499,10 @@ def _time(value) -> dt.datetime | dt.time:
         try:
             out = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"must be a UT time of the night, hh:mm or hh:mm:ss (or a date "
-                             f"and time YYYY-MM-DDThh:mm), not {value!r}") from None  # fmt: skip
+            raise ValueError(
+                f"must be a UT time of the night, hh:mm or hh:mm:ss (or a date "
+                f"and time YYYY-MM-DDThh:mm), not {value!r}"
+            ) from None
     if isinstance(out, dt.datetime) and out.tzinfo is None:
         out = out.replace(tzinfo=dt.UTC)
     return out
@@ -282,12 +517,14 @@ def _tile_parts(record: dict, errors: list[dict]) -> None:
         where = f"bundles.{letter}"
         if letter not in BUNDLES:
             errors.append({"field": where, "reason": "Hector's hexabundles are A to U"})
-        elif not isinstance(member, dict) or member.get("kind") not in ("target", "star") \
-                or not str(member.get("id", "")).strip():  # fmt: skip
+        elif (
+            not isinstance(member, dict)
+            or member.get("kind") not in ("target", "star")
+            or not str(member.get("id", "")).strip()
+        ):
             errors.append({"field": where, "reason": "must be {kind: target|star, id}"})
         elif letter in STANDARD_BUNDLES and member["kind"] != "star":
-            errors.append({"field": where,
-                           "reason": f"bundle {letter} takes a standard star"})  # fmt: skip
+            errors.append({"field": where, "reason": f"bundle {letter} takes a standard star"})
     guides = record.get("guides") or {}
     if not isinstance(guides, dict) or any(g not in GUIDES for g in guides):
         errors.append({"field": "guides", "reason": "must map GS1-GS6 to guide star ids"})
@@ -331,12 +568,22 @@ def validate(coll: Collection, data: dict, partial: bool = False) -> dict:
 
         # a whole timestamp must fall during its night (within a day of its local midnight)
         if abs(clean["time"] - night_time(clean["night"], dt.time(12))) > dt.timedelta(days=1):
-            errors.append({"field": "time", "reason": f"{clean['time']:%Y-%m-%d %H:%M} UT is "
-                           f"not during the night of {clean['night']}"})  # fmt: skip
+            errors.append(
+                {
+                    "field": "time",
+                    "reason": f"{clean['time']:%Y-%m-%d %H:%M} UT is "
+                    f"not during the night of {clean['night']}",
+                }
+            )
     elif isinstance(clean.get("time"), dt.time) and not partial:
         errors.append({"field": "time", "reason": "a time of day needs the night's date"})
-    if coll.name == "runs" and not errors and clean.get("start_date") and clean.get("end_date") \
-            and clean["end_date"] < clean["start_date"]:  # fmt: skip
+    if (
+        coll.name == "runs"
+        and not errors
+        and clean.get("start_date")
+        and clean.get("end_date")
+        and clean["end_date"] < clean["start_date"]
+    ):
         errors.append({"field": "end_date", "reason": "is before start_date"})
     if errors:
         raise FieldErrors(errors)

@@ -34,13 +34,18 @@ def _columns(coll: Collection) -> list[str]:
 
 def _stored(coll: Collection, record: dict) -> dict:
     """The field values as the table holds them (an absent JSON value is empty)."""
-    return {f.name: ({} if f.name != "sky" else []) if f.kind == "json" and
-            record.get(f.name) is None else record.get(f.name) for f in coll.fields}  # fmt: skip
+    return {
+        f.name: ({} if f.name != "sky" else [])
+        if f.kind == "json" and record.get(f.name) is None
+        else record.get(f.name)
+        for f in coll.fields
+    }
 
 
 def _params(coll: Collection, record: dict) -> dict:
-    out = {k: Jsonb(v) if coll.field(k).kind == "json" else v
-           for k, v in _stored(coll, record).items()}  # fmt: skip
+    out = {
+        k: Jsonb(v) if coll.field(k).kind == "json" else v for k, v in _stored(coll, record).items()
+    }
     if coll.name == "tiles":
         out["members"] = members(record)
     return out
@@ -61,8 +66,9 @@ def _csv_value(f, value):
 def _public(coll: Collection, row: Mapping) -> dict:
     """A row as the API shows it: the fields, then the version's who and when."""
     out = {f.name: row[f.name] for f in coll.fields}
-    out.update(version=row["version"], deleted=row["deleted"], author=row["author"],
-               created=row["created"])  # fmt: skip
+    out.update(
+        version=row["version"], deleted=row["deleted"], author=row["author"], created=row["created"]
+    )
     if coll.name == "tiles":
         out["members"] = row["members"]
     return out
@@ -82,21 +88,29 @@ class ObslogStore:
 
     def is_observer(self, user: str) -> bool:
         with self._connect() as conn:
-            return conn.execute("SELECT 1 FROM obslog_observer WHERE username = %s",
-                                (user,)).fetchone() is not None  # fmt: skip
+            return (
+                conn.execute(
+                    "SELECT 1 FROM obslog_observer WHERE username = %s", (user,)
+                ).fetchone()
+                is not None
+            )
 
     def set_observer(self, user: str, observer: bool = True) -> None:
         """Give or take the observer role (an administrator's command)."""
         with self._connect() as conn:
             if observer:
-                conn.execute("INSERT INTO obslog_observer (username) VALUES (%s)"
-                             " ON CONFLICT DO NOTHING", (user,))  # fmt: skip
+                conn.execute(
+                    "INSERT INTO obslog_observer (username) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (user,),
+                )
             else:
                 conn.execute("DELETE FROM obslog_observer WHERE username = %s", (user,))
 
     def _writer(self, conn, user: str) -> None:
-        if conn.execute("SELECT 1 FROM obslog_observer WHERE username = %s",
-                        (user,)).fetchone() is None:  # fmt: skip
+        if (
+            conn.execute("SELECT 1 FROM obslog_observer WHERE username = %s", (user,)).fetchone()
+            is None
+        ):
             raise Forbidden(f"{user} is not an observer: only observers edit the log")
 
     # ---- reading ----------------------------------------------------------------------------
@@ -107,12 +121,14 @@ class ObslogStore:
         with self._connect() as conn:
             row = conn.execute(
                 sql.SQL("SELECT * FROM {} WHERE id = %(id)s AND {}").format(
-                    sql.Identifier(coll.table), where),
+                    sql.Identifier(coll.table), where
+                ),
                 {"id": str(record_id), "v": version},
-            ).fetchone()  # fmt: skip
+            ).fetchone()
         if row is None:
-            raise NotFound(f"no {name[:-1]} {record_id!r}"
-                           + (f" version {version}" if version else ""))  # fmt: skip
+            raise NotFound(
+                f"no {name[:-1]} {record_id!r}" + (f" version {version}" if version else "")
+            )
         return _public(coll, row)
 
     def history(self, name: str, record_id: str) -> list[dict]:
@@ -121,18 +137,30 @@ class ObslogStore:
         with self._connect() as conn:
             rows = conn.execute(
                 sql.SQL("SELECT * FROM {} WHERE id = %s ORDER BY version").format(
-                    sql.Identifier(coll.table)), (str(record_id),)).fetchall()  # fmt: skip
+                    sql.Identifier(coll.table)
+                ),
+                (str(record_id),),
+            ).fetchall()
         if not rows:
             raise NotFound(f"no {name[:-1]} {record_id!r}")
         out, before = [], None
         for row in rows:
             now = _public(coll, row)
             fields = {f.name: now[f.name] for f in coll.fields} | {"deleted": now["deleted"]}
-            changed = {k: {"from": None if before is None else before[k], "to": v}
-                       for k, v in fields.items() if before is None or before[k] != v}  # fmt: skip
-            out.append({"version": now["version"], "author": now["author"],
-                        "created": now["created"], "deleted": now["deleted"],
-                        "changed": changed})  # fmt: skip
+            changed = {
+                k: {"from": None if before is None else before[k], "to": v}
+                for k, v in fields.items()
+                if before is None or before[k] != v
+            }
+            out.append(
+                {
+                    "version": now["version"],
+                    "author": now["author"],
+                    "created": now["created"],
+                    "deleted": now["deleted"],
+                    "changed": changed,
+                }
+            )
             before = fields
         return out
 
@@ -156,14 +184,19 @@ class ObslogStore:
         table = sql.Identifier(coll.table)
         with self._connect() as conn:
             # the page and the number of matches from one scan
-            rows = conn.execute(sql.SQL("SELECT *, count(*) OVER () AS _total FROM {} WHERE {}"
-                                        " ORDER BY {} OFFSET %(offset)s LIMIT %(limit)s").format(
-                table, where, order), {**params, **page}).fetchall()  # fmt: skip
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT *, count(*) OVER () AS _total FROM {} WHERE {}"
+                    " ORDER BY {} OFFSET %(offset)s LIMIT %(limit)s"
+                ).format(table, where, order),
+                {**params, **page},
+            ).fetchall()
             if rows:
                 total = rows[0]["_total"]
             else:  # a page past the end says nothing of the total
-                total = conn.execute(sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(
-                    table, where), params).fetchone()["n"]  # fmt: skip
+                total = conn.execute(
+                    sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(table, where), params
+                ).fetchone()["n"]
         return {"total": total, **page, "items": [_public(coll, r) for r in rows]}
 
     def _filters(self, coll: Collection, query: Mapping[str, Sequence[str]]):
@@ -191,13 +224,22 @@ class ObslogStore:
             elif arg == "q":
                 texts = [g.name for g in coll.fields if g.search == "text"]
                 if texts:
-                    conds.append(sql.SQL("({})").format(sql.SQL(" OR ").join(
-                        sql.SQL("{} ILIKE %({})s").format(sql.Identifier(t), sql.SQL(key))
-                        for t in texts)))  # fmt: skip
-                    params[key] = "%" + values[-1].replace("\\", "\\\\").replace(
-                        "%", "\\%").replace("_", "\\_") + "%"  # fmt: skip
-            elif arg in ("tags", "exclude_tags") or (f is not None and f.search == "tags"
-                                                     and arg == f.name):  # fmt: skip
+                    conds.append(
+                        sql.SQL("({})").format(
+                            sql.SQL(" OR ").join(
+                                sql.SQL("{} ILIKE %({})s").format(sql.Identifier(t), sql.SQL(key))
+                                for t in texts
+                            )
+                        )
+                    )
+                    params[key] = (
+                        "%"
+                        + values[-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                        + "%"
+                    )
+            elif arg in ("tags", "exclude_tags") or (
+                f is not None and f.search == "tags" and arg == f.name
+            ):
                 column = coll.field("tags") if arg in ("tags", "exclude_tags") else f
                 if column is None or column.search != "tags":
                     errors.append({"field": arg, "reason": f"{coll.name} have no tags"})
@@ -221,8 +263,9 @@ class ObslogStore:
                     errors.append({"field": arg, "reason": str(exc)})
                     continue
                 op = ">=" if arg.startswith("min_") else "<="
-                conds.append(sql.SQL("{} " + op + " %({})s").format(sql.Identifier(f.name),
-                                                                   sql.SQL(key)))  # fmt: skip
+                conds.append(
+                    sql.SQL("{} " + op + " %({})s").format(sql.Identifier(f.name), sql.SQL(key))
+                )
                 params[key] = bound
             else:
                 try:
@@ -230,8 +273,9 @@ class ObslogStore:
                 except ValueError as exc:
                     errors.append({"field": arg, "reason": str(exc)})
                     continue
-                conds.append(sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(f.name),
-                                                               sql.SQL(key)))  # fmt: skip
+                conds.append(
+                    sql.SQL("{} = ANY(%({})s)").format(sql.Identifier(f.name), sql.SQL(key))
+                )
                 params[key] = wanted
         if "deleted" not in query:
             conds.append(sql.SQL("NOT deleted"))
@@ -251,8 +295,11 @@ class ObslogStore:
             if coll.field(name) is None and name not in ("version", "created"):
                 errors.append({"field": "order_by", "reason": f"no field {name!r} to order by"})
                 continue
-            terms.append(sql.SQL("{} {}").format(
-                sql.Identifier(name), sql.SQL("DESC" if term.startswith("-") else "ASC")))
+            terms.append(
+                sql.SQL("{} {}").format(
+                    sql.Identifier(name), sql.SQL("DESC" if term.startswith("-") else "ASC")
+                )
+            )
         terms.append(sql.SQL("id ASC"))
         page = {}
         for arg, default, top in (("offset", 0, None), ("limit", 50, MAX_LIMIT)):
@@ -279,8 +326,10 @@ class ObslogStore:
         for offset in range(0, 100_000, MAX_LIMIT):
             page = self.list(name, {**query, "offset": [str(offset)]})
             for item in page["items"]:
-                writer.writerow([_csv_value(f, item[f.name]) for f in coll.fields]
-                                + [item["version"], item["author"], item["created"].isoformat()])
+                writer.writerow(
+                    [_csv_value(f, item[f.name]) for f in coll.fields]
+                    + [item["version"], item["author"], item["created"].isoformat()]
+                )
             if offset + MAX_LIMIT >= page["total"]:
                 break
         return out.getvalue()
@@ -291,34 +340,54 @@ class ObslogStore:
         or star's tiles and the logs of those tiles."""
         record = self.get(name, record_id)
         if name == "tiles":
-            members = record["bundles"] | {g: {"kind": "star", "id": s}
-                                           for g, s in record["guides"].items()}  # fmt: skip
-            targets = self.by_ids("targets", [m["id"] for m in members.values()
-                                               if m["kind"] == "target"])  # fmt: skip
-            stars = self.by_ids("stars", [m["id"] for m in members.values()
-                                           if m["kind"] == "star"])  # fmt: skip
+            members = record["bundles"] | {
+                g: {"kind": "star", "id": s} for g, s in record["guides"].items()
+            }
+            targets = self.by_ids(
+                "targets", [m["id"] for m in members.values() if m["kind"] == "target"]
+            )
+            stars = self.by_ids("stars", [m["id"] for m in members.values() if m["kind"] == "star"])
             logs = self.every("logs", {"tile_id": [record_id], "order_by": ["night", "time"]})
             runs = self.by_ids("runs", sorted({g["run_id"] for g in logs if g["run_id"]}))
-            bundles = [{"bundle": b, **m, "record": (targets if m["kind"] == "target"
-                                                     else stars).get(m["id"])}
-                       for b, m in sorted(members.items(), key=lambda kv: (len(kv[0]), kv[0]))]
-            return {"tile": record, "bundles": bundles, "logs": logs,
-                    "runs": list(runs.values())}  # fmt: skip
+            bundles = [
+                {
+                    "bundle": b,
+                    **m,
+                    "record": (targets if m["kind"] == "target" else stars).get(m["id"]),
+                }
+                for b, m in sorted(members.items(), key=lambda kv: (len(kv[0]), kv[0]))
+            ]
+            return {"tile": record, "bundles": bundles, "logs": logs, "runs": list(runs.values())}
         if name == "runs":
             logs = self.every("logs", {"run_id": [record_id], "order_by": ["night", "time"]})
             nights: dict[str, int] = {}
             for g in logs:
                 nights[g["night"].isoformat()] = nights.get(g["night"].isoformat(), 0) + 1
             tiles = self.by_ids("tiles", sorted({g["tile_id"] for g in logs if g["tile_id"]}))
-            target_ids = sorted({m["id"] for t in tiles.values() for m in t["bundles"].values()
-                                 if m["kind"] == "target"})  # fmt: skip
-            return {"run": record, "nights": [{"night": k, "logs": v} for k, v in nights.items()],
-                    "tiles": list(tiles.values()),
-                    "targets": list(self.by_ids("targets", target_ids).values())}  # fmt: skip
+            target_ids = sorted(
+                {
+                    m["id"]
+                    for t in tiles.values()
+                    for m in t["bundles"].values()
+                    if m["kind"] == "target"
+                }
+            )
+            return {
+                "run": record,
+                "nights": [{"night": k, "logs": v} for k, v in nights.items()],
+                "tiles": list(tiles.values()),
+                "targets": list(self.by_ids("targets", target_ids).values()),
+            }
         if name in ("targets", "stars"):
             tiles = self.every("tiles", {"member": [record_id], "order_by": ["date"]})
-            logs = self.every("logs", {"tile_id": [t["tile_id"] for t in tiles],
-                                      "order_by": ["night", "time"]}) if tiles else []  # fmt: skip
+            logs = (
+                self.every(
+                    "logs",
+                    {"tile_id": [t["tile_id"] for t in tiles], "order_by": ["night", "time"]},
+                )
+                if tiles
+                else []
+            )
             return {name[:-1]: record, "tiles": tiles, "logs": logs}
         return {name[:-1]: record}
 
@@ -353,8 +422,10 @@ class ObslogStore:
             try:
                 row = self._insert(conn, coll, record_id, 1, record, user, False)
             except pg_errors.UniqueViolation:
-                raise Conflict(f"{coll.key} {record_id!r} exists already: edit it, or restore"
-                               " it if it was deleted") from None  # fmt: skip
+                raise Conflict(
+                    f"{coll.key} {record_id!r} exists already: edit it, or restore"
+                    " it if it was deleted"
+                ) from None
         return _public(coll, row)
 
     def create_many(self, name: str, records: Sequence[dict], user: str) -> int:
@@ -366,28 +437,43 @@ class ObslogStore:
             try:
                 clean.append(validate(coll, data))
             except FieldErrors as exc:
-                problems += [{"field": f"[{k}].{e['field']}", "reason": e["reason"]}
-                             for e in exc.errors]  # fmt: skip
+                problems += [
+                    {"field": f"[{k}].{e['field']}", "reason": e["reason"]} for e in exc.errors
+                ]
         if problems:
             raise FieldErrors(problems)
         columns = _columns(coll)
-        statement = sql.SQL("INSERT INTO {} (id, version, deleted, author, {}) VALUES "
-                            "(%(_id)s, 1, false, %(_author)s, {})").format(
-            sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder(c) for c in columns))  # fmt: skip
+        statement = sql.SQL(
+            "INSERT INTO {} (id, version, deleted, author, {}) VALUES "
+            "(%(_id)s, 1, false, %(_author)s, {})"
+        ).format(
+            sql.Identifier(coll.table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+        )
         with self._connect() as conn:
             self._writer(conn, user)
             try:
                 with conn.cursor() as cur:
-                    cur.executemany(statement, [
-                        {**_params(coll, r), "_id": str(r[coll.key]), "_author": user}
-                        for r in clean])  # fmt: skip
+                    cur.executemany(
+                        statement,
+                        [
+                            {**_params(coll, r), "_id": str(r[coll.key]), "_author": user}
+                            for r in clean
+                        ],
+                    )
             except pg_errors.UniqueViolation as exc:
                 raise Conflict(f"a {coll.key} exists already: {exc.diag.message_detail}") from None
         return len(clean)
 
-    def update(self, name: str, record_id: str, changes: dict, user: str,
-               expected_version: int | None = None) -> dict:  # fmt: skip
+    def update(
+        self,
+        name: str,
+        record_id: str,
+        changes: dict,
+        user: str,
+        expected_version: int | None = None,
+    ) -> dict:
         """A new version with ``changes`` applied to the current one."""
         coll = collection(name)
         if coll.key in changes and str(changes[coll.key]) != str(record_id):
@@ -403,13 +489,15 @@ class ObslogStore:
             row = self._next(conn, coll, current, record, user, deleted=False)
         return _public(coll, row)
 
-    def delete(self, name: str, record_id: str, user: str,
-               expected_version: int | None = None) -> dict:  # fmt: skip
+    def delete(
+        self, name: str, record_id: str, user: str, expected_version: int | None = None
+    ) -> dict:
         """Mark deleted (a new version); `restore` undoes it."""
         return self._set_deleted(name, record_id, user, True, expected_version)
 
-    def restore(self, name: str, record_id: str, user: str,
-                expected_version: int | None = None) -> dict:  # fmt: skip
+    def restore(
+        self, name: str, record_id: str, user: str, expected_version: int | None = None
+    ) -> dict:
         return self._set_deleted(name, record_id, user, False, expected_version)
 
     def _set_deleted(self, name, record_id, user, deleted, expected_version):
@@ -418,8 +506,10 @@ class ObslogStore:
             self._writer(conn, user)
             current = self._current(conn, coll, record_id, expected_version)
             if current["deleted"] == deleted:
-                raise Conflict(f"{name[:-1]} {record_id!r} is "
-                               f"{'deleted' if deleted else 'not deleted'} already")  # fmt: skip
+                raise Conflict(
+                    f"{name[:-1]} {record_id!r} is "
+                    f"{'deleted' if deleted else 'not deleted'} already"
+                )
             record = {f.name: current[f.name] for f in coll.fields}
             row = self._next(conn, coll, current, record, user, deleted=deleted)
         return _public(coll, row)
@@ -431,20 +521,28 @@ class ObslogStore:
         from .tiles import TileFileError
 
         plan, problems = [], []
-        for name, records in (("targets", tile_file.targets), ("stars", tile_file.stars),
-                              ("tiles", [tile_file.tile])):  # fmt: skip
+        for name, records in (
+            ("targets", tile_file.targets),
+            ("stars", tile_file.stars),
+            ("tiles", [tile_file.tile]),
+        ):
             coll = collection(name)
             for record in records:
                 try:
                     plan.append((coll, validate(coll, record)))
                 except FieldErrors as exc:
-                    problems += [f"{tile_file.tile.get('meta', {}).get('file', 'tile')}: "
-                                 f"{coll.key} {record.get(coll.key)}: {e['field']}: "
-                                 f"{e['reason']}" for e in exc.errors]  # fmt: skip
+                    problems += [
+                        f"{tile_file.tile.get('meta', {}).get('file', 'tile')}: "
+                        f"{coll.key} {record.get(coll.key)}: {e['field']}: "
+                        f"{e['reason']}"
+                        for e in exc.errors
+                    ]
         if problems:
             raise TileFileError(problems)
-        counts = {name: {"added": 0, "updated": 0, "unchanged": 0}
-                  for name in ("targets", "stars", "tiles")}  # fmt: skip
+        counts = {
+            name: {"added": 0, "updated": 0, "unchanged": 0}
+            for name in ("targets", "stars", "tiles")
+        }
         with self._connect() as conn:
             self._writer(conn, user)
             for coll, record in plan:
@@ -455,7 +553,10 @@ class ObslogStore:
         record_id = str(record[coll.key])
         row = conn.execute(
             sql.SQL("SELECT * FROM {} WHERE id = %s AND superseded IS NULL FOR UPDATE").format(
-                sql.Identifier(coll.table)), (record_id,)).fetchone()  # fmt: skip
+                sql.Identifier(coll.table)
+            ),
+            (record_id,),
+        ).fetchone()
         if row is None:
             self._insert(conn, coll, record_id, 1, record, user, False)
             return "added"
@@ -469,40 +570,57 @@ class ObslogStore:
         table = sql.Identifier(coll.table)
         for _ in range(100):
             row = conn.execute(
-                sql.SQL("SELECT * FROM {} WHERE id = %s AND superseded IS NULL FOR UPDATE")
-                .format(table), (str(record_id),)).fetchone()  # fmt: skip
+                sql.SQL("SELECT * FROM {} WHERE id = %s AND superseded IS NULL FOR UPDATE").format(
+                    table
+                ),
+                (str(record_id),),
+            ).fetchone()
             # a row another edit superseded while this one waited for its lock drops out;
             # the next statement sees the version that edit inserted
-            if row is not None or conn.execute(
+            if (
+                row is not None
+                or conn.execute(
                     sql.SQL("SELECT 1 FROM {} WHERE id = %s LIMIT 1").format(table),
-                    (str(record_id),)).fetchone() is None:  # fmt: skip
+                    (str(record_id),),
+                ).fetchone()
+                is None
+            ):
                 break
         if row is None:
             raise NotFound(f"no {coll.name[:-1]} {record_id!r}")
         if expected is not None and row["version"] != expected:
-            raise Conflict(f"{coll.name[:-1]} {record_id!r} is at version {row['version']}, not "
-                           f"{expected}: someone edited it meanwhile; reload and redo")
+            raise Conflict(
+                f"{coll.name[:-1]} {record_id!r} is at version {row['version']}, not "
+                f"{expected}: someone edited it meanwhile; reload and redo"
+            )
         return row
 
     def _next(self, conn, coll, current, record, user, deleted):
         now = dt.datetime.now(dt.UTC)
-        conn.execute(sql.SQL("UPDATE {} SET superseded = %s WHERE uid = %s").format(
-            sql.Identifier(coll.table)), (now, current["uid"]))  # fmt: skip
-        return self._insert(conn, coll, current["id"], current["version"] + 1, record, user,
-                            deleted)  # fmt: skip
+        conn.execute(
+            sql.SQL("UPDATE {} SET superseded = %s WHERE uid = %s").format(
+                sql.Identifier(coll.table)
+            ),
+            (now, current["uid"]),
+        )
+        return self._insert(
+            conn, coll, current["id"], current["version"] + 1, record, user, deleted
+        )
 
     def _insert(self, conn, coll, record_id, version, record, user, deleted):
         columns = _columns(coll)
         values = _params(coll, record)
         return conn.execute(
-            sql.SQL("INSERT INTO {} (id, version, deleted, author, {}) VALUES (%(_id)s,"
-                    " %(_version)s, %(_deleted)s, %(_author)s, {}) RETURNING *").format(
+            sql.SQL(
+                "INSERT INTO {} (id, version, deleted, author, {}) VALUES (%(_id)s,"
+                " %(_version)s, %(_deleted)s, %(_author)s, {}) RETURNING *"
+            ).format(
                 sql.Identifier(coll.table),
                 sql.SQL(", ").join(map(sql.Identifier, columns)),
-                sql.SQL(", ").join(sql.Placeholder(c) for c in columns)),
-            {**values, "_id": record_id, "_version": version, "_deleted": deleted,
-             "_author": user},
-        ).fetchone()  # fmt: skip
+                sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+            ),
+            {**values, "_id": record_id, "_version": version, "_deleted": deleted, "_author": user},
+        ).fetchone()
 
 
 __all__ = ["MAX_LIMIT", "Conflict", "ObslogStore"]

@@ -20,8 +20,19 @@ from pathlib import Path
 from ..errors import Invalid
 from .schema import BUNDLES, GUIDES, STANDARD_BUNDLES
 
-HEADER_KEYS = ("PROXIMITY", "TILING_DATE", "OBS_TEMP", "ROBOT_TEMP", "MDLPARS", "EQUINOX",
-               "CENTRE", "UTTIME", "UTDATE", "PLATEID", "LABEL")  # fmt: skip
+HEADER_KEYS = (
+    "PROXIMITY",
+    "TILING_DATE",
+    "OBS_TEMP",
+    "ROBOT_TEMP",
+    "MDLPARS",
+    "EQUINOX",
+    "CENTRE",
+    "UTTIME",
+    "UTDATE",
+    "PLATEID",
+    "LABEL",
+)
 _NUMBERS = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
 
@@ -30,8 +41,9 @@ class TileFileError(Invalid):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("the tile file was not imported, nothing was stored:\n"
-                         + "\n".join(problems))  # fmt: skip
+        super().__init__(
+            "the tile file was not imported, nothing was stored:\n" + "\n".join(problems)
+        )
 
 
 @dataclass
@@ -99,7 +111,7 @@ def read_tile_file(source: str | Path, text: str | None = None) -> TileFile:
     guides: dict[str, str] = {}
     sky: list[dict] = []
     where: dict[str, int] = {}
-    for n, values in enumerate(csv.reader(lines[k + 1:]), start=k + 2):
+    for n, values in enumerate(csv.reader(lines[k + 1 :]), start=k + 2):
         if not values or not "".join(values).strip():
             continue
         if len(values) != len(columns):
@@ -112,8 +124,9 @@ def read_tile_file(source: str | Path, text: str | None = None) -> TileFile:
             if not (0 <= ra < 360 and -90 <= dec <= 90):
                 raise ValueError
         except ValueError:
-            problems.append(f"{name}:{n}: RA, DEC must be degrees, not {row['RA']!r}, "
-                            f"{row['DEC']!r}")  # fmt: skip
+            problems.append(
+                f"{name}:{n}: RA, DEC must be degrees, not {row['RA']!r}, {row['DEC']!r}"
+            )
             continue
         bundle = (row.get("Hexabundle") or row.get("Label") or "").strip()
         if ident.lower().startswith("sky"):
@@ -127,30 +140,48 @@ def read_tile_file(source: str | Path, text: str | None = None) -> TileFile:
                 problems.append(f"{name}:{n}: a galaxy ID is C and digits, not {ident!r}")
                 continue
             # the probe's row stays with the tile: a galaxy on several tiles is one target
-            member = {"kind": "target", "id": str(galaxy),
-                      "row": {c: row[c] for c in columns if row[c]}}  # fmt: skip
-            out.targets.append({
-                "galaxy_id": galaxy, "ra": ra, "dec": dec, "z": _number(row, "z"),
-                "g_mag": _number(row, "g_mag"), "r_mag": _number(row, "r_mag"),
-                "re": _number(row, "Re"), "mstar": _number(row, "Mstar"),
-            })  # fmt: skip
+            member = {
+                "kind": "target",
+                "id": str(galaxy),
+                "row": {c: row[c] for c in columns if row[c]},
+            }
+            out.targets.append(
+                {
+                    "galaxy_id": galaxy,
+                    "ra": ra,
+                    "dec": dec,
+                    "z": _number(row, "z"),
+                    "g_mag": _number(row, "g_mag"),
+                    "r_mag": _number(row, "r_mag"),
+                    "re": _number(row, "Re"),
+                    "mstar": _number(row, "Mstar"),
+                }
+            )
         elif kind in ("S", "G"):
-            member = {"kind": "star", "id": ident,
-                      "row": {c: row[c] for c in columns if row[c]}}  # fmt: skip
-            out.stars.append({"star_id": ident, "ra": ra, "dec": dec,
-                              "magnitude": _number(row, "r_mag", "g_mag", "mag"),
-                              "kind": "standard" if kind == "S" else "guide"})  # fmt: skip
+            member = {"kind": "star", "id": ident, "row": {c: row[c] for c in columns if row[c]}}
+            out.stars.append(
+                {
+                    "star_id": ident,
+                    "ra": ra,
+                    "dec": dec,
+                    "magnitude": _number(row, "r_mag", "g_mag", "mag"),
+                    "kind": "standard" if kind == "S" else "guide",
+                }
+            )
         else:
-            problems.append(f"{name}:{n}: ID {ident!r} is neither C (galaxy), S (standard), "
-                            "G (guide) nor Sky-…")  # fmt: skip
+            problems.append(
+                f"{name}:{n}: ID {ident!r} is neither C (galaxy), S (standard), G (guide) nor Sky-…"
+            )
             continue
         if kind == "G":
             if bundle not in GUIDES:
-                problems.append(f"{name}:{n}: guide star {ident} needs a guide bundle GS1-GS6,"
-                                f" not {bundle!r}")  # fmt: skip
+                problems.append(
+                    f"{name}:{n}: guide star {ident} needs a guide bundle GS1-GS6, not {bundle!r}"
+                )
             elif bundle in guides:
-                problems.append(f"{name}:{n}: guide bundle {bundle} used twice "
-                                f"(line {where[bundle]})")  # fmt: skip
+                problems.append(
+                    f"{name}:{n}: guide bundle {bundle} used twice (line {where[bundle]})"
+                )
             else:
                 guides[bundle], where[bundle] = ident, n
             continue
@@ -159,8 +190,9 @@ def read_tile_file(source: str | Path, text: str | None = None) -> TileFile:
         elif bundle in bundles:
             problems.append(f"{name}:{n}: hexabundle {bundle} used twice (line {where[bundle]})")
         elif (bundle in STANDARD_BUNDLES) != (kind == "S"):
-            problems.append(f"{name}:{n}: hexabundles H and U take the standard stars; "
-                            f"{ident} is in {bundle}")  # fmt: skip
+            problems.append(
+                f"{name}:{n}: hexabundles H and U take the standard stars; {ident} is in {bundle}"
+            )
         else:
             bundles[bundle], where[bundle] = member, n
     if problems:
@@ -168,10 +200,16 @@ def read_tile_file(source: str | Path, text: str | None = None) -> TileFile:
     label = header.get("LABEL") or Path(name).stem
     out.tile = {
         "tile_id": f"T-{label}-{centre[0]:.4f}-{centre[1]:.4f}-{date.isoformat()}",
-        "ra": centre[0], "dec": centre[1], "date": date, "plate_id": header.get("PLATEID"),
-        "label": label, "bundles": bundles, "guides": guides, "sky": sky,
+        "ra": centre[0],
+        "dec": centre[1],
+        "date": date,
+        "plate_id": header.get("PLATEID"),
+        "label": label,
+        "bundles": bundles,
+        "guides": guides,
+        "sky": sky,
         "meta": {"file": name, "header": header},
-    }  # fmt: skip
+    }
     return out
 
 

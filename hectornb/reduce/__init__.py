@@ -6,11 +6,14 @@ that only submits requests never does.
 
 from .._lazy import lazy_names
 
-__getattr__, __dir__, __all__ = lazy_names(__name__, {
-    "ReductionGroup": ".plan",
-    "describe_plan": ".plan",
-    "plan_night": ".plan",
-    "index_directory": ".archive",
-    "query_frames": ".archive",
-    "store_index": ".archive",
-})  # fmt: skip
+__getattr__, __dir__, __all__ = lazy_names(
+    __name__,
+    {
+        "ReductionGroup": ".plan",
+        "describe_plan": ".plan",
+        "plan_night": ".plan",
+        "index_directory": ".archive",
+        "query_frames": ".archive",
+        "store_index": ".archive",
+    },
+)

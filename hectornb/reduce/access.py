@@ -28,9 +28,13 @@ VISIBLE = (
 )
 
 
-def set_programme(aaoprgid: str, public_from: dt.date | None = None, title: str = "",
-                  members: tuple[str, ...] = (),
-                  settings: Settings | None = None) -> None:  # fmt: skip
+def set_programme(
+    aaoprgid: str,
+    public_from: dt.date | None = None,
+    title: str = "",
+    members: tuple[str, ...] = (),
+    settings: Settings | None = None,
+) -> None:
     """Create or update a programme and add members (an operator's task: the CLI)."""
     with engine.connect(settings) as conn:
         conn.execute(
@@ -41,8 +45,10 @@ def set_programme(aaoprgid: str, public_from: dt.date | None = None, title: str 
             (aaoprgid, public_from, title),
         )
         for user in members:
-            conn.execute("INSERT INTO programme_member VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         (aaoprgid, user))  # fmt: skip
+            conn.execute(
+                "INSERT INTO programme_member VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (aaoprgid, user),
+            )
 
 
 def programmes(settings: Settings | None = None) -> list[dict]:
@@ -64,8 +70,9 @@ CONTENTS_VISIBLE = (
 )
 
 
-def refused(user: str, paths: list[str], settings: Settings | None = None,
-            contents: bool = False) -> list[str]:  # fmt: skip
+def refused(
+    user: str, paths: list[str], settings: Settings | None = None, contents: bool = False
+) -> list[str]:
     """The frames of ``paths`` that ``user`` may not reduce (proprietary to others), or with
     ``contents`` whose files and fibre tables the user may not read."""
     condition = CONTENTS_VISIBLE if contents else VISIBLE
@@ -80,19 +87,24 @@ def refused(user: str, paths: list[str], settings: Settings | None = None,
 def unknown(paths: list[str], settings: Settings | None = None) -> list[str]:
     """The paths that are not in the archive index."""
     with engine.connect(settings) as conn:
-        rows = conn.execute("SELECT path FROM raw_frame WHERE path = ANY(%s)",
-                            (paths,)).fetchall()  # fmt: skip
+        rows = conn.execute("SELECT path FROM raw_frame WHERE path = ANY(%s)", (paths,)).fetchall()
     known = {r["path"] for r in rows}
     return [p for p in paths if p not in known]
 
 
-_COMPARE = {"night_from": ("night", ">="), "night_to": ("night", "<="),
-            "ndfclass": ("ndfclass", "="), "grating": ("grating", "="), "arm": ("arm", "="),
-            "programme": ("aaoprgid", "=")}  # fmt: skip
+_COMPARE = {
+    "night_from": ("night", ">="),
+    "night_to": ("night", "<="),
+    "ndfclass": ("ndfclass", "="),
+    "grating": ("grating", "="),
+    "arm": ("arm", "="),
+    "programme": ("aaoprgid", "="),
+}
 
 
-def visible_frames(user: str, args: dict[str, str], limit: int = 5000,
-                   settings: Settings | None = None) -> list[dict]:  # fmt: skip
+def visible_frames(
+    user: str, args: dict[str, str], limit: int = 5000, settings: Settings | None = None
+) -> list[dict]:
     """Archive rows the user may see, filtered by ``args`` (night range, class, object
     substring, grating, arm, programme)."""
     clauses, params = [VISIBLE], [user]
@@ -104,8 +116,10 @@ def visible_frames(user: str, args: dict[str, str], limit: int = 5000,
         clauses.append("object ILIKE %s")
         text = args["object"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         params.append(f"%{text}%")
-    query = (f"SELECT {', '.join(COLUMNS)} FROM raw_frame WHERE {' AND '.join(clauses)}"
-             " ORDER BY night, ccd, run LIMIT %s")  # fmt: skip
+    query = (
+        f"SELECT {', '.join(COLUMNS)} FROM raw_frame WHERE {' AND '.join(clauses)}"
+        " ORDER BY night, ccd, run LIMIT %s"
+    )
     with engine.connect(settings) as conn:
         return conn.execute(query, [*params, limit]).fetchall()
 

@@ -24,10 +24,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
 COLUMNS = (
-    "path", "file", "night", "ccd", "arm", "ndfclass", "object", "exposed", "utmjd", "epoch",
-    "run", "instrument", "grating", "setup", "lambdcr", "plate", "cfg_file", "field_id",
-    "lamp", "meanra", "meandec", "aaoprgid",
-)  # fmt: skip
+    "path",
+    "file",
+    "night",
+    "ccd",
+    "arm",
+    "ndfclass",
+    "object",
+    "exposed",
+    "utmjd",
+    "epoch",
+    "run",
+    "instrument",
+    "grating",
+    "setup",
+    "lambdcr",
+    "plate",
+    "cfg_file",
+    "field_id",
+    "lamp",
+    "meanra",
+    "meandec",
+    "aaoprgid",
+)
 _NIGHT = re.compile(r"/(\d{6})/ccd_\d/")
 _SPECTID = {a.spectid: a.ccd for a in ARMS.values()}
 #: A fibre flat exposed this long or longer used the dome lamp, else the flap lamps (SAMI).
@@ -126,8 +145,7 @@ def store_index(frame: pd.DataFrame, settings: Settings | None = None) -> int:
     query = sql.SQL(
         "INSERT INTO raw_frame ({cols}) VALUES ({vals})"
         " ON CONFLICT (path) DO UPDATE SET {updates}, indexed_at = now()"
-    ).format(cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
-             updates=updates)  # fmt: skip
+    ).format(cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)), updates=updates)
     records = [
         tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in row)
         for row in frame[list(COLUMNS)].astype(object).itertuples(index=False, name=None)

@@ -23,8 +23,12 @@ from .builtin.skylines import relative_shifts
 def _on_grid(flux: np.ndarray, wave: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Each row of ``flux`` (on ``wave``: one axis, or one per row) interpolated to ``grid``."""
     waves = np.broadcast_to(wave, flux.shape)
-    return np.array([np.interp(grid, w, row, left=np.nan, right=np.nan)
-                     for w, row in zip(waves, flux, strict=True)])  # fmt: skip
+    return np.array(
+        [
+            np.interp(grid, w, row, left=np.nan, right=np.nan)
+            for w, row in zip(waves, flux, strict=True)
+        ]
+    )
 
 
 def _linear(frame) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +65,10 @@ def compare_products(a: str | Path, b: str | Path) -> QTable:
     """
     fa, fb = read_2dfdr(a), read_2dfdr(b)
     if fa.flux.shape[0] != fb.flux.shape[0]:
-        raise Invalid(f"{Path(a).name} has {fa.flux.shape[0]} fibres, "
-                         f"{Path(b).name} has {fb.flux.shape[0]}: not the same frame")  # fmt: skip
+        raise Invalid(
+            f"{Path(a).name} has {fa.flux.shape[0]} fibres, "
+            f"{Path(b).name} has {fb.flux.shape[0]}: not the same frame"
+        )
     wa, flux_a = _linear(fa)
     wb, flux_b = _linear(fb)
     step = float(np.median(np.diff(wa)))
@@ -91,13 +97,17 @@ def compare_products(a: str | Path, b: str | Path) -> QTable:
         scale = np.sqrt(np.where(both, flux_a**2, 0.0).sum(axis=1) / count)
         difference = np.where(scale > 0, rms / scale, np.nan)
     fibres, n = fa.fibres, len(ratio)
-    return QTable({
-        "fibre": np.arange(1, n + 1),
-        "name": list(fibres["NAME"]) if "NAME" in fibres.colnames else [""] * n,
-        "type": list(fibres["TYPE"]) if "TYPE" in fibres.colnames else [""] * n,
-        "flux_ratio": ratio, "rms_difference": difference,
-        "wavelength_shift": shifts * u.AA, "shift_error": np.abs(error * step) * u.AA,
-    })  # fmt: skip
+    return QTable(
+        {
+            "fibre": np.arange(1, n + 1),
+            "name": list(fibres["NAME"]) if "NAME" in fibres.colnames else [""] * n,
+            "type": list(fibres["TYPE"]) if "TYPE" in fibres.colnames else [""] * n,
+            "flux_ratio": ratio,
+            "rms_difference": difference,
+            "wavelength_shift": shifts * u.AA,
+            "shift_error": np.abs(error * step) * u.AA,
+        }
+    )
 
 
 def summarise(table: QTable) -> list[str]:

@@ -56,14 +56,27 @@ class Engine:
         return runner(step, options, version)
 
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (
-    Engine("builtin", "hectornb.reduce.builtin.runner:run_step", _RELEASE,
-           "a version such as 0.4.1", own_options=True, per_release=True),
-    Engine("2dfdr", "hectornb.reduce.tdfdr:run_step_local"),
-    Engine("2dfdr-docker", "hectornb.reduce.tdfdr:run_step_in_container", _IMAGE_TAG,
-           "an image tag (letters, digits, _ . -; at most 128, not starting with . or -)",
-           version_label="tag"),
-)}  # fmt: skip
+ENGINES: dict[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine(
+            "builtin",
+            "hectornb.reduce.builtin.runner:run_step",
+            _RELEASE,
+            "a version such as 0.4.1",
+            own_options=True,
+            per_release=True,
+        ),
+        Engine("2dfdr", "hectornb.reduce.tdfdr:run_step_local"),
+        Engine(
+            "2dfdr-docker",
+            "hectornb.reduce.tdfdr:run_step_in_container",
+            _IMAGE_TAG,
+            "an image tag (letters, digits, _ . -; at most 128, not starting with . or -)",
+            version_label="tag",
+        ),
+    )
+}
 
 
 def parse_engine(engine: str) -> tuple[Engine, str]:

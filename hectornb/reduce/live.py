@@ -85,18 +85,28 @@ class Watcher:
         ready = []
         for row in rows:
             frames = frames_for_reduction([row["path"]], self.settings)
-            groups = plan_night(frames[(frames["ndfclass"] != "MFOBJECT")
-                                       | (frames["path"] == row["path"])])  # fmt: skip
+            groups = plan_night(
+                frames[(frames["ndfclass"] != "MFOBJECT") | (frames["path"] == row["path"])]
+            )
             if groups and all(g.ok for g in groups):
                 ready.append(row["path"])
         return ready
 
     def _submit(self, path: str) -> Reduction:
-        return submit(self.user, [path], options=dict(self.options), engine=self.engine,
-                      settings=self.settings)  # fmt: skip
+        return submit(
+            self.user,
+            [path],
+            options=dict(self.options),
+            engine=self.engine,
+            settings=self.settings,
+        )
 
-    def run(self, interval: float = 10.0, on_job: Callable[[Reduction], None] | None = None,
-            rounds: int | None = None) -> None:
+    def run(
+        self,
+        interval: float = 10.0,
+        on_job: Callable[[Reduction], None] | None = None,
+        rounds: int | None = None,
+    ) -> None:
         """Poll every ``interval`` seconds (``rounds`` times, or until interrupted)."""
         done = 0
         while rounds is None or done < rounds:

@@ -61,23 +61,34 @@ OPTIONS: dict[str, Option] = {
         Option("USEBIASIM", "1", "subtract the master bias (off when the night has no bias)"),
         Option("USEDARKIM", "1", "subtract the dark scaled by exposure (off when no dark)"),
         Option(
-            "COSRAY_MTHD", "PROFILE",
+            "COSRAY_MTHD",
+            "PROFILE",
             "cosmic rays: NONE; PROFILE, pixels above the optimal-extraction profile model "
             "rejected (Horne 1986); LACOSMIC, astroscrappy's L.A.Cosmic on the image first",
             ("NONE", "PROFILE", "LACOSMIC"),
         ),
         Option("CRSIG", "5", "PROFILE rejection threshold (sigma)", ()),
-        Option("EXTR_OPERATION", "OPTEX",
-               "OPTEX: optimal extraction, neighbouring fibres fitted together",
-               ("OPTEX",)),
+        Option(
+            "EXTR_OPERATION",
+            "OPTEX",
+            "OPTEX: optimal extraction, neighbouring fibres fitted together",
+            ("OPTEX",),
+        ),
         Option("USEFFLAT", "1", "divide by the fibre flat (relative fibre throughput)"),
         Option("SKYSUB", "1", "subtract the sky (median of the sky fibres)"),
-        Option("SKYSCRUNCH", "1",
-               "shift each fibre's wavelengths onto the sky lines (flexure since the arc)"),
+        Option(
+            "SKYSCRUNCH",
+            "1",
+            "shift each fibre's wavelengths onto the sky lines (flexure since the arc)",
+        ),
         Option("PCASKY", "0", "PCA sky residual removal after sky subtraction"),
         Option("PCANUM", "5", "PCASKY: principal components fitted", ()),
-        Option("TELCOR", "0", "telluric correction of the O2 and H2O bands, measured on the "
-               "frame's bright programme fibres"),
+        Option(
+            "TELCOR",
+            "0",
+            "telluric correction of the O2 and H2O bands, measured on the "
+            "frame's bright programme fibres",
+        ),
         Option("TELSN", "5", "TELCOR: continuum S/N per pixel a fibre needs to take part", ()),
         Option("INC_RWSS", "0", "keep the spectra before sky subtraction (RWSS extension)"),
         Option("CSIGREJ", "5", "combining exposures: rejection threshold (sigma)", ()),
@@ -127,8 +138,9 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
         if name in OPTIONS:
             options[name] = OPTIONS[name].normalise(value)
             if not builtin and options[name] in _BUILTIN_VALUES:
-                raise OptionError(f"{name}={options[name]} is the built-in engine's; 2dFdr "
-                                  f"does not have it")  # fmt: skip
+                raise OptionError(
+                    f"{name}={options[name]} is the built-in engine's; 2dFdr does not have it"
+                )
         elif not builtin and _NAME.fullmatch(name):
             options[name] = str(value).strip()
         else:

@@ -81,13 +81,17 @@ def _cascade(
     frames: pd.DataFrame, group: pd.Series, epoch: float, ndfclass: str, steps: tuple
 ) -> tuple[str, str] | None:
     """First match of the cascade: (file, rule). Each step: (rule, strict, lamp)."""
-    pool = frames[(frames["ndfclass"] == ndfclass) & (frames["ccd"] == group["ccd"])
-                  & (frames["setup"] == group["setup"])]  # fmt: skip
+    pool = frames[
+        (frames["ndfclass"] == ndfclass)
+        & (frames["ccd"] == group["ccd"])
+        & (frames["setup"] == group["setup"])
+    ]
     for rule, strict, lamp in steps:
         cands = pool
         if strict:
-            cands = cands[(cands["field_id"] == group["field_id"])
-                          & (cands["plate"] == group["plate"])]  # fmt: skip
+            cands = cands[
+                (cands["field_id"] == group["field_id"]) & (cands["plate"] == group["plate"])
+            ]
         if lamp is not None:
             cands = cands[cands["lamp"] == lamp]
         if len(cands):
@@ -111,9 +115,13 @@ def plan_night(frames: pd.DataFrame) -> list[ReductionGroup]:
         ccd, plate, setup, field_id = key
         row = members.iloc[0]
         g = ReductionGroup(
-            arm=row["arm"], ccd=int(ccd), plate=None if _missing(plate) else int(plate),
-            setup=setup, field_id=field_id, objects=list(members["file"]),
-        )  # fmt: skip
+            arm=row["arm"],
+            ccd=int(ccd),
+            plate=None if _missing(plate) else int(plate),
+            setup=setup,
+            field_id=field_id,
+            objects=list(members["file"]),
+        )
         epoch = float(members["epoch"].mean())
         for role, (ndf, steps) in CASCADES.items():
             found = _cascade(frames, row, epoch, ndf, steps)
@@ -129,8 +137,11 @@ def plan_night(frames: pd.DataFrame) -> list[ReductionGroup]:
         biases = arm_frames[arm_frames["ndfclass"] == "BIAS"]
         if len(biases):
             night = _nearest(biases, epoch).iloc[0]["night"]
-            g.choices["bias"] = Choice("bias", list(biases[biases["night"] == night]["file"]),
-                                       "bias: same arm, nearest night")  # fmt: skip
+            g.choices["bias"] = Choice(
+                "bias",
+                list(biases[biases["night"] == night]["file"]),
+                "bias: same arm, nearest night",
+            )
         g.options["USEBIASIM"] = int(len(biases) > 0)
         darks = arm_frames[arm_frames["ndfclass"] == "DARK"]
         if len(darks):
@@ -151,8 +162,10 @@ def describe_plan(groups: list[ReductionGroup]) -> str:
     lines = []
     for g in groups:
         plate = "?" if g.plate is None else g.plate
-        lines.append(f"{g.arm} arm, plate {plate}, set-up {g.setup}, field {g.field_id}: "
-                     f"{len(g.objects)} object frames ({', '.join(g.objects)})")  # fmt: skip
+        lines.append(
+            f"{g.arm} arm, plate {plate}, set-up {g.setup}, field {g.field_id}: "
+            f"{len(g.objects)} object frames ({', '.join(g.objects)})"
+        )
         for choice in g.choices.values():
             lines.append(f"    {choice.describe()}")
         off = [k for k, v in g.options.items() if not v]

@@ -60,8 +60,11 @@ class NightRun:
         return not self.problems and all(r.status == "done" for r in self.results.values())
 
     def products(self, task: str | None = None) -> list[Path]:
-        return [Path(r.step.output) for r in self.results.values()
-                if r.status == "done" and (task is None or r.step.task == task)]  # fmt: skip
+        return [
+            Path(r.step.output)
+            for r in self.results.values()
+            if r.status == "done" and (task is None or r.step.task == task)
+        ]
 
     def failures(self) -> list[StepResult]:
         return [r for r in self.results.values() if r.status != "done"]
@@ -108,8 +111,9 @@ def _has_bokeh() -> bool:
 
 def _has_workers(client, resources: dict[str, float]) -> bool:
     workers = client.scheduler_info().get("workers", {}).values()
-    return any(all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items())
-               for w in workers)  # fmt: skip
+    return any(
+        all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items()) for w in workers
+    )
 
 
 def _first_done(futures: list, timeout: float | None) -> list:
@@ -123,8 +127,9 @@ def _first_done(futures: list, timeout: float | None) -> list:
 
 def _with_survivors(step: Step, ok: set[str], outputs: dict[str, str]) -> Step:
     kept = tuple(k for k in step.needs if k in ok)
-    return dataclasses.replace(step, needs=kept,
-                               inputs={**step.inputs, "frames": tuple(outputs[k] for k in kept)})
+    return dataclasses.replace(
+        step, needs=kept, inputs={**step.inputs, "frames": tuple(outputs[k] for k in kept)}
+    )
 
 
 def run_steps(
@@ -148,8 +153,10 @@ def run_steps(
     """
     resources = engine_resources(engine)
     if resources and not _has_workers(client, resources):
-        raise RuntimeError(f"no Dask worker runs {engine}: start workers with "
-                           f"--resources {next(iter(resources))}=1")  # fmt: skip
+        raise RuntimeError(
+            f"no Dask worker runs {engine}: start workers with "
+            f"--resources {next(iter(resources))}=1"
+        )
     options = dict(options or {})
     steps = plan.by_key()
     order = list(steps)
@@ -188,13 +195,28 @@ def run_steps(
             if step.partial and len(lost) < len(step.needs):
                 step = _with_survivors(step, ok, outputs)
             elif lost:
-                finish(StepResult(step, "skipped", "needs " + ", ".join(
-                    steps[n].describe() for n in lost) + ", which did not finish"))  # fmt: skip
+                finish(
+                    StepResult(
+                        step,
+                        "skipped",
+                        "needs "
+                        + ", ".join(steps[n].describe() for n in lost)
+                        + ", which did not finish",
+                    )
+                )
                 continue
             rank = priority() if priority else len(order) - order.index(key)
-            future = client.submit(execute_step, step, engine, options, retries=retries,
-                                   key=f"{step.task}-{token}-{order.index(key)}", pure=False,
-                                   priority=rank, resources=resources)  # fmt: skip
+            future = client.submit(
+                execute_step,
+                step,
+                engine,
+                options,
+                retries=retries,
+                key=f"{step.task}-{token}-{order.index(key)}",
+                pure=False,
+                priority=rank,
+                resources=resources,
+            )
             running[future] = step
         if not running:
             continue
@@ -205,8 +227,15 @@ def run_steps(
                 if "failed" in value:
                     finish(StepResult(step, "failed", value["failed"], value["seconds"]))
                 else:
-                    finish(StepResult(step, "done", seconds=value["seconds"], log=value["log"],
-                                      worker=value.get("worker", "")))  # fmt: skip
+                    finish(
+                        StepResult(
+                            step,
+                            "done",
+                            seconds=value["seconds"],
+                            log=value["log"],
+                            worker=value.get("worker", ""),
+                        )
+                    )
             elif future.status == "cancelled":
                 finish(StepResult(step, "failed", "cancelled on the cluster"))
             else:
@@ -218,9 +247,13 @@ def run_steps(
 
 
 @contextlib.contextmanager
-def dask_client(workers: int | None = None, settings: Settings | None = None,
-                memory_limit: str = "3GiB", dashboard: bool = False,
-                dashboard_prefix: str = "") -> Iterator:  # fmt: skip
+def dask_client(
+    workers: int | None = None,
+    settings: Settings | None = None,
+    memory_limit: str = "3GiB",
+    dashboard: bool = False,
+    dashboard_prefix: str = "",
+) -> Iterator:
     """A client of ``HECTORNB_DASK_SCHEDULER``, or of a local cluster of ``workers`` processes
     (with its dashboard on a free loopback port, under the URL path ``dashboard_prefix``,
     when ``dashboard`` and bokeh is installed).
@@ -254,17 +287,26 @@ def dask_client(workers: int | None = None, settings: Settings | None = None,
     # The scheduler and the workers would also answer plain HTTP on loopback, to every local
     # user: /info pages with workers' logs and call stacks, /json, /metrics. The workers
     # serve nothing; the scheduler only the dashboard's own static files when it has one.
-    quiet = {"distributed.worker.http.routes": [],
-             "distributed.scheduler.http.routes":
-                 ["distributed.http.statics"] if served else []}  # fmt: skip
-    with dask.config.set(quiet), \
-            LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                         dashboard_address="127.0.0.1:0" if served else None,
-                         security=True, local_directory=str(scratch),
-                         memory_limit=memory_limit, silence_logs=50,
-                         scheduler_kwargs={"http_prefix": dashboard_prefix or None},
-                         resources={f"hectornb-{__version__}": 1}) as cluster, \
-            Client(cluster) as client:  # fmt: skip
+    quiet = {
+        "distributed.worker.http.routes": [],
+        "distributed.scheduler.http.routes": ["distributed.http.statics"] if served else [],
+    }
+    with (
+        dask.config.set(quiet),
+        LocalCluster(
+            n_workers=workers or 2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0" if served else None,
+            security=True,
+            local_directory=str(scratch),
+            memory_limit=memory_limit,
+            silence_logs=50,
+            scheduler_kwargs={"http_prefix": dashboard_prefix or None},
+            resources={f"hectornb-{__version__}": 1},
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 

@@ -51,10 +51,16 @@ _PRODUCTS = ("reduce_object", "combine_image", "splice")
 _EMAIL = re.compile(r"[^@\s,;<>\"()]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})\.[A-Za-z]{2,63}")
 
 
-def submit(user: str, frames: list[str] | None = None, night_from: str | None = None,
-           night_to: str | None = None, options: dict | None = None,
-           engine: str = "builtin", email: str | None = None,
-           settings: Settings | None = None) -> Reduction:  # fmt: skip
+def submit(
+    user: str,
+    frames: list[str] | None = None,
+    night_from: str | None = None,
+    night_to: str | None = None,
+    options: dict | None = None,
+    engine: str = "builtin",
+    email: str | None = None,
+    settings: Settings | None = None,
+) -> Reduction:
     """Queue a reduction of ``frames`` (paths or file names from the archive index), or of
     every object frame of nights ``night_from``..``night_to`` the user may reduce.
 
@@ -78,24 +84,32 @@ def submit(user: str, frames: list[str] | None = None, night_from: str | None = 
         # one address: a list ("a@x,b@y") would make the site's mail relay anyone's
         raise Invalid(f"not one e-mail address: {email!r}")
     objects = _object_frames(user, frames, night_from, night_to, settings)
-    identity = json.dumps({"engine": engine_version(engine, __version__), "options": resolved,
-                           "frames": objects}, sort_keys=True)  # fmt: skip
+    identity = json.dumps(
+        {"engine": engine_version(engine, __version__), "options": resolved, "frames": objects},
+        sort_keys=True,
+    )
     same_as = hashlib.sha256(identity.encode()).hexdigest()
     outdir = settings.home / "reduce" / same_as[:16]  # runners serve their home's jobs
-    return ReductionStore(settings).create(user, objects, engine, resolved, email or None, same_as,
-                                     str(outdir))  # fmt: skip
+    return ReductionStore(settings).create(
+        user, objects, engine, resolved, email or None, same_as, str(outdir)
+    )
 
 
-def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
-                   night_to: str | None, settings: Settings) -> list[str]:  # fmt: skip
+def _object_frames(
+    user: str,
+    frames: list[str] | None,
+    night_from: str | None,
+    night_to: str | None,
+    settings: Settings,
+) -> list[str]:
     """The object frames of a request, as indexed paths, checked for access."""
     with db.connect(settings) as conn:
         if frames:
             names = [str(f) for f in frames]
             rows = conn.execute(
-                "SELECT path, file, ndfclass FROM raw_frame WHERE path = ANY(%s)"
-                " OR file = ANY(%s)", (names, names),
-            ).fetchall()  # fmt: skip
+                "SELECT path, file, ndfclass FROM raw_frame WHERE path = ANY(%s) OR file = ANY(%s)",
+                (names, names),
+            ).fetchall()
             known = {r["path"] for r in rows} | {r["file"] for r in rows}
             unknown = [f for f in names if f not in known]
             if unknown:
@@ -106,8 +120,10 @@ def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
                 paths_of[r["file"]].add(r["path"])
             ambiguous = [f for f in names if len(paths_of.get(f, ())) > 1]
             if ambiguous:
-                raise Invalid(f"{ambiguous[0]} is indexed at {len(paths_of[ambiguous[0]])} "
-                              "places: give its path")  # fmt: skip
+                raise Invalid(
+                    f"{ambiguous[0]} is indexed at {len(paths_of[ambiguous[0]])} "
+                    "places: give its path"
+                )
         elif night_from or night_to:
             # one frame per file name: the latest indexed copy of a night indexed twice
             rows = conn.execute(
@@ -115,25 +131,30 @@ def _object_frames(user: str, frames: list[str] | None, night_from: str | None,
                 " WHERE ndfclass = 'MFOBJECT' AND night BETWEEN %s AND %s"
                 f" AND {access.VISIBLE} ORDER BY file, indexed_at DESC",
                 (night_from or "000000", night_to or night_from or "999999", user),
-            ).fetchall()  # fmt: skip
+            ).fetchall()
         else:
             raise Invalid("give frames, or a night range")
     objects = sorted({r["path"] for r in rows if r["ndfclass"] == "MFOBJECT"})
     if not objects and (night_from or night_to):
         _no_night_objects(settings, user, night_from, night_to or night_from)
     if not objects:
-        raise Invalid("no object frames (MFOBJECT) to reduce: calibrations are chosen "
-                      "automatically and need no selecting")  # fmt: skip
+        raise Invalid(
+            "no object frames (MFOBJECT) to reduce: calibrations are chosen "
+            "automatically and need no selecting"
+        )
     refused = access.refused(user, objects, settings)
     if refused:
         names = ", ".join(Path(p).name for p in refused[:10])
-        raise Forbidden(f"{len(refused)} frames belong to programmes you are not a member "
-                        f"of and are not public yet: {names}")  # fmt: skip
+        raise Forbidden(
+            f"{len(refused)} frames belong to programmes you are not a member "
+            f"of and are not public yet: {names}"
+        )
     return objects
 
 
-def _no_night_objects(settings: Settings, user: str, night_from: str | None,
-                      night_to: str | None) -> None:  # fmt: skip
+def _no_night_objects(
+    settings: Settings, user: str, night_from: str | None, night_to: str | None
+) -> None:
     """Why a night range has nothing the user may reduce: its object frames belong to
     programmes the user is not a member of (`Forbidden`, naming them and how to be added),
     or it has none at all (`Invalid`, naming the nights the archive has)."""
@@ -143,19 +164,29 @@ def _no_night_objects(settings: Settings, user: str, night_from: str | None,
         hidden = conn.execute(
             "SELECT aaoprgid, count(DISTINCT file) AS n FROM raw_frame"
             " WHERE ndfclass = 'MFOBJECT' AND night BETWEEN %s AND %s GROUP BY aaoprgid"
-            " ORDER BY aaoprgid", (lo, hi)).fetchall()  # fmt: skip
+            " ORDER BY aaoprgid",
+            (lo, hi),
+        ).fetchall()
         if hidden:
             names = ", ".join(f"{r['aaoprgid'] or '(none)'} ({r['n']} frames)" for r in hidden)
             first = hidden[0]["aaoprgid"] or "PROGRAMME"
             raise Forbidden(
                 f"{nights}: the object frames belong to programmes you ({user}) are not a "
                 f"member of and that are not public yet: {names}. A data manager can add you: "
-                f"hectornb programme set {first} --member {user}")  # fmt: skip
-        latest = [r["night"] for r in conn.execute(
-            "SELECT DISTINCT night FROM raw_frame WHERE ndfclass = 'MFOBJECT'"
-            " ORDER BY night DESC LIMIT 5").fetchall()]  # fmt: skip
-    known = f"; the archive's latest nights with object frames: {', '.join(latest)}" \
-        if latest else "; the archive index has no object frames at all"  # fmt: skip
+                f"hectornb programme set {first} --member {user}"
+            )
+        latest = [
+            r["night"]
+            for r in conn.execute(
+                "SELECT DISTINCT night FROM raw_frame WHERE ndfclass = 'MFOBJECT'"
+                " ORDER BY night DESC LIMIT 5"
+            ).fetchall()
+        ]
+    known = (
+        f"; the archive's latest nights with object frames: {', '.join(latest)}"
+        if latest
+        else "; the archive index has no object frames at all"
+    )
     raise Invalid(f"no object frames (MFOBJECT) on {nights}{known}")
 
 
@@ -180,8 +211,9 @@ class _FairShare:
 class ReductionRunner:
     """Claims queued jobs and runs them, up to ``max_jobs`` at once on one Dask client."""
 
-    def __init__(self, settings: Settings | None = None, max_jobs: int = 4,
-                 poll_seconds: float = 0.5):  # fmt: skip
+    def __init__(
+        self, settings: Settings | None = None, max_jobs: int = 4, poll_seconds: float = 0.5
+    ):
         self.settings = settings or get_settings()
         self.store = ReductionStore(self.settings)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -241,8 +273,9 @@ class ReductionRunner:
                     wake(self.poll)  # a new request wakes it at once (NOTIFY)
                     continue
                 # the job plans at once (its steps show in the app) while the cluster starts
-                thread = threading.Thread(target=self.run_job, args=(job,), daemon=True,
-                                          name=f"job-{job.id[:8]}")  # fmt: skip
+                thread = threading.Thread(
+                    target=self.run_job, args=(job,), daemon=True, name=f"job-{job.id[:8]}"
+                )
                 self._active[job.id] = thread
                 thread.start()
                 if self.client is None:
@@ -256,8 +289,11 @@ class ReductionRunner:
     def _connect(self, stack: contextlib.ExitStack) -> None:
         # the dashboard under the path the platform serves it at (see server.dask_proxy)
         prefix = server_base_url().rstrip("/") + "/hectornb/dask"
-        client = stack.enter_context(dask_client(
-            self.settings.reduce_workers, self.settings, dashboard=True, dashboard_prefix=prefix))
+        client = stack.enter_context(
+            dask_client(
+                self.settings.reduce_workers, self.settings, dashboard=True, dashboard_prefix=prefix
+            )
+        )
         # a fresh worker spends seconds importing the engine on its first step; do it now
         client.run(_import_engine)
         # under a Hub the dashboard (on the service's loopback) is for the operator, not a
@@ -284,8 +320,10 @@ class ReductionRunner:
             plan = plan_steps(frames, job.outdir, options)
         except Exception as exc:
             return store.finish(job.id, "failed", f"could not plan: {type(exc).__name__}: {exc}")
-        steps = [{"key": s.key, "task": s.task, "frame": s.frame, "arm": s.arm,
-                  "output": s.output} for s in plan.steps]  # fmt: skip
+        steps = [
+            {"key": s.key, "task": s.task, "frame": s.frame, "arm": s.arm, "output": s.output}
+            for s in plan.steps
+        ]
         described = plan.describe(job.outdir)
         described["dashboard"] = self.dashboard
         completed = store.set_plan(job.id, described, steps)
@@ -297,14 +335,29 @@ class ReductionRunner:
         pdfs: list = []  # each product's PDF, drawn on the cluster as the product is written
 
         def record(result: StepResult, done: int, total: int) -> None:
-            store.record_step(job.id, result.step.key, result.status, result.reason,
-                              result.seconds, "\n".join(result.log), result.worker, done,
-                              total, result.step.describe())  # fmt: skip
+            store.record_step(
+                job.id,
+                result.step.key,
+                result.status,
+                result.reason,
+                result.seconds,
+                "\n".join(result.log),
+                result.worker,
+                done,
+                total,
+                result.step.describe(),
+            )
             if result.status == "done" and result.step.task in _PRODUCTS:
                 # in the owner's fair share, as the steps: a PDF never waits behind someone
                 # else's whole night
-                pdfs.append(self.client.submit(product_pdf, Path(result.step.output), pure=False,
-                                               priority=self.fair.next(job.owner)))
+                pdfs.append(
+                    self.client.submit(
+                        product_pdf,
+                        Path(result.step.output),
+                        pure=False,
+                        priority=self.fair.next(job.owner),
+                    )
+                )
 
         def should_stop() -> str:
             if self._stop.is_set():
@@ -319,9 +372,16 @@ class ReductionRunner:
             if self.dashboard and not described["dashboard"]:  # planned before it started
                 described["dashboard"] = self.dashboard
                 store.set_plan(job.id, described, steps)
-            run = run_steps(plan, self.client, job.engine, options, on_result=record,
-                            completed=completed, priority=lambda: self.fair.next(job.owner),
-                            should_stop=should_stop)  # fmt: skip
+            run = run_steps(
+                plan,
+                self.client,
+                job.engine,
+                options,
+                on_result=record,
+                completed=completed,
+                priority=lambda: self.fair.next(job.owner),
+                should_stop=should_stop,
+            )
             self._wait_for_pdfs(job, pdfs, should_stop)
         except _RunnerStopping:
             return job  # left running: the next runner takes it up when its lease ends
@@ -330,8 +390,9 @@ class ReductionRunner:
             self._mail(final, "failed", final.message)
             return final
         statuses = collections.Counter(r.status for r in run.results.values())
-        products = sum(1 for r in run.results.values()
-                       if r.status == "done" and r.step.task in _PRODUCTS)  # fmt: skip
+        products = sum(
+            1 for r in run.results.values() if r.status == "done" and r.step.task in _PRODUCTS
+        )
         summary = f"{statuses['done']} of {len(run.results)} steps done"
         problems = [r.describe() for r in run.failures() if r.status == "failed"]
         problems += run.problems
@@ -367,12 +428,14 @@ class ReductionRunner:
         base = self.settings.public_url
         page = f"{base}/voila/render/reduce.ipynb?job={job.id}"
         api = f"{base}/hectornb/api/reduce/jobs/{job.id}"
-        body = (f"Reduction request {job.id} {what}.\n\n{text}\n\nStatus: {page}\n")
+        body = f"Reduction request {job.id} {what}.\n\n{text}\n\nStatus: {page}\n"
         if job.final:
-            body += "".join(f"{label}: {api}/download?what={what_}\n"
-                            for what_, label in DOWNLOADS.items())  # fmt: skip
-        result = notify.send(self.settings, job.email,
-                             f"[hectornb] request {job.id[:8]} {what}", body)  # fmt: skip
+            body += "".join(
+                f"{label}: {api}/download?what={what_}\n" for what_, label in DOWNLOADS.items()
+            )
+        result = notify.send(
+            self.settings, job.email, f"[hectornb] request {job.id[:8]} {what}", body
+        )
         self.store.event(job.id, "email", result)
 
 
@@ -443,9 +506,10 @@ def package(job: Reduction, steps: list[dict], what: str, dest: Path) -> Path:
             files[f"raw/{raw.parent.parent.name}/{raw.parent.name}/{raw.name}"] = raw
     log = "\n".join(
         f"[{s['seq'] + 1}] {s['status']} {s['task']} {s['frame']} ({s['arm']})"
-        + (f": {s['reason']}" if s["reason"] else "") + ("\n" + s["log"] if s["log"] else "")
+        + (f": {s['reason']}" if s["reason"] else "")
+        + ("\n" + s["log"] if s["log"] else "")
         for s in steps
-    )  # fmt: skip
+    )
     for _, path in products(job, steps):  # every spectrum on paper, drawn once and kept
         drawn = product_pdf(path)
         files[str(drawn.relative_to(outdir))] = drawn
@@ -454,8 +518,9 @@ def package(job: Reduction, steps: list[dict], what: str, dest: Path) -> Path:
         for name, path in sorted(files.items()):
             if path.exists():
                 zf.write(path, name)
-        zf.writestr("log.txt", f"Reduction request {job.id} ({job.status}): {job.message}\n\n"
-                               + log + "\n")  # fmt: skip
+        zf.writestr(
+            "log.txt", f"Reduction request {job.id} ({job.status}): {job.message}\n\n" + log + "\n"
+        )
         zf.writestr("plan.json", json.dumps(job.plan or {}, indent=1, default=str))
     tmp.replace(dest)
     return dest
@@ -484,8 +549,11 @@ def _raw_inputs(job: Reduction) -> list[str]:
     raws = set(job.frames)
     by_file = {}
     with db.connect() as conn:
-        rows = conn.execute("SELECT file, path FROM raw_frame WHERE night IN (SELECT night"
-                            " FROM raw_frame WHERE path = ANY(%s))", (job.frames,))  # fmt: skip
+        rows = conn.execute(
+            "SELECT file, path FROM raw_frame WHERE night IN (SELECT night"
+            " FROM raw_frame WHERE path = ANY(%s))",
+            (job.frames,),
+        )
         for row in rows:
             by_file[row["file"]] = row["path"]
     for group in plan.get("groups", []):
@@ -494,5 +562,13 @@ def _raw_inputs(job: Reduction) -> list[str]:
     return sorted(raws)
 
 
-__all__ = ["DOWNLOADS", "ReductionRunner", "ensure_runner", "non_defaults", "package",
-           "product_pdf", "products", "submit"]
+__all__ = [
+    "DOWNLOADS",
+    "ReductionRunner",
+    "ensure_runner",
+    "non_defaults",
+    "package",
+    "product_pdf",
+    "products",
+    "submit",
+]

@@ -42,12 +42,18 @@ def frame_fibres(path: str, targets_only: bool = False) -> list[dict]:
     for i, row in enumerate(table):
         if targets_only and row["TYPE"] != "P":
             continue
-        rows.append({
-            "fibre": i + 1, "name": str(row["NAME"]), "type": str(row["TYPE"]),
-            "ra": round(float(row["RA"].value), 6), "dec": round(float(row["DEC"].value), 6),
-            "magnitude": round(float(row["MAGNITUDE"]), 2), "pivot": int(row["PIVOT"]),
-            "comment": str(row["COMMENT"]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "fibre": i + 1,
+                "name": str(row["NAME"]),
+                "type": str(row["TYPE"]),
+                "ra": round(float(row["RA"].value), 6),
+                "dec": round(float(row["DEC"].value), 6),
+                "magnitude": round(float(row["MAGNITUDE"]), 2),
+                "pivot": int(row["PIVOT"]),
+                "comment": str(row["COMMENT"]),
+            }
+        )
     return rows
 
 
@@ -73,10 +79,15 @@ class LocalReduce:
     def fibres(self, path: str, targets_only: bool = False) -> list[dict]:
         return checked_frame_fibres(self.user, path, targets_only)
 
-    def submit(self, frames: list[str] | None, options: dict | None = None,
-               email: str | None = None, engine: str = "builtin",
-               night_from: str | None = None,
-               night_to: str | None = None) -> Reduction:  # fmt: skip
+    def submit(
+        self,
+        frames: list[str] | None,
+        options: dict | None = None,
+        email: str | None = None,
+        engine: str = "builtin",
+        night_from: str | None = None,
+        night_to: str | None = None,
+    ) -> Reduction:
         from .service import submit
 
         return submit(self.user, frames, night_from, night_to, options or {}, engine, email)
@@ -142,22 +153,33 @@ class RemoteReduce(ServiceBacked):
         return self.client.user
 
     def frames(self, filters: dict[str, str]) -> list[dict]:
-        return self.client.get("reduce/frames", **{k: v for k, v in filters.items() if v})[
-            "frames"
-        ]
+        return self.client.get("reduce/frames", **{k: v for k, v in filters.items() if v})["frames"]
 
     def fibres(self, path: str, targets_only: bool = False) -> list[dict]:
-        return self.client.get("reduce/frames/fibres", path=path,
-                               targets="true" if targets_only else "false")["rows"]  # fmt: skip
+        return self.client.get(
+            "reduce/frames/fibres", path=path, targets="true" if targets_only else "false"
+        )["rows"]
 
-    def submit(self, frames: list[str] | None, options: dict | None = None,
-               email: str | None = None, engine: str = "builtin",
-               night_from: str | None = None,
-               night_to: str | None = None) -> Reduction:  # fmt: skip
-        body = {"frames": frames, "options": options or {}, "engine": engine, "email": email,
-                "night_from": night_from, "night_to": night_to}  # fmt: skip
-        return _job(self.client.post("reduce/jobs", {k: v for k, v in body.items()
-                                                     if v is not None}))  # fmt: skip
+    def submit(
+        self,
+        frames: list[str] | None,
+        options: dict | None = None,
+        email: str | None = None,
+        engine: str = "builtin",
+        night_from: str | None = None,
+        night_to: str | None = None,
+    ) -> Reduction:
+        body = {
+            "frames": frames,
+            "options": options or {},
+            "engine": engine,
+            "email": email,
+            "night_from": night_from,
+            "night_to": night_to,
+        }
+        return _job(
+            self.client.post("reduce/jobs", {k: v for k, v in body.items() if v is not None})
+        )
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return [_job(j) for j in self.client.get("reduce/jobs", days=days)["jobs"]]

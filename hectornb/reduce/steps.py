@@ -20,8 +20,16 @@ from .plan import ReductionGroup
 if TYPE_CHECKING:  # frames come as a DataFrame; this module needs no pandas of its own
     import pandas as pd
 
-TASKS = ("combine_bias", "combine_dark", "make_tlm", "reduce_arc", "reduce_fflat",
-         "reduce_object", "combine_image", "splice")  # fmt: skip
+TASKS = (
+    "combine_bias",
+    "combine_dark",
+    "make_tlm",
+    "reduce_arc",
+    "reduce_fflat",
+    "reduce_object",
+    "combine_image",
+    "splice",
+)
 
 
 @dataclass(frozen=True)
@@ -75,19 +83,32 @@ class NightSteps:
 
         return {
             "groups": [
-                {"arm": g.arm, "setup": g.setup, "field": g.field_id, "plate": g.plate,
-                 "objects": g.objects, "problems": g.problems,
-                 "calibrations": {role: {"files": c.files, "rule": c.rule}
-                                  for role, c in g.choices.items()}}
+                {
+                    "arm": g.arm,
+                    "setup": g.setup,
+                    "field": g.field_id,
+                    "plate": g.plate,
+                    "objects": g.objects,
+                    "problems": g.problems,
+                    "calibrations": {
+                        role: {"files": c.files, "rule": c.rule} for role, c in g.choices.items()
+                    },
+                }
                 for g in self.groups
             ],
             "steps": [
-                {"key": s.key, "task": s.task, "frame": s.frame, "arm": s.arm,
-                 "output": rel(s.output), "needs": list(s.needs)}
+                {
+                    "key": s.key,
+                    "task": s.task,
+                    "frame": s.frame,
+                    "arm": s.arm,
+                    "output": rel(s.output),
+                    "needs": list(s.needs),
+                }
                 for s in self.steps
             ],
             "problems": self.problems,
-        }  # fmt: skip
+        }
 
     def by_key(self) -> dict[str, Step]:
         return {s.key: s for s in self.steps}
@@ -123,31 +144,48 @@ class _Builder:
         files, keys = {}, {}
         if "bias" in g.choices:
             raws = g.choices["bias"].files
-            s = self.add(Step(
-                f"combine_bias:{night}/ccd_{g.ccd}/{_digest(raws)}", "combine_bias",
-                str(where / "BIAScombined.fits"),
-                {"frames": tuple(self.path_of[f] for f in raws)}, arm=g.arm,
-            ))  # fmt: skip
+            s = self.add(
+                Step(
+                    f"combine_bias:{night}/ccd_{g.ccd}/{_digest(raws)}",
+                    "combine_bias",
+                    str(where / "BIAScombined.fits"),
+                    {"frames": tuple(self.path_of[f] for f in raws)},
+                    arm=g.arm,
+                )
+            )
             files["bias"], keys["bias"] = s.output, s.key
         if "dark" in g.choices:
             raws = g.choices["dark"].files
             exposure = f"{float(self.exposure_of[raws[0]]):g}"
-            s = self.add(Step(
-                f"combine_dark:{night}/ccd_{g.ccd}/{exposure}/{_digest(raws)}", "combine_dark",
-                str(where / f"DARKcombined{exposure}.fits"),
-                {"frames": tuple(self.path_of[f] for f in raws), **_pick(files, "bias")},
-                tuple(keys.values()), arm=g.arm,
-            ))  # fmt: skip
+            s = self.add(
+                Step(
+                    f"combine_dark:{night}/ccd_{g.ccd}/{exposure}/{_digest(raws)}",
+                    "combine_dark",
+                    str(where / f"DARKcombined{exposure}.fits"),
+                    {"frames": tuple(self.path_of[f] for f in raws), **_pick(files, "bias")},
+                    tuple(keys.values()),
+                    arm=g.arm,
+                )
+            )
             files["dark"], keys["dark"] = s.output, s.key
         return files, keys
 
-    def calibration(self, g: ReductionGroup, role: str, task: str, suffix: str,
-                    inputs: dict, needs: tuple) -> Step:  # fmt: skip
+    def calibration(
+        self, g: ReductionGroup, role: str, task: str, suffix: str, inputs: dict, needs: tuple
+    ) -> Step:
         file = g.choices[role].files[0]
         night = self.night_of[file]
         output = self.out / night / f"ccd_{g.ccd}" / f"{Path(file).stem}{suffix}.fits"
-        return self.add(Step(f"{task}:{night}/{file}", task, str(output),
-                             {"raw": self.path_of[file], **inputs}, needs, arm=g.arm))  # fmt: skip
+        return self.add(
+            Step(
+                f"{task}:{night}/{file}",
+                task,
+                str(output),
+                {"raw": self.path_of[file], **inputs},
+                needs,
+                arm=g.arm,
+            )
+        )
 
     def group(self, g: ReductionGroup) -> Step:
         """The group's steps; returns its ``combine_image`` step."""
@@ -156,42 +194,71 @@ class _Builder:
         masters, master_keys = self.masters(g, night)
         bias, bias_need = _pick(masters, "bias"), tuple(_pick(master_keys, "bias").values())
         tlm = self.calibration(g, "tlm", "make_tlm", "tlm", bias, bias_need)
-        arc = self.calibration(g, "arc", "reduce_arc", "red", {"tlm": tlm.output, **bias},
-                               (tlm.key, *bias_need))  # fmt: skip
-        fflat = self.calibration(g, "fflat", "reduce_fflat", "red",
-                                 {"tlm": tlm.output, "arc": arc.output, **bias},
-                                 (tlm.key, arc.key, *bias_need))  # fmt: skip
+        arc = self.calibration(
+            g, "arc", "reduce_arc", "red", {"tlm": tlm.output, **bias}, (tlm.key, *bias_need)
+        )
+        fflat = self.calibration(
+            g,
+            "fflat",
+            "reduce_fflat",
+            "red",
+            {"tlm": tlm.output, "arc": arc.output, **bias},
+            (tlm.key, arc.key, *bias_need),
+        )
         inputs = {"tlm": tlm.output, "arc": arc.output, "fflat": fflat.output, **masters}
         needs = (tlm.key, arc.key, fflat.key, *master_keys.values())
         objects = [
-            self.add(Step(f"reduce_object:{night}/{file}", "reduce_object",
-                          str(self.out / night / f"ccd_{g.ccd}" / f"{Path(file).stem}red.fits"),
-                          {"raw": self.path_of[file], **inputs}, needs, arm=g.arm,
-                          field_id=g.field_id))
+            self.add(
+                Step(
+                    f"reduce_object:{night}/{file}",
+                    "reduce_object",
+                    str(self.out / night / f"ccd_{g.ccd}" / f"{Path(file).stem}red.fits"),
+                    {"raw": self.path_of[file], **inputs},
+                    needs,
+                    arm=g.arm,
+                    field_id=g.field_id,
+                )
+            )
             for file in g.objects
         ]
         stem = _field_stem(g.field_id)
-        return self.add(Step(
-            f"combine_image:{night}/ccd_{g.ccd}/{stem}", "combine_image",
-            str(self.out / night / f"ccd_{g.ccd}" / f"{stem}_combined.fits"),
-            {"frames": tuple(s.output for s in objects)}, tuple(s.key for s in objects),
-            arm=g.arm, field_id=g.field_id, partial=True,
-        ))  # fmt: skip
+        return self.add(
+            Step(
+                f"combine_image:{night}/ccd_{g.ccd}/{stem}",
+                "combine_image",
+                str(self.out / night / f"ccd_{g.ccd}" / f"{stem}_combined.fits"),
+                {"frames": tuple(s.output for s in objects)},
+                tuple(s.key for s in objects),
+                arm=g.arm,
+                field_id=g.field_id,
+                partial=True,
+            )
+        )
 
     def splice(self, field_id: str, blue: Step, red: Step) -> Step:
         night = field_id.split("/", 1)[0]
         output = self.out / night / "spliced" / f"{_field_stem(field_id)}_spliced.fits"
-        return self.add(Step(f"splice:{field_id}", "splice", str(output),
-                             {"blue": blue.output, "red": red.output}, (blue.key, red.key),
-                             arm="both", field_id=field_id, grating=blue.grating))  # fmt: skip
+        return self.add(
+            Step(
+                f"splice:{field_id}",
+                "splice",
+                str(output),
+                {"blue": blue.output, "red": red.output},
+                (blue.key, red.key),
+                arm="both",
+                field_id=field_id,
+                grating=blue.grating,
+            )
+        )
 
 
 def _pick(mapping: dict, *keys: str) -> dict:
     return {k: mapping[k] for k in keys if k in mapping}
 
 
-def night_steps(groups: list[ReductionGroup], frames: pd.DataFrame,
-                outdir: str | Path) -> NightSteps:  # fmt: skip
+def night_steps(
+    groups: list[ReductionGroup], frames: pd.DataFrame, outdir: str | Path
+) -> NightSteps:
     """Steps that reduce every group of ``groups`` (from `plan_night` on ``frames``).
 
     Groups with problems (no tramline map or arc) are left out; their problems are listed.

@@ -91,9 +91,16 @@ class ReductionStore:
 
     # -- the astronomer's side ---------------------------------------------------------
 
-    def create(self, owner: str, frames: list[str], engine_name: str,
-               options: dict[str, str], email: str | None, same_as: str,
-               outdir: str) -> Reduction:  # fmt: skip
+    def create(
+        self,
+        owner: str,
+        frames: list[str],
+        engine_name: str,
+        options: dict[str, str],
+        email: str | None,
+        same_as: str,
+        outdir: str,
+    ) -> Reduction:
         job_id = str(uuid.uuid4())
         with self._connect() as conn:
             row = conn.execute(
@@ -102,9 +109,13 @@ class ReductionStore:
                 (job_id, owner, engine_name, Jsonb(options), frames, email, same_as, outdir),
             ).fetchone()
             conn.execute("NOTIFY hectornb_reduce")  # wakes the runners when this commits
-            _event(conn, job_id, "submitted",
-                   f"{len(frames)} frames, engine {engine_name}, options "
-                   f"{json.dumps(options, sort_keys=True) if options else 'defaults'}")  # fmt: skip
+            _event(
+                conn,
+                job_id,
+                "submitted",
+                f"{len(frames)} frames, engine {engine_name}, options "
+                f"{json.dumps(options, sort_keys=True) if options else 'defaults'}",
+            )
         return _job(row)
 
     def get(self, job_id: str, user: str | None) -> Reduction:
@@ -114,8 +125,9 @@ class ReductionStore:
         except ValueError:
             raise NotFound(f"no reduction request {quote_field(str(job_id))}") from None
         with self._connect() as conn:
-            row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM reduce_job WHERE id = %s",
-                               (job_id,)).fetchone()  # fmt: skip
+            row = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM reduce_job WHERE id = %s", (job_id,)
+            ).fetchone()
         if row is None:
             raise NotFound(f"no reduction request {job_id}")
         if user is not None and row["owner"] != user:
@@ -191,16 +203,22 @@ class ReductionStore:
         identical to one running waits for it."""
         with self._connect() as conn:
             stale = conn.execute(
-                sql.SQL("UPDATE reduce_job SET runner = NULL, status = CASE status WHEN "
-                        "'cancelling' THEN 'cancelled' ELSE 'queued' END WHERE {} AND "
-                        "starts_with(outdir, %s) RETURNING id, status"
-                        ).format(LEASE.lapsed(lease_seconds)),
+                sql.SQL(
+                    "UPDATE reduce_job SET runner = NULL, status = CASE status WHEN "
+                    "'cancelling' THEN 'cancelled' ELSE 'queued' END WHERE {} AND "
+                    "starts_with(outdir, %s) RETURNING id, status"
+                ).format(LEASE.lapsed(lease_seconds)),
                 (root,),
-            ).fetchall()  # fmt: skip
+            ).fetchall()
             for row in stale:
                 if row["status"] == "queued":
-                    _event(conn, str(row["id"]), "resumed", "its server stopped while it ran;"
-                           " it resumes from the steps already written")  # fmt: skip
+                    _event(
+                        conn,
+                        str(row["id"]),
+                        "resumed",
+                        "its server stopped while it ran;"
+                        " it resumes from the steps already written",
+                    )
                 else:
                     _event(conn, str(row["id"]), "finished", "cancelled: its server stopped")
         with self._connect() as conn:
@@ -235,39 +253,56 @@ class ReductionStore:
     def release(self, job_id: str, why: str) -> None:
         """Give a running job back to the queue (its runner is stopping)."""
         with self._connect() as conn:
-            conn.execute("UPDATE reduce_job SET status = CASE status WHEN 'cancelling' THEN"
-                         " 'cancelled' ELSE 'queued' END, runner = NULL WHERE id = %s"
-                         " AND status IN ('running', 'cancelling')", (job_id,))  # fmt: skip
+            conn.execute(
+                "UPDATE reduce_job SET status = CASE status WHEN 'cancelling' THEN"
+                " 'cancelled' ELSE 'queued' END, runner = NULL WHERE id = %s"
+                " AND status IN ('running', 'cancelling')",
+                (job_id,),
+            )
             _event(conn, job_id, "released", f"{why}; the next runner resumes it")
 
     def status(self, job_id: str) -> str:
         with self._connect() as conn:
-            row = conn.execute("SELECT status FROM reduce_job WHERE id = %s",
-                               (job_id,)).fetchone()  # fmt: skip
+            row = conn.execute("SELECT status FROM reduce_job WHERE id = %s", (job_id,)).fetchone()
         return row["status"] if row else "cancelled"
 
     def set_plan(self, job_id: str, plan: dict, steps: list[dict]) -> set[str]:
         """Store the plan and its steps (kept from an earlier attempt); returns the keys of
         the steps an earlier attempt, or an identical request, finished."""
         with self._connect() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE reduce_job SET plan = %s, steps_total = %s WHERE id = %s",
-                        (Jsonb(plan), len(steps), job_id))  # fmt: skip
+            cur.execute(
+                "UPDATE reduce_job SET plan = %s, steps_total = %s WHERE id = %s",
+                (Jsonb(plan), len(steps), job_id),
+            )
             cur.executemany(
                 "INSERT INTO reduce_step (job, key, seq, task, frame, arm, output)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (job, key) DO NOTHING",
-                [(job_id, s["key"], i, s["task"], s["frame"], s["arm"], s["output"])
-                 for i, s in enumerate(steps)],
-            )  # fmt: skip
+                [
+                    (job_id, s["key"], i, s["task"], s["frame"], s["arm"], s["output"])
+                    for i, s in enumerate(steps)
+                ],
+            )
             done = cur.execute(
                 "SELECT DISTINCT s.key FROM reduce_step s JOIN reduce_job j ON j.id = s.job"
                 " WHERE j.same_as = (SELECT same_as FROM reduce_job WHERE id = %s)"
-                " AND s.status = 'done'", (job_id,),
-            ).fetchall()  # fmt: skip
+                " AND s.status = 'done'",
+                (job_id,),
+            ).fetchall()
         return {r["key"] for r in done}
 
-    def record_step(self, job_id: str, key: str, status: str, reason: str, seconds: float,
-                    log: str, worker: str, done: int, total: int,
-                    describe: str) -> None:  # fmt: skip
+    def record_step(
+        self,
+        job_id: str,
+        key: str,
+        status: str,
+        reason: str,
+        seconds: float,
+        log: str,
+        worker: str,
+        done: int,
+        total: int,
+        describe: str,
+    ) -> None:
         with self._connect() as conn:
             conn.execute(
                 "UPDATE reduce_step SET status = %s, reason = %s, seconds = %s, log = %s,"
@@ -279,8 +314,9 @@ class ReductionStore:
                 " heartbeat = now() WHERE id = %s",
                 (done, total, describe, job_id),
             )
-            text = f"{status} {describe}" + (f": {reason}" if status != "done" else
-                                             f" ({seconds:.1f} s)")  # fmt: skip
+            text = f"{status} {describe}" + (
+                f": {reason}" if status != "done" else f" ({seconds:.1f} s)"
+            )
             _event(conn, job_id, "step", text)
 
     def finish(self, job_id: str, status: str, message: str) -> Reduction:
@@ -299,5 +335,6 @@ class ReductionStore:
 
 
 def _event(conn, job_id: str, kind: str, message: str) -> None:
-    conn.execute("INSERT INTO reduce_event (job, kind, message) VALUES (%s, %s, %s)",
-                 (job_id, kind, message))  # fmt: skip
+    conn.execute(
+        "INSERT INTO reduce_event (job, kind, message) VALUES (%s, %s, %s)", (job_id, kind, message)
+    )

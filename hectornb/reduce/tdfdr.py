@@ -28,14 +28,20 @@ from .steps import Step
 
 # idx files shipped with 2dFdr, per grating; Hector's AAOmega arm (SAMI/Hector managers)
 IDX_FILES = {"580V": "hector1_v4.idx", "1000R": "hector2_v4.idx"}
-COMPLETED = (re.compile(r'Action "EXIT", Task (\S+), completed'),
-             re.compile(r"Data Reduction command (\S+) completed\."))  # fmt: skip
+COMPLETED = (
+    re.compile(r'Action "EXIT", Task (\S+), completed'),
+    re.compile(r"Data Reduction command (\S+) completed\."),
+)
 TIMEOUT_S = 1200  # Hector's manager gives a command 20 minutes
 # options that only the built-in engine understands
 _BUILTIN_ONLY = {"CRSIG"}
-_CALIBRATION_ARGS = {"tlm": "TLMAP_FILENAME", "arc": "WAVEL_FILENAME",
-                     "fflat": "FFLAT_FILENAME", "bias": "BIAS_FILENAME",
-                     "dark": "DARK_FILENAME"}  # fmt: skip
+_CALIBRATION_ARGS = {
+    "tlm": "TLMAP_FILENAME",
+    "arc": "WAVEL_FILENAME",
+    "fflat": "FFLAT_FILENAME",
+    "bias": "BIAS_FILENAME",
+    "dark": "DARK_FILENAME",
+}
 
 
 class TdfdrError(RuntimeError):
@@ -81,17 +87,37 @@ def commands(step: Step, options: Mapping[str, str], idx: str) -> list[Command]:
     if step.task in ("combine_bias", "combine_dark"):
         kind = step.task.split("_")[1]
         reduced = [f"{Path(f).stem}red.fits" for f in step.inputs["frames"]]
-        extra = ["-BIAS_FILENAME", Path(step.inputs["bias"]).name, "-USEBIASIM", "1"] \
-            if "bias" in step.inputs else []  # fmt: skip
-        out = [Command(("aaorun", f"reduce_{kind}", Path(f).name, *base, *extra), r)
-               for f, r in zip(step.inputs["frames"], reduced, strict=True)]  # fmt: skip
-        out.append(Command(("aaorun", "combine_image", " ".join(reduced), "-COMBINEDFILE", name,
-                            "-idxfile", idx), name))  # fmt: skip
+        extra = (
+            ["-BIAS_FILENAME", Path(step.inputs["bias"]).name, "-USEBIASIM", "1"]
+            if "bias" in step.inputs
+            else []
+        )
+        out = [
+            Command(("aaorun", f"reduce_{kind}", Path(f).name, *base, *extra), r)
+            for f, r in zip(step.inputs["frames"], reduced, strict=True)
+        ]
+        out.append(
+            Command(
+                (
+                    "aaorun",
+                    "combine_image",
+                    " ".join(reduced),
+                    "-COMBINEDFILE",
+                    name,
+                    "-idxfile",
+                    idx,
+                ),
+                name,
+            )
+        )
         return out
     if step.task == "combine_image":
         frames = " ".join(Path(f).name for f in step.inputs["frames"])
-        return [Command(("aaorun", "combine_image", frames, "-COMBINEDFILE", name,
-                         "-idxfile", idx), name)]  # fmt: skip
+        return [
+            Command(
+                ("aaorun", "combine_image", frames, "-COMBINEDFILE", name, "-idxfile", idx), name
+            )
+        ]
     if step.task == "splice":
         pair = f"{Path(step.inputs['blue']).name} {Path(step.inputs['red']).name}"
         return [Command(("aaorun", "splice", pair, "-idxfile", idx, "-output_file", name), name)]
@@ -101,8 +127,12 @@ def commands(step: Step, options: Mapping[str, str], idx: str) -> list[Command]:
         if role in step.inputs:
             argv += [f"-{arg}", Path(step.inputs[role]).name]
     if step.task == "reduce_object":
-        argv += ["-USEBIASIM", "1" if "bias" in step.inputs else "0",
-                 "-USEDARKIM", "1" if "dark" in step.inputs else "0"]  # fmt: skip
+        argv += [
+            "-USEBIASIM",
+            "1" if "bias" in step.inputs else "0",
+            "-USEDARKIM",
+            "1" if "dark" in step.inputs else "0",
+        ]
         argv += _params(options)
     elif step.task in ("reduce_arc", "reduce_fflat", "make_tlm"):
         argv += ["-USEBIASIM", "1" if "bias" in step.inputs else "0"]
@@ -128,8 +158,11 @@ def prepare_workdir(step: Step, root: str | Path | None = None) -> Path:
 
 
 def _environment(work: Path) -> dict[str, str]:
-    return {**os.environ, "IMP_SCRATCH": str(work / "imp_scratch"),
-            "DISPLAY": os.environ.get("DISPLAY", ":0")}  # fmt: skip
+    return {
+        **os.environ,
+        "IMP_SCRATCH": str(work / "imp_scratch"),
+        "DISPLAY": os.environ.get("DISPLAY", ":0"),
+    }
 
 
 def _check(command: Command, output: str, work: Path) -> None:
@@ -142,15 +175,23 @@ def _check(command: Command, output: str, work: Path) -> None:
 def run_local(command: Command, work: Path) -> str:
     """Run one command with ``aaorun`` from PATH; returns its output."""
     if shutil.which("aaorun") is None:
-        raise TdfdrError("2dFdr's aaorun is not on PATH (install 2dFdr, or use the "
-                         "2dfdr-docker or builtin engine)")  # fmt: skip
+        raise TdfdrError(
+            "2dFdr's aaorun is not on PATH (install 2dFdr, or use the "
+            "2dfdr-docker or builtin engine)"
+        )
     try:
-        proc = subprocess.run(command.argv, cwd=work, env=_environment(work), text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=TIMEOUT_S, check=False)  # fmt: skip
+        proc = subprocess.run(
+            command.argv,
+            cwd=work,
+            env=_environment(work),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise TdfdrError(f"2dFdr {command.argv[1]} ran over {TIMEOUT_S} s and was stopped") \
-            from exc  # fmt: skip
+        raise TdfdrError(f"2dFdr {command.argv[1]} ran over {TIMEOUT_S} s and was stopped") from exc
     return proc.stdout
 
 
@@ -162,11 +203,15 @@ def docker_spec(command: Command, work: Path, step: Step, image: str) -> dict:
             folder = str(Path(path).resolve().parent)
             mounts.setdefault(folder, {"bind": folder, "mode": "ro"})
     return {
-        "image": image, "command": list(command.argv), "working_dir": str(work),
+        "image": image,
+        "command": list(command.argv),
+        "working_dir": str(work),
         "environment": {"IMP_SCRATCH": str(work / "imp_scratch"), "DISPLAY": ":0"},
-        "volumes": mounts, "user": f"{os.getuid()}:{os.getgid()}", "detach": True,
+        "volumes": mounts,
+        "user": f"{os.getuid()}:{os.getgid()}",
+        "detach": True,
         "network_disabled": True,
-    }  # fmt: skip
+    }
 
 
 def run_docker(command: Command, work: Path, step: Step, image: str) -> str:
@@ -191,8 +236,7 @@ def run_step_local(step: Step, options: Mapping[str, str], version: str = "") ->
     return run_step(step, options)
 
 
-def run_step_in_container(step: Step, options: Mapping[str, str],
-                          version: str = "") -> list[str]:  # fmt: skip
+def run_step_in_container(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
     """The ``2dfdr-docker`` engine: ``aaorun`` in ``HECTORNB_2DFDR_IMAGE``, or in that
     image's tag ``version``."""
     image = get_settings().tdfdr_image
@@ -201,8 +245,9 @@ def run_step_in_container(step: Step, options: Mapping[str, str],
     return run_step(step, options, docker=True, image=image)
 
 
-def run_step(step: Step, options: Mapping[str, str], docker: bool = False,
-             image: str | None = None) -> list[str]:  # fmt: skip
+def run_step(
+    step: Step, options: Mapping[str, str], docker: bool = False, image: str | None = None
+) -> list[str]:
     """Run ``step``'s commands; the product lands at ``step.output``. Returns the log."""
     idx = idx_file(step, options)
     image = image or get_settings().tdfdr_image
@@ -221,4 +266,3 @@ def run_step(step: Step, options: Mapping[str, str], docker: bool = False,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return log
-

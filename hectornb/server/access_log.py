@@ -48,9 +48,17 @@ def log_request(handler) -> None:
             name = request_user(handler)
         except Exception:  # a handler of another kind: its own idea of a user
             name = getattr(handler._current_user, "username", "?")
-    log.log(level, "%d %s %s user=%s ip=%s %.1fms id=%s", status, request.method,
-            _shown(request.uri), name, request.remote_ip,
-            1000.0 * request.request_time(), getattr(request, "request_id", "-"))  # fmt: skip
+    log.log(
+        level,
+        "%d %s %s user=%s ip=%s %.1fms id=%s",
+        status,
+        request.method,
+        _shown(request.uri),
+        name,
+        request.remote_ip,
+        1000.0 * request.request_time(),
+        getattr(request, "request_id", "-"),
+    )
 
 
 def _shown(uri: str) -> str:
@@ -65,8 +73,11 @@ def install(app) -> None:
     app.settings["log_function"] = log_request
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(levelname)1.1s %(asctime)s hectornb] "
-                                               "%(message)s", "%Y-%m-%d %H:%M:%S"))  # fmt: skip
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)1.1s %(asctime)s hectornb] %(message)s", "%Y-%m-%d %H:%M:%S"
+            )
+        )
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False

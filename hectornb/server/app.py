@@ -46,10 +46,13 @@ class HectornbServer(Voila):
         root = (self.server_url, RedirectHandler, {"url": landing})
         # Under the Hub many people share this server: each page's kernel is its person's.
         # One's own server keeps Voilà's handlers (the token holder owns every kernel).
-        ours = {**(SERVICE_HANDLERS if is_hub_service() else {}),
-                RequestInfoSocketHandler: PrivatePageRequestSocket}
-        voila = [(rule[0], ours.get(rule[1], rule[1]), *rule[2:])
-                 for rule in super().init_handlers()]  # fmt: skip
+        ours = {
+            **(SERVICE_HANDLERS if is_hub_service() else {}),
+            RequestInfoSocketHandler: PrivatePageRequestSocket,
+        }
+        voila = [
+            (rule[0], ours.get(rule[1], rule[1]), *rule[2:]) for rule in super().init_handlers()
+        ]
         return [root, *handlers(self.server_url), *voila]
 
     def init_settings(self) -> dict:
@@ -101,9 +104,12 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         # No preheated kernels under the Hub: a kernel acts for the person who opened its
         # page (their identity is in its environment from the start), whom a kernel started
         # before the page cannot know.
-        argv += [*service_arguments(), "--VoilaConfiguration.preheat_kernel=False",
-                 "--VoilaConfiguration.allow_theme_override=NO",
-                 "--VoilaConfiguration.allow_template_override=NO"]  # fmt: skip
+        argv += [
+            *service_arguments(),
+            "--VoilaConfiguration.preheat_kernel=False",
+            "--VoilaConfiguration.allow_theme_override=NO",
+            "--VoilaConfiguration.allow_template_override=NO",
+        ]
     else:
         page_request_key()  # before any kernel starts: they inherit it
         argv += [
@@ -130,8 +136,7 @@ def serve(port: int | None = None, open_browser: bool = True, demo: bool = False
         f"--MappingKernelManager.cull_idle_timeout={settings.page_kernel_grace}",
         f"--MappingKernelManager.cull_interval={max(5, settings.page_kernel_grace // 4)}",
         "--MappingKernelManager.cull_connected=False",
-        "--VoilaConfiguration.multi_kernel_manager_class="
-        "hectornb.server.kernels.PageKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=hectornb.server.kernels.PageKernelManager",
     ]
     token = os.environ.get("JUPYTER_TOKEN")
     if token is not None and not is_hub_service():

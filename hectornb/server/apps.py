@@ -87,7 +87,8 @@ class _PageKernels:
 
     async def get_rendered_notebook(self, *args, **kwargs):
         render_task, rendered, kernel_id = await self._manager.get_rendered_notebook(
-            *args, **kwargs)  # fmt: skip
+            *args, **kwargs
+        )
         self._own(kernel_id)
         return render_task, rendered, kernel_id
 
@@ -142,11 +143,17 @@ class SignedInVoilaHandler(TornadoVoilaHandler):
             mine.remove(kernel_id)
             alive.discard(kernel_id)
         if len(mine) + _STARTING.get(name, 0) >= cap:
-            raise web.HTTPError(429, f"you have {len(mine)} apps open, the most one person "
-                                     "may (HECTORNB_APP_KERNELS_PER_USER): close one first")
+            raise web.HTTPError(
+                429,
+                f"you have {len(mine)} apps open, the most one person "
+                "may (HECTORNB_APP_KERNELS_PER_USER): close one first",
+            )
         if len(alive) + sum(_STARTING.values()) >= settings.app_kernels:
-            raise web.HTTPError(503, "the service has as many apps open as it may "
-                                     "(HECTORNB_APP_KERNELS): try again in a while")
+            raise web.HTTPError(
+                503,
+                "the service has as many apps open as it may "
+                "(HECTORNB_APP_KERNELS): try again in a while",
+            )
 
 
 class _OwnKernelOnly:
@@ -168,8 +175,9 @@ class OwnKernelWebsocketHandler(_OwnKernelOnly, VoilaKernelWebsocketHandler):
         self.check_owner(self.kernel_id)
         # Voilà reads every binary message going out in the v1 framing: a client on the
         # legacy protocol could make it parse garbage lengths and freeze the whole service
-        offered = {p.strip() for p in
-                   self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
+        offered = {
+            p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+        }
         if V1_PROTOCOL not in offered:
             raise web.HTTPError(400, f"only the {V1_PROTOCOL} protocol is spoken here")
         return await super().pre_get()
@@ -226,12 +234,12 @@ def packaged_app_handlers(serverapp, base_url: str) -> list[tuple]:
     from voila.configuration import VoilaConfiguration
     from voila.paths import collect_template_paths
 
-    configuration = VoilaConfiguration(parent=serverapp, template=TEMPLATE,
-                                       page_config_hook=_bundled_mathjax)  # fmt: skip
+    configuration = VoilaConfiguration(
+        parent=serverapp, template=TEMPLATE, page_config_hook=_bundled_mathjax
+    )
     options = {
         "config": serverapp.config,
         "template_paths": collect_template_paths(["voila", "nbconvert"], TEMPLATE),
         "voila_configuration": configuration,
     }
-    return [(url_path_join(base_url, f"hectornb/apps/{_APP_PATTERN}"), PackagedAppHandler,
-             options)]  # fmt: skip
+    return [(url_path_join(base_url, f"hectornb/apps/{_APP_PATTERN}"), PackagedAppHandler, options)]

@@ -36,6 +36,9 @@ def client_handlers(base_url: str, service_url: str) -> list[tuple]:
     return [
         *static_handlers(base_url),
         (url_path_join(base_url, "hectornb/?"), ToServiceHandler, {"target": landing}),
-        (url_path_join(base_url, r"hectornb/apps/([a-z]+\.ipynb)"), ToServiceHandler,
-         {"target": service_path}),
-    ]  # fmt: skip
+        (
+            url_path_join(base_url, r"hectornb/apps/([a-z]+\.ipynb)"),
+            ToServiceHandler,
+            {"target": service_path},
+        ),
+    ]

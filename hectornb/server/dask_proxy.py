@@ -16,8 +16,18 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httpclient, web, websocket
 
 #: Headers not passed through (hop-by-hop, and what the proxy sets itself).
-_SKIP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
-         "content-encoding", "host", "cookie", "authorization", "proxy-connection"}  # fmt: skip
+_SKIP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "host",
+    "cookie",
+    "authorization",
+    "proxy-connection",
+}
 
 
 def dashboard_upstream() -> str | None:
@@ -32,8 +42,9 @@ def dashboard_upstream() -> str | None:
 def _upstream_uri(handler: web.RequestHandler) -> str:
     # the signed-in user's token stays here; the rest of the query goes as it came (bytes
     # that are not UTF-8 too); the path is the same under the same prefix
-    query = "&".join(p for p in handler.request.query.split("&")
-                     if p and p.split("=", 1)[0] != "token")  # fmt: skip
+    query = "&".join(
+        p for p in handler.request.query.split("&") if p and p.split("=", 1)[0] != "token"
+    )
     return handler.request.path + ("?" + query if query else "")
 
 
@@ -47,12 +58,15 @@ class DashboardHandler(JupyterHandler):
             return
         upstream = dashboard_upstream()
         if upstream is None:
-            raise web.HTTPError(404, "no Dask dashboard yet: the cluster starts with the "
-                                     "first reduction request")  # fmt: skip
-        request = httpclient.HTTPRequest(f"http://{upstream}{_upstream_uri(self)}",
-                                         follow_redirects=False, request_timeout=60,
-                                         headers={k: v for k, v in self.request.headers.items()
-                                                  if k.lower() not in _SKIP})  # fmt: skip
+            raise web.HTTPError(
+                404, "no Dask dashboard yet: the cluster starts with the first reduction request"
+            )
+        request = httpclient.HTTPRequest(
+            f"http://{upstream}{_upstream_uri(self)}",
+            follow_redirects=False,
+            request_timeout=60,
+            headers={k: v for k, v in self.request.headers.items() if k.lower() not in _SKIP},
+        )
         response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
         if response.code == 599:
             raise web.HTTPError(502, "the Dask dashboard did not answer")
@@ -81,12 +95,17 @@ class DashboardSocketHandler(websocket.WebSocketHandler, JupyterHandler):
         if upstream is None:
             self.close(1011, "no Dask dashboard")
             return
-        request = httpclient.HTTPRequest(f"ws://{upstream}{_upstream_uri(self)}",
-                                         headers={"Origin": f"http://{upstream}"})  # fmt: skip
+        request = httpclient.HTTPRequest(
+            f"ws://{upstream}{_upstream_uri(self)}", headers={"Origin": f"http://{upstream}"}
+        )
         self.upstream = await websocket.websocket_connect(
-            request, on_message_callback=self._from_upstream,
-            subprotocols=self.request.headers.get("Sec-WebSocket-Protocol", "").replace(
-                " ", "").split(",") or None)  # fmt: skip
+            request,
+            on_message_callback=self._from_upstream,
+            subprotocols=self.request.headers.get("Sec-WebSocket-Protocol", "")
+            .replace(" ", "")
+            .split(",")
+            or None,
+        )
 
     def select_subprotocol(self, subprotocols):
         return subprotocols[0] if subprotocols else None

@@ -67,12 +67,16 @@ class StoreCalls:
                 self._payload = {"error": str(exc), "errors": exc.errors}
             raise web.HTTPError(exc.status, str(exc)) from None
         except psycopg.errors.ProgramLimitExceeded as exc:  # e.g. an index row too long
-            raise web.HTTPError(422, "a value is too long to be stored: "
-                                     f"{exc.diag.message_primary}") from None  # fmt: skip
+            raise web.HTTPError(
+                422, f"a value is too long to be stored: {exc.diag.message_primary}"
+            ) from None
         except psycopg.errors.QueryCanceled:
-            raise web.HTTPError(503, "the database stopped the work after the platform's time "
-                                     "limit (HECTORNB_STATEMENT_TIMEOUT_MS); nothing of it was "
-                                     "stored") from None  # fmt: skip
+            raise web.HTTPError(
+                503,
+                "the database stopped the work after the platform's time "
+                "limit (HECTORNB_STATEMENT_TIMEOUT_MS); nothing of it was "
+                "stored",
+            ) from None
         except (psycopg.errors.DataError, OverflowError) as exc:
             # a value out of the database's range or form that no check above caught: the
             # input's fault, said as such, never a 500
@@ -92,8 +96,12 @@ class LoggedErrors:
         if isinstance(value, web.HTTPError):
             return super().log_exception(typ, value, tb)
         logging.getLogger("hectornb.access").error(
-            "%s %s failed (id=%s)", self.request.method, self.request.path[:300],
-            getattr(self.request, "request_id", "-"), exc_info=(typ, value, tb))  # fmt: skip
+            "%s %s failed (id=%s)",
+            self.request.method,
+            self.request.path[:300],
+            getattr(self.request, "request_id", "-"),
+            exc_info=(typ, value, tb),
+        )
         return None
 
 
@@ -149,22 +157,29 @@ class HectornbAPIHandler(LoggedErrors, StoreCalls, PlatformTokens, APIHandler):
             data = json.loads(self.request.body or b"{}")
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
-            self._payload = {"error": f"the body is {reason}",
-                             "errors": [{"field": "", "reason": f"the body is {reason}"}]}
+            self._payload = {
+                "error": f"the body is {reason}",
+                "errors": [{"field": "", "reason": f"the body is {reason}"}],
+            }
             raise web.HTTPError(422) from None
         if not isinstance(data, dict):
-            self._payload = {"error": "the body must be a JSON object",
-                             "errors": [{"field": "", "reason": "must be a JSON object"}]}
+            self._payload = {
+                "error": "the body must be a JSON object",
+                "errors": [{"field": "", "reason": "must be a JSON object"}],
+            }
             raise web.HTTPError(422)
         where = nul_in(data)
         if where is not None:
-            self._payload = {"error": f"{where or 'the body'}: text may not hold a NUL "
-                             "character", "errors": [{"field": where, "reason": "NUL"}]}
+            self._payload = {
+                "error": f"{where or 'the body'}: text may not hold a NUL character",
+                "errors": [{"field": where, "reason": "NUL"}],
+            }
             raise web.HTTPError(422)
         return data
 
-    def number_argument(self, name: str, default: float, low: float, high: float,
-                        whole: bool = True) -> float:  # fmt: skip
+    def number_argument(
+        self, name: str, default: float, low: float, high: float, whole: bool = True
+    ) -> float:
         """A query argument that must be a finite number within [low, high]; 422 otherwise."""
         raw = self.get_query_argument(name, "")
         try:
@@ -228,15 +243,17 @@ class ListsHandler(HectornbAPIHandler):
         overwrite = self.get_query_argument("overwrite", "false").lower() in ("1", "true")
         settings = get_settings()
         if _IMPORTS[0] >= settings.imports_at_once:  # a 64 MiB file takes ~1 GB to read
-            raise web.HTTPError(429, f"{_IMPORTS[0]} target files are being imported, the most "
-                                     "this server reads at once; try again in a minute")
+            raise web.HTTPError(
+                429,
+                f"{_IMPORTS[0]} target files are being imported, the most "
+                "this server reads at once; try again in a minute",
+            )
         _IMPORTS[0] += 1
         try:
             targets = await asyncio.to_thread(
                 parse_target_bytes, self.request.body, filename, settings.max_upload_bytes
             )
-            result = await self.run(target_store().import_list, targets, name, self.user,
-                                    overwrite)  # fmt: skip
+            result = await self.run(target_store().import_list, targets, name, self.user, overwrite)
         except TargetListError as exc:
             self.write_json(
                 {
@@ -288,8 +305,9 @@ class TargetsHandler(HectornbAPIHandler):
 def _filter_args(handler) -> TargetFilter:
     arg = handler.get_query_argument
     try:
-        return TargetFilter.parse(arg("badclass", "all"), arg("name", ""),
-                                  arg("regex", "false") == "true")  # fmt: skip
+        return TargetFilter.parse(
+            arg("badclass", "all"), arg("name", ""), arg("regex", "false") == "true"
+        )
     except errors.Invalid as exc:
         raise web.HTTPError(422, str(exc)) from None
 
@@ -310,8 +328,7 @@ class ProgressHandler(HectornbAPIHandler):
         store = target_store()
         done, total = await self.run(store.progress, name, self.user)
         last = await self.run(store.last_classified, name, self.user)
-        self.write_json({"user": self.user, "done": done, "total": total,
-                         "last_classified": last})  # fmt: skip
+        self.write_json({"user": self.user, "done": done, "total": total, "last_classified": last})
 
 
 class BadclassHandler(HectornbAPIHandler):
@@ -450,12 +467,21 @@ def static_handlers(base_url: str) -> list[tuple]:
     plotly_js = str(resources.files("hectornb").joinpath("data", "plotly-basic"))
     aladin_lite = str(resources.files("hectornb").joinpath("data", "aladin-lite"))
     return [
-        (url_path_join(base_url, "hectornb/hips/offline/(.*)"), web.StaticFileHandler,
-         {"path": hips}),
+        (
+            url_path_join(base_url, "hectornb/hips/offline/(.*)"),
+            web.StaticFileHandler,
+            {"path": hips},
+        ),
         # the Explore app's plots: plotly.js's basic bundle, shipped, cached by version
-        (url_path_join(base_url, "hectornb/static/(plotly-basic\\.min\\.js)"),
-         web.StaticFileHandler, {"path": plotly_js}),
+        (
+            url_path_join(base_url, "hectornb/static/(plotly-basic\\.min\\.js)"),
+            web.StaticFileHandler,
+            {"path": plotly_js},
+        ),
         # the sky views' Aladin Lite, shipped with the platform (no CDN offline)
-        (url_path_join(base_url, "hectornb/static/aladin-lite/(aladin\\.js)"),
-         web.StaticFileHandler, {"path": aladin_lite}),
-    ]  # fmt: skip
+        (
+            url_path_join(base_url, "hectornb/static/aladin-lite/(aladin\\.js)"),
+            web.StaticFileHandler,
+            {"path": aladin_lite},
+        ),
+    ]

@@ -25,7 +25,8 @@ class PageKernelManager(AsyncMappingKernelManager):
     (or that no page has claimed for ``unclaimed_timeout`` seconds)."""
 
     unclaimed_timeout = Integer(
-        600, config=True, help="seconds a kernel no page has connected to is kept")
+        600, config=True, help="seconds a kernel no page has connected to is kept"
+    )
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -69,8 +70,11 @@ def _page_gone(record: logging.LogRecord) -> bool:
     """jupyter_server warns of every kernel it culls; here that is a page closed, which is
     routine: said at INFO level, in those words."""
     args = record.args if isinstance(record.args, tuple) else ()
-    if record.levelno == logging.WARNING and str(record.msg).startswith("Culling '") \
-            and len(args) == 5:  # fmt: skip
+    if (
+        record.levelno == logging.WARNING
+        and str(record.msg).startswith("Culling '")
+        and len(args) == 5
+    ):
         record.levelno, record.levelname = logging.INFO, "INFO"
         record.msg = "kernel %s given back: its page has gone and it was idle %s s"
         record.args = (args[2], args[4])

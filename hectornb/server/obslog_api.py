@@ -21,8 +21,11 @@ from .handlers import HectornbAPIHandler, nul_in
 class _ObslogHandler(HectornbAPIHandler):
     def query(self) -> dict[str, list[str]]:
         """The query arguments as the store's filters (the server's token left out)."""
-        query = {k: [v.decode("utf-8", "replace") for v in vs]
-                 for k, vs in self.request.query_arguments.items() if k != "token"}  # fmt: skip
+        query = {
+            k: [v.decode("utf-8", "replace") for v in vs]
+            for k, vs in self.request.query_arguments.items()
+            if k != "token"
+        }
         where = nul_in(query)
         if where is not None:
             raise web.HTTPError(422, f"{where.split('[')[0]}: a NUL character is no filter")
@@ -36,8 +39,10 @@ class _ObslogHandler(HectornbAPIHandler):
         try:
             return int(raw.strip('"'))
         except ValueError:
-            self._payload = {"error": "If-Match must be the record's version number",
-                             "errors": [{"field": "If-Match", "reason": "not a version"}]}
+            self._payload = {
+                "error": "If-Match must be the record's version number",
+                "errors": [{"field": "If-Match", "reason": "not a version"}],
+            }
             raise web.HTTPError(422) from None
 
 
@@ -45,12 +50,31 @@ class CollectionsHandler(_ObslogHandler):
     @web.authenticated
     async def get(self):
         observer = await self.run(ObslogStore().is_observer, self.user)
-        self.write_json({"observer": observer, "collections": [
-            {"name": c.name, "key": c.key, "description": c.description,
-             "fields": [{"name": f.name, "kind": f.kind, "unit": f.unit,
-                         "description": f.description, "required": f.required,
-                         "choices": list(f.choices), "filter": f.search} for f in c.fields]}
-            for c in COLLECTIONS.values()]})  # fmt: skip
+        self.write_json(
+            {
+                "observer": observer,
+                "collections": [
+                    {
+                        "name": c.name,
+                        "key": c.key,
+                        "description": c.description,
+                        "fields": [
+                            {
+                                "name": f.name,
+                                "kind": f.kind,
+                                "unit": f.unit,
+                                "description": f.description,
+                                "required": f.required,
+                                "choices": list(f.choices),
+                                "filter": f.search,
+                            }
+                            for f in c.fields
+                        ],
+                    }
+                    for c in COLLECTIONS.values()
+                ],
+            }
+        )
 
 
 class RecordsHandler(_ObslogHandler):
@@ -71,30 +95,39 @@ class RecordHandler(_ObslogHandler):
         version = self.get_query_argument("version", "")
         if version and not version.isdigit():
             raise web.HTTPError(422, "version must be a whole number")
-        record = await self.run(ObslogStore().get, name, record_id,
-                                 int(version) if version else None)  # fmt: skip
+        record = await self.run(
+            ObslogStore().get, name, record_id, int(version) if version else None
+        )
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record)
 
     @web.authenticated
     async def patch(self, name: str, record_id: str):
-        record = await self.run(ObslogStore().update, name, record_id, self.json_body(), self.user,
-                                 self.expected_version())  # fmt: skip
+        record = await self.run(
+            ObslogStore().update,
+            name,
+            record_id,
+            self.json_body(),
+            self.user,
+            self.expected_version(),
+        )
         self.set_header("ETag", f'"{record["version"]}"')
         self.write_json(record)
 
     @web.authenticated
     async def delete(self, name: str, record_id: str):
-        record = await self.run(ObslogStore().delete, name, record_id, self.user,
-                                 self.expected_version())  # fmt: skip
+        record = await self.run(
+            ObslogStore().delete, name, record_id, self.user, self.expected_version()
+        )
         self.write_json(record)
 
 
 class RestoreHandler(_ObslogHandler):
     @web.authenticated
     async def post(self, name: str, record_id: str):
-        record = await self.run(ObslogStore().restore, name, record_id, self.user,
-                                 self.expected_version())  # fmt: skip
+        record = await self.run(
+            ObslogStore().restore, name, record_id, self.user, self.expected_version()
+        )
         self.write_json(record)
 
 
@@ -152,26 +185,49 @@ def obslog_handlers(u) -> list[tuple]:
     ]
 
 
-_JSON_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"},
-               "text": {"type": "string"}, "date": {"type": "string", "format": "date"},
-               "time": {"type": "string", "format": "date-time"}, "bool": {"type": "boolean"},
-               "texts": {"type": "array", "items": {"type": "string"}}, "json": {}}  # fmt: skip
+_JSON_TYPES = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "text": {"type": "string"},
+    "date": {"type": "string", "format": "date"},
+    "time": {"type": "string", "format": "date-time"},
+    "bool": {"type": "boolean"},
+    "texts": {"type": "array", "items": {"type": "string"}},
+    "json": {},
+}
 
 
 def openapi_parts() -> tuple[dict, dict]:
     """(paths, schemas) of the Obslog API for the OpenAPI document, from the collections."""
-    err = {"description": 'JSON error: {"error", "errors": [{"field", "reason"}]}',
-           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    err = {
+        "description": 'JSON error: {"error", "errors": [{"field", "reason"}]}',
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     paths, schemas = {}, {}
-    paths["/hectornb/api/obslog/"] = {"get": {
-        "summary": "the collections and their fields; whether you are an observer",
-        "responses": {"200": {"description": "collections"}, "403": err}}}
-    paths["/hectornb/api/obslog/reports/{night}.pdf"] = {"get": {
-        "summary": "the night report: every log entry of a night, totals, seeing (PDF)",
-        "parameters": [{"name": "night", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "date"}}],
-        "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}},
-                      "403": err, "422": err}}}
+    paths["/hectornb/api/obslog/"] = {
+        "get": {
+            "summary": "the collections and their fields; whether you are an observer",
+            "responses": {"200": {"description": "collections"}, "403": err},
+        }
+    }
+    paths["/hectornb/api/obslog/reports/{night}.pdf"] = {
+        "get": {
+            "summary": "the night report: every log entry of a night, totals, seeing (PDF)",
+            "parameters": [
+                {
+                    "name": "night",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "date"},
+                }
+            ],
+            "responses": {
+                "200": {"description": "PDF", "content": {"application/pdf": {}}},
+                "403": err,
+                "422": err,
+            },
+        }
+    }
     for c in COLLECTIONS.values():
         title = c.name.capitalize()[:-1]
         props = {}
@@ -179,62 +235,127 @@ def openapi_parts() -> tuple[dict, dict]:
             schema = dict(_JSON_TYPES[f.kind]) if f.kind != "choice" else {"enum": list(f.choices)}
             schema["description"] = f.description + (f" ({f.unit})" if f.unit else "")
             props[f.name] = schema
-        schemas[title] = {"type": "object", "properties": props,
-                          "required": [f.name for f in c.fields if f.required]}  # fmt: skip
-        one = {"description": title, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{title}"}}}}  # fmt: skip
+        schemas[title] = {
+            "type": "object",
+            "properties": props,
+            "required": [f.name for f in c.fields if f.required],
+        }
+        one = {
+            "description": title,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}"}}},
+        }
         filters = []
         for f in c.fields:
             if f.search == "range":
-                filters += [{"name": f"min_{f.name}", "in": "query", "schema": {"type": "string"},
-                             "description": f"{f.description}, at least"},
-                            {"name": f"max_{f.name}", "in": "query", "schema": {"type": "string"},
-                             "description": f"{f.description}, at most"}]  # fmt: skip
+                filters += [
+                    {
+                        "name": f"min_{f.name}",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": f"{f.description}, at least",
+                    },
+                    {
+                        "name": f"max_{f.name}",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": f"{f.description}, at most",
+                    },
+                ]
             elif f.search in ("exact", "tags"):
-                filters.append({"name": f.name, "in": "query", "schema": {"type": "string"},
-                                "description": f"{f.description}: any of (repeat)"})  # fmt: skip
-        filters += [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
-                    for n, d in (("q", "text search"), ("deleted", "false, true or any"),
-                                 ("order_by", "field, - for descending (repeat)"),
-                                 ("offset", "paging"), ("limit", "paging, at most 1000"))]
+                filters.append(
+                    {
+                        "name": f.name,
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": f"{f.description}: any of (repeat)",
+                    }
+                )
+        filters += [
+            {"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
+            for n, d in (
+                ("q", "text search"),
+                ("deleted", "false, true or any"),
+                ("order_by", "field, - for descending (repeat)"),
+                ("offset", "paging"),
+                ("limit", "paging, at most 1000"),
+            )
+        ]
         base = f"/hectornb/api/obslog/{c.name}"
-        rid = {"name": "record_id", "in": "path", "required": True,
-               "schema": {"type": "string"}, "description": f"the {c.key}"}  # fmt: skip
-        match = {"name": "If-Match", "in": "header", "schema": {"type": "string"},
-                 "description": "the version edited: a write that raced another is a 409"}
+        rid = {
+            "name": "record_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": f"the {c.key}",
+        }
+        match = {
+            "name": "If-Match",
+            "in": "header",
+            "schema": {"type": "string"},
+            "description": "the version edited: a write that raced another is a 409",
+        }
         errs = {"403": err, "404": err, "409": err, "422": err}
         paths[f"{base}/"] = {
-            "get": {"summary": f"list {c.name} with filters", "parameters": filters,
-                    "responses": {"200": {"description": "a page of records"}, **errs}},
-            "post": {"summary": f"add {c.description.split(':')[0]} (observers)",
-                     "requestBody": {"required": True, "content": one["content"]},
-                     "responses": {"201": one, **errs}},
+            "get": {
+                "summary": f"list {c.name} with filters",
+                "parameters": filters,
+                "responses": {"200": {"description": "a page of records"}, **errs},
+            },
+            "post": {
+                "summary": f"add {c.description.split(':')[0]} (observers)",
+                "requestBody": {"required": True, "content": one["content"]},
+                "responses": {"201": one, **errs},
+            },
         }
         paths[f"{base}/{{record_id}}"] = {
             "parameters": [rid],
-            "get": {"summary": "the current version (or ?version=N)",
-                    "responses": {"200": one, **errs}},
-            "patch": {"summary": "edit: the changes become a new version (observers)",
-                      "parameters": [match],
-                      "requestBody": {"required": True, "content": {"application/json": {
-                          "schema": {"type": "object"}}}},
-                      "responses": {"200": one, **errs}},
-            "delete": {"summary": "delete softly: a new version marked deleted (observers)",
-                       "parameters": [match], "responses": {"200": one, **errs}},
+            "get": {
+                "summary": "the current version (or ?version=N)",
+                "responses": {"200": one, **errs},
+            },
+            "patch": {
+                "summary": "edit: the changes become a new version (observers)",
+                "parameters": [match],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {"200": one, **errs},
+            },
+            "delete": {
+                "summary": "delete softly: a new version marked deleted (observers)",
+                "parameters": [match],
+                "responses": {"200": one, **errs},
+            },
         }
-        paths[f"{base}/{{record_id}}/restore"] = {"parameters": [rid], "post": {
-            "summary": "undo a delete (observers)", "parameters": [match],
-            "responses": {"200": one, **errs}}}
-        paths[f"{base}/{{record_id}}/history"] = {"parameters": [rid], "get": {
-            "summary": "every version: who, when, what changed",
-            "responses": {"200": {"description": "versions"}, **errs}}}
-        paths[f"{base}/{{record_id}}/related"] = {"parameters": [rid], "get": {
-            "summary": "linked records: a tile's bundles, logs and runs; a run's nights, "
-                       "tiles and targets; a target's or star's tiles and logs",
-            "responses": {"200": {"description": "linked records"}, **errs}}}
-        paths[f"{base}.csv"] = {"get": {
-            "summary": f"{c.name} as CSV (the list's filters, every page)",
-            "parameters": filters,
-            "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
-                          **errs}}}
+        paths[f"{base}/{{record_id}}/restore"] = {
+            "parameters": [rid],
+            "post": {
+                "summary": "undo a delete (observers)",
+                "parameters": [match],
+                "responses": {"200": one, **errs},
+            },
+        }
+        paths[f"{base}/{{record_id}}/history"] = {
+            "parameters": [rid],
+            "get": {
+                "summary": "every version: who, when, what changed",
+                "responses": {"200": {"description": "versions"}, **errs},
+            },
+        }
+        paths[f"{base}/{{record_id}}/related"] = {
+            "parameters": [rid],
+            "get": {
+                "summary": "linked records: a tile's bundles, logs and runs; a run's nights, "
+                "tiles and targets; a target's or star's tiles and logs",
+                "responses": {"200": {"description": "linked records"}, **errs},
+            },
+        }
+        paths[f"{base}.csv"] = {
+            "get": {
+                "summary": f"{c.name} as CSV (the list's filters, every page)",
+                "parameters": filters,
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **errs},
+            }
+        }
     return paths, schemas

@@ -55,8 +55,10 @@ class PrivatePageRequestSocket(RequestInfoSocketHandler):
 
     def open(self, kernel_id: str) -> None:
         given = self.get_argument("key", "")
-        if not hmac.compare_digest(given.encode(), page_request_key().encode()) \
-                or kernel_id in RequestInfoSocketHandler._waiters:  # fmt: skip
+        if (
+            not hmac.compare_digest(given.encode(), page_request_key().encode())
+            or kernel_id in RequestInfoSocketHandler._waiters
+        ):
             self.close(4003, "forbidden")
             return
         self._kernel_id = kernel_id

@@ -53,8 +53,11 @@ class FramesDownloadHandler(HectornbAPIHandler):
             raise web.HTTPError(422, "give the frames as ?path=…&path=…")
         refused = await self.run(access.refused, self.user, paths, None, True)
         if refused:
-            raise web.HTTPError(403, f"{len(refused)} of the frames belong to programmes you "
-                                     f"are not a member of: {Path(refused[0]).name}")  # fmt: skip
+            raise web.HTTPError(
+                403,
+                f"{len(refused)} of the frames belong to programmes you "
+                f"are not a member of: {Path(refused[0]).name}",
+            )
         unknown = await self.run(access.unknown, paths)
         if unknown:
             raise web.HTTPError(404, f"not in the archive index: {Path(unknown[0]).name}")
@@ -64,8 +67,9 @@ class FramesDownloadHandler(HectornbAPIHandler):
             await _send_file(self, dest)
 
 
-async def _send_file(handler: HectornbAPIHandler, dest: Path,
-                     media: str = "application/zip") -> None:  # fmt: skip
+async def _send_file(
+    handler: HectornbAPIHandler, dest: Path, media: str = "application/zip"
+) -> None:
     """Stream a file to the client, a megabyte at a time."""
     handler.set_header("Content-Type", media)
     handler.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
@@ -86,18 +90,30 @@ def _zip_frames(paths: list[str], dest: Path) -> None:
 class OptionsHandler(HectornbAPIHandler):
     @web.authenticated
     def get(self):
-        self.write_json({
-            "options": [{"name": o.name, "default": o.default, "help": o.help,
-                         "choices": list(o.choices)} for o in OPTIONS.values()],
-            "form_names": FORM_NAMES,
-        })  # fmt: skip
+        self.write_json(
+            {
+                "options": [
+                    {
+                        "name": o.name,
+                        "default": o.default,
+                        "help": o.help,
+                        "choices": list(o.choices),
+                    }
+                    for o in OPTIONS.values()
+                ],
+                "form_names": FORM_NAMES,
+            }
+        )
 
 
 def _job_json(job, base: str) -> dict:
     out = job.to_json()
     api = url_path_join(base, "hectornb/api/reduce/jobs", job.id)
-    out["links"] = {"self": api, "events": api + "/events",
-                    **{what: f"{api}/download?what={what}" for what in DOWNLOADS}}  # fmt: skip
+    out["links"] = {
+        "self": api,
+        "events": api + "/events",
+        **{what: f"{api}/download?what={what}" for what in DOWNLOADS},
+    }
     return out
 
 
@@ -118,15 +134,23 @@ class JobsHandler(HectornbAPIHandler):
         if "user" in body or "owner" in body:
             raise web.HTTPError(422, "the owner is the signed-in user")
         frames = body.get("frames")
-        if frames is not None and (not isinstance(frames, list)
-                                   or not all(isinstance(f, str) for f in frames)):  # fmt: skip
+        if frames is not None and (
+            not isinstance(frames, list) or not all(isinstance(f, str) for f in frames)
+        ):
             raise web.HTTPError(422, "frames must be a list of paths or file names")
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise web.HTTPError(422, "options must be an object of NAME: value")
-        job = await self.run(submit, self.user, frames, body.get("night_from"),
-                             body.get("night_to"), options, body.get("engine", "builtin"),
-                             body.get("email"))  # fmt: skip
+        job = await self.run(
+            submit,
+            self.user,
+            frames,
+            body.get("night_from"),
+            body.get("night_to"),
+            options,
+            body.get("engine", "builtin"),
+            body.get("email"),
+        )
         await asyncio.to_thread(ensure_runner)
         self.write_json(_job_json(job, self.base_url), status=201)
 
@@ -173,8 +197,9 @@ class DownloadHandler(HectornbAPIHandler):
             await self.run(package, job, steps, what, dest)
             if re.fullmatch(r"[a-z0-9]{1,32}", ticket):
                 # the page that asked waits for this cookie: the zip is ready, the file comes
-                self.set_cookie(f"hnb_download_{ticket}", "1", path="/", max_age=120,
-                                samesite="Strict")  # fmt: skip
+                self.set_cookie(
+                    f"hnb_download_{ticket}", "1", path="/", max_age=120, samesite="Strict"
+                )
             await _send_file(self, dest)
 
 
@@ -192,8 +217,15 @@ class ProductsHandler(HectornbAPIHandler):
     async def get(self, job_id: str, name: str | None = None):
         found = await self._products(job_id)
         if name is None:
-            self.write_json({"products": [{"name": n, "bytes": p.stat().st_size}
-                                          for n, p in found.items() if p.exists()]})  # fmt: skip
+            self.write_json(
+                {
+                    "products": [
+                        {"name": n, "bytes": p.stat().st_size}
+                        for n, p in found.items()
+                        if p.exists()
+                    ]
+                }
+            )
             return
         path = found.get(name)  # only a product of the request: no path from the caller
         if path is None or not path.exists():

@@ -74,15 +74,27 @@ def tap() -> Tap:
             store = UwsJobStore(service)
             # TAP's own threads: a crowd of slow queries waits here, and the default pool
             # that the rest of the platform's handlers use stays free
-            executor = ThreadPoolExecutor(service.settings.tap_sync_concurrency,
-                                          thread_name_prefix="tap-sync")  # fmt: skip
-            _state.update(service=service, store=store, runner=UwsRunner(store).start(),
-                          executor=executor, clients=collections.Counter())  # fmt: skip
+            executor = ThreadPoolExecutor(
+                service.settings.tap_sync_concurrency, thread_name_prefix="tap-sync"
+            )
+            _state.update(
+                service=service,
+                store=store,
+                runner=UwsRunner(store).start(),
+                executor=executor,
+                clients=collections.Counter(),
+            )
     return Tap(_state["service"], _state["store"], _state["runner"])
 
 
-def run_sync(service: TapService, query: str, user: str | None, maxrec: int,
-             sources: list[tuple[str, dict]], writer: str) -> Iterator[bytes]:
+def run_sync(
+    service: TapService,
+    query: str,
+    user: str | None,
+    maxrec: int,
+    sources: list[tuple[str, dict]],
+    writer: str,
+) -> Iterator[bytes]:
     """One synchronous query from its request's parts to its answer, chunk by chunk as the
     rows are read (the first chunk comes once the query has run, so that its errors can
     still be a 400)."""
@@ -212,18 +224,20 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
         """(parameters by lower-case name from the query string and the form body, files),
         read once per request."""
         if self._parsed is None:
-            fields, files = parse_form(bytes(self._body),
-                                       self.request.headers.get("Content-Type", ""))  # fmt: skip
+            fields, files = parse_form(
+                bytes(self._body), self.request.headers.get("Content-Type", "")
+            )
             params: dict[str, list[str]] = {}
             for source in (self.request.query_arguments, fields):
                 for k, values in source.items():
                     params.setdefault(k.lower(), []).extend(
-                        v.decode("utf-8", "replace") for v in values)  # fmt: skip
-            bad = next((k for k, vs in params.items() if "\x00" in k
-                        or any("\x00" in v for v in vs)), None)  # fmt: skip
+                        v.decode("utf-8", "replace") for v in values
+                    )
+            bad = next(
+                (k for k, vs in params.items() if "\x00" in k or any("\x00" in v for v in vs)), None
+            )
             if bad is not None:  # PostgreSQL cannot hold it, and no parameter needs it
-                raise web.HTTPError(400, f"parameter {bad.replace(chr(0), '')!r}: a NUL "
-                                         "character")  # fmt: skip
+                raise web.HTTPError(400, f"parameter {bad.replace(chr(0), '')!r}: a NUL character")
             self._parsed = params, files
         return self._parsed
 
@@ -278,7 +292,7 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
         limit, total = self._upload_limit, 0
         for name, uri in parse_upload_param(self.params().get("upload", [])):
             if uri.startswith("param:"):
-                part = uri[len("param:"):]
+                part = uri[len("param:") :]
                 files = self._request()[1].get(part)
                 if not files:
                     raise TapError(f"UPLOAD {name}: the request has no part called {part!r}")
@@ -290,8 +304,10 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
             else:
                 if self.current_user is None:
                     # the service fetches from inside the data centre: not for anyone
-                    raise TapError(f"UPLOAD {name}: sign in to upload a table by URL "
-                                   "(or send the table itself)")  # fmt: skip
+                    raise TapError(
+                        f"UPLOAD {name}: sign in to upload a table by URL "
+                        "(or send the table itself)"
+                    )
                 out.append((name, {"url": uri, "uri": uri}))
         return out
 
@@ -310,10 +326,15 @@ class SyncHandler(TapHandler):
         clients, limit = _state["clients"], service.settings.tap_sync_per_client
         client = self.client
         if clients[client] >= limit:
-            self.send(error_document(
-                f"you already have {clients[client]} synchronous queries under way, the most "
-                "this service runs at once for one client; wait for one, or submit the query "
-                "asynchronously (/async)"), "application/x-votable+xml", 429)  # fmt: skip
+            self.send(
+                error_document(
+                    f"you already have {clients[client]} synchronous queries under way, the most "
+                    "this service runs at once for one client; wait for one, or submit the query "
+                    "asynchronously (/async)"
+                ),
+                "application/x-votable+xml",
+                429,
+            )
             return
         clients[client] += 1
         try:
@@ -327,11 +348,13 @@ class SyncHandler(TapHandler):
             query = self.param("query")
             if not query:
                 raise TapError("QUERY is missing")
-            writer, content_type = resolve_format(self.param("responseformat")
-                                                  or self.param("format"))  # fmt: skip
+            writer, content_type = resolve_format(
+                self.param("responseformat") or self.param("format")
+            )
             maxrec = service.maxrec(self.param("maxrec"))
-            work = run_sync(service, query, self.tap_user, maxrec, self.uploads_from_request(),
-                            writer)  # fmt: skip
+            work = run_sync(
+                service, query, self.tap_user, maxrec, self.uploads_from_request(), writer
+            )
             await self.stream(work, content_type)
         except DatabaseUnavailable as exc:
             self.send(error_document(str(exc)), "application/x-votable+xml", 503)
@@ -405,8 +428,10 @@ class TablesHandler(TapHandler):
             if not tables:
                 raise web.HTTPError(404, f"no table {name}")
         keys = await asyncio.to_thread(load_keys)
-        self.send(vosi.tableset(tables, {**SCHEMA_DESCRIPTIONS, **load_schema_descriptions()},
-                                keys), "text/xml")  # fmt: skip
+        self.send(
+            vosi.tableset(tables, {**SCHEMA_DESCRIPTIONS, **load_schema_descriptions()}, keys),
+            "text/xml",
+        )
 
 
 class ExamplesHandler(TapHandler):
@@ -422,13 +447,16 @@ class RootHandler(TapHandler):
     @allow_unauthenticated
     def get(self):
         base = self.base()
-        links = "".join(f'<li><a href="{base}/{p}">{p}</a></li>'
-                        for p in ("capabilities", "availability", "tables", "examples",
-                                  "async"))  # fmt: skip
-        self.send(f"<!DOCTYPE html><html><head><title>hectornb TAP</title></head><body>"
-                  f"<h1>hectornb TAP service</h1><p>TAP 1.1 at <code>{base}</code>: use "
-                  f"pyvo, TOPCAT or the TAP app.</p><ul>{links}</ul></body></html>".encode(),
-                  "text/html; charset=utf-8")  # fmt: skip
+        links = "".join(
+            f'<li><a href="{base}/{p}">{p}</a></li>'
+            for p in ("capabilities", "availability", "tables", "examples", "async")
+        )
+        self.send(
+            f"<!DOCTYPE html><html><head><title>hectornb TAP</title></head><body>"
+            f"<h1>hectornb TAP service</h1><p>TAP 1.1 at <code>{base}</code>: use "
+            f"pyvo, TOPCAT or the TAP app.</p><ul>{links}</ul></body></html>".encode(),
+            "text/html; charset=utf-8",
+        )
 
 
 # ---- asynchronous jobs (UWS) ---------------------------------------------------------------
@@ -542,8 +570,11 @@ class UwsJobHandler(UWSHandler):
             seconds = 10.0 if seconds < 0 else min(seconds, 60.0)
             watched = (self.param("phase") or job.phase).upper()
             deadline = time.monotonic() + seconds
-            while (job.phase == watched and job.phase in ("PENDING", "QUEUED", "EXECUTING")
-                   and time.monotonic() < deadline):  # fmt: skip
+            while (
+                job.phase == watched
+                and job.phase in ("PENDING", "QUEUED", "EXECUTING")
+                and time.monotonic() < deadline
+            ):
                 await asyncio.sleep(0.05)
                 job = await self.job(job_id)
         self.send(job_document(job, self.job_url(job_id)), "text/xml")

@@ -45,8 +45,9 @@ def _local_level(at: np.ndarray, wave: np.ndarray, strength: np.ndarray) -> np.n
 
 
 @cache
-def arc_lamp_lines(lamps: tuple[str, ...] = ("CuAr", "FeAr"),
-                   seed: int = 2654435761) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def arc_lamp_lines(
+    lamps: tuple[str, ...] = ("CuAr", "FeAr"), seed: int = 2654435761
+) -> tuple[np.ndarray, np.ndarray]:
     """Air wavelengths (Å) and strengths (the brightest Ar I line of one lamp is 1) of an arc
     taken with ``lamps`` on together. The same lamps give the same lines every time."""
     rng = np.random.default_rng(seed)
@@ -63,11 +64,15 @@ def arc_lamp_lines(lamps: tuple[str, ...] = ("CuAr", "FeAr"),
     nearest = np.abs(listed[:, None] - nist_wave[None, :]).min(axis=1)
     lo, hi = nist_wave.min(), nist_wave.max()
     unmeasured = np.unique(listed[(nearest > SAME_LINE) & (listed > lo) & (listed < hi)])
-    unmeasured_strength = (_local_level(unmeasured, nist_wave, nist_strength)
-                           * 10 ** rng.uniform(-1, 0, len(unmeasured)))  # fmt: skip
+    unmeasured_strength = _local_level(unmeasured, nist_wave, nist_strength) * 10 ** rng.uniform(
+        -1, 0, len(unmeasured)
+    )
     impurity = rng.uniform(lo, hi, int(IMPURITIES * (hi - lo) / 100))
-    impurity_strength = (0.1 * _local_level(impurity, nist_wave, nist_strength)
-                         * 10 ** rng.uniform(-1, 0, len(impurity)))  # fmt: skip
+    impurity_strength = (
+        0.1
+        * _local_level(impurity, nist_wave, nist_strength)
+        * 10 ** rng.uniform(-1, 0, len(impurity))
+    )
     waves = np.concatenate([nist_wave, unmeasured, impurity])
     strengths = np.concatenate([nist_strength, unmeasured_strength, impurity_strength])
     order = np.argsort(waves)
@@ -78,6 +83,7 @@ def quartz(wave: np.ndarray, centre: float, span: float) -> np.ndarray:
     """A quartz lamp through a grating, 1 at ``centre``: a black body at
     `QUARTZ_TEMPERATURE` times the grating's efficiency, a Gaussian of width ``span``
     (Å) about its centre."""
+
     def planck(w: np.ndarray) -> np.ndarray:
         x = 1.438777e8 / (w * QUARTZ_TEMPERATURE)  # hc/(λkT), λ in Å
         return w**-5 / np.expm1(x)

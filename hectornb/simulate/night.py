@@ -147,8 +147,15 @@ def _galaxy(wave: np.ndarray, z: float, mag: float, rng) -> np.ndarray:
     level = 10 ** (-0.4 * (mag - 17.0)) * 2.0
     cont = level * (wave / 5500.0) ** 1.5
     lines = np.zeros_like(wave)
-    for rest, strength in ((3727.0, 3.0), (4861.3, 1.0), (5006.8, 2.0), (6562.8, 3.5),
-                           (6583.4, 1.2), (6716.4, 0.6), (6730.8, 0.5)):  # fmt: skip
+    for rest, strength in (
+        (3727.0, 3.0),
+        (4861.3, 1.0),
+        (5006.8, 2.0),
+        (6562.8, 3.5),
+        (6583.4, 1.2),
+        (6716.4, 0.6),
+        (6730.8, 0.5),
+    ):
         centre = rest * (1 + z)
         lines += level * strength * 6 * np.exp(-0.5 * ((wave - centre) / 2.0) ** 2)
     return cont + lines * rng.uniform(0.3, 1.5)
@@ -156,8 +163,13 @@ def _galaxy(wave: np.ndarray, z: float, mag: float, rng) -> np.ndarray:
 
 # Telluric absorption bands: (centre, sigma, optical depth at the centre), Angstrom. Smooth
 # stand-ins for the O2 B and A bands and the H2O bands, inside their real limits.
-TELLURIC_BANDS = ((6890.0, 7.0, 0.4), (7250.0, 30.0, 0.12), (7640.0, 15.0, 0.9),
-                  (8240.0, 35.0, 0.15), (9350.0, 130.0, 0.4))  # fmt: skip
+TELLURIC_BANDS = (
+    (6890.0, 7.0, 0.4),
+    (7250.0, 30.0, 0.12),
+    (7640.0, 15.0, 0.9),
+    (8240.0, 35.0, 0.15),
+    (9350.0, 130.0, 0.4),
+)
 
 
 def telluric_transmission(wave: np.ndarray) -> np.ndarray:
@@ -198,8 +210,12 @@ def simulate_frame(
     if ndfclass == "MFOBJECT":
         # flexure since the arc: a shift and a small tilt along the slit (pixels)
         shift = shift + rng.normal(0.15, 0.05) + rng.normal(0, 0.05) * (fib[:, None] / nf - 0.5)
-    wave = (g.central_wavelength + dispersion * (x - nx / 2)
-            + 1.5e-6 * dispersion * (x - nx / 2) ** 2 + shift * dispersion)  # fmt: skip
+    wave = (
+        g.central_wavelength
+        + dispersion * (x - nx / 2)
+        + 1.5e-6 * dispersion * (x - nx / 2) ** 2
+        + shift * dispersion
+    )
     # traces: evenly pitched, gently curved
     y0 = geom.top_margin + geom.fibre_pitch * (fib + 0.5)
     trace = y0[:, None] + 2.5e-6 * (x - nx / 2) ** 2 * np.ones((nf, 1))
@@ -363,16 +379,29 @@ def simulate_night(
             tables[fp.name] = fibre_table(rng, fp, geom.n_fibres, instrument)
         hdu, truth = tables[fp.name] if fp is not None else (None, None)
         # both arms see the same sky
-        sky = conditions(rng, (t - dusk).total_seconds() / 3600, moon) if cls == "MFOBJECT" \
-            else None  # fmt: skip
+        sky = (
+            conditions(rng, (t - dusk).total_seconds() / 3600, moon) if cls == "MFOBJECT" else None
+        )
         for arm in (1, 2):
             path = night / f"ccd_{arm}" / raw_filename(date, arm, run)
             simulate_frame(
-                path, ndfclass=cls, exposed=exposed, start=t, run=run, arm=arm,
-                grating=gratings[arm], field=fp, fibre_hdu=hdu.copy() if hdu else None,
-                fibre_truth=truth, geom=geom, instrument=instrument, programme=programme,
-                rng=rng, night=night.name, sky=sky,
-            )  # fmt: skip
+                path,
+                ndfclass=cls,
+                exposed=exposed,
+                start=t,
+                run=run,
+                arm=arm,
+                grating=gratings[arm],
+                field=fp,
+                fibre_hdu=hdu.copy() if hdu else None,
+                fibre_truth=truth,
+                geom=geom,
+                instrument=instrument,
+                programme=programme,
+                rng=rng,
+                night=night.name,
+                sky=sky,
+            )
             written.append(path)
         t += dt.timedelta(seconds=exposed + 120.0)
     return written
@@ -403,17 +432,34 @@ def simulate_calibrations(
     for run, (role, cls, exposed) in enumerate(frames, 1):
         path = Path(outdir) / night_dir(date) / f"ccd_{arm}" / raw_filename(date, arm, run)
         simulate_frame(
-            path, ndfclass=cls, exposed=exposed, start=start, run=run, arm=arm,
-            grating=grating, field=field, fibre_hdu=hdu.copy(), fibre_truth=truth, geom=geom,
-            instrument=instrument, programme="A/2025B/001", rng=rng, night=night_dir(date),
-        )  # fmt: skip
+            path,
+            ndfclass=cls,
+            exposed=exposed,
+            start=start,
+            run=run,
+            arm=arm,
+            grating=grating,
+            field=field,
+            fibre_hdu=hdu.copy(),
+            fibre_truth=truth,
+            geom=geom,
+            instrument=instrument,
+            programme="A/2025B/001",
+            rng=rng,
+            night=night_dir(date),
+        )
         out[role] = path
         start += dt.timedelta(seconds=exposed + 120)
     return out
 
 
-def galaxy_continuum_ratios(spectra: np.ndarray, grid: np.ndarray, object_path: Path,
-                            fibres: np.ndarray, relative_to: np.ndarray) -> np.ndarray:  # fmt: skip
+def galaxy_continuum_ratios(
+    spectra: np.ndarray,
+    grid: np.ndarray,
+    object_path: Path,
+    fibres: np.ndarray,
+    relative_to: np.ndarray,
+) -> np.ndarray:
     """Per fibre: reduced / true galaxy counts summed over the continuum pixels on ``grid``.
 
     The truth is the frame's input spectra less its sky, times ``relative_to`` (the

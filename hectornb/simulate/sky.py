@@ -67,8 +67,9 @@ class SkyConditions:
     mercury: float = 1.0
 
 
-def conditions(rng: np.random.Generator, hours_after_dusk: float,
-               moon: str = "dark") -> SkyConditions:  # fmt: skip
+def conditions(
+    rng: np.random.Generator, hours_after_dusk: float, moon: str = "dark"
+) -> SkyConditions:
     """A plausible sky for an exposure ``hours_after_dusk`` into the night.
 
     OH is brighter after dusk and fades over the night, with changes of ~10 % between
@@ -111,8 +112,9 @@ def sky_lines(sky: SkyConditions = SkyConditions()) -> tuple[np.ndarray, np.ndar
     return np.concatenate([wave, hg_wave]), strength
 
 
-def night_sky(wave: np.ndarray, fwhm: float | np.ndarray,
-              sky: SkyConditions = SkyConditions()) -> np.ndarray:  # fmt: skip
+def night_sky(
+    wave: np.ndarray, fwhm: float | np.ndarray, sky: SkyConditions = SkyConditions()
+) -> np.ndarray:
     """The sky's spectrum per Å at air wavelengths ``wave`` (Å, increasing), its lines drawn
     as Gaussians of ``fwhm`` (Å; one value, or one per pixel). Read as counts per Å per
     minute at unit throughput, the dark continuum is ~1.1 at 5000 Å and [OI] 5577 gives

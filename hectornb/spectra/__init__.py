@@ -5,10 +5,13 @@ Names load on first use (see `hectornb._lazy`).
 
 from .._lazy import lazy_names
 
-__getattr__, __dir__, __all__ = lazy_names(__name__, {
-    "ReducedFrame": ".io",
-    "fibre_table": ".io",
-    "read": ".io:read_2dfdr",
-    "read_2dfdr": ".io",
-    "write_2dfdr": ".io",
-})  # fmt: skip
+__getattr__, __dir__, __all__ = lazy_names(
+    __name__,
+    {
+        "ReducedFrame": ".io",
+        "fibre_table": ".io",
+        "read": ".io:read_2dfdr",
+        "read_2dfdr": ".io",
+        "write_2dfdr": ".io",
+    },
+)

@@ -101,8 +101,12 @@ class ReducedFrame:
         flux = self.flux[i] * u.count
         var = None if self.variance is None else VarianceUncertainty(self.variance[i] * u.count**2)
         row = {c: self.fibres[c][i] for c in self.fibres.colnames}
-        return Spectrum(flux=flux, spectral_axis=self.fibre_wavelength(i), uncertainty=var,
-                        meta={"fibre": row, "medium": self.medium, "header": self.header})
+        return Spectrum(
+            flux=flux,
+            spectral_axis=self.fibre_wavelength(i),
+            uncertainty=var,
+            meta={"fibre": row, "medium": self.medium, "header": self.header},
+        )
 
     def spectra(self):
         """Every fibre as a ``specutils.SpectrumList`` (one Spectrum per fibre)."""

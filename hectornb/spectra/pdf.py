@@ -48,16 +48,20 @@ def spectra_pdf(path: str | Path, out: str | Path, title: str | None = None) -> 
     kinds = [str(k) for k in frame.fibres["TYPE"]] if "TYPE" in frame.fibres.colnames else []
     title = title or Path(path).name
     per_page = PANELS[0] * PANELS[1]
-    with matplotlib.rc_context({**PDF_FONTS, "font.size": 7, "axes.titlesize": 7}), \
-            PdfPages(out, metadata={"Title": title, "Creator": "hectornb"}) as pdf:  # fmt: skip
+    with (
+        matplotlib.rc_context({**PDF_FONTS, "font.size": 7, "axes.titlesize": 7}),
+        PdfPages(out, metadata={"Title": title, "Creator": "hectornb"}) as pdf,
+    ):
         fig, axes = plt.subplots(*PANELS, figsize=(8.27, 11.69))  # A4
         axes = axes.ravel()
         lines = [ax.plot([], [], lw=0.5, color="#17324d")[0] for ax in axes]
-        for ax in axes[-PANELS[1]:]:
+        for ax in axes[-PANELS[1] :]:
             ax.set_xlabel("wavelength (Å)")
         for start in range(0, frame.n_fibres, per_page):
-            fig.suptitle(f"{title}: fibres {start + 1}–{min(start + per_page, frame.n_fibres)}"
-                         f" of {frame.n_fibres}; flux against wavelength (Å)")  # fmt: skip
+            fig.suptitle(
+                f"{title}: fibres {start + 1}–{min(start + per_page, frame.n_fibres)}"
+                f" of {frame.n_fibres}; flux against wavelength (Å)"
+            )
             for k, (ax, line) in enumerate(zip(axes, lines, strict=True)):
                 i = start + k
                 ax.set_visible(i < frame.n_fibres)

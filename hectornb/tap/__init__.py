@@ -10,16 +10,19 @@ Names load on first use (see `hectornb._lazy`).
 
 from .._lazy import lazy_names
 
-__getattr__, __dir__, __all__ = lazy_names(__name__, {
-    "ADQLError": ".adql",
-    "translate": ".adql",
-    "TableSet": ".tableset",
-    "TapColumn": ".catalog",
-    "TapTable": ".catalog",
-    "IngestError": ".ingest",
-    "ingest_file": ".ingest",
-    "ingest_table": ".ingest",
-    "TapError": ".service",
-    "TapService": ".service",
-    "Upload": ".service",
-})  # fmt: skip
+__getattr__, __dir__, __all__ = lazy_names(
+    __name__,
+    {
+        "ADQLError": ".adql",
+        "translate": ".adql",
+        "TableSet": ".tableset",
+        "TapColumn": ".catalog",
+        "TapTable": ".catalog",
+        "IngestError": ".ingest",
+        "ingest_file": ".ingest",
+        "ingest_table": ".ingest",
+        "TapError": ".service",
+        "TapService": ".service",
+        "Upload": ".service",
+    },
+)

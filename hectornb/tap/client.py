@@ -33,7 +33,8 @@ def result_to_table(result: Result) -> Table:
     from astropy.io.votable import parse_single_table
 
     return parse_single_table(io.BytesIO(write(result, "votable"))).to_table(
-        use_names_over_ids=True)  # fmt: skip
+        use_names_over_ids=True
+    )
 
 
 def hints(position: tuple[str, str] | None, indexed: set[str]) -> dict:
@@ -43,8 +44,11 @@ def hints(position: tuple[str, str] | None, indexed: set[str]) -> dict:
     ra, dec = position
     cone = f"1 = CONTAINS(POINT({ra}, {dec}), CIRCLE(<ra>, <dec>, <radius in degrees>))"
     fast = ra in indexed and dec in indexed
-    hint = (f"positions {ra}, {dec}" + (" are indexed: cones and cross-matches on them are fast"
-            if fast else ": not indexed, a cone reads the whole table"))  # fmt: skip
+    hint = f"positions {ra}, {dec}" + (
+        " are indexed: cones and cross-matches on them are fast"
+        if fast
+        else ": not indexed, a cone reads the whole table"
+    )
     return {"hint": hint, "cone": cone}
 
 
@@ -71,22 +75,42 @@ class LocalTap:
         for t in catalog.tables.values():
             s = schemas.setdefault(t.schema, {"name": t.schema, "tables": []})
             s["description"] = descriptions.get(t.schema)
-            s["tables"].append({
-                "name": t.name, "description": t.description, "type": t.table_type,
-                "columns": [{"name": c.name, "datatype": c.datatype, "arraysize": c.arraysize,
-                             "unit": c.unit, "ucd": c.ucd, "indexed": c.indexed,
-                             "description": c.description} for c in t.columns],
-                "keys": [{"target": k["target_table"], "columns": k["columns"]}
-                         for k in keys if k["from_table"] == t.name],
-                **hints(t.position(), {c.name for c in t.columns if c.indexed}),
-            })  # fmt: skip
+            s["tables"].append(
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "type": t.table_type,
+                    "columns": [
+                        {
+                            "name": c.name,
+                            "datatype": c.datatype,
+                            "arraysize": c.arraysize,
+                            "unit": c.unit,
+                            "ucd": c.ucd,
+                            "indexed": c.indexed,
+                            "description": c.description,
+                        }
+                        for c in t.columns
+                    ],
+                    "keys": [
+                        {"target": k["target_table"], "columns": k["columns"]}
+                        for k in keys
+                        if k["from_table"] == t.name
+                    ],
+                    **hints(t.position(), {c.name for c in t.columns if c.indexed}),
+                }
+            )
         return list(schemas.values())
 
     def capabilities(self) -> dict:
         s = self.service.settings
-        return {"adql": ["2.1", "2.0"], "maxrec": s.tap_maxrec,
-                "hard_maxrec": s.tap_hard_maxrec, "upload_limit": s.tap_upload_limit,
-                "execution_duration": s.tap_async_timeout}  # fmt: skip
+        return {
+            "adql": ["2.1", "2.0"],
+            "maxrec": s.tap_maxrec,
+            "hard_maxrec": s.tap_hard_maxrec,
+            "upload_limit": s.tap_upload_limit,
+            "execution_duration": s.tap_async_timeout,
+        }
 
     def examples(self) -> list[dict]:
         from .examples import examples
@@ -94,15 +118,18 @@ class LocalTap:
         names = {n.lower() for n in self.service.catalog(self.user).tables}
         return [{"name": name, "query": q} for _, name, _, q in examples(names)]
 
-    def run(self, adql: str, maxrec: int | None = None,
-            uploads: dict[str, Table] | None = None) -> QueryResult:  # fmt: skip
+    def run(
+        self, adql: str, maxrec: int | None = None, uploads: dict[str, Table] | None = None
+    ) -> QueryResult:
         ups = [upload_from_table(t, n) for n, t in (uploads or {}).items()]
-        result = self.service.query(adql, self.user, maxrec=self.service.maxrec(maxrec),
-                                    uploads=ups)  # fmt: skip
+        result = self.service.query(
+            adql, self.user, maxrec=self.service.maxrec(maxrec), uploads=ups
+        )
         return QueryResult(result_to_table(result), result.overflow)
 
-    def submit(self, adql: str, maxrec: int | None = None,
-               uploads: dict[str, Table] | None = None) -> str:  # fmt: skip
+    def submit(
+        self, adql: str, maxrec: int | None = None, uploads: dict[str, Table] | None = None
+    ) -> str:
         params = {"lang": "ADQL", "query": adql}
         if maxrec is not None:
             params["maxrec"] = str(maxrec)
@@ -118,10 +145,17 @@ class LocalTap:
         return job.job_id
 
     def jobs(self) -> list[dict]:
-        return [{"id": j.job_id, "phase": j.phase, "query": j.parameters.get("query", ""),
-                 "created": j.creation_time.isoformat(timespec="seconds"),
-                 "rows": j.result_rows, "error": j.error}
-                for j in self.jobs_store.list(self.user, last=20)]  # fmt: skip
+        return [
+            {
+                "id": j.job_id,
+                "phase": j.phase,
+                "query": j.parameters.get("query", ""),
+                "created": j.creation_time.isoformat(timespec="seconds"),
+                "rows": j.result_rows,
+                "error": j.error,
+            }
+            for j in self.jobs_store.list(self.user, last=20)
+        ]
 
     def resume(self, ref: str) -> str:
         """A job of this service by its ID or URL (it must be the user's)."""
@@ -194,28 +228,51 @@ class RemoteTap:
         for t in self.service.tables:
             schema = t.name.split(".")[0] if "." in t.name else ""
             s = schemas.setdefault(schema, {"name": schema, "tables": [], "description": None})
-            s["tables"].append({
-                "name": t.name, "description": t.description, "type": t.type or "table",
-                "columns": [{"name": c.name, "datatype": getattr(c.datatype, "content", None),
-                             "arraysize": getattr(c.datatype, "arraysize", None),
-                             "unit": c.unit, "ucd": c.ucd, "indexed": "indexed" in c.flags,
-                             "description": c.description} for c in t.columns],
-                "keys": [{"target": k.targettable,
-                          "columns": [[f.fromcolumn, f.targetcolumn] for f in k.fkcolumns]}
-                         for k in getattr(t, "foreignkeys", [])],
-                **hints(_position(t.columns),
-                        {c.name for c in t.columns if "indexed" in c.flags}),
-            })  # fmt: skip
+            s["tables"].append(
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "type": t.type or "table",
+                    "columns": [
+                        {
+                            "name": c.name,
+                            "datatype": getattr(c.datatype, "content", None),
+                            "arraysize": getattr(c.datatype, "arraysize", None),
+                            "unit": c.unit,
+                            "ucd": c.ucd,
+                            "indexed": "indexed" in c.flags,
+                            "description": c.description,
+                        }
+                        for c in t.columns
+                    ],
+                    "keys": [
+                        {
+                            "target": k.targettable,
+                            "columns": [[f.fromcolumn, f.targetcolumn] for f in k.fkcolumns],
+                        }
+                        for k in getattr(t, "foreignkeys", [])
+                    ],
+                    **hints(
+                        _position(t.columns), {c.name for c in t.columns if "indexed" in c.flags}
+                    ),
+                }
+            )
         return list(schemas.values())
 
     def capabilities(self) -> dict:
-        caps = {"adql": [], "maxrec": None, "hard_maxrec": None, "upload_limit": None,
-                "execution_duration": None}  # fmt: skip
+        caps = {
+            "adql": [],
+            "maxrec": None,
+            "hard_maxrec": None,
+            "upload_limit": None,
+            "execution_duration": None,
+        }
         try:
             caps["maxrec"] = self.service.maxrec
             caps["hard_maxrec"] = self.service.hardlimit
-            caps["upload_limit"] = self.service.upload_limit if hasattr(
-                self.service, "upload_limit") else None  # fmt: skip
+            caps["upload_limit"] = (
+                self.service.upload_limit if hasattr(self.service, "upload_limit") else None
+            )
             for lang in self.service.get_tap_capability().languages:
                 caps["adql"] += [str(getattr(v, "content", v)) for v in lang.versions]
         except Exception:  # a service with thin capabilities still answers queries
@@ -224,18 +281,22 @@ class RemoteTap:
 
     def examples(self) -> list[dict]:
         try:
-            return [{"name": getattr(e, "name", "") or e["QUERY"][:40], "query": e["QUERY"]}
-                    for e in self.service.examples]  # fmt: skip
+            return [
+                {"name": getattr(e, "name", "") or e["QUERY"][:40], "query": e["QUERY"]}
+                for e in self.service.examples
+            ]
         except Exception:  # examples are optional in TAP 1.1
             return []
 
-    def run(self, adql: str, maxrec: int | None = None,
-            uploads: dict[str, Table] | None = None) -> QueryResult:  # fmt: skip
+    def run(
+        self, adql: str, maxrec: int | None = None, uploads: dict[str, Table] | None = None
+    ) -> QueryResult:
         r = self.service.run_sync(adql, maxrec=maxrec, uploads=uploads or None)
         return QueryResult(r.to_table(), r.query_status == "OVERFLOW")
 
-    def submit(self, adql: str, maxrec: int | None = None,
-               uploads: dict[str, Table] | None = None) -> str:  # fmt: skip
+    def submit(
+        self, adql: str, maxrec: int | None = None, uploads: dict[str, Table] | None = None
+    ) -> str:
         job = self.service.submit_job(adql, maxrec=maxrec, uploads=uploads or None)
         job.run()
         self._jobs[job.job_id] = job
@@ -252,9 +313,16 @@ class RemoteTap:
                 del self._jobs[job_id]
                 continue
             created = getattr(job.job, "creationtime", None)
-            out.append({"id": job_id, "phase": job.phase, "query": job.query or "",
-                        "created": created.isot if created is not None else "", "rows": None,
-                        "error": None})  # fmt: skip
+            out.append(
+                {
+                    "id": job_id,
+                    "phase": job.phase,
+                    "query": job.query or "",
+                    "created": created.isot if created is not None else "",
+                    "rows": None,
+                    "error": None,
+                }
+            )
         return out
 
     def resume(self, ref: str) -> str:
@@ -292,6 +360,5 @@ def platform_tap(user: str) -> LocalTap | RemoteTap:
         from ..client import ServiceClient
 
         client = ServiceClient()
-        return RemoteTap(f"{client.url}/hectornb/tap", session=client.session,
-                         name="this platform")  # fmt: skip
+        return RemoteTap(f"{client.url}/hectornb/tap", session=client.session, name="this platform")
     return LocalTap(user)

@@ -45,8 +45,11 @@ def _resolve(host: str, port: int, allow: tuple[str, ...], label: str) -> str:
         raise TapError(f"{label}: cannot resolve host {host!r}") from None
     addresses = [i[4][0] for i in infos]
     if not addresses or not all(_allowed(host, a, allow) for a in addresses):
-        why = ("it is not on this service's list of upload hosts" if allow else
-               "it is not a public address")  # fmt: skip
+        why = (
+            "it is not on this service's list of upload hosts"
+            if allow
+            else "it is not a public address"
+        )
         raise TapError(f"{label}: the service does not connect to {host} ({why})")
     return addresses[0]
 
@@ -107,8 +110,9 @@ def fetch(url: str, limit: int, allow: tuple[str, ...] = (), timeout: float = 30
                 url = urllib.parse.urljoin(url, location)
                 continue
             if response.status != 200:
-                raise TapError(f"UPLOAD {shown}: the server answered {response.status} "
-                               f"{response.reason}")  # fmt: skip
+                raise TapError(
+                    f"UPLOAD {shown}: the server answered {response.status} {response.reason}"
+                )
             data = response.read(limit + 1)
         except (OSError, http.client.HTTPException) as exc:
             raise TapError(f"UPLOAD {shown}: cannot fetch it ({exc})") from None

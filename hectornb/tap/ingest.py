@@ -33,13 +33,18 @@ if TYPE_CHECKING:  # loaded with the first table read
 # numpy kind/size -> (PostgreSQL type, VOTable datatype)
 _TYPES = {
     ("b", 1): ("boolean", "boolean"),
-    ("i", 1): ("smallint", "short"), ("i", 2): ("smallint", "short"),
-    ("i", 4): ("integer", "int"), ("i", 8): ("bigint", "long"),
-    ("u", 1): ("smallint", "short"), ("u", 2): ("integer", "int"),
-    ("u", 4): ("bigint", "long"), ("u", 8): ("bigint", "long"),
-    ("f", 2): ("real", "float"), ("f", 4): ("real", "float"),
+    ("i", 1): ("smallint", "short"),
+    ("i", 2): ("smallint", "short"),
+    ("i", 4): ("integer", "int"),
+    ("i", 8): ("bigint", "long"),
+    ("u", 1): ("smallint", "short"),
+    ("u", 2): ("integer", "int"),
+    ("u", 4): ("bigint", "long"),
+    ("u", 8): ("bigint", "long"),
+    ("f", 2): ("real", "float"),
+    ("f", 4): ("real", "float"),
     ("f", 8): ("double precision", "double"),
-}  # fmt: skip
+}
 
 
 class IngestError(Invalid):
@@ -68,8 +73,11 @@ def read_table(path: str | Path) -> Table:
         raise IngestError(f"{path}: cannot read it as a table ({exc})") from None
 
 
-def describe_columns(table: Table, meta: dict, keep_names: bool = False,
-                     ) -> tuple[list[TapColumn], list[str], list[str]]:  # fmt: skip
+def describe_columns(
+    table: Table,
+    meta: dict,
+    keep_names: bool = False,
+) -> tuple[list[TapColumn], list[str], list[str]]:
     """(TAP columns, PostgreSQL column types, source column names). Names become lower-case
     regular identifiers unless ``keep_names`` (uploads: delimited identifiers must work)."""
     columns, pg_types, sources, used = [], [], [], set()
@@ -96,12 +104,19 @@ def describe_columns(table: Table, meta: dict, keep_names: bool = False,
             cname = unique_identifier(name, used, lower=True)
         over = overrides.get(name.lower(), overrides.get(cname, {})) or {}
         unit = over.get("unit", str(col.unit) if col.unit is not None else None)
-        columns.append(TapColumn(
-            cname, votype, arraysize, over.get("xtype", col.meta.get("xtype")), unit or None,
-            over.get("ucd", col.meta.get("ucd")), over.get("utype", col.meta.get("utype")),
-            over.get("description", col.description or None),
-            principal=bool(over.get("principal", True)),
-        ))  # fmt: skip
+        columns.append(
+            TapColumn(
+                cname,
+                votype,
+                arraysize,
+                over.get("xtype", col.meta.get("xtype")),
+                unit or None,
+                over.get("ucd", col.meta.get("ucd")),
+                over.get("utype", col.meta.get("utype")),
+                over.get("description", col.description or None),
+                principal=bool(over.get("principal", True)),
+            )
+        )
         pg_types.append(pg)
         sources.append(name)
     return columns, pg_types, sources
@@ -152,8 +167,9 @@ def ingest_table(
         tap.columns = [replace(c, indexed=c.name in position) for c in tap.columns]
     staging = f"{tname}__new_{secrets.token_hex(4)}"
     qs, qstage, qfinal = (quote_identifier(x) for x in (schema, staging, tname))
-    col_sql = ", ".join(f"{quote_identifier(c.name)} {t}"
-                        for c, t in zip(columns, pg_types, strict=True))  # fmt: skip
+    col_sql = ", ".join(
+        f"{quote_identifier(c.name)} {t}" for c, t in zip(columns, pg_types, strict=True)
+    )
     names_sql = ", ".join(quote_identifier(c.name) for c in columns)
     with connect(unlimited=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qs}")
@@ -163,8 +179,9 @@ def ingest_table(
                 cp.write_row(row)
         if position is not None:
             ra, dec = (quote_identifier(c) for c in position)
-            conn.execute(f"CREATE INDEX {quote_identifier(staging + '_pos')} "
-                         f"ON {qs}.{qstage} ({dec}, {ra})")  # fmt: skip
+            conn.execute(
+                f"CREATE INDEX {quote_identifier(staging + '_pos')} ON {qs}.{qstage} ({dec}, {ra})"
+            )
         conn.execute(f"ANALYZE {qs}.{qstage}")
     # the swap: one short transaction, so readers see the old table or the new one
     with connect() as conn:
@@ -172,15 +189,24 @@ def ingest_table(
         conn.execute(f"DROP TABLE IF EXISTS {qs}.{qfinal}")
         conn.execute(f"ALTER TABLE {qs}.{qstage} RENAME TO {qfinal}")
         if position is not None:
-            conn.execute(f"ALTER INDEX {qs}.{quote_identifier(staging + '_pos')} "
-                         f"RENAME TO {quote_identifier(tname + '_pos')}")  # fmt: skip
-        write_table(conn, tap, public=public, owner=owner, by=by,
-                    schema_description=schema_description)  # fmt: skip
+            conn.execute(
+                f"ALTER INDEX {qs}.{quote_identifier(staging + '_pos')} "
+                f"RENAME TO {quote_identifier(tname + '_pos')}"
+            )
+        write_table(
+            conn, tap, public=public, owner=owner, by=by, schema_description=schema_description
+        )
     return tap
 
 
-def ingest_file(path: str | Path, name: str, *, description: str | None = None,
-                meta_path: str | Path | None = None, **kwargs) -> TapTable:  # fmt: skip
+def ingest_file(
+    path: str | Path,
+    name: str,
+    *,
+    description: str | None = None,
+    meta_path: str | Path | None = None,
+    **kwargs,
+) -> TapTable:
     """`ingest_table` for a file, with an optional YAML metadata file."""
     check_name(name)  # before reading what may be a large file
     meta = {}

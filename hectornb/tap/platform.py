@@ -24,32 +24,48 @@ _VERSION = {
 #: TAP name -> (view, schema description, table description, {column: (unit, UCD, text)}):
 #: Classify's tables. The observing log's come from its collections (`_obslog_tables`).
 _CLASSIFY_TABLES = {
-    "hectornb.target_lists": ("target_lists", "The Classify app's target lists.",
-        "Target lists imported for vetting with BADCLASS flags", {
+    "hectornb.target_lists": (
+        "target_lists",
+        "The Classify app's target lists.",
+        "Target lists imported for vetting with BADCLASS flags",
+        {
             "list_name": (None, "meta.id", "Name of the list"),
             "owner": (None, "meta.curation", "Who imported it"),
             "source_filename": (None, "meta.file", "The imported file"),
             "n_targets": (None, "meta.number", "Number of targets"),
-            "created_at": (None, "time.processing", "When it was imported (UTC)")}),
-    "hectornb.targets": ("targets", None, "Targets of every list with their current "
-        "BADCLASS (the latest classification by anyone)", {
+            "created_at": (None, "time.processing", "When it was imported (UTC)"),
+        },
+    ),
+    "hectornb.targets": (
+        "targets",
+        None,
+        "Targets of every list with their current BADCLASS (the latest classification by anyone)",
+        {
             "list_name": (None, "meta.id", "The list"),
             "target": (None, "meta.id;meta.main", "Target name"),
-            "ra": _RA, "dec": _DEC,
+            "ra": _RA,
+            "dec": _DEC,
             "badclass": (None, "meta.code.qual", "BADCLASS 0-8, empty if unclassified"),
             "classified_by": (None, "meta.curation", "Who set the current class"),
             "classified_at": (None, "time.processing", "When (UTC)"),
             "n_classifiers": (None, "meta.number", "How many people classified it"),
-            "disagree": (None, "meta.code", "Classifiers disagree")}),
-    "hectornb.classifications": ("classifications", None, "Every BADCLASS classification "
-        "(append-only history)", {
+            "disagree": (None, "meta.code", "Classifiers disagree"),
+        },
+    ),
+    "hectornb.classifications": (
+        "classifications",
+        None,
+        "Every BADCLASS classification (append-only history)",
+        {
             "list_name": (None, "meta.id", "The list"),
             "target": (None, "meta.id", "Target name"),
             "username": (None, "meta.curation", "Who classified"),
             "badclass": (None, "meta.code.qual", "The class set, empty when cleared"),
             "previous": (None, "meta.code.qual", "This user's class before"),
-            "classified_at": (None, "time.processing", "When (UTC)")}),
-}  # fmt: skip
+            "classified_at": (None, "time.processing", "When (UTC)"),
+        },
+    ),
+}
 
 #: Columns the views name differently from the collection's field (ADQL reserves DATE, TIME).
 _VIEW_NAMES = {("tiles", "date"): "tile_date", ("logs", "time"): "log_time"}
@@ -76,14 +92,22 @@ def _obslog_tables() -> dict:
 
     tables = {}
     for k, c in enumerate(COLLECTIONS.values()):
-        meta = {_VIEW_NAMES.get((c.name, f.name), f.name):
-                (_vo_unit(f.unit), f.ucd or None, f.description)
-                for f in c.fields}  # fmt: skip
+        meta = {
+            _VIEW_NAMES.get((c.name, f.name), f.name): (
+                _vo_unit(f.unit),
+                f.ucd or None,
+                f.description,
+            )
+            for f in c.fields
+        }
         meta.update({col: v for (name, col), v in _VIEW_EXTRAS.items() if name == c.name})
         schema_text = "The observing log of the Hector survey." if k == 0 else None
-        tables[f"obslog.{c.name}"] = (c.table, schema_text,
-                                      c.description[:1].upper() + c.description[1:],
-                                      {**meta, **_VERSION})  # fmt: skip
+        tables[f"obslog.{c.name}"] = (
+            c.table,
+            schema_text,
+            c.description[:1].upper() + c.description[1:],
+            {**meta, **_VERSION},
+        )
     return tables
 
 
@@ -96,14 +120,18 @@ def _columns(conn: psycopg.Connection, view: str, meta: dict) -> list[TapColumn]
     rows = conn.execute(
         "SELECT a.attname AS name, a.atttypid::integer AS oid "
         "FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
-        "AND NOT a.attisdropped ORDER BY a.attnum", (f"{PG_SCHEMA}.{view}",),
-    ).fetchall()  # fmt: skip
+        "AND NOT a.attisdropped ORDER BY a.attnum",
+        (f"{PG_SCHEMA}.{view}",),
+    ).fetchall()
     out = []
     for r in rows:
         datatype, arraysize, xtype = votable_type(r["oid"])
         unit, ucd, description = meta.get(r["name"], (None, None, None))
-        out.append(TapColumn(r["name"], datatype, arraysize, xtype, unit, ucd, None,
-                             description, principal=True))  # fmt: skip
+        out.append(
+            TapColumn(
+                r["name"], datatype, arraysize, xtype, unit, ucd, None, description, principal=True
+            )
+        )
     return out
 
 
@@ -112,5 +140,6 @@ def publish_platform_tables(conn: psycopg.Connection) -> None:
     for name, (view, schema_text, text, meta) in TABLES.items():
         schema = name.split(".")[0]
         table = TapTable(name, schema, PG_SCHEMA, view, _columns(conn, view, meta), text)
-        write_table(conn, table, public=False, owner=None, by="hectornb",
-                    schema_description=schema_text)  # fmt: skip
+        write_table(
+            conn, table, public=False, owner=None, by="hectornb", schema_description=schema_text
+        )

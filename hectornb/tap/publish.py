@@ -24,59 +24,104 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_SCHEMAS = {"public", "tap_schema", "tap_upload", "hnb_adql", "information_schema"}
 
 
-def _c(name, datatype, description, arraysize=None, principal=True, std=True,
-       ucd=None) -> TapColumn:  # fmt: skip
-    return TapColumn(name, datatype, arraysize, None, None, ucd, None, description, False,
-                     principal, std)  # fmt: skip
+def _c(
+    name, datatype, description, arraysize=None, principal=True, std=True, ucd=None
+) -> TapColumn:
+    return TapColumn(
+        name, datatype, arraysize, None, None, ucd, None, description, False, principal, std
+    )
 
 
 #: TAP_SCHEMA as TAP 1.1 §4 defines it, describing itself.
 TAP_SCHEMA_TABLES = [
-    TapTable("TAP_SCHEMA.schemas", "TAP_SCHEMA", "tap_schema", "schemas", [
-        _c("schema_name", "char", "schema name for reference to TAP_SCHEMA.schemas",
-           arraysize="*"),
-        _c("utype", "char", "lists the utypes of schemas", arraysize="*"),
-        _c("description", "char", "describes schemas in the tableset", arraysize="*"),
-        _c("schema_index", "int", "recommended sort order when listing schemas"),
-    ], "description of schemas in this tableset"),
-    TapTable("TAP_SCHEMA.tables", "TAP_SCHEMA", "tap_schema", "tables", [
-        _c("schema_name", "char", "the schema this table belongs to", arraysize="*"),
-        _c("table_name", "char", "the fully qualified table name", arraysize="*"),
-        _c("table_type", "char", "one of: table view", arraysize="*"),
-        _c("utype", "char", "lists the utype of tables in the tableset", arraysize="*"),
-        _c("description", "char", "describes tables in the tableset", arraysize="*"),
-        _c("table_index", "int", "recommended sort order when listing tables"),
-    ], "description of tables in this tableset"),
-    TapTable("TAP_SCHEMA.columns", "TAP_SCHEMA", "tap_schema", "columns", [
-        _c("table_name", "char", "the table this column belongs to", arraysize="*"),
-        _c("column_name", "char", "the column name", arraysize="*"),
-        _c("datatype", "char", "the ADQL datatype (as in the VODataService specification)",
-           arraysize="*"),
-        _c("arraysize", "char", "the length of variable-length datatypes", arraysize="*"),
-        _c("xtype", "char", "a DALI or custom extended type annotation", arraysize="*"),
-        _c('"size"', "int", "deprecated: use arraysize"),  # a reserved word: delimited
-        _c("description", "char", "describes the column", arraysize="*"),
-        _c("utype", "char", "lists the utypes of columns in the tableset", arraysize="*"),
-        _c("unit", "char", "the unit in VO standard format", arraysize="*"),
-        _c("ucd", "char", "the UCD of column if any", arraysize="*"),
-        _c("indexed", "int", "an indexed column; 1 means true, 0 means false"),
-        _c("principal", "int", "a principal column; 1 means true, 0 means false"),
-        _c("std", "int", "a standard column; 1 means true, 0 means false"),
-        _c("column_index", "int", "recommended sort order when listing columns"),
-    ], "description of columns in this tableset"),
-    TapTable("TAP_SCHEMA.keys", "TAP_SCHEMA", "tap_schema", "keys", [
-        _c("key_id", "char", "unique key identifier", arraysize="*"),
-        _c("from_table", "char", "fully qualified table name", arraysize="*"),
-        _c("target_table", "char", "fully qualified table name", arraysize="*"),
-        _c("description", "char", "description of this key", arraysize="*"),
-        _c("utype", "char", "utype of this key", arraysize="*"),
-    ], "description of foreign keys in this tableset"),
-    TapTable("TAP_SCHEMA.key_columns", "TAP_SCHEMA", "tap_schema", "key_columns", [
-        _c("key_id", "char", "key identifier from TAP_SCHEMA.keys", arraysize="*"),
-        _c("from_column", "char", "key column name in the from_table", arraysize="*"),
-        _c("target_column", "char", "key column name in the target_table", arraysize="*"),
-    ], "description of foreign key columns in this tableset"),
-]  # fmt: skip
+    TapTable(
+        "TAP_SCHEMA.schemas",
+        "TAP_SCHEMA",
+        "tap_schema",
+        "schemas",
+        [
+            _c(
+                "schema_name",
+                "char",
+                "schema name for reference to TAP_SCHEMA.schemas",
+                arraysize="*",
+            ),
+            _c("utype", "char", "lists the utypes of schemas", arraysize="*"),
+            _c("description", "char", "describes schemas in the tableset", arraysize="*"),
+            _c("schema_index", "int", "recommended sort order when listing schemas"),
+        ],
+        "description of schemas in this tableset",
+    ),
+    TapTable(
+        "TAP_SCHEMA.tables",
+        "TAP_SCHEMA",
+        "tap_schema",
+        "tables",
+        [
+            _c("schema_name", "char", "the schema this table belongs to", arraysize="*"),
+            _c("table_name", "char", "the fully qualified table name", arraysize="*"),
+            _c("table_type", "char", "one of: table view", arraysize="*"),
+            _c("utype", "char", "lists the utype of tables in the tableset", arraysize="*"),
+            _c("description", "char", "describes tables in the tableset", arraysize="*"),
+            _c("table_index", "int", "recommended sort order when listing tables"),
+        ],
+        "description of tables in this tableset",
+    ),
+    TapTable(
+        "TAP_SCHEMA.columns",
+        "TAP_SCHEMA",
+        "tap_schema",
+        "columns",
+        [
+            _c("table_name", "char", "the table this column belongs to", arraysize="*"),
+            _c("column_name", "char", "the column name", arraysize="*"),
+            _c(
+                "datatype",
+                "char",
+                "the ADQL datatype (as in the VODataService specification)",
+                arraysize="*",
+            ),
+            _c("arraysize", "char", "the length of variable-length datatypes", arraysize="*"),
+            _c("xtype", "char", "a DALI or custom extended type annotation", arraysize="*"),
+            _c('"size"', "int", "deprecated: use arraysize"),  # a reserved word: delimited
+            _c("description", "char", "describes the column", arraysize="*"),
+            _c("utype", "char", "lists the utypes of columns in the tableset", arraysize="*"),
+            _c("unit", "char", "the unit in VO standard format", arraysize="*"),
+            _c("ucd", "char", "the UCD of column if any", arraysize="*"),
+            _c("indexed", "int", "an indexed column; 1 means true, 0 means false"),
+            _c("principal", "int", "a principal column; 1 means true, 0 means false"),
+            _c("std", "int", "a standard column; 1 means true, 0 means false"),
+            _c("column_index", "int", "recommended sort order when listing columns"),
+        ],
+        "description of columns in this tableset",
+    ),
+    TapTable(
+        "TAP_SCHEMA.keys",
+        "TAP_SCHEMA",
+        "tap_schema",
+        "keys",
+        [
+            _c("key_id", "char", "unique key identifier", arraysize="*"),
+            _c("from_table", "char", "fully qualified table name", arraysize="*"),
+            _c("target_table", "char", "fully qualified table name", arraysize="*"),
+            _c("description", "char", "description of this key", arraysize="*"),
+            _c("utype", "char", "utype of this key", arraysize="*"),
+        ],
+        "description of foreign keys in this tableset",
+    ),
+    TapTable(
+        "TAP_SCHEMA.key_columns",
+        "TAP_SCHEMA",
+        "tap_schema",
+        "key_columns",
+        [
+            _c("key_id", "char", "key identifier from TAP_SCHEMA.keys", arraysize="*"),
+            _c("from_column", "char", "key column name in the from_table", arraysize="*"),
+            _c("target_column", "char", "key column name in the target_table", arraysize="*"),
+        ],
+        "description of foreign key columns in this tableset",
+    ),
+]
 
 _TAP_SCHEMA_KEYS = [
     ("tables_schema", "TAP_SCHEMA.tables", "TAP_SCHEMA.schemas", "schema_name", "schema_name"),
@@ -122,16 +167,30 @@ def write_table(
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO tap_schema.columns (table_name, column_name, datatype, arraysize, "
-            "xtype, \"size\", description, utype, unit, ucd, indexed, principal, std, "
+            'xtype, "size", description, utype, unit, ucd, indexed, principal, std, '
             "column_index) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (table.name, c.name, c.datatype, c.arraysize, c.xtype,
-                 int(c.arraysize.rstrip("*")) if c.arraysize and c.arraysize.rstrip("*")
-                 .isdigit() else None, c.description, c.utype, c.unit, c.ucd,
-                 int(c.indexed), int(c.principal), int(c.std), k)
+                (
+                    table.name,
+                    c.name,
+                    c.datatype,
+                    c.arraysize,
+                    c.xtype,
+                    int(c.arraysize.rstrip("*"))
+                    if c.arraysize and c.arraysize.rstrip("*").isdigit()
+                    else None,
+                    c.description,
+                    c.utype,
+                    c.unit,
+                    c.ucd,
+                    int(c.indexed),
+                    int(c.principal),
+                    int(c.std),
+                    k,
+                )
                 for k, c in enumerate(table.columns, start=1)
             ],
-        )  # fmt: skip
+        )
     conn.execute(
         "INSERT INTO tap_published (table_name, pg_schema, pg_table, public, owner, "
         "published_by) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -160,8 +219,14 @@ def reader_usable(conn: psycopg.Connection) -> bool:
     """Whether this database user may take the read-only role (``SET ROLE``): it exists and
     the user is a member of it (roles are the whole server's: another platform on the same
     server, or an administrator, may have made it without granting it to this user)."""
-    return bool(_scalar(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s AND "
-                        "pg_has_role(current_user, oid, 'MEMBER')", (READER,)))  # fmt: skip
+    return bool(
+        _scalar(
+            conn,
+            "SELECT count(*) FROM pg_roles WHERE rolname = %s AND "
+            "pg_has_role(current_user, oid, 'MEMBER')",
+            (READER,),
+        )
+    )
 
 
 def grant_reader(conn: psycopg.Connection) -> int:
@@ -171,12 +236,14 @@ def grant_reader(conn: psycopg.Connection) -> int:
         missing = cur.execute(
             "SELECT pg_schema, pg_table FROM tap_published p WHERE to_regclass("
             "format('%%I.%%I', pg_schema, pg_table)) IS NOT NULL AND NOT has_table_privilege("
-            "%s, format('%%I.%%I', pg_schema, pg_table), 'SELECT')", (READER,),
-        ).fetchall()  # fmt: skip
+            "%s, format('%%I.%%I', pg_schema, pg_table), 'SELECT')",
+            (READER,),
+        ).fetchall()
     for schema, table in missing:
         conn.execute(f"GRANT USAGE ON SCHEMA {quote_identifier(schema)} TO {READER}")
-        conn.execute(f"GRANT SELECT ON {quote_identifier(schema)}.{quote_identifier(table)} "
-                     f"TO {READER}")  # fmt: skip
+        conn.execute(
+            f"GRANT SELECT ON {quote_identifier(schema)}.{quote_identifier(table)} TO {READER}"
+        )
     return len(missing)
 
 
@@ -188,8 +255,9 @@ def ensure_tap_schema() -> None:
         have = conn.execute(
             "SELECT count(*) FILTER (WHERE schema_name = 'TAP_SCHEMA') AS tap, "
             "count(*) FILTER (WHERE pg_schema = %s) AS platform FROM tap_schema.tables "
-            "JOIN tap_published USING (table_name)", (PG_SCHEMA,),
-        ).fetchone()  # fmt: skip
+            "JOIN tap_published USING (table_name)",
+            (PG_SCHEMA,),
+        ).fetchone()
         if have["tap"] == len(TAP_SCHEMA_TABLES) and have["platform"] == len(TABLES):
             return
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap_schema'))")
@@ -200,12 +268,14 @@ def ensure_tap_schema() -> None:
             conn.execute("DELETE FROM tap_schema.keys WHERE key_id = %s", (key_id,))
             conn.execute(
                 "INSERT INTO tap_schema.keys (key_id, from_table, target_table, description)"
-                " VALUES (%s, %s, %s, %s)", (key_id, src, target, "TAP_SCHEMA's own key"),
-            )  # fmt: skip
+                " VALUES (%s, %s, %s, %s)",
+                (key_id, src, target, "TAP_SCHEMA's own key"),
+            )
             conn.execute(
                 "INSERT INTO tap_schema.key_columns (key_id, from_column, target_column) "
-                "VALUES (%s, %s, %s)", (key_id, src_col, target_col),
-            )  # fmt: skip
+                "VALUES (%s, %s, %s)",
+                (key_id, src_col, target_col),
+            )
 
 
 def unpublish(name: str) -> bool:
@@ -217,8 +287,10 @@ def unpublish(name: str) -> bool:
         if row is None or row["pg_schema"] == "tap_schema":
             return False
         conn.execute("DELETE FROM tap_schema.tables WHERE table_name = %s", (name,))
-        conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(row['pg_schema'])}."
-                     f"{quote_identifier(row['pg_table'])}")  # fmt: skip
+        conn.execute(
+            f"DROP TABLE IF EXISTS {quote_identifier(row['pg_schema'])}."
+            f"{quote_identifier(row['pg_table'])}"
+        )
         _bump(conn)
         return True
 
@@ -242,17 +314,35 @@ def load_tables(conn: psycopg.Connection) -> list[TapTable]:
         ).fetchall()
     for r in published:
         tables[r["table_name"]] = TapTable(
-            r["table_name"], r["schema_name"], r["pg_schema"], r["pg_table"], [],
-            r["description"], r["table_type"], r["utype"], r["public"], r["owner"],
-        )  # fmt: skip
+            r["table_name"],
+            r["schema_name"],
+            r["pg_schema"],
+            r["pg_table"],
+            [],
+            r["description"],
+            r["table_type"],
+            r["utype"],
+            r["public"],
+            r["owner"],
+        )
     for r in columns:
         t = tables.get(r["table_name"])
         if t is not None:
-            t.columns.append(TapColumn(
-                r["column_name"], r["datatype"], r["arraysize"], r["xtype"], r["unit"],
-                r["ucd"], r["utype"], r["description"], bool(r["indexed"]),
-                bool(r["principal"]), bool(r["std"]),
-            ))  # fmt: skip
+            t.columns.append(
+                TapColumn(
+                    r["column_name"],
+                    r["datatype"],
+                    r["arraysize"],
+                    r["xtype"],
+                    r["unit"],
+                    r["ucd"],
+                    r["utype"],
+                    r["description"],
+                    bool(r["indexed"]),
+                    bool(r["principal"]),
+                    bool(r["std"]),
+                )
+            )
     return list(tables.values())
 
 
@@ -269,8 +359,10 @@ def catalog_for(tables: list[TapTable], user: str | None) -> TableSet:
     visible = [t for t in tables if may_read(t, user)]
     names = Literal([t.name for t in visible]).as_string(None) + "::text[]"
     schemas = Literal(sorted({t.schema for t in visible})).as_string(None) + "::text[]"
-    keys = (f"SELECT key_id FROM tap_schema.keys WHERE from_table = ANY({names}) "
-            f"AND target_table = ANY({names})")  # fmt: skip
+    keys = (
+        f"SELECT key_id FROM tap_schema.keys WHERE from_table = ANY({names}) "
+        f"AND target_table = ANY({names})"
+    )
     filters = {
         "schemas": f"schema_name = ANY({schemas})",
         "tables": f"table_name = ANY({names})",
@@ -281,8 +373,9 @@ def catalog_for(tables: list[TapTable], user: str | None) -> TableSet:
     out = []
     for t in visible:
         if t.pg_schema == "tap_schema" and t.pg_table in filters:
-            t = replace(t, rows_sql=f"SELECT * FROM tap_schema.{t.pg_table} "
-                                    f"WHERE {filters[t.pg_table]}")  # fmt: skip
+            t = replace(
+                t, rows_sql=f"SELECT * FROM tap_schema.{t.pg_table} WHERE {filters[t.pg_table]}"
+            )
         out.append(t)
     return TableSet(out)
 

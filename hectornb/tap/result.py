@@ -43,11 +43,15 @@ FORMATS = {
     "text/xml": ("votable", "text/xml"),
     "votable/td": ("votable", "application/x-votable+xml;serialization=TABLEDATA"),
     "application/x-votable+xml;serialization=tabledata": (
-        "votable", "application/x-votable+xml;serialization=TABLEDATA"),
+        "votable",
+        "application/x-votable+xml;serialization=TABLEDATA",
+    ),
     "votable/b2": ("binary2", "application/x-votable+xml;serialization=BINARY2"),
     "binary2": ("binary2", "application/x-votable+xml;serialization=BINARY2"),
     "application/x-votable+xml;serialization=binary2": (
-        "binary2", "application/x-votable+xml;serialization=BINARY2"),
+        "binary2",
+        "application/x-votable+xml;serialization=BINARY2",
+    ),
     "csv": ("csv", "text/csv;header=present"),
     "text/csv": ("csv", "text/csv;header=present"),
     "text/csv;header=present": ("csv", "text/csv;header=present"),
@@ -55,7 +59,7 @@ FORMATS = {
     "text/tab-separated-values": ("tsv", "text/tab-separated-values"),
     "fits": ("fits", "application/fits"),
     "application/fits": ("fits", "application/fits"),
-}  # fmt: skip
+}
 
 #: what the capabilities advertise: (MIME type, short alias)
 OUTPUT_FORMATS = [
@@ -71,14 +75,21 @@ def resolve_format(value: str | None) -> tuple[str, str]:
     """(writer, Content-Type) for a RESPONSEFORMAT value; ValueError if unknown."""
     key = (value or "votable").strip().lower().replace(" ", "")
     if key not in FORMATS:
-        raise Invalid(f"RESPONSEFORMAT {value!r} is not supported; use one of "
-                         + ", ".join(a for _, a in OUTPUT_FORMATS))  # fmt: skip
+        raise Invalid(
+            f"RESPONSEFORMAT {value!r} is not supported; use one of "
+            + ", ".join(a for _, a in OUTPUT_FORMATS)
+        )
     return FORMATS[key]
 
 
 def write(result: Result, writer: str) -> bytes:
-    return {"votable": votable, "binary2": votable_binary2, "csv": write_csv,
-            "tsv": write_tsv, "fits": write_fits}[writer](result)  # fmt: skip
+    return {
+        "votable": votable,
+        "binary2": votable_binary2,
+        "csv": write_csv,
+        "tsv": write_tsv,
+        "fits": write_fits,
+    }[writer](result)
 
 
 # ---- VOTable -------------------------------------------------------------------------------
@@ -102,8 +113,16 @@ def _fields(result: Result) -> str:
         arraysize = f.arraysize
         if f.datatype == "char" and arraysize is None:
             arraysize = "*"
-        attrs = _attrs(name=f.name, ID=fid, datatype=f.datatype, arraysize=arraysize,
-                       xtype=f.xtype, unit=f.unit, ucd=f.ucd, utype=f.utype)  # fmt: skip
+        attrs = _attrs(
+            name=f.name,
+            ID=fid,
+            datatype=f.datatype,
+            arraysize=arraysize,
+            xtype=f.xtype,
+            unit=f.unit,
+            ucd=f.ucd,
+            utype=f.utype,
+        )
         if f.description:
             out.append(f"<FIELD{attrs}><DESCRIPTION>{escape(f.description)}</DESCRIPTION></FIELD>")
         else:
@@ -145,16 +164,30 @@ def _document(result: Result, table_body: str, status: str) -> bytes:
 
 def votable(result: Result) -> bytes:
     """The result as a VOTable with TABLEDATA serialization."""
-    rows = "".join("<TR>" + "".join(_td(v, f) for v, f in zip(row, result.fields,
-                                                                strict=True)) + "</TR>"
-                   for row in result.rows)  # fmt: skip
+    rows = "".join(
+        "<TR>" + "".join(_td(v, f) for v, f in zip(row, result.fields, strict=True)) + "</TR>"
+        for row in result.rows
+    )
     return _document(result, f"<DATA><TABLEDATA>{rows}</TABLEDATA></DATA>", "OK")
 
 
-_B2 = {"boolean": "c", "short": ">h", "int": ">i", "long": ">q", "float": ">f", "double": ">d",
-       "unsignedByte": ">B"}  # fmt: skip
-_NULL = {"short": 0, "int": 0, "long": 0, "unsignedByte": 0, "float": float("nan"),
-         "double": float("nan")}  # fmt: skip
+_B2 = {
+    "boolean": "c",
+    "short": ">h",
+    "int": ">i",
+    "long": ">q",
+    "float": ">f",
+    "double": ">d",
+    "unsignedByte": ">B",
+}
+_NULL = {
+    "short": 0,
+    "int": 0,
+    "long": 0,
+    "unsignedByte": 0,
+    "float": float("nan"),
+    "double": float("nan"),
+}
 
 
 def _b2_value(value, f: ResultField) -> bytes:
@@ -169,7 +202,7 @@ def _b2_value(value, f: ResultField) -> bytes:
         size = int(f.arraysize or 1) * (1 if dt == "char" else 2)
         return data[:size].ljust(size, b"\0")
     if dt == "boolean":
-        fmt_value = (b"?" if value is None else (b"T" if value else b"F"))
+        fmt_value = b"?" if value is None else (b"T" if value else b"F")
         return fmt_value
     fmt = _B2[dt]
     if f.arraysize is not None:
@@ -196,8 +229,9 @@ def votable_binary2(result: Result) -> bytes:
             body.append(_b2_value(value, f))
         chunks.append(bytes(flags) + b"".join(body))
     stream = base64.b64encode(b"".join(chunks)).decode("ascii")
-    return _document(result, f'<DATA><BINARY2><STREAM encoding="base64">{stream}'
-                             "</STREAM></BINARY2></DATA>", "OK")  # fmt: skip
+    return _document(
+        result, f'<DATA><BINARY2><STREAM encoding="base64">{stream}</STREAM></BINARY2></DATA>', "OK"
+    )
 
 
 def error_document(message: str, infos: dict[str, str] | None = None) -> bytes:
@@ -274,18 +308,20 @@ def write_fits(result: Result) -> bytes:
                 data = np.full((len(values), width), np.nan)
                 for i, v in enumerate(values):
                     if v is not None:
-                        data[i, :len(v)] = [np.nan if x is None else x for x in v]
+                        data[i, : len(v)] = [np.nan if x is None else x for x in v]
                 table[f.name] = data
             else:
                 table[f.name] = np.array([np.nan if v is None else v for v in values], float)
         elif f.datatype in ("short", "int", "long", "unsignedByte"):
-            table[f.name] = MaskedColumn([0 if v is None else v for v in values],
-                                         mask=mask, dtype=np.int64)  # fmt: skip
+            table[f.name] = MaskedColumn(
+                [0 if v is None else v for v in values], mask=mask, dtype=np.int64
+            )
         elif f.datatype == "boolean":
             table[f.name] = MaskedColumn([bool(v) for v in values], mask=mask)
         else:
-            table[f.name] = MaskedColumn(["" if v is None else _text(v) for v in values],
-                                         mask=mask, dtype=str)  # fmt: skip
+            table[f.name] = MaskedColumn(
+                ["" if v is None else _text(v) for v in values], mask=mask, dtype=str
+            )
         if f.unit:
             with contextlib.suppress(ValueError):  # a unit FITS cannot carry: VOTable only
                 table[f.name].unit = f.unit

@@ -42,7 +42,6 @@ from .tableset import TableSet, TapColumn, TapTable, quote_identifier, votable_t
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Upload:
     """A table uploaded with a query, queried as ``TAP_UPLOAD.<name>``."""
@@ -93,11 +92,16 @@ class TapService:
                     log.info("role %s may now read %d published tables", READER, granted)
         if not self._reader:
             create = "" if exists else f"CREATE ROLE {READER} NOLOGIN NOINHERIT; "
-            log.warning("role %s is %s: TAP queries run as read-only transactions of the "
-                        "platform's own database user. A database administrator runs: "
-                        "%sGRANT %s TO \"%s\"; then restarts the platform (docs/deploy.md)",
-                        READER, "not granted to this database user" if exists else "missing",
-                        create, READER, self._database_user())  # fmt: skip
+            log.warning(
+                "role %s is %s: TAP queries run as read-only transactions of the "
+                "platform's own database user. A database administrator runs: "
+                '%sGRANT %s TO "%s"; then restarts the platform (docs/deploy.md)',
+                READER,
+                "not granted to this database user" if exists else "missing",
+                create,
+                READER,
+                self._database_user(),
+            )
 
     def _database_user(self) -> str:
         with connect(self.settings, purpose="tap") as conn:
@@ -134,21 +138,36 @@ class TapService:
             raise TapError("MAXREC cannot be negative")
         return min(n, self.settings.tap_hard_maxrec)
 
-    def query(self, adql: str, user: str | None, *, maxrec: int | None = None,
-              uploads: list[Upload] = (), timeout: int | None = None,
-              on_connection=None) -> Result:  # fmt: skip
+    def query(
+        self,
+        adql: str,
+        user: str | None,
+        *,
+        maxrec: int | None = None,
+        uploads: list[Upload] = (),
+        timeout: int | None = None,
+        on_connection=None,
+    ) -> Result:
         """Run ``adql`` for ``user``; the result holds at most ``maxrec`` rows (overflow
         set when there were more), all in memory: for a long result use `rows`. Raises
         `ADQLError` or `TapError`."""
-        with self.rows(adql, user, maxrec=maxrec, uploads=uploads, timeout=timeout,
-                       on_connection=on_connection) as out:  # fmt: skip
+        with self.rows(
+            adql, user, maxrec=maxrec, uploads=uploads, timeout=timeout, on_connection=on_connection
+        ) as out:
             rows = [row for batch in out.batches for row in batch]
         return Result(out.fields, rows, out.overflow, out.infos)
 
     @contextlib.contextmanager
-    def rows(self, adql: str, user: str | None, *, maxrec: int | None = None,
-             uploads: list[Upload] = (), timeout: int | None = None,
-             on_connection=None) -> Iterator[Rows]:  # fmt: skip
+    def rows(
+        self,
+        adql: str,
+        user: str | None,
+        *,
+        maxrec: int | None = None,
+        uploads: list[Upload] = (),
+        timeout: int | None = None,
+        on_connection=None,
+    ) -> Iterator[Rows]:
         """Run ``adql`` for ``user`` and give its rows as they are read, in batches from a
         server-side cursor (memory stays flat however many MAXREC allows), inside this
         context. ``timeout`` bounds each step of the database's work, s; reading the whole
@@ -171,8 +190,9 @@ class TapService:
                 conn.execute("SET TRANSACTION READ ONLY")
                 if self._reader:
                     conn.execute(f"SET LOCAL ROLE {READER}")
-                conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                             (f"{int(timeout)}s",))  # fmt: skip
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout)}s",)
+                )
                 if conn.info.server_version >= 140000:
                     # a query whose caller is gone (a killed server, a closed job) stops
                     # within seconds instead of computing on for up to its time limit
@@ -181,10 +201,10 @@ class TapService:
                 with _query_errors(adql, timeout):
                     cur.execute(tr.sql)
                 description = cur.description or []
-                out = Rows([self._field(d, tr) for d in description], iter(()),
-                           {"QUERY": adql})  # fmt: skip
-                out.batches = _batches(cur, out, description, maxrec, tr.top, adql, timeout,
-                                       started)  # fmt: skip
+                out = Rows([self._field(d, tr) for d in description], iter(()), {"QUERY": adql})
+                out.batches = _batches(
+                    cur, out, description, maxrec, tr.top, adql, timeout, started
+                )
                 yield out
             finally:
                 with contextlib.suppress(psycopg.Error):
@@ -202,31 +222,42 @@ class TapService:
             arraysize = {"point": "2", "circle": "3", "polygon": "*"}[xtype]
         if meta is not None and meta.datatype == datatype and meta.arraysize:
             arraysize = meta.arraysize
-        return ResultField(d.name, datatype, arraysize, xtype or (meta.xtype if meta else None),
-                           meta.unit if meta else None, meta.ucd if meta else None,
-                           meta.utype if meta else None,
-                           meta.description if meta else None)  # fmt: skip
+        return ResultField(
+            d.name,
+            datatype,
+            arraysize,
+            xtype or (meta.xtype if meta else None),
+            meta.unit if meta else None,
+            meta.ucd if meta else None,
+            meta.utype if meta else None,
+            meta.description if meta else None,
+        )
 
-    def _load_uploads(self, conn: psycopg.Connection, catalog: TableSet,
-                      uploads: list[Upload]) -> TableSet:  # fmt: skip
+    def _load_uploads(
+        self, conn: psycopg.Connection, catalog: TableSet, uploads: list[Upload]
+    ) -> TableSet:
         tables = list(catalog.tables.values())
         for up in uploads:
             pg_name = f"tap_upload_{up.name.lower()}"
-            cols = ", ".join(f"{quote_identifier(c.name)} {t}"
-                             for c, t in zip(up.columns, up.pg_types, strict=True))  # fmt: skip
+            cols = ", ".join(
+                f"{quote_identifier(c.name)} {t}"
+                for c, t in zip(up.columns, up.pg_types, strict=True)
+            )
             names = ", ".join(quote_identifier(c.name) for c in up.columns)
             conn.execute(f"CREATE TEMP TABLE {quote_identifier(pg_name)} ({cols})")
-            with conn.cursor() as cur, cur.copy(
-                f"COPY pg_temp.{quote_identifier(pg_name)} ({names}) FROM STDIN"
-            ) as cp:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY pg_temp.{quote_identifier(pg_name)} ({names}) FROM STDIN") as cp,
+            ):
                 view = memoryview(up.copy_data)
                 for k in range(0, len(view), 1 << 20):
-                    cp.write(view[k:k + (1 << 20)])
+                    cp.write(view[k : k + (1 << 20)])
             if self._reader:
                 conn.execute(f"GRANT SELECT ON pg_temp.{quote_identifier(pg_name)} TO {READER}")
             conn.execute(f"ANALYZE pg_temp.{quote_identifier(pg_name)}")
-            tables.append(TapTable(f"TAP_UPLOAD.{up.name}", "TAP_UPLOAD", "pg_temp", pg_name,
-                                   up.columns))  # fmt: skip
+            tables.append(
+                TapTable(f"TAP_UPLOAD.{up.name}", "TAP_UPLOAD", "pg_temp", pg_name, up.columns)
+            )
         conn.commit()
         return TableSet(tables)
 
@@ -240,38 +271,54 @@ def _query_errors(adql: str, timeout: int):
     try:
         yield
     except pgerrors.QueryCanceled:
-        raise TapError(f"the query ran longer than {timeout} s and was stopped; "
-                       "narrow it, or run it asynchronously") from None  # fmt: skip
+        raise TapError(
+            f"the query ran longer than {timeout} s and was stopped; "
+            "narrow it, or run it asynchronously"
+        ) from None
     except psycopg.OperationalError:
         raise
     except psycopg.Error as exc:
         raise TapError(_database_message(exc, adql)) from None
 
 
-def _batches(cur, out: Rows, description, maxrec: int, top: int | None, adql: str,
-             timeout: int, started: float) -> Iterator[list[tuple]]:  # fmt: skip
+def _batches(
+    cur,
+    out: Rows,
+    description,
+    maxrec: int,
+    top: int | None,
+    adql: str,
+    timeout: int,
+    started: float,
+) -> Iterator[list[tuple]]:
     """The rows of ``cur`` in batches, converted, at most ``maxrec``; ``out.overflow`` and
     ``out.nrows`` set on the way (the translation asked for one row more than MAXREC)."""
-    converters = [k for k, d in enumerate(description) if d.type_code not in (
-        16, 20, 21, 23, 700, 701, 25, 1043)]  # fmt: skip
+    converters = [
+        k
+        for k, d in enumerate(description)
+        if d.type_code not in (16, 20, 21, 23, 700, 701, 25, 1043)
+    ]
     while True:
         with _query_errors(adql, timeout):
             batch = cur.fetchmany(BATCH)
         out.infos.setdefault("ELAPSED", f"{time.time() - started:.3f}")
         if out.nrows + len(batch) > maxrec:
-            batch = batch[:maxrec - out.nrows]
+            batch = batch[: maxrec - out.nrows]
             out.overflow = True
         if converters:
-            batch = [tuple(_value(v) if k in converters else v for k, v in enumerate(r))
-                     for r in batch]  # fmt: skip
+            batch = [
+                tuple(_value(v) if k in converters else v for k, v in enumerate(r)) for r in batch
+            ]
         out.nrows += len(batch)
         if batch:
             yield batch
         if out.overflow or len(batch) < BATCH:
             break
         if time.time() - started > 10 * timeout:
-            raise TapError(f"reading the result took longer than {10 * timeout} s and was "
-                           "stopped; run the query asynchronously")  # fmt: skip
+            raise TapError(
+                f"reading the result took longer than {10 * timeout} s and was "
+                "stopped; run the query asynchronously"
+            )
     if maxrec == 0:
         out.overflow = True
     if top is not None and top <= maxrec:

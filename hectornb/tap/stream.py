@@ -46,8 +46,9 @@ class Rows:
         return cls(result.fields, iter([result.rows]), result.infos, result.overflow)
 
 
-def stream(rows: Rows, writer: str, inline_errors: bool = True,
-           max_bytes: int | None = None) -> Iterator[bytes]:
+def stream(
+    rows: Rows, writer: str, inline_errors: bool = True, max_bytes: int | None = None
+) -> Iterator[bytes]:
     """The result in format ``writer`` (see `result.resolve_format`), in chunks. A query that
     fails after its first rows were written ends a VOTable with an ERROR status when
     ``inline_errors`` (an answer already under way), else raises (a job's result file).
@@ -66,7 +67,7 @@ def stream(rows: Rows, writer: str, inline_errors: bool = True,
         whole = Result(rows.fields, [r for b in head for r in b], rows.overflow, rows.infos)
         data = fmt.write(whole, writer)
         for k in range(0, len(data), CHUNK):
-            yield data[k:k + CHUNK]
+            yield data[k : k + CHUNK]
         return
     sent = [0]
     batches = _limited(_chain(head, rows.batches), rows, sent, max_bytes)
@@ -130,9 +131,12 @@ def _votable(rows: Rows, batches, inline_errors: bool) -> Iterator[bytes]:
     yield _head(rows) + b"<DATA><TABLEDATA>"
     try:
         for batch in batches:
-            yield "".join("<TR>" + "".join(fmt._td(v, f) for v, f in zip(row, rows.fields,
-                                                                        strict=True)) + "</TR>"
-                          for row in batch).encode()  # fmt: skip
+            yield "".join(
+                "<TR>"
+                + "".join(fmt._td(v, f) for v, f in zip(row, rows.fields, strict=True))
+                + "</TR>"
+                for row in batch
+            ).encode()
     except ValueError as exc:  # the query failed after its first rows were sent
         if not inline_errors:
             raise
@@ -195,9 +199,15 @@ def _tsv(rows: Rows, batches) -> Iterator[bytes]:
 # ---- FITS ----------------------------------------------------------------------------------
 
 # VOTable datatype -> (TFORM letter, struct code, null)
-_FITS = {"double": ("D", "d", math.nan), "float": ("E", "f", math.nan),
-         "long": ("K", "q", -(2**63)), "int": ("J", "i", -(2**31)), "short": ("I", "h", -(2**15)),
-         "unsignedByte": ("I", "h", -(2**15)), "boolean": ("L", "c", None)}  # fmt: skip
+_FITS = {
+    "double": ("D", "d", math.nan),
+    "float": ("E", "f", math.nan),
+    "long": ("K", "q", -(2**63)),
+    "int": ("J", "i", -(2**31)),
+    "short": ("I", "h", -(2**15)),
+    "unsignedByte": ("I", "h", -(2**15)),
+    "boolean": ("L", "c", None),
+}
 
 
 def _fits(rows: Rows, batches) -> Iterator[bytes]:
@@ -241,8 +251,9 @@ def _fits(rows: Rows, batches) -> Iterator[bytes]:
                 batch = pickle.load(spool)
             except EOFError:
                 break
-            data = b"".join(b"".join(p(v) for p, v in zip(packers, row, strict=True))
-                            for row in batch)  # fmt: skip
+            data = b"".join(
+                b"".join(p(v) for p, v in zip(packers, row, strict=True)) for row in batch
+            )
             size += len(data)
             yield data
         yield b"\0" * (-size % 2880)
@@ -250,16 +261,20 @@ def _fits(rows: Rows, batches) -> Iterator[bytes]:
 
 def _packer(letter: str, code: str | None, null, repeat: int, array: bool):
     if letter == "A":
+
         def text(v) -> bytes:
             return ("" if v is None else fmt._text(v)).encode()[:repeat].ljust(repeat, b" ")
+
         return text
     if letter == "L":
         return lambda v: b"\0" if v is None else (b"T" if v else b"F")
     one = struct.Struct(">" + code)
     if array:
+
         def many(v) -> bytes:
             items = [null if x is None else x for x in (v or [])]
             items += [null] * (repeat - len(items))
             return struct.pack(f">{repeat}{code}", *items)
+
         return many
     return lambda v: one.pack(null if v is None else v)

@@ -11,16 +11,30 @@ from dataclasses import dataclass, field
 
 # PostgreSQL type OID -> (VOTable datatype, arraysize, xtype)
 _VOTABLE_OF_OID = {
-    16: ("boolean", None, None), 20: ("long", None, None), 21: ("short", None, None),
-    23: ("int", None, None), 26: ("long", None, None), 700: ("float", None, None),
-    701: ("double", None, None), 1700: ("double", None, None),
-    25: ("char", "*", None), 1043: ("char", "*", None), 1042: ("char", "*", None),
-    19: ("char", "*", None), 18: ("char", "*", None), 1083: ("char", "*", None),
-    1082: ("char", "*", "timestamp"), 1114: ("char", "*", "timestamp"),
+    16: ("boolean", None, None),
+    20: ("long", None, None),
+    21: ("short", None, None),
+    23: ("int", None, None),
+    26: ("long", None, None),
+    700: ("float", None, None),
+    701: ("double", None, None),
+    1700: ("double", None, None),
+    25: ("char", "*", None),
+    1043: ("char", "*", None),
+    1042: ("char", "*", None),
+    19: ("char", "*", None),
+    18: ("char", "*", None),
+    1083: ("char", "*", None),
+    1082: ("char", "*", "timestamp"),
+    1114: ("char", "*", "timestamp"),
     1184: ("char", "*", "timestamp"),
-    1005: ("short", "*", None), 1007: ("int", "*", None), 1016: ("long", "*", None),
-    1021: ("float", "*", None), 1022: ("double", "*", None), 1231: ("double", "*", None),
-}  # fmt: skip
+    1005: ("short", "*", None),
+    1007: ("int", "*", None),
+    1016: ("long", "*", None),
+    1021: ("float", "*", None),
+    1022: ("double", "*", None),
+    1231: ("double", "*", None),
+}
 
 
 def votable_type(oid: int) -> tuple[str, str | None, str | None]:

@@ -38,8 +38,9 @@ def parse_upload_param(values: list[str]) -> list[tuple[str, str]]:
             if not comma or not uri:
                 raise TapError(f"UPLOAD {item!r}: expected name,URI")
             if not NAME.match(name):
-                raise TapError(f"UPLOAD name {name!r}: use letters, digits and _ "
-                               "(starting with a letter)")  # fmt: skip
+                raise TapError(
+                    f"UPLOAD name {name!r}: use letters, digits and _ (starting with a letter)"
+                )
             if not uri.startswith(("param:", "http://", "https://")):
                 raise TapError(f"UPLOAD {name}: URI must be param:<part> or http(s)://…")
             out.append((name, uri))
@@ -69,10 +70,15 @@ class UploadLimits:
 
     @classmethod
     def from_settings(cls, settings) -> UploadLimits:
-        return cls(settings.tap_upload_limit, settings.tap_upload_unpacked_limit,
-                   settings.tap_upload_columns, settings.tap_upload_rows,
-                   settings.tap_upload_seconds, settings.tap_upload_memory,
-                   settings.tap_upload_hosts)  # fmt: skip
+        return cls(
+            settings.tap_upload_limit,
+            settings.tap_upload_unpacked_limit,
+            settings.tap_upload_columns,
+            settings.tap_upload_rows,
+            settings.tap_upload_seconds,
+            settings.tap_upload_memory,
+            settings.tap_upload_hosts,
+        )
 
 
 # No table row is this long; the header is held shorter because astropy's reader takes time
@@ -86,8 +92,10 @@ def unpack(data: bytes, name: str, limit: int) -> bytes:
     """``data`` with gzip, bzip2 or xz compression undone, refusing more than ``limit``
     bytes unpacked (the cap applies while unpacking: a bomb is never inflated)."""
     if data.startswith(b"PK\x03\x04"):
-        raise TapError(f"UPLOAD {name}: zip archives are not read; send the table itself "
-                       "(gzip, bzip2 or xz compression is fine)")  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: zip archives are not read; send the table itself "
+            "(gzip, bzip2 or xz compression is fine)"
+        )
     kind = next((k for magic, k in _PACKED if data.startswith(magic)), None)
     if kind is None:
         return data
@@ -102,8 +110,10 @@ def unpack(data: bytes, name: str, limit: int) -> bytes:
     except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise TapError(f"UPLOAD {name}: cannot undo its {kind} compression ({exc})") from None
     if len(out) > limit:
-        raise TapError(f"UPLOAD {name}: more than {limit} bytes once its {kind} compression "
-                       "is undone (the unpacked upload limit)")  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: more than {limit} bytes once its {kind} compression "
+            "is undone (the unpacked upload limit)"
+        )
     return out
 
 
@@ -119,13 +129,16 @@ def check_shape(data: bytes, name: str, limits: UploadLimits) -> None:
         columns = header.count(b",") + 1
         rows = len(newlines) - (1 if data.endswith(b"\n") else 0)
     if columns > limits.columns:
-        raise TapError(f"UPLOAD {name}: {columns} columns; this service takes at most "
-                       f"{limits.columns}")  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: {columns} columns; this service takes at most {limits.columns}"
+        )
     if rows is None:
         return
     if len(header) > MAX_HEADER_BYTES:
-        raise TapError(f"UPLOAD {name}: the header line (the column names) is longer "
-                       f"than {MAX_HEADER_BYTES} bytes")  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: the header line (the column names) is longer "
+            f"than {MAX_HEADER_BYTES} bytes"
+        )
     lengths = np.diff(ends, prepend=-1) - 1
     if lengths.max() > MAX_LINE_BYTES:
         line = int(np.argmax(lengths > MAX_LINE_BYTES)) + 1
@@ -170,8 +183,7 @@ def _copy_value(v) -> str:
     v = str(v)
     if "\x00" in v:
         raise ValueError("a NUL character")
-    return (v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))  # fmt: skip
+    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def copy_text(rows) -> bytes:
@@ -183,9 +195,11 @@ def copy_text(rows) -> bytes:
 def upload_from_table(table: Table, name: str, limits: UploadLimits | None = None) -> Upload:
     limits = limits or UploadLimits()
     if len(table.colnames) > limits.columns or len(table) > limits.rows:
-        raise TapError(f"UPLOAD {name}: {len(table.colnames)} columns and {len(table)} rows; "
-                       f"this service takes at most {limits.columns} columns and "
-                       f"{limits.rows} rows")  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: {len(table.colnames)} columns and {len(table)} rows; "
+            f"this service takes at most {limits.columns} columns and "
+            f"{limits.rows} rows"
+        )
     try:
         columns, pg_types, sources = describe_columns(table, {}, keep_names=True)
         data = copy_text(rows_of(table, sources))
@@ -214,13 +228,24 @@ def read_upload(name: str, source: dict, limits: UploadLimits) -> Upload:
     """An `Upload` from ``source`` (``{"bytes": …}``, ``{"path": …}`` or ``{"url": …}``),
     fetched and read in a child process within ``limits``."""
     try:
-        return run_isolated(_read, name, source, limits, seconds=limits.seconds,
-                            memory=limits.memory, preload=(__name__, "astropy.table"))  # fmt: skip
+        return run_isolated(
+            _read,
+            name,
+            source,
+            limits,
+            seconds=limits.seconds,
+            memory=limits.memory,
+            preload=(__name__, "astropy.table"),
+        )
     except TimeLimitExceeded:
-        raise TapError(f"UPLOAD {name}: reading it took longer than {limits.seconds:g} s "
-                       "(the upload time limit)") from None  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: reading it took longer than {limits.seconds:g} s "
+            "(the upload time limit)"
+        ) from None
     except MemoryLimitExceeded:
-        raise TapError(f"UPLOAD {name}: reading it needed more than {limits.memory} bytes "
-                       "of memory (the upload memory limit)") from None  # fmt: skip
+        raise TapError(
+            f"UPLOAD {name}: reading it needed more than {limits.memory} bytes "
+            "of memory (the upload memory limit)"
+        ) from None
     except IsolatedError as exc:
         raise TapError(f"UPLOAD {name}: could not be read ({exc})") from None

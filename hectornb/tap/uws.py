@@ -103,8 +103,13 @@ class UwsJobStore:
             raise JobNotFound(job_id)
         return UwsJob.from_row(r)
 
-    def list(self, user: str | None, phases: list[str] = (), after: dt.datetime | None = None,
-             last: int | None = None) -> list[UwsJob]:  # fmt: skip
+    def list(
+        self,
+        user: str | None,
+        phases: list[str] = (),
+        after: dt.datetime | None = None,
+        last: int | None = None,
+    ) -> list[UwsJob]:
         """``user``'s jobs, newest first with LAST. Anonymous callers get none: anonymous
         jobs belong to no one, and whoever holds a job's unguessable ID reaches it."""
         if user is None:
@@ -130,8 +135,13 @@ class UwsJobStore:
 
     # ---- changing --------------------------------------------------------------------------
 
-    def create(self, user: str | None, parameters: dict, uploads: list[dict] = (),
-               client: str | None = None) -> UwsJob:  # fmt: skip
+    def create(
+        self,
+        user: str | None,
+        parameters: dict,
+        uploads: list[dict] = (),
+        client: str | None = None,
+    ) -> UwsJob:
         """A new PENDING job with lower-cased parameter names. ``client`` (an anonymous
         caller's address) keeps anonymous callers' limits apart."""
         params = {k.lower(): v for k, v in parameters.items()}
@@ -143,29 +153,48 @@ class UwsJobStore:
         client = None if user is not None else (client or "anonymous")
         quota = self.service.settings.tap_max_jobs
         with connect() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                         (f"tap jobs {user or client}",))  # fmt: skip
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tap jobs {user or client}",)
+            )
             live = conn.execute(
                 "SELECT count(*) AS n FROM tap_jobs WHERE phase IN ('PENDING', 'QUEUED', "
                 "'EXECUTING') AND (owner = %s OR (owner IS NULL AND client = %s))",
-                (user, client)).fetchone()["n"]  # fmt: skip
+                (user, client),
+            ).fetchone()["n"]
             if live >= quota:
                 raise JobQuotaExceeded(
                     f"{live} of your jobs are pending, queued or executing, the most this "
-                    f"service keeps for one client ({quota}); wait for them or delete some")
+                    f"service keeps for one client ({quota}); wait for them or delete some"
+                )
             conn.execute(
                 "INSERT INTO tap_jobs (job_id, owner, client, run_id, parameters, uploads, "
                 "execution_duration, destruction) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (job_id, user, client, run_id, json.dumps(params), json.dumps(list(uploads)),
-                 self.service.settings.tap_async_timeout, now + LIFETIME),
-            )  # fmt: skip
+                (
+                    job_id,
+                    user,
+                    client,
+                    run_id,
+                    json.dumps(params),
+                    json.dumps(list(uploads)),
+                    self.service.settings.tap_async_timeout,
+                    now + LIFETIME,
+                ),
+            )
         return self.get(job_id, user)
 
-    def _update(self, job_id: str, user: str | None, sql: str, args: tuple,
-                allowed: tuple[str, ...] | None = None, what: str = "") -> UwsJob:  # fmt: skip
+    def _update(
+        self,
+        job_id: str,
+        user: str | None,
+        sql: str,
+        args: tuple,
+        allowed: tuple[str, ...] | None = None,
+        what: str = "",
+    ) -> UwsJob:
         with connect() as conn:
-            r = conn.execute("SELECT owner, phase FROM tap_jobs WHERE job_id = %s FOR UPDATE",
-                             (job_id,)).fetchone()  # fmt: skip
+            r = conn.execute(
+                "SELECT owner, phase FROM tap_jobs WHERE job_id = %s FOR UPDATE", (job_id,)
+            ).fetchone()
             if r is None or (r["owner"] is not None and r["owner"] != user):
                 raise JobNotFound(job_id)
             if allowed is not None and r["phase"] not in allowed:
@@ -180,22 +209,31 @@ class UwsJobStore:
         if params and job.phase != "PENDING":
             raise JobStateError(f"parameters can change only while PENDING, not {job.phase}")
         merged = {**job.parameters, **params}
-        return self._update(job_id, user, "UPDATE tap_jobs SET parameters = %s, run_id = "
-                            "coalesce(%s, run_id) WHERE job_id = %s",
-                            (json.dumps(merged), run_id))  # fmt: skip
+        return self._update(
+            job_id,
+            user,
+            "UPDATE tap_jobs SET parameters = %s, run_id = coalesce(%s, run_id) WHERE job_id = %s",
+            (json.dumps(merged), run_id),
+        )
 
     def set_destruction(self, job_id: str, user: str | None, when: dt.datetime) -> UwsJob:
         latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
         when = min(when if when.tzinfo else when.replace(tzinfo=dt.UTC), latest)
-        return self._update(job_id, user, "UPDATE tap_jobs SET destruction = %s "
-                            "WHERE job_id = %s", (when,))  # fmt: skip
+        return self._update(
+            job_id, user, "UPDATE tap_jobs SET destruction = %s WHERE job_id = %s", (when,)
+        )
 
     def set_execution_duration(self, job_id: str, user: str | None, seconds: int) -> UwsJob:
         limit = self.service.settings.tap_async_timeout
         seconds = limit if seconds <= 0 else min(seconds, limit)
-        return self._update(job_id, user, "UPDATE tap_jobs SET execution_duration = %s "
-                            "WHERE job_id = %s", (seconds,), ("PENDING",),
-                            "changing the execution duration")  # fmt: skip
+        return self._update(
+            job_id,
+            user,
+            "UPDATE tap_jobs SET execution_duration = %s WHERE job_id = %s",
+            (seconds,),
+            ("PENDING",),
+            "changing the execution duration",
+        )
 
     def run(self, job_id: str, user: str | None) -> UwsJob:
         job = self.get(job_id, user)
@@ -203,8 +241,9 @@ class UwsJobStore:
             return job
         if job.phase != "PENDING":
             raise JobStateError(f"a job in phase {job.phase} cannot be run again")
-        return self._update(job_id, user, "UPDATE tap_jobs SET phase = 'QUEUED' "
-                            "WHERE job_id = %s", ())  # fmt: skip
+        return self._update(
+            job_id, user, "UPDATE tap_jobs SET phase = 'QUEUED' WHERE job_id = %s", ()
+        )
 
     def abort(self, job_id: str, user: str | None) -> UwsJob:
         job = self.get(job_id, user)
@@ -214,10 +253,13 @@ class UwsJobStore:
             # stop its query now (the backend is this job's while the job is EXECUTING)
             conn.execute(
                 "SELECT pg_cancel_backend(backend_pid) FROM tap_jobs WHERE job_id = %s AND "
-                "phase = 'EXECUTING' AND backend_pid IS NOT NULL FOR UPDATE", (job_id,),
-            )  # fmt: skip
-            conn.execute("UPDATE tap_jobs SET phase = 'ABORTED', end_time = now() "
-                         "WHERE job_id = %s", (job_id,))  # fmt: skip
+                "phase = 'EXECUTING' AND backend_pid IS NOT NULL FOR UPDATE",
+                (job_id,),
+            )
+            conn.execute(
+                "UPDATE tap_jobs SET phase = 'ABORTED', end_time = now() WHERE job_id = %s",
+                (job_id,),
+            )
         return self.get(job_id, user)
 
     def attach_uploads(self, job_id: str, uploads: list[tuple[str, dict]]) -> None:
@@ -232,11 +274,11 @@ class UwsJobStore:
                 path.write_bytes(source["bytes"])
                 kept.append({"name": name, "uri": source["uri"], "source": {"path": str(path)}})
             else:
-                kept.append({"name": name, "uri": source["uri"],
-                             "source": {"url": source["url"]}})  # fmt: skip
+                kept.append({"name": name, "uri": source["uri"], "source": {"url": source["url"]}})
         with connect() as conn:
-            conn.execute("UPDATE tap_jobs SET uploads = %s WHERE job_id = %s",
-                         (json.dumps(kept), job_id))  # fmt: skip
+            conn.execute(
+                "UPDATE tap_jobs SET uploads = %s WHERE job_id = %s", (json.dumps(kept), job_id)
+            )
 
     def delete(self, job_id: str, user: str | None) -> None:
         job = self.get(job_id, user)
@@ -249,13 +291,15 @@ class UwsJobStore:
     def expire(self) -> int:
         """Delete jobs past their destruction time (and their results)."""
         with connect() as conn:
-            rows = conn.execute("DELETE FROM tap_jobs WHERE destruction < now() "
-                                "RETURNING job_id, result_path").fetchall()  # fmt: skip
+            rows = conn.execute(
+                "DELETE FROM tap_jobs WHERE destruction < now() RETURNING job_id, result_path"
+            ).fetchall()
         for r in rows:
             if r["result_path"]:
                 Path(r["result_path"]).unlink(missing_ok=True)
-            shutil.rmtree(self.service.settings.home / "tap" / "uploads" / r["job_id"],
-                          ignore_errors=True)  # fmt: skip
+            shutil.rmtree(
+                self.service.settings.home / "tap" / "uploads" / r["job_id"], ignore_errors=True
+            )
         return len(rows)
 
     # ---- executing -------------------------------------------------------------------------
@@ -266,27 +310,38 @@ class UwsJobStore:
             return []
         limit = self.service.settings.tap_max_running
         with connect() as conn:
-            conn.execute(sql.SQL("UPDATE tap_jobs SET phase = 'QUEUED', heartbeat = NULL, "
-                                 "runner = NULL WHERE {}").format(
-                LEASE.lapsed(self.service.settings.job_lease)))  # fmt: skip
+            conn.execute(
+                sql.SQL(
+                    "UPDATE tap_jobs SET phase = 'QUEUED', heartbeat = NULL, runner = NULL WHERE {}"
+                ).format(LEASE.lapsed(self.service.settings.job_lease))
+            )
             # one claimer at a time across processes, so two cannot both take the last
             # free place of the same user (the limits are counts over all of a user's jobs,
             # which SKIP LOCKED on single rows cannot keep)
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap claim'))")
             # each user, and each anonymous client, has its own limit
             who = "coalesce('user:' || owner, 'client:' || coalesce(client, ''))"
-            running = {r["who"]: r["n"] for r in conn.execute(
-                f"SELECT {who} AS who, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
-                "GROUP BY 1")}  # fmt: skip
+            running = {
+                r["who"]: r["n"]
+                for r in conn.execute(
+                    f"SELECT {who} AS who, count(*) AS n FROM tap_jobs WHERE phase = 'EXECUTING' "
+                    "GROUP BY 1"
+                )
+            }
             # and all anonymous clients together no more than one user: behind a proxy they
             # may all be one address, and the runner's threads are for signed-in users too
             anonymous = sum(n for w, n in running.items() if w.startswith("client:"))
             rows = []
-            for r in conn.execute(f"SELECT job_id, {who} AS who FROM tap_jobs WHERE phase = "
-                                  "'QUEUED' ORDER BY creation_time LIMIT 500"):  # fmt: skip
+            for r in conn.execute(
+                f"SELECT job_id, {who} AS who FROM tap_jobs WHERE phase = "
+                "'QUEUED' ORDER BY creation_time LIMIT 500"
+            ):
                 anon = r["who"].startswith("client:")
-                if (running.get(r["who"], 0) < limit and len(rows) < slots
-                        and not (anon and anonymous >= limit)):  # fmt: skip
+                if (
+                    running.get(r["who"], 0) < limit
+                    and len(rows) < slots
+                    and not (anon and anonymous >= limit)
+                ):
                     running[r["who"]] = running.get(r["who"], 0) + 1
                     anonymous += anon
                     rows.append(r)
@@ -294,10 +349,10 @@ class UwsJobStore:
             if ids:
                 conn.execute(
                     "UPDATE tap_jobs SET phase = 'EXECUTING', start_time = now(), "
-                    "runner = %s, heartbeat = now() WHERE job_id = ANY(%s)", (runner, ids),
-                )  # fmt: skip
-            out = conn.execute("SELECT * FROM tap_jobs WHERE job_id = ANY(%s)",
-                               (ids,)).fetchall()  # fmt: skip
+                    "runner = %s, heartbeat = now() WHERE job_id = ANY(%s)",
+                    (runner, ids),
+                )
+            out = conn.execute("SELECT * FROM tap_jobs WHERE job_id = ANY(%s)", (ids,)).fetchall()
         return [UwsJob.from_row(r) for r in out]
 
     def beat(self, runner: str, job_ids: list[str]) -> None:
@@ -317,14 +372,22 @@ class UwsJobStore:
             limits = UploadLimits.from_settings(self.service.settings)
             uploads = [read_upload(u["name"], u["source"], limits) for u in job.uploads]
             path = _results_dir(self.service) / f"{job.job_id}.{writer}"
-            with self.service.rows(
-                p.get("query") or "", job.owner, maxrec=maxrec, uploads=uploads,
-                timeout=job.execution_duration, on_connection=lambda pid: self._started(job, pid),
-            ) as rows, open(path, "wb") as f:  # written as read: memory stays flat
+            with (
+                self.service.rows(
+                    p.get("query") or "",
+                    job.owner,
+                    maxrec=maxrec,
+                    uploads=uploads,
+                    timeout=job.execution_duration,
+                    on_connection=lambda pid: self._started(job, pid),
+                ) as rows,
+                open(path, "wb") as f,
+            ):  # written as read: memory stays flat
                 for chunk in stream(rows, writer, inline_errors=False):
                     f.write(chunk)
-            self._finish(job.job_id, "COMPLETED", None, str(path), content_type,
-                         rows.nrows, rows.overflow)  # fmt: skip
+            self._finish(
+                job.job_id, "COMPLETED", None, str(path), content_type, rows.nrows, rows.overflow
+            )
         except (ADQLError, TapError, ValueError) as exc:
             self._finish(job.job_id, "ERROR", str(exc))
         except JobAborted:
@@ -339,15 +402,24 @@ class UwsJobStore:
         """Note the job's database backend (ABORT cancels its query) before the query
         starts, unless the job was aborted since it was claimed: then it does not start."""
         with connect() as conn:
-            noted = conn.execute("UPDATE tap_jobs SET backend_pid = %s WHERE job_id = %s "
-                                 "AND phase = 'EXECUTING' RETURNING job_id",
-                                 (backend_pid, job.job_id)).fetchone()  # fmt: skip
+            noted = conn.execute(
+                "UPDATE tap_jobs SET backend_pid = %s WHERE job_id = %s "
+                "AND phase = 'EXECUTING' RETURNING job_id",
+                (backend_pid, job.job_id),
+            ).fetchone()
         if noted is None:
             raise JobAborted(job.job_id)
 
-    def _finish(self, job_id: str, phase: str, error: str | None, path: str | None = None,
-                content_type: str | None = None, rows: int | None = None,
-                overflow: bool | None = None) -> None:  # fmt: skip
+    def _finish(
+        self,
+        job_id: str,
+        phase: str,
+        error: str | None,
+        path: str | None = None,
+        content_type: str | None = None,
+        rows: int | None = None,
+        overflow: bool | None = None,
+    ) -> None:
         with connect() as conn:
             # an abort while it ran wins: the job stays ABORTED and keeps no result
             r = conn.execute(
@@ -355,7 +427,7 @@ class UwsJobStore:
                 "result_type = %s, result_rows = %s, overflow = %s, end_time = now(), "
                 "runner = NULL WHERE job_id = %s AND phase = 'EXECUTING' RETURNING job_id",
                 (phase, error, path, content_type, rows, overflow, job_id),
-            ).fetchone()  # fmt: skip
+            ).fetchone()
         if r is None and path:
             Path(path).unlink(missing_ok=True)
 

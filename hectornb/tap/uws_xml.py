@@ -7,9 +7,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .uws import UwsJob
 
-_NS = ('xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" '
-       'xmlns:xlink="http://www.w3.org/1999/xlink" '
-       'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')  # fmt: skip
+_NS = (
+    'xmlns:uws="http://www.ivoa.net/xml/UWS/v1.0" '
+    'xmlns:xlink="http://www.w3.org/1999/xlink" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+)
 _HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
@@ -42,20 +44,27 @@ def results(job: UwsJob, job_url: str) -> str:
     if job.phase != "COMPLETED" or not job.result_path:
         return "<uws:results/>"
     href = quoteattr(f"{job_url}/results/result")
-    return (f'<uws:results><uws:result id="result" xlink:type="simple" xlink:href={href}'
-            f'{" mime-type=" + quoteattr(job.result_type) if job.result_type else ""}/>'
-            "</uws:results>")  # fmt: skip
+    return (
+        f'<uws:results><uws:result id="result" xlink:type="simple" xlink:href={href}'
+        f"{' mime-type=' + quoteattr(job.result_type) if job.result_type else ''}/>"
+        "</uws:results>"
+    )
 
 
 def job_document(job: UwsJob, job_url: str) -> bytes:
-    owner = (f"<uws:ownerId>{escape(job.owner)}</uws:ownerId>" if job.owner
-             else '<uws:ownerId xsi:nil="true"/>')  # fmt: skip
+    owner = (
+        f"<uws:ownerId>{escape(job.owner)}</uws:ownerId>"
+        if job.owner
+        else '<uws:ownerId xsi:nil="true"/>'
+    )
     run_id = f"<uws:runId>{escape(job.run_id)}</uws:runId>" if job.run_id else ""
     error = ""
     if job.phase == "ERROR":
         message = escape(job.error or "failed")
-        error = ('<uws:errorSummary type="fatal" hasDetail="true">'
-                 f"<uws:message>{message}</uws:message></uws:errorSummary>")  # fmt: skip
+        error = (
+            '<uws:errorSummary type="fatal" hasDetail="true">'
+            f"<uws:message>{message}</uws:message></uws:errorSummary>"
+        )
     return (
         f'{_HEAD}<uws:job {_NS} version="1.1">'
         f"<uws:jobId>{escape(job.job_id)}</uws:jobId>{run_id}{owner}"

@@ -94,8 +94,12 @@ def availability(available: bool, note: str) -> bytes:
 
 def _column(c) -> str:
     out = [f"<column><name>{_x(c.name)}</name>"]
-    for tag, value in (("description", c.description), ("unit", c.unit), ("ucd", c.ucd),
-                       ("utype", c.utype)):  # fmt: skip
+    for tag, value in (
+        ("description", c.description),
+        ("unit", c.unit),
+        ("ucd", c.ucd),
+        ("utype", c.utype),
+    ):
         if value:
             out.append(f"<{tag}>{_x(value)}</{tag}>")
     attrs = f" arraysize={quoteattr(c.arraysize)}" if c.arraysize else ""
@@ -109,8 +113,9 @@ def _column(c) -> str:
     return "".join(out)
 
 
-def tableset(tables: list[TapTable], schema_descriptions: dict[str, str],
-             keys: list[dict]) -> bytes:  # fmt: skip
+def tableset(
+    tables: list[TapTable], schema_descriptions: dict[str, str], keys: list[dict]
+) -> bytes:
     """The VOSI tables document: schemas, their tables, columns and foreign keys."""
     by_schema: dict[str, list[TapTable]] = {}
     for t in tables:
@@ -143,7 +148,8 @@ def tableset(tables: list[TapTable], schema_descriptions: dict[str, str],
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<vosi:tableset xmlns:vosi="http://www.ivoa.net/xml/VOSITables/v1.0" '
         f'xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1" xmlns:xsi="{_XSI}">'
-        + "".join(parts) + "</vosi:tableset>\n"
+        + "".join(parts)
+        + "</vosi:tableset>\n"
     ).encode("utf-8")
 
 

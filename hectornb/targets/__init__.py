@@ -17,26 +17,29 @@ if TYPE_CHECKING:
 
 # Names load on first use (see `hectornb._lazy`): checking a file (``hectornb targets
 # validate``) needs neither the database driver nor astropy's units.
-__getattr__, __dir__, _names = lazy_names(__name__, {
-    "BADCLASSES": ".badclass",
-    "BadClass": ".badclass",
-    "badclass": ".badclass",
-    "export_csv": ".export",
-    "export_csv_chunks": ".export",
-    "LineError": ".parse",
-    "TargetList": ".parse",
-    "TargetListError": ".parse",
-    "parse_target_bytes": ".parse",
-    "read_target_list": ".parse",
-    "Forbidden": ".model",
-    "ImportResult": ".model",
-    "NotFound": ".model",
-    "Page": ".model",
-    "TargetFilter": ".model",
-    "TargetStore": ".model",
-    "TargetStoreError": ".model",
-    "PostgresTargetStore": ".store",
-})  # fmt: skip
+__getattr__, __dir__, _names = lazy_names(
+    __name__,
+    {
+        "BADCLASSES": ".badclass",
+        "BadClass": ".badclass",
+        "badclass": ".badclass",
+        "export_csv": ".export",
+        "export_csv_chunks": ".export",
+        "LineError": ".parse",
+        "TargetList": ".parse",
+        "TargetListError": ".parse",
+        "parse_target_bytes": ".parse",
+        "read_target_list": ".parse",
+        "Forbidden": ".model",
+        "ImportResult": ".model",
+        "NotFound": ".model",
+        "Page": ".model",
+        "TargetFilter": ".model",
+        "TargetStore": ".model",
+        "TargetStoreError": ".model",
+        "PostgresTargetStore": ".store",
+    },
+)
 
 
 def target_store(settings: Settings | None = None) -> TargetStore:

@@ -103,8 +103,16 @@ def _numbers(b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     # the field's parts: one (decimal) or three (sexagesimal)
     p0 = np.r_[0, np.cumsum(nparts_field)[:-1]]
     p1, p2 = np.minimum(p0 + 1, total - 1), np.minimum(p0 + 2, total - 1)
-    if (sexa & ((dots[p0] + dots[p1] > 0) | (ndigits[p0] > 3) | (ndigits[p1] > 2)
-                | (ndigits[p2] - frac[p2] > 2) | (ndigits[p2] - frac[p2] < 1))).any():
+    if (
+        sexa
+        & (
+            (dots[p0] + dots[p1] > 0)
+            | (ndigits[p0] > 3)
+            | (ndigits[p1] > 2)
+            | (ndigits[p2] - frac[p2] > 2)
+            | (ndigits[p2] - frac[p2] < 1)
+        )
+    ).any():
         return None
     return sexa, value[p0], np.where(sexa, value[p1], 0.0), np.where(sexa, value[p2], 0.0)
 
@@ -145,7 +153,7 @@ def fast_parse(text: str, max_name: int):
         return None
     c1, c2 = commas[first_comma], commas[first_comma + 1]
     header = None
-    line0 = raw[starts[0]:ends[0]].decode("utf-8", "replace").split(",")
+    line0 = raw[starts[0] : ends[0]].decode("utf-8", "replace").split(",")
     from .parse import _HEADER_DEC, _HEADER_RA  # the header rule is the careful reader's
 
     if _HEADER_RA.fullmatch(line0[1].strip()) and _HEADER_DEC.fullmatch(line0[2].strip()):
@@ -156,8 +164,10 @@ def fast_parse(text: str, max_name: int):
     # Dec's sign, then the numbers of both fields (leading and trailing spacing allowed)
     dec_lo = c2 + 1
     while True:
-        lead = (dec_lo < ends) & ((b[np.minimum(dec_lo, b.size - 1)] == _SPACE)
-                                  | (b[np.minimum(dec_lo, b.size - 1)] == _TAB))  # fmt: skip
+        lead = (dec_lo < ends) & (
+            (b[np.minimum(dec_lo, b.size - 1)] == _SPACE)
+            | (b[np.minimum(dec_lo, b.size - 1)] == _TAB)
+        )
         if not lead.any():
             break
         dec_lo = dec_lo + lead
@@ -165,8 +175,9 @@ def fast_parse(text: str, max_name: int):
     minus = (sign_byte == _MINUS) & (dec_lo < ends)
     dec_lo = dec_lo + (minus | ((sign_byte == _PLUS) & (dec_lo < ends)))
     # both fields of every line in one pass: RA, Dec, RA, Dec... in the order of the bytes
-    both = _numbers(b, np.column_stack([c1 + 1, dec_lo]).ravel(),
-                    np.column_stack([c2, ends]).ravel())  # fmt: skip
+    both = _numbers(
+        b, np.column_stack([c1 + 1, dec_lo]).ravel(), np.column_stack([c2, ends]).ravel()
+    )
     if both is None:
         return None
     (ra_sexa, dec_sexa), (h, d), (m, dm), (s, ds) = ((x[0::2], x[1::2]) for x in both)

@@ -19,9 +19,17 @@ from .parse import TargetList
 #: A target as every store gives it: its place in the file (``seq``), name, position (deg),
 #: the file's line, and its current classification (the latest by anyone).
 TARGET_FIELDS = (
-    "seq", "name", "ra", "dec", "line",
-    "badclass", "classified_by", "classified_at", "n_classifiers", "disagree",
-)  # fmt: skip
+    "seq",
+    "name",
+    "ra",
+    "dec",
+    "line",
+    "badclass",
+    "classified_by",
+    "classified_at",
+    "n_classifiers",
+    "disagree",
+)
 
 
 class TargetStoreError(errors.Invalid):
@@ -110,15 +118,17 @@ class TargetStore(Protocol):
     """What every target store does. Names are list names; ``user`` is the signed-in
     person (from the server, never from a form)."""
 
-    def import_list(self, targets: TargetList, name: str, owner: str,
-                    overwrite: bool = False) -> ImportResult: ...  # fmt: skip
+    def import_list(
+        self, targets: TargetList, name: str, owner: str, overwrite: bool = False
+    ) -> ImportResult: ...
 
     def lists(self) -> list[ListInfo]: ...
 
     def delete_list(self, name: str, user: str) -> None: ...
 
-    def page(self, name: str, flt: TargetFilter | None = None, offset: int = 0,
-             limit: int = ...) -> Page: ...  # fmt: skip
+    def page(
+        self, name: str, flt: TargetFilter | None = None, offset: int = 0, limit: int = ...
+    ) -> Page: ...
 
     def locate(self, name: str, target: str, flt: TargetFilter | None = None) -> int: ...
 

@@ -156,31 +156,62 @@ class MongoTargetStore:
             self.db.targets.delete_many({"list_id": list_id, "gen": gen})
         self.db.targets.insert_many(
             [
-                {"list_id": list_id, "gen": gen, "seq": i, "name": n, "ra": ra, "dec": dec,
-                 "line": line, "badclass": None, "classified_by": None, "classified_at": None,
-                 "n_classifiers": 0, "disagree": False, "order": None}
+                {
+                    "list_id": list_id,
+                    "gen": gen,
+                    "seq": i,
+                    "name": n,
+                    "ra": ra,
+                    "dec": dec,
+                    "line": line,
+                    "badclass": None,
+                    "classified_by": None,
+                    "classified_at": None,
+                    "n_classifiers": 0,
+                    "disagree": False,
+                    "order": None,
+                }
                 for i, (n, ra, dec, line) in enumerate(
-                    zip(targets.names, targets.ra.tolist(), targets.dec.tolist(),
-                        targets.lines.tolist(), strict=True)
+                    zip(
+                        targets.names,
+                        targets.ra.tolist(),
+                        targets.dec.tolist(),
+                        targets.lines.tolist(),
+                        strict=True,
+                    )
                 )
             ]
-        )  # fmt: skip
+        )
         kept = dropped = 0
         if existing is not None:
             kept, dropped = self._carry_over(list_id, gen, set(targets.names))
         now = _now()
         if existing is None:
             self.db.target_lists.insert_one(
-                {"_id": list_id, "name": name, "owner": owner, "gen": gen,
-                 "n_targets": len(targets), "source_filename": targets.filename,
-                 "created_at": now, "replaced_at": None, "deleted_at": None}
-            )  # fmt: skip
+                {
+                    "_id": list_id,
+                    "name": name,
+                    "owner": owner,
+                    "gen": gen,
+                    "n_targets": len(targets),
+                    "source_filename": targets.filename,
+                    "created_at": now,
+                    "replaced_at": None,
+                    "deleted_at": None,
+                }
+            )
         else:
             self.db.target_lists.update_one(
                 {"_id": list_id},
-                {"$set": {"gen": gen, "n_targets": len(targets), "replaced_at": now,
-                          "source_filename": targets.filename}},
-            )  # fmt: skip
+                {
+                    "$set": {
+                        "gen": gen,
+                        "n_targets": len(targets),
+                        "replaced_at": now,
+                        "source_filename": targets.filename,
+                    }
+                },
+            )
             self.db.targets.delete_many({"list_id": list_id, "gen": {"$lt": gen}})
         return ImportResult(name, len(targets), existing is not None, kept, dropped)
 
@@ -210,9 +241,16 @@ class MongoTargetStore:
                 {"list_id": d["_id"], "gen": d["gen"], "badclass": {"$ne": None}}
             )
             out.append(
-                ListInfo(d["name"], d["owner"], d["n_targets"], n_classified,
-                         _utc(d["created_at"]), _utc(d["replaced_at"]), d["source_filename"])
-            )  # fmt: skip
+                ListInfo(
+                    d["name"],
+                    d["owner"],
+                    d["n_targets"],
+                    n_classified,
+                    _utc(d["created_at"]),
+                    _utc(d["replaced_at"]),
+                    d["source_filename"],
+                )
+            )
         return out
 
     def delete_list(self, name: str, user: str) -> None:
@@ -248,8 +286,9 @@ class MongoTargetStore:
                 q["name"] = {"$regex": re.escape(flt.name), "$options": "i"}
         return q
 
-    def page(self, name: str, flt: TargetFilter | None = None, offset: int = 0,
-             limit: int = 20) -> Page:  # fmt: skip
+    def page(
+        self, name: str, flt: TargetFilter | None = None, offset: int = 0, limit: int = 20
+    ) -> Page:
         flt = flt or TargetFilter()
         offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
         doc = self._list(name)
@@ -263,8 +302,9 @@ class MongoTargetStore:
     def locate(self, name: str, target: str, flt: TargetFilter | None = None) -> int:
         flt = flt or TargetFilter()
         doc = self._list(name)
-        row = self.db.targets.find_one({"list_id": doc["_id"], "gen": doc["gen"],
-                                        "name": target.strip()})  # fmt: skip
+        row = self.db.targets.find_one(
+            {"list_id": doc["_id"], "gen": doc["gen"], "name": target.strip()}
+        )
         if row is None:
             raise NotFound(f"no target named {target!r} in {name!r}")
         q = self._query(doc, flt)
@@ -292,10 +332,18 @@ class MongoTargetStore:
         uc_id = f"{doc['_id']}\x1f{target}\x1f{user}"
         prev = self.db.user_classifications.find_one({"_id": uc_id})
         self.db.classifications.insert_one(
-            {"list_id": doc["_id"], "target_name": target, "username": user, "badclass": value,
-             "previous": prev["badclass"] if prev else None, "undoes": None,
-             "classified_at": _now(), "order": self._next_order(), "dropped_at": None}
-        )  # fmt: skip
+            {
+                "list_id": doc["_id"],
+                "target_name": target,
+                "username": user,
+                "badclass": value,
+                "previous": prev["badclass"] if prev else None,
+                "undoes": None,
+                "classified_at": _now(),
+                "order": self._next_order(),
+                "dropped_at": None,
+            }
+        )
         self._set_user_state(doc["_id"], target, user)
         return self._refresh_target(doc["_id"], doc["gen"], target)
 
@@ -320,10 +368,18 @@ class MongoTargetStore:
             {"_id": f"{doc['_id']}\x1f{target}\x1f{user}"}
         )
         self.db.classifications.insert_one(
-            {"list_id": doc["_id"], "target_name": target, "username": user, "badclass": None,
-             "previous": current["badclass"] if current else None, "undoes": last["_id"],
-             "classified_at": _now(), "order": self._next_order(), "dropped_at": None}
-        )  # fmt: skip
+            {
+                "list_id": doc["_id"],
+                "target_name": target,
+                "username": user,
+                "badclass": None,
+                "previous": current["badclass"] if current else None,
+                "undoes": last["_id"],
+                "classified_at": _now(),
+                "order": self._next_order(),
+                "dropped_at": None,
+            }
+        )
         self._set_user_state(doc["_id"], target, user)
         return self._refresh_target(doc["_id"], doc["gen"], target, force=True)
 
@@ -335,11 +391,17 @@ class MongoTargetStore:
         else:
             self.db.user_classifications.replace_one(
                 {"_id": uc_id},
-                {"_id": uc_id, "list_id": list_id, "target_name": target, "username": user,
-                 "badclass": live[0]["badclass"], "classified_at": live[0]["classified_at"],
-                 "order": live[0]["order"]},
+                {
+                    "_id": uc_id,
+                    "list_id": list_id,
+                    "target_name": target,
+                    "username": user,
+                    "badclass": live[0]["badclass"],
+                    "classified_at": live[0]["classified_at"],
+                    "order": live[0]["order"],
+                },
                 upsert=True,
-            )  # fmt: skip
+            )
 
     def _refresh_target(self, list_id: str, gen: int, target: str, force: bool = False) -> dict:
         ucs = list(self.db.user_classifications.find({"list_id": list_id, "target_name": target}))
@@ -357,8 +419,9 @@ class MongoTargetStore:
             # never replace a newer classification shown by a concurrent writer
             q["$or"] = [{"order": None}, {"order": {"$lte": latest["order"]}}]
         self.db.targets.update_one(q, {"$set": state})
-        return _target_out(self.db.targets.find_one({"list_id": list_id, "gen": gen,
-                                                     "name": target}))  # fmt: skip
+        return _target_out(
+            self.db.targets.find_one({"list_id": list_id, "gen": gen, "name": target})
+        )
 
     # ---- reading back --------------------------------------------------------------------
 
@@ -381,12 +444,18 @@ class MongoTargetStore:
         doc = self._list(name)
         docs = self.db.classifications.find({"list_id": doc["_id"], "target_name": target})
         out = [
-            {"id": d["_id"], "username": d["username"], "badclass": d["badclass"],
-             "previous": d["previous"], "undoes": d.get("undoes"),
-             "classified_at": _utc(d["classified_at"]), "dropped_at": _utc(d.get("dropped_at")),
-             "order": d["order"]}
+            {
+                "id": d["_id"],
+                "username": d["username"],
+                "badclass": d["badclass"],
+                "previous": d["previous"],
+                "undoes": d.get("undoes"),
+                "classified_at": _utc(d["classified_at"]),
+                "dropped_at": _utc(d.get("dropped_at")),
+                "order": d["order"],
+            }
             for d in docs
-        ]  # fmt: skip
+        ]
         out.sort(key=lambda h: h.pop("order"))
         return out
 

@@ -200,8 +200,9 @@ def parse_target_text(text: str, filename: str = "targets.csv") -> TargetList:
     normalise = not unicodedata.is_normalized("NFC", text)
     # line ends aside ("\n", "\r\n", or lone "\r" in a file without "\n"), a CR is a control
     # character like any other: in a name it would end a row of the database's COPY
-    ends_removed = text.replace("\r\n", "").replace("\n", "") if "\n" in text else \
-        text.replace("\r", "")  # fmt: skip
+    ends_removed = (
+        text.replace("\r\n", "").replace("\n", "") if "\n" in text else text.replace("\r", "")
+    )
     controls = _CONTROL.search(ends_removed) is not None
     if not normalise and not controls:
         fast = _read_plain(text)

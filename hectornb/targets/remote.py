@@ -24,8 +24,11 @@ def _when(value: str | None) -> dt.datetime | None:
 
 def _filter_params(flt: TargetFilter | None) -> dict:
     flt = flt or TargetFilter()
-    return {"badclass": str(flt.badclass), "name": flt.name,
-            "regex": "true" if flt.regex else "false"}  # fmt: skip
+    return {
+        "badclass": str(flt.badclass),
+        "name": flt.name,
+        "regex": "true" if flt.regex else "false",
+    }
 
 
 class RemoteTargetStore(ServiceBacked):
@@ -42,20 +45,32 @@ class RemoteTargetStore(ServiceBacked):
 
     # ---- lists ----------------------------------------------------------------------------
 
-    def import_list(self, targets: TargetList, name: str, owner: str,
-                    overwrite: bool = False) -> ImportResult:  # fmt: skip
+    def import_list(
+        self, targets: TargetList, name: str, owner: str, overwrite: bool = False
+    ) -> ImportResult:
         self._as(owner)
         if targets.source is None:
             raise Invalid("this target list has no source text to send to the service")
         out = self.client.import_list(targets.source, targets.filename, name, overwrite)
-        return ImportResult(out["name"], out["n_targets"], out["replaced"],
-                            out.get("kept", 0), out.get("dropped", 0))  # fmt: skip
+        return ImportResult(
+            out["name"],
+            out["n_targets"],
+            out["replaced"],
+            out.get("kept", 0),
+            out.get("dropped", 0),
+        )
 
     def lists(self) -> list[ListInfo]:
         return [
-            ListInfo(i["name"], i["owner"], i["n_targets"], i["n_classified"],
-                     _when(i["created_at"]), _when(i.get("replaced_at")),
-                     i.get("source_filename"))
+            ListInfo(
+                i["name"],
+                i["owner"],
+                i["n_targets"],
+                i["n_classified"],
+                _when(i["created_at"]),
+                _when(i.get("replaced_at")),
+                i.get("source_filename"),
+            )
             for i in self.client.lists()
         ]
 
@@ -65,10 +80,12 @@ class RemoteTargetStore(ServiceBacked):
 
     # ---- pages and targets ----------------------------------------------------------------
 
-    def page(self, name: str, flt: TargetFilter | None = None, offset: int = 0,
-             limit: int = 200) -> Page:  # fmt: skip
-        out = self.client.get(f"{self._list(name)}/targets", offset=offset, limit=limit,
-                              **_filter_params(flt))  # fmt: skip
+    def page(
+        self, name: str, flt: TargetFilter | None = None, offset: int = 0, limit: int = 200
+    ) -> Page:
+        out = self.client.get(
+            f"{self._list(name)}/targets", offset=offset, limit=limit, **_filter_params(flt)
+        )
         return Page(out["total"], out["offset"], out["targets"])
 
     def locate(self, name: str, target: str, flt: TargetFilter | None = None) -> int:
@@ -80,9 +97,10 @@ class RemoteTargetStore(ServiceBacked):
     def classify(self, name: str, target: str, value: int | None, user: str) -> dict:
         self._as(user)
         response = self.client.request(
-            "PUT", f"{self._list(name)}/targets/{quote(target, safe='')}/badclass",
+            "PUT",
+            f"{self._list(name)}/targets/{quote(target, safe='')}/badclass",
             json={"badclass": value},
-        )  # fmt: skip
+        )
         return response.json()
 
     def undo(self, name: str, user: str) -> dict | None:

@@ -148,8 +148,10 @@ class PostgresTargetStore:
                     (name, owner, targets.filename, len(targets)),
                 ).fetchone()["id"]
             # a bulk load: bounded by the import limit, not the per-statement one
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         (str(int(self.settings.import_timeout * 1000)),))  # fmt: skip
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(int(self.settings.import_timeout * 1000)),),
+            )
             with conn.cursor().copy(
                 "COPY target (list_id, seq, name, ra, dec, line) FROM STDIN"
             ) as copy:
@@ -479,8 +481,11 @@ class PostgresTargetStore:
                 (list_id, target),
             ).fetchall()
 
-    def export_batches(self, name: str, size: int = 20_000,
-                       ) -> tuple[dict[str, dict[str, int]], Iterator[list[dict]]]:  # fmt: skip
+    def export_batches(
+        self,
+        name: str,
+        size: int = 20_000,
+    ) -> tuple[dict[str, dict[str, int]], Iterator[list[dict]]]:
         """Each user's class per target name, and the targets in file order in batches of
         ``size``, read from a server-side cursor as they are consumed."""
         with self._tx() as conn:
@@ -496,8 +501,12 @@ class PostgresTargetStore:
         def batches() -> Iterator[list[dict]]:
             with engine.connect(self.settings) as conn:
                 cur = conn.cursor(name="hnb_export")
-                cur.execute(sql.SQL("SELECT {} FROM target WHERE list_id = %s ORDER BY seq")
-                            .format(_TARGET_COLUMNS), (list_id,))  # fmt: skip
+                cur.execute(
+                    sql.SQL("SELECT {} FROM target WHERE list_id = %s ORDER BY seq").format(
+                        _TARGET_COLUMNS
+                    ),
+                    (list_id,),
+                )
                 while batch := cur.fetchmany(size):
                     yield batch
 

@@ -7,13 +7,16 @@ Each name is imported when first used, so that a page's kernel loads its own app
 from .._lazy import lazy_names
 from .registry import page_names
 
-__getattr__, __dir__, __all__ = lazy_names(__name__, {
-    "ClassifyApp": ".classify",
-    "SpectrumExplorer": ".explore",
-    "FibreSkyView": ".explore_sky",
-    "ObslogApp": ".obslog",
-    "ReduceApp": ".reduce",
-    "SharedSkyView": ".sky",
-    "TapApp": ".tap",
-    **page_names(),  # each app's page (the registry declares them)
-})  # fmt: skip
+__getattr__, __dir__, __all__ = lazy_names(
+    __name__,
+    {
+        "ClassifyApp": ".classify",
+        "SpectrumExplorer": ".explore",
+        "FibreSkyView": ".explore_sky",
+        "ObslogApp": ".obslog",
+        "ReduceApp": ".reduce",
+        "SharedSkyView": ".sky",
+        "TapApp": ".tap",
+        **page_names(),  # each app's page (the registry declares them)
+    },
+)

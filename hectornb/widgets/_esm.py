@@ -11,8 +11,9 @@ _HERE = Path(__file__).parent
 def esm(name: str) -> str:
     """``base_url.js`` and ``common.js`` followed by ``<name>.js``: an anywidget module is one
     file."""
-    return "\n".join((_HERE / f).read_text("utf-8") for f in ("base_url.js", "common.js",
-                                                              f"{name}.js"))  # fmt: skip
+    return "\n".join(
+        (_HERE / f).read_text("utf-8") for f in ("base_url.js", "common.js", f"{name}.js")
+    )
 
 
 def service_api() -> str:

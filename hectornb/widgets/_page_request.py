@@ -26,8 +26,6 @@ from ..config import PAGE_REQUEST_KEY_VARIABLE as KEY_VARIABLE
 log = logging.getLogger(__name__)
 
 
-
-
 def _query(text: str) -> dict[str, str]:
     return dict(parse_qsl(text))
 
@@ -35,9 +33,11 @@ def _query(text: str) -> dict[str, str]:
 def _socket_url() -> str:
     env = os.environ
     base = env.get("VOILA_WS_BASE_URL") or env.get("VOILA_SERVER_URL", "/")
-    return (f"{env.get('VOILA_WS_PROTOCOL', 'ws')}://{env.get('VOILA_APP_IP', '127.0.0.1')}:"
-            f"{env.get('VOILA_APP_PORT', '8866')}{base}voila/query/"
-            f"{quote(env['VOILA_KERNEL_ID'])}?key={quote(env[KEY_VARIABLE])}")  # fmt: skip
+    return (
+        f"{env.get('VOILA_WS_PROTOCOL', 'ws')}://{env.get('VOILA_APP_IP', '127.0.0.1')}:"
+        f"{env.get('VOILA_APP_PORT', '8866')}{base}voila/query/"
+        f"{quote(env['VOILA_KERNEL_ID'])}?key={quote(env[KEY_VARIABLE])}"
+    )
 
 
 def _wait_then(callback: Callable[[dict[str, str]], None]) -> None:
@@ -60,7 +60,8 @@ def when_page_requested(callback: Callable[[dict[str, str]], None]) -> None:
     """
     mode = os.environ.get("VOILA_PREHEAT")
     if mode == "True" and os.environ.get("VOILA_KERNEL_ID") and os.environ.get(KEY_VARIABLE):
-        threading.Thread(target=_wait_then, args=(callback,), daemon=True,
-                         name="hectornb-page-request").start()  # fmt: skip
+        threading.Thread(
+            target=_wait_then, args=(callback,), daemon=True, name="hectornb-page-request"
+        ).start()
     elif mode == "False":
         callback(_query(os.environ.get("QUERY_STRING", "")))

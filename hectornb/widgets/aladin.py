@@ -31,8 +31,10 @@ def cdn_version(module: str) -> str:
     """The Aladin Lite version an ipyaladin front-end module imports from esm.sh."""
     found = _CDN_IMPORT.search(module)
     if found is None:
-        raise RuntimeError("ipyaladin's front end no longer imports Aladin Lite from esm.sh "
-                           "as hectornb expects: the sky views cannot be served offline")
+        raise RuntimeError(
+            "ipyaladin's front end no longer imports Aladin Lite from esm.sh "
+            "as hectornb expects: the sky views cannot be served offline"
+        )
     return found.group(2)
 
 
@@ -44,8 +46,11 @@ def local_module(module: str) -> str:
     """
     cdn_version(module)  # fails loudly if the import is not where it was
     base_url = (Path(__file__).parent / "base_url.js").read_text("utf-8")
-    return base_url + "\n" + _CDN_IMPORT.sub(
-        lambda m: _LOCAL_IMPORT.replace("NAME", m.group(1)), module, count=1)
+    return (
+        base_url
+        + "\n"
+        + _CDN_IMPORT.sub(lambda m: _LOCAL_IMPORT.replace("NAME", m.group(1)), module, count=1)
+    )
 
 
 # Aladin Lite takes a HiPS by absolute URL (or by an ID it looks up at CDS): a survey the

@@ -97,10 +97,11 @@ def fibre_columns(frame: ReducedFrame) -> dict[str, list]:
         "magnitude": _column(fibres, "MAGNITUDE", None, float),
         "comment": _column(fibres, "COMMENT", ""),
         "pivot": _column(fibres, "PIVOT", None, int)
-        if "PIVOT" in fibres.colnames else list(range(1, n + 1)),
+        if "PIVOT" in fibres.colnames
+        else list(range(1, n + 1)),
         "bundle": _column(fibres, "PROBENAME", ""),
         "probe": _column(fibres, "PROBENUM", "", str),
-    }  # fmt: skip
+    }
 
 
 def summary(frame: ReducedFrame, label: str) -> dict:
@@ -166,8 +167,14 @@ class SpectrumExplorer(anywidget.AnyWidget):
     #: The plotly.js the platform serves (``hectornb/static/plotly-basic.min.js``), for caching.
     plotly_version = t.Unicode(PLOTLY_VERSION).tag(sync=True)
 
-    def __init__(self, path: str | Path | None = None, job: str = "", fibre: int = 1,
-                 session: LocalReduce | RemoteReduce | None = None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        job: str = "",
+        fibre: int = 1,
+        session: LocalReduce | RemoteReduce | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._user = process_user()
         self.session = session or reduce_session(self._user)
@@ -231,10 +238,15 @@ class SpectrumExplorer(anywidget.AnyWidget):
     def recent_requests(self) -> list[dict]:
         """The user's finished requests of the last 7 days that have products."""
         return [
-            {"id": j.id, "created": request_time(j.created),
-             "status": j.status, "n_frames": len(j.frames)}
-            for j in self.session.jobs() if j.status in ("done", "partial")
-        ]  # fmt: skip
+            {
+                "id": j.id,
+                "created": request_time(j.created),
+                "status": j.status,
+                "n_frames": len(j.frames),
+            }
+            for j in self.session.jobs()
+            if j.status in ("done", "partial")
+        ]
 
     # ---- opening a product -----------------------------------------------------------------
 
@@ -292,8 +304,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
         frame = self._frame
         if frame is None or not 0 <= i < frame.n_fibres:
             return
-        arrays = {"wave": np.asarray(frame.fibre_wavelength(i).value),
-                  "flux": frame.flux[i]}  # fmt: skip
+        arrays = {"wave": np.asarray(frame.fibre_wavelength(i).value), "flux": frame.flux[i]}
         if frame.variance is not None:
             arrays["variance"] = frame.variance[i]
         if frame.sky is not None:
@@ -303,8 +314,9 @@ class SpectrumExplorer(anywidget.AnyWidget):
             arrays["rwss"] = frame.rwss[i]
         names = list(arrays)
         buffers = [np.ascontiguousarray(a, dtype=np.float32).tobytes() for a in arrays.values()]
-        self.send({"type": "spectrum", "fibre": i, "product": self.product, "arrays": names},
-                  buffers)  # fmt: skip
+        self.send(
+            {"type": "spectrum", "fibre": i, "product": self.product, "arrays": names}, buffers
+        )
 
     def pdf(self) -> Path:
         """A PDF of every spectrum of the open product (kept beside a request's product)."""
@@ -330,18 +342,23 @@ class SpectrumExplorer(anywidget.AnyWidget):
             job, name, fibre = wanted["job"], wanted["product"], wanted["fibre"]
             if fibre:
                 if not fibre.isdigit() or len(fibre) > 6:
-                    self._say(f"fibre {quote_field(fibre)} is not a fibre number; showing the "
-                              "first", "error")  # fmt: skip
+                    self._say(
+                        f"fibre {quote_field(fibre)} is not a fibre number; showing the first",
+                        "error",
+                    )
                 else:
                     self._first_fibre = max(int(fibre) - 1, 0)
             if job:
                 self.offer_job(job)
-            keys = [c["key"] for c in self.choices
-                    if not job or c["key"].startswith(f"Request {job}:")]  # fmt: skip
+            keys = [
+                c["key"] for c in self.choices if not job or c["key"].startswith(f"Request {job}:")
+            ]
             match = [k for k in keys if k.endswith(name)]
             if name and not match:
-                self._say(f"no product named {quote_field(name)}"
-                          + (f" in request {job}" if job else ""), "error")  # fmt: skip
+                self._say(
+                    f"no product named {quote_field(name)}" + (f" in request {job}" if job else ""),
+                    "error",
+                )
             if match and (job or name or not self.product):
                 self.product = match[0]
 
@@ -356,8 +373,7 @@ class SpectrumExplorer(anywidget.AnyWidget):
                 self._say(str(exc) or type(exc).__name__, "error")
             except Exception:  # a thread's exception would reach no one: say it, log it
                 log.exception("opening the page's product")
-                self._say("the product could not be opened (the server's log says why)",
-                          "error")  # fmt: skip
+                self._say("the product could not be opened (the server's log says why)", "error")
 
         when_page_requested(opened)
 
@@ -371,8 +387,9 @@ class SpectrumExplorer(anywidget.AnyWidget):
     def _upload(self, name: str, size: int, offset: int, chunk: bytes) -> None:
         """Receive a file in pieces (a websocket message is capped at 10 MiB), then open it."""
         if size > MAX_UPLOAD_BYTES:
-            raise Invalid(f"{name} is {size / 1e6:.0f} MB; the limit is "
-                          f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")  # fmt: skip
+            raise Invalid(
+                f"{name} is {size / 1e6:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB"
+            )
         safe = Path(name).name or "upload.fits"
         dest = self._uploads / safe
         part = dest.with_name(f".{safe}.part")
@@ -387,10 +404,15 @@ class SpectrumExplorer(anywidget.AnyWidget):
         part.replace(dest)
         if not is_product(dest):
             dest.unlink()
-            raise Invalid(f"{safe} is not a reduced product (a FITS file with spectra, "
-                          "a VARIANCE extension and a FIBRES table)")  # fmt: skip
-        earlier = [(c["label"], self._paths[c["key"]]) for c in self.choices
-                   if c["group"] == "Uploaded" and c["label"] != safe]  # fmt: skip
+            raise Invalid(
+                f"{safe} is not a reduced product (a FITS file with spectra, "
+                "a VARIANCE extension and a FIBRES table)"
+            )
+        earlier = [
+            (c["label"], self._paths[c["key"]])
+            for c in self.choices
+            if c["group"] == "Uploaded" and c["label"] != safe
+        ]
         self._offer("Uploaded", [*earlier, (safe, dest)])
         self.product = ""  # a file uploaded again under the same name is read again
         self.product = f"Uploaded:{safe}"
@@ -416,8 +438,12 @@ class SpectrumExplorer(anywidget.AnyWidget):
             elif kind == "upload":
                 if not buffers:
                     raise Invalid("the upload carried no file")
-                self._upload(str(content.get("name") or "upload.fits"), int(content["size"]),
-                             int(content["offset"]), bytes(buffers[0]))  # fmt: skip
+                self._upload(
+                    str(content.get("name") or "upload.fits"),
+                    int(content["size"]),
+                    int(content["offset"]),
+                    bytes(buffers[0]),
+                )
             elif kind == "pdf":
                 self._say("drawing every spectrum into a PDF…", "info")
                 path = self.pdf()
@@ -425,4 +451,3 @@ class SpectrumExplorer(anywidget.AnyWidget):
                 self._say(f"{path.name}: {self.summary.get('n_fibres')} spectra", "ok")
         except _USER_ERRORS as exc:
             self._say(str(exc) or type(exc).__name__, "error")
-

@@ -31,8 +31,13 @@ class FibreSkyView:
 
         self.explorer = explorer
         self.layers: list[str] = []
-        self.aladin = aladin_widget(fov=FIELD_FOV, height=height, survey=base_survey(),
-                             show_coo_grid=False, show_context_menu=False)  # fmt: skip
+        self.aladin = aladin_widget(
+            fov=FIELD_FOV,
+            height=height,
+            survey=base_survey(),
+            show_coo_grid=False,
+            show_context_menu=False,
+        )
         self.aladin.set_listener("object_clicked", self._clicked)
         explorer.observe(self._draw, names=["fibres", "show_labels"])
         explorer.observe(self._ring, names="fibre")
@@ -63,17 +68,26 @@ class FibreSkyView:
         labels = [b or n for b, n in zip(fibres["bundle"], fibres["name"], strict=True)]
         for kind in dict.fromkeys(kinds[placed]):
             rows = np.flatnonzero(placed & (kinds == kind))
-            table = Table({
-                "ra": ra[rows] * u.deg, "dec": dec[rows] * u.deg,
-                "fibre": rows + 1, "name": [str(fibres["name"][i]) for i in rows],
-                "label": [labels[i] for i in rows],
-            })  # fmt: skip
+            table = Table(
+                {
+                    "ra": ra[rows] * u.deg,
+                    "dec": dec[rows] * u.deg,
+                    "fibre": rows + 1,
+                    "name": [str(fibres["name"][i]) for i in rows],
+                    "label": [labels[i] for i in rows],
+                }
+            )
             name = TYPES.get(str(kind), str(kind))
             self.aladin.add_table(
-                table, shape="circle", color=TYPE_COLOURS.get(str(kind), "#555555"), name=name,
-                source_size=9, display_label=bool(self.explorer.show_labels),
-                label_column="label", label_color="#cfd8e3",
-            )  # fmt: skip
+                table,
+                shape="circle",
+                color=TYPE_COLOURS.get(str(kind), "#555555"),
+                name=name,
+                source_size=9,
+                display_label=bool(self.explorer.show_labels),
+                label_column="label",
+                label_color="#cfd8e3",
+            )
             self.layers.append(name)
         self._ring()
 
@@ -89,8 +103,9 @@ class FibreSkyView:
         radius = (1.5 * u.arcmin).to_value(u.deg)
         self.aladin.add_graphic_overlay_from_stcs(
             [f"CIRCLE ICRS {fibres['ra'][i]:.7f} {fibres['dec'][i]:.7f} {radius:.5f}"],
-            color="#ffffff", name=_SELECTED,
-        )  # fmt: skip
+            color="#ffffff",
+            name=_SELECTED,
+        )
         self.layers.append(_SELECTED)
 
     def _clicked(self, source: dict) -> None:
@@ -106,8 +121,10 @@ def explore_page(sky_view: bool = True, **kwargs) -> w.Widget:
     explorer.open_when_page_requested()
     if not sky_view:
         return explorer
-    note = w.HTML('<div class="hnb-sky-note"><b>Sky view</b> (Aladin Lite): click a fibre to '
-                  "see its spectrum</div>")  # fmt: skip
+    note = w.HTML(
+        '<div class="hnb-sky-note"><b>Sky view</b> (Aladin Lite): click a fibre to '
+        "see its spectrum</div>"
+    )
     page = w.VBox([explorer, note], layout=w.Layout(width="100%"))
     page.explorer, page.sky = explorer, None
 

@@ -70,14 +70,26 @@ class ObslogApp(anywidget.AnyWidget):
         self._query: dict = {}
         self.user = self._user
         self.schema = [
-            {"name": c.name, "key": c.key, "description": c.description,
-             "generated_key": c.generated_key,
-             "fields": [{"name": f.name, "kind": f.kind, "unit": f.unit,
-                         "description": f.description, "choices": list(f.choices),
-                         "suggestions": list(f.suggestions), "required": f.required}
-                        for f in c.fields]}
+            {
+                "name": c.name,
+                "key": c.key,
+                "description": c.description,
+                "generated_key": c.generated_key,
+                "fields": [
+                    {
+                        "name": f.name,
+                        "kind": f.kind,
+                        "unit": f.unit,
+                        "description": f.description,
+                        "choices": list(f.choices),
+                        "suggestions": list(f.suggestions),
+                        "required": f.required,
+                    }
+                    for f in c.fields
+                ],
+            }
             for c in COLLECTIONS.values()
-        ]  # fmt: skip
+        ]
         self.on_msg(self._on_message)
 
     # ---- actions (also callable from Python) ----------------------------------------------
@@ -102,8 +114,11 @@ class ObslogApp(anywidget.AnyWidget):
     def table(self, name: str, q: str = "", offset: int = 0, deleted: bool = False) -> None:
         """A page of ``name``: the newest first, ``q`` searched; ``deleted`` shows the
         deleted records instead (to restore them)."""
-        query = {"offset": [str(max(offset, 0))], "limit": [str(PAGE)],
-                 "deleted": ["true" if deleted else "false"]}  # fmt: skip
+        query = {
+            "offset": [str(max(offset, 0))],
+            "limit": [str(PAGE)],
+            "deleted": ["true" if deleted else "false"],
+        }
         if q:
             query["q"] = [q]
         # the newest first: a row just added shows at the top of the grid
@@ -113,8 +128,14 @@ class ObslogApp(anywidget.AnyWidget):
         with self.hold_sync():
             self.rows = _jsonable(page["items"])
             self.total = page["total"]
-            self.view = {"page": "table", "collection": name, "q": q, "offset": max(offset, 0),
-                         "deleted": deleted, "page_size": PAGE}  # fmt: skip
+            self.view = {
+                "page": "table",
+                "collection": name,
+                "q": q,
+                "offset": max(offset, 0),
+                "deleted": deleted,
+                "page_size": PAGE,
+            }
 
     def history(self, name: str, record_id: str) -> list[dict]:
         """Every version of a record (who, when, what changed), shown under the grid."""
@@ -126,8 +147,9 @@ class ObslogApp(anywidget.AnyWidget):
         self.related = _jsonable(self.store.related(name, record_id))
         self.view = {"page": "related", "collection": name, "id": record_id}
 
-    def save(self, name: str, record: dict, record_id: str | None = None,
-             version: int | None = None) -> dict:  # fmt: skip
+    def save(
+        self, name: str, record: dict, record_id: str | None = None, version: int | None = None
+    ) -> dict:
         """Create (no ``record_id``) or edit a record; the grid is refreshed."""
         if record_id is None:
             saved = self.store.create(name, record, self._user)
@@ -137,25 +159,34 @@ class ObslogApp(anywidget.AnyWidget):
             self._say(f"{name[:-1]} {record_id}: version {saved['version']} saved", "ok")
         return saved
 
-    def assign_bundle(self, tile_id: str, bundle: str, kind: str, member: str,
-                      version: int | None = None) -> dict:  # fmt: skip
+    def assign_bundle(
+        self, tile_id: str, bundle: str, kind: str, member: str, version: int | None = None
+    ) -> dict:
         """Put a target or star in one of a tile's hexabundles (a new version of the tile)."""
         tile = self.store.get("tiles", tile_id)
         bundles = {**tile["bundles"], bundle: {"kind": kind, "id": str(member)}}
-        saved = self.store.update("tiles", tile_id, {"bundles": bundles}, self._user,
-                                  version if version is not None else tile["version"])  # fmt: skip
+        saved = self.store.update(
+            "tiles",
+            tile_id,
+            {"bundles": bundles},
+            self._user,
+            version if version is not None else tile["version"],
+        )
         self._say(f"tile {tile_id}: bundle {bundle} → {kind} {member}", "ok")
         return saved
 
     def _refresh(self, name: str) -> None:
-        self.table(name, self._query.get("q", ""), self._query.get("offset", 0),
-                   self._query.get("deleted", False))  # fmt: skip
+        self.table(
+            name,
+            self._query.get("q", ""),
+            self._query.get("offset", 0),
+            self._query.get("deleted", False),
+        )
 
     # ---- messages from the page ----------------------------------------------------------
 
     def _say(self, text: str, kind: str = "info", **extra) -> None:
-        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(),
-                        **extra}  # fmt: skip
+        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(), **extra}
 
     def _on_message(self, _widget, content: dict, _buffers) -> None:
         kind = str(content.get("type", ""))
@@ -164,17 +195,24 @@ class ObslogApp(anywidget.AnyWidget):
                 self.home()
                 self.ready = True
             elif kind == "table":
-                self.table(str(content["collection"]), str(content.get("q") or ""),
-                           int(content.get("offset") or 0),
-                           bool(content.get("deleted")))  # fmt: skip
+                self.table(
+                    str(content["collection"]),
+                    str(content.get("q") or ""),
+                    int(content.get("offset") or 0),
+                    bool(content.get("deleted")),
+                )
             elif kind == "history":
                 self.history(str(content["collection"]), str(content["id"]))
             elif kind == "related":
                 self.open_related(str(content["collection"]), str(content["id"]))
             elif kind == "save":
                 name = str(content["collection"])
-                self.save(name, dict(content.get("record") or {}), content.get("id"),
-                          content.get("version"))  # fmt: skip
+                self.save(
+                    name,
+                    dict(content.get("record") or {}),
+                    content.get("id"),
+                    content.get("version"),
+                )
                 self._refresh(name)
             elif kind in ("delete", "restore"):
                 name = str(content["collection"])
@@ -182,8 +220,12 @@ class ObslogApp(anywidget.AnyWidget):
                 self._say(f"{name[:-1]} {content['id']} {kind}d", "ok")
                 self._refresh(name)
             elif kind == "assign":
-                self.assign_bundle(str(content["tile"]), str(content["bundle"]),
-                                   str(content["kind"]), str(content["member"]))  # fmt: skip
+                self.assign_bundle(
+                    str(content["tile"]),
+                    str(content["bundle"]),
+                    str(content["kind"]),
+                    str(content["member"]),
+                )
                 self.open_related("tiles", str(content["tile"]))
         except FieldErrors as exc:
             self._say(str(exc), "error", errors=exc.errors, row=content.get("row"))

@@ -30,13 +30,23 @@ _HERE = Path(__file__).parent
 FORM = tuple((form, name) for form, name in FORM_NAMES.items())
 #: Columns of the archive grid: (key, heading, shown by default).
 COLUMNS = (
-    ("file", "File", True), ("night", "Night", True), ("arm", "Arm", True),
-    ("ndfclass", "Class", True), ("object", "Object", True), ("exposed", "Exp (s)", True),
-    ("grating", "Grating", True), ("field_id", "Field", False), ("plate", "Plate", False),
-    ("aaoprgid", "Programme", True), ("lamp", "Lamp", False), ("run", "Run", False),
-    ("meanra", "RA (deg)", False), ("meandec", "Dec (deg)", False),
-    ("setup", "Set-up", False), ("epoch", "Epoch", False),
-)  # fmt: skip
+    ("file", "File", True),
+    ("night", "Night", True),
+    ("arm", "Arm", True),
+    ("ndfclass", "Class", True),
+    ("object", "Object", True),
+    ("exposed", "Exp (s)", True),
+    ("grating", "Grating", True),
+    ("field_id", "Field", False),
+    ("plate", "Plate", False),
+    ("aaoprgid", "Programme", True),
+    ("lamp", "Lamp", False),
+    ("run", "Run", False),
+    ("meanra", "RA (deg)", False),
+    ("meandec", "Dec (deg)", False),
+    ("setup", "Set-up", False),
+    ("epoch", "Epoch", False),
+)
 
 
 class ReduceApp(anywidget.AnyWidget):
@@ -65,8 +75,14 @@ class ReduceApp(anywidget.AnyWidget):
     #: where the page's links find the REST API ("" for this server's; see `service_api`)
     service_api = t.Unicode(service_api()).tag(sync=True)
 
-    def __init__(self, job: str = "", night_from: str = "", night_to: str = "",
-                 session: LocalReduce | RemoteReduce | None = None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        job: str = "",
+        night_from: str = "",
+        night_to: str = "",
+        session: LocalReduce | RemoteReduce | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._user = process_user()
         self.session = session or reduce_session(self._user)
@@ -75,10 +91,15 @@ class ReduceApp(anywidget.AnyWidget):
         with self.hold_sync():
             self.user = self._user
             self.option_specs = [
-                {"form": form, "name": name, "default": OPTIONS[name].default,
-                 "help": OPTIONS[name].help, "choices": list(OPTIONS[name].choices)}
+                {
+                    "form": form,
+                    "name": name,
+                    "default": OPTIONS[name].default,
+                    "help": OPTIONS[name].help,
+                    "choices": list(OPTIONS[name].choices),
+                }
                 for form, name in FORM
-            ]  # fmt: skip
+            ]
             self._refresh_jobs()
             if night_from or night_to:
                 self.query({"night_from": night_from, "night_to": night_to or night_from})
@@ -98,8 +119,13 @@ class ReduceApp(anywidget.AnyWidget):
         ]
         return self.frames
 
-    def reduce(self, frames: list[str], options: dict | None = None, email: str = "",
-               engine: str = "builtin") -> dict:  # fmt: skip
+    def reduce(
+        self,
+        frames: list[str],
+        options: dict | None = None,
+        email: str = "",
+        engine: str = "builtin",
+    ) -> dict:
         """Submit a request ("Make it so!"); returns the request, opened at its status."""
         # the server's runner takes it (woken by the database); this kernel runs nothing
         job = self.session.submit(frames, options or {}, email or None, engine)
@@ -112,8 +138,9 @@ class ReduceApp(anywidget.AnyWidget):
         self.job = self._detail(job_id)
         with self._lock:
             if self._watch is None or not self._watch.is_alive():
-                self._watch = threading.Thread(target=self._follow, daemon=True,
-                                               name="hectornb-reduce-follow")  # fmt: skip
+                self._watch = threading.Thread(
+                    target=self._follow, daemon=True, name="hectornb-reduce-follow"
+                )
                 self._watch.start()
         return self.job
 
@@ -131,21 +158,27 @@ class ReduceApp(anywidget.AnyWidget):
         out["started"] = request_time(job.started)
         out["finished"] = request_time(job.finished)
         out["final"] = job.final
-        out["steps"] = [{**s, "finished": request_time(s["finished"])}
-                        for s in self.session.steps(job_id)]  # fmt: skip
-        out["events"] = [{**e, "at": request_time(e["at"])}
-                         for e in self.session.events(job_id)]  # fmt: skip
-        out["options_changed"] = {k: v for k, v in job.options.items()
-                                  if k in OPTIONS and OPTIONS[k].default != v}  # fmt: skip
+        out["steps"] = [
+            {**s, "finished": request_time(s["finished"])} for s in self.session.steps(job_id)
+        ]
+        out["events"] = [{**e, "at": request_time(e["at"])} for e in self.session.events(job_id)]
+        out["options_changed"] = {
+            k: v for k, v in job.options.items() if k in OPTIONS and OPTIONS[k].default != v
+        }
         return out
 
     def _refresh_jobs(self) -> None:
         self.jobs = [
-            {"id": j.id, "status": j.status, "n_frames": len(j.frames),
-             "created": request_time(j.created), "steps_done": j.steps_done,
-             "steps_total": j.steps_total}
+            {
+                "id": j.id,
+                "status": j.status,
+                "n_frames": len(j.frames),
+                "created": request_time(j.created),
+                "steps_done": j.steps_done,
+                "steps_total": j.steps_total,
+            }
             for j in self.session.jobs()
-        ]  # fmt: skip
+        ]
 
     def _follow(self) -> None:
         """Refresh the open request until it ends: five times a second while it starts
@@ -186,8 +219,11 @@ class ReduceApp(anywidget.AnyWidget):
                 rows = self.query(content.get("filters") or {})
                 self._say(f"{len(rows)} frames", "info")
             elif kind == "submit":
-                self.reduce(list(content.get("frames") or []), content.get("options") or {},
-                            str(content.get("email") or ""))  # fmt: skip
+                self.reduce(
+                    list(content.get("frames") or []),
+                    content.get("options") or {},
+                    str(content.get("email") or ""),
+                )
             elif kind == "open":
                 self.open_request(str(content["id"]))
             elif kind == "cancel":
@@ -198,8 +234,14 @@ class ReduceApp(anywidget.AnyWidget):
                 path = str(content["path"])
                 if not any(f["path"] == path for f in self.frames):
                     raise Forbidden("that frame is not in your query")
-                self.send({"type": "fibres", "path": path, "kind": kind,
-                           "rows": self.session.fibres(path, targets_only=kind == "targets")})
+                self.send(
+                    {
+                        "type": "fibres",
+                        "path": path,
+                        "kind": kind,
+                        "rows": self.session.fibres(path, targets_only=kind == "targets"),
+                    }
+                )
         except HectornbError as exc:
             self._say(str(exc), "error")
 

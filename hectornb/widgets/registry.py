@@ -43,38 +43,63 @@ class App:
 
 #: The apps, in the landing page's order.
 APPS: tuple[App, ...] = (
-    App("Classify", "classify", ".sky", "classify_page",
+    App(
+        "Classify",
+        "classify",
+        ".sky",
+        "classify_page",
         "Vet target lists: a BADCLASS 0–8 per target from the keyboard, with finder charts, "
         "catalogue overlays and hexabundle footprints.",
         "Classify — Hector target selector",
         "Vet target lists with a BADCLASS 0–8 per target. Keys 0–8 classify the card under "
-        "the mouse, ←/→ change page, Backspace undoes."),
-    App("Reduce", "reduce", ".reduce", "reduce_page",
+        "the mouse, ←/→ change page, Backspace undoes.",
+    ),
+    App(
+        "Reduce",
+        "reduce",
+        ".reduce",
+        "reduce_page",
         "Reduce raw 2dF/AAOmega/Hector frames on the Dask cluster (Pipeline as a Web "
         "Service): find data, choose options, follow your requests, download the products.",
         "Reduce — Pipeline as a Web Service",
         "Find raw frames, reduce them on the Dask cluster, follow the request, download the "
-        "products."),
-    App("Explore", "explore", ".explore_sky", "explore_page",
+        "products.",
+    ),
+    App(
+        "Explore",
+        "explore",
+        ".explore_sky",
+        "explore_page",
         "Explore reduced 2dF/AAOmega/Hector spectra: the field with every fibre, each "
         "fibre's spectrum with its variance, sky and lines at a redshift; PDF of them all.",
         "Explore — 2dF/Hector spectra",
         "Open a reduced product, click a fibre on the field, read its spectrum. Keys: ← → "
         "(or p, n) step through the fibres.",
-        scripts=("hectornb/static/plotly-basic.min.js?v=4.1.1",)),
-    App("Obslog", "obslog", ".obslog", "obslog_page",
+        scripts=("hectornb/static/plotly-basic.min.js?v=4.1.1",),
+    ),
+    App(
+        "Obslog",
+        "obslog",
+        ".obslog",
+        "obslog_page",
         "The observing log: targets, stars, Hector tiles and their hexabundles, runs and the "
         "night log; every edit kept as a version; CSV, night reports, a REST API.",
         "Obslog — the observing log",
-        "Targets, stars, tiles, runs and the night log. Every edit is kept as a version."),
-    App("TAP", "tap", ".tap", "tap_page",
+        "Targets, stars, tiles, runs and the night log. Every edit is kept as a version.",
+    ),
+    App(
+        "TAP",
+        "tap",
+        ".tap",
+        "tap_page",
         "Query the catalogues in ADQL (this platform's TAP service or any other): browse "
         "the tables, run now or as a job, upload a table to cross-match, download results.",
         "TAP — query the catalogues in ADQL",
         "This platform's TAP service or any other: browse the tables, run ADQL now or as a "
         "job, upload a table to cross-match, download the result or send its positions to "
-        "Classify."),
-)  # fmt: skip
+        "Classify.",
+    ),
+)
 
 
 def _cell_id(app: App, kind: str) -> str:
@@ -92,15 +117,25 @@ def notebook(app: App) -> dict:
     code = f"from hectornb.widgets import {app.page}\n\n{app.page}()"
     return {
         "cells": [
-            {"cell_type": "markdown", "id": _cell_id(app, "markdown"), "metadata": {},
-             "source": _lines(f"# {app.heading}\n\n{app.intro}")},
-            {"cell_type": "code", "execution_count": None, "id": _cell_id(app, "code"),
-             "metadata": {}, "outputs": [], "source": _lines(code)},
+            {
+                "cell_type": "markdown",
+                "id": _cell_id(app, "markdown"),
+                "metadata": {},
+                "source": _lines(f"# {app.heading}\n\n{app.intro}"),
+            },
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": _cell_id(app, "code"),
+                "metadata": {},
+                "outputs": [],
+                "source": _lines(code),
+            },
         ],
         "metadata": metadata,
         "nbformat": 4,
         "nbformat_minor": 5,
-    }  # fmt: skip
+    }
 
 
 def _lines(text: str) -> list[str]:

@@ -83,11 +83,13 @@ class SharedSkyView:
             self.aladin.remove_overlay(self.overlays)
         self.overlays = []
         for name, diameter in self.app.bundles.items():
-            circle = (f"CIRCLE ICRS {card['ra']:.7f} {card['dec']:.7f} "
-                      f"{(diameter / 2 * u.arcsec).to_value(u.deg):.7f}")  # fmt: skip
+            circle = (
+                f"CIRCLE ICRS {card['ra']:.7f} {card['dec']:.7f} "
+                f"{(diameter / 2 * u.arcsec).to_value(u.deg):.7f}"
+            )
             self.aladin.add_graphic_overlay_from_stcs(
-                [circle], color=FOOTPRINT_COLOURS.get(name, "#5ef07a"),
-                name=f"{name} hexabundle")  # fmt: skip
+                [circle], color=FOOTPRINT_COLOURS.get(name, "#5ef07a"), name=f"{name} hexabundle"
+            )
             self.overlays.append(f"{name} hexabundle")
 
 

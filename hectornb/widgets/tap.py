@@ -97,11 +97,13 @@ def positions(table: Table) -> tuple[str, str, str | None]:
     ra = ra or low.get("ra") or low.get("raj2000") or low.get("ra_icrs")
     dec = dec or low.get("dec") or low.get("dej2000") or low.get("de_icrs")
     if ra is None or dec is None:
-        raise Invalid("the result has no positions: it needs RA and Dec columns (by UCD, "
-                         "or named ra and dec)")  # fmt: skip
+        raise Invalid(
+            "the result has no positions: it needs RA and Dec columns (by UCD, or named ra and dec)"
+        )
     name = next((c for c in table.colnames if ucd(c).startswith("meta.id;meta.main")), None)
-    name = name or next((low[n] for n in ("name", "target", "source_id", "id", "hip")
-                         if n in low), None)  # fmt: skip
+    name = name or next(
+        (low[n] for n in ("name", "target", "source_id", "id", "hip") if n in low), None
+    )
     return ra, dec, name
 
 
@@ -223,8 +225,9 @@ class TapApp(anywidget.AnyWidget):
             lines.append(f"{target.replace(',', ' ')},{float(row[ra])!r},{float(row[dec])!r}")
         targets = parse_target_bytes(("\n".join(lines) + "\n").encode(), f"{name}.csv")
         info = target_store().import_list(targets, name, self._user)
-        self._say(f"target list {name}: {info.n_targets} targets; open it in Classify", "ok",
-                  list=name)  # fmt: skip
+        self._say(
+            f"target list {name}: {info.n_targets} targets; open it in Classify", "ok", list=name
+        )
         return {"name": name, "targets": info.n_targets}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -232,12 +235,23 @@ class TapApp(anywidget.AnyWidget):
     def _show(self, result: QueryResult, source: str) -> None:
         table = result.table
         self._table = table
-        columns = [{"name": c, "unit": str(table[c].unit) if table[c].unit else None,
-                    "ucd": table[c].meta.get("ucd"), "datatype": str(table[c].dtype)}
-                   for c in table.colnames]  # fmt: skip
+        columns = [
+            {
+                "name": c,
+                "unit": str(table[c].unit) if table[c].unit else None,
+                "ucd": table[c].meta.get("ucd"),
+                "datatype": str(table[c].dtype),
+            }
+            for c in table.colnames
+        ]
         with self.hold_sync():
-            self.result = {"columns": columns, "rows": table_rows(table), "total": len(table),
-                           "overflow": result.overflow, "source": source}  # fmt: skip
+            self.result = {
+                "columns": columns,
+                "rows": table_rows(table),
+                "total": len(table),
+                "overflow": result.overflow,
+                "source": source,
+            }
             self.jobs = self.client.jobs()
         more = " (MAXREC reached: there are more)" if result.overflow else ""
         self._say(f"{len(table)} rows{more}", "ok")
@@ -250,8 +264,7 @@ class TapApp(anywidget.AnyWidget):
             self.result = {"error": text}
 
     def _say(self, text: str, kind: str = "info", **extra) -> None:
-        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(),
-                        **extra}  # fmt: skip
+        self.message = {"text": text, "kind": kind, "at": dt.datetime.now().isoformat(), **extra}
 
     def _on_message(self, _widget, content: dict, buffers) -> None:
         kind = str(content.get("type", ""))
@@ -262,8 +275,11 @@ class TapApp(anywidget.AnyWidget):
                 self.ready = True
             elif kind == "run":
                 maxrec = content.get("maxrec")
-                self.run(str(content.get("adql") or ""), str(content.get("mode") or "sync"),
-                         int(maxrec) if maxrec not in (None, "") else None)  # fmt: skip
+                self.run(
+                    str(content.get("adql") or ""),
+                    str(content.get("mode") or "sync"),
+                    int(maxrec) if maxrec not in (None, "") else None,
+                )
             elif kind == "jobs":
                 self.jobs = self.client.jobs()
             elif kind == "resume":
@@ -276,8 +292,11 @@ class TapApp(anywidget.AnyWidget):
                 done = {"abort": "aborted", "delete": "deleted"}[kind]
                 self._say(f"job {content['id']} {done}", "ok")
             elif kind == "upload":
-                self.upload(str(content.get("name") or ""), str(content.get("filename") or ""),
-                            bytes(buffers[0]) if buffers else b"")  # fmt: skip
+                self.upload(
+                    str(content.get("name") or ""),
+                    str(content.get("filename") or ""),
+                    bytes(buffers[0]) if buffers else b"",
+                )
             elif kind == "forget_upload":
                 self._uploads.pop(str(content.get("name")), None)
                 self.uploads = sorted(self._uploads)
@@ -300,8 +319,9 @@ def _fits_ready(table: Table) -> Table:
     out = table.copy(copy_data=False)
     for name in out.colnames:
         if out[name].dtype.kind == "O":
-            out[name] = np.array(["" if v is None or v is np.ma.masked else str(v)
-                                  for v in out[name]], dtype=str)  # fmt: skip
+            out[name] = np.array(
+                ["" if v is None or v is np.ma.masked else str(v) for v in out[name]], dtype=str
+            )
     return out
 
 

@@ -73,8 +73,13 @@ def test_classify_from_the_keyboard_filter_jump_export(
         page.wait_for_selector(f'.hnb-card[data-target="{name}"][data-badclass="{key}"]')
     # the legend names what the finder charts draw
     legend = page.inner_text('[data-testid="legend"]')
-    for words in ("small hexabundle, 15.09″", "large hexabundle, 25.14″", "galaxy", "star",
-                  "dark sky: no sky images here (HECTORNB_CUTOUTS"):  # fmt: skip
+    for words in (
+        "small hexabundle, 15.09″",
+        "large hexabundle, 25.14″",
+        "galaxy",
+        "star",
+        "dark sky: no sky images here (HECTORNB_CUTOUTS",
+    ):
         assert words in legend, legend
     line = card(page, "NGC6337").locator('[data-testid="badclass"]').inner_text()
     assert re.match(r"BADCLASS: 4 [A-Za-z]", line), line  # the number once, then its meaning
@@ -150,9 +155,7 @@ def test_bad_file_shows_every_error_and_stores_nothing(
     assert list_name not in {li.name for li in store.lists()}
 
 
-def test_shareable_link_and_aladin_view_offline(
-    browser_page, platform, store, list_name
-):
+def test_shareable_link_and_aladin_view_offline(browser_page, platform, store, list_name):
     from hectornb.targets import parse_target_bytes
 
     store.import_list(parse_target_bytes(TARGETS.encode(), "t.csv"), list_name, "ann")

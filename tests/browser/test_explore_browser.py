@@ -52,9 +52,9 @@ def band_edges(trace: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     breaks = np.flatnonzero(np.isnan(x))
     for a, b in zip(np.r_[0, breaks[:-1] + 1], breaks, strict=True):
         m = (b - a) // 2
-        waves.append(x[a:a + m])
-        lows.append(y[a:a + m])
-        highs.append(y[a + m:b][::-1])
+        waves.append(x[a : a + m])
+        lows.append(y[a : a + m])
+        highs.append(y[a + m : b][::-1])
     return np.concatenate(waves), np.concatenate(lows), np.concatenate(highs)
 
 
@@ -145,8 +145,10 @@ def test_click_a_fibre_on_the_field_and_see_its_spectrum(browser_page, platform)
     # lines at a redshift: Hα at z = 0.05 (vacuum rest wavelength 6564.61 Å)
     page.check('[data-testid="lines"]')
     page.fill('[data-testid="redshift"]', "0.05")
-    page.wait_for_function("document.querySelector('[data-testid=spectrum]').layout.shapes"
-                           ".some((s) => Math.abs(s.x0 - 6564.61 * 1.05) < 0.01)")  # fmt: skip
+    page.wait_for_function(
+        "document.querySelector('[data-testid=spectrum]').layout.shapes"
+        ".some((s) => Math.abs(s.x0 - 6564.61 * 1.05) < 0.01)"
+    )
     assert_no_errors(page)
 
 
@@ -193,8 +195,7 @@ def test_upload_of_a_file_that_is_not_a_product_is_refused(browser_page, platfor
     # a real product uploads and opens
     page.set_input_files('[data-testid="upload"]', str(EXAMPLES / MULTI))
     page.wait_for_function(
-        "document.querySelector('[data-testid=spectrum]').dataset.product"
-        f" === 'Uploaded:{MULTI}'",
+        f"document.querySelector('[data-testid=spectrum]').dataset.product === 'Uploaded:{MULTI}'",
         timeout=30_000,
     )
     assert page.locator('[data-testid="field"] g.hnb-fib').count() == 3
@@ -209,11 +210,20 @@ def test_upload_larger_than_a_websocket_message(browser_page, platform, tmp_path
 
     rng = np.random.default_rng(5)
     n, npix = 300, 5000
-    fibres = Table({"NAME": [f"F{i:03d}" for i in range(n)], "TYPE": ["P"] * n,
-                    "RA": np.full(n, 10.0) * u.deg,
-                    "DEC": np.linspace(-30, -29.5, n) * u.deg})  # fmt: skip
-    frame = ReducedFrame(rng.normal(100, 3, (n, npix)), 5000 + np.arange(npix) * 0.5, fibres,
-                         variance=np.full((n, npix), 9.0))  # fmt: skip
+    fibres = Table(
+        {
+            "NAME": [f"F{i:03d}" for i in range(n)],
+            "TYPE": ["P"] * n,
+            "RA": np.full(n, 10.0) * u.deg,
+            "DEC": np.linspace(-30, -29.5, n) * u.deg,
+        }
+    )
+    frame = ReducedFrame(
+        rng.normal(100, 3, (n, npix)),
+        5000 + np.arange(npix) * 0.5,
+        fibres,
+        variance=np.full((n, npix), 9.0),
+    )
     path = write_2dfdr(frame, tmp_path / "big_red.fits")
     assert path.stat().st_size > 10 * 2**20
     page = browser_page
@@ -234,7 +244,7 @@ def test_upload_larger_than_a_websocket_message(browser_page, platform, tmp_path
           const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })""")
     assert 10 < len(boxes) < 300
     for k, a in enumerate(boxes):
-        for b in boxes[k + 1:]:
+        for b in boxes[k + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
@@ -304,19 +314,30 @@ def test_a_spliced_spectrum_gap_range_and_crowded_lines(browser_page, platform, 
     flux[:, gap] = np.nan
     flux[:, 1000] = 5000.0  # a cosmic-ray residual
     variance = np.where(gap, np.nan, 9.0)[None].repeat(2, axis=0)
-    fibres = Table({"NAME": ["G1", "G2"], "TYPE": ["P", "P"], "RA": [10.0, 10.01] * u.deg,
-                    "DEC": [-30.0, -30.01] * u.deg})  # fmt: skip
-    path = write_2dfdr(ReducedFrame(flux, wave, fibres, variance=variance),
-                       tmp_path / "arms_spliced.fits")  # fmt: skip
+    fibres = Table(
+        {
+            "NAME": ["G1", "G2"],
+            "TYPE": ["P", "P"],
+            "RA": [10.0, 10.01] * u.deg,
+            "DEC": [-30.0, -30.01] * u.deg,
+        }
+    )
+    path = write_2dfdr(
+        ReducedFrame(flux, wave, fibres, variance=variance), tmp_path / "arms_spliced.fits"
+    )
     page = browser_page
     open_explore(page, platform)
     page.set_input_files('[data-testid="upload"]', str(path))
-    page.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.product"
-                           " === 'Uploaded:arms_spliced.fits'", timeout=60_000)  # fmt: skip
+    page.wait_for_function(
+        "document.querySelector('[data-testid=spectrum]').dataset.product"
+        " === 'Uploaded:arms_spliced.fits'",
+        timeout=60_000,
+    )
     shown = plotted(page)
     # nothing is drawn between the arms: the flux is a gap there, the band has no shape
-    in_gap = (np.array(shown["traces"]["flux"]["x"]) > 5700) & (np.array(
-        shown["traces"]["flux"]["x"]) < 6300)  # fmt: skip
+    in_gap = (np.array(shown["traces"]["flux"]["x"]) > 5700) & (
+        np.array(shown["traces"]["flux"]["x"]) < 6300
+    )
     assert np.isnan(np.array(shown["traces"]["flux"]["y"], float)[in_gap]).all()
     band_wave, _, _ = band_edges(shown["traces"]["±1σ"])
     assert not ((band_wave > 5700) & (band_wave < 6300)).any()
@@ -324,20 +345,23 @@ def test_a_spliced_spectrum_gap_range_and_crowded_lines(browser_page, platform, 
     lo, hi = map(float, page.get_attribute('[data-testid="spectrum"]', "data-yrange").split(","))
     assert 0 < lo < 25 and 35 < hi < 60, (lo, hi)
     page.check('[data-testid="full-range"]')
-    page.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.yrange"
-                           " === 'auto'")  # fmt: skip
-    top = page.evaluate("document.querySelector('[data-testid=spectrum]')._fullLayout"
-                        ".yaxis.range[1]")  # fmt: skip
+    page.wait_for_function(
+        "document.querySelector('[data-testid=spectrum]').dataset.yrange === 'auto'"
+    )
+    top = page.evaluate(
+        "document.querySelector('[data-testid=spectrum]')._fullLayout.yaxis.range[1]"
+    )
     assert top >= 5000
     # lines at z = 0: [NII], Hα, [NII], [SII] crowd 6548-6731 Å; no two labels overlap
     page.check('[data-testid="lines"]')
-    page.wait_for_function("Number(document.querySelector('[data-testid=spectrum]')"
-                           ".dataset.lines) > 5")  # fmt: skip
+    page.wait_for_function(
+        "Number(document.querySelector('[data-testid=spectrum]').dataset.lines) > 5"
+    )
     boxes = page.evaluate("""() => [...document.querySelectorAll(
         '[data-testid=spectrum] .annotation')].map((a) => {
           const r = a.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
     assert len(boxes) >= 3
     for k, a in enumerate(boxes):
-        for b in boxes[k + 1:]:
+        for b in boxes[k + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     assert_no_errors(page)

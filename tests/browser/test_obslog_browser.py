@@ -18,9 +18,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def observer(platform):
     import requests
 
-    me = requests.get(platform["base"] + "/hectornb/api/",
-                      headers={"Authorization": f"token {platform['token']}"},
-                      timeout=10).json()["user"]  # fmt: skip
+    me = requests.get(
+        platform["base"] + "/hectornb/api/",
+        headers={"Authorization": f"token {platform['token']}"},
+        timeout=10,
+    ).json()["user"]
     ObslogStore().set_observer(me)
     yield me
     ObslogStore().set_observer(me, False)
@@ -29,8 +31,9 @@ def observer(platform):
 def open_obslog(page, platform):
     page.goto(f"{platform['base']}/voila/render/obslog.ipynb?token={platform['token']}")
     # ready: the home page has its counts and the user's role from the kernel
-    page.wait_for_selector('[data-testid="obslog"][data-ready="true"] [data-view="home"] .hnb-card',
-                           timeout=60_000)  # fmt: skip
+    page.wait_for_selector(
+        '[data-testid="obslog"][data-ready="true"] [data-view="home"] .hnb-card', timeout=60_000
+    )
 
 
 def add_row(page, values: dict) -> None:
@@ -40,8 +43,9 @@ def add_row(page, values: dict) -> None:
     page.click('button[data-act="save"]')
 
 
-def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform, observer,
-                                                          tmp_path):  # fmt: skip
+def test_add_target_and_tile_assign_bundle_query_and_csv(
+    browser_page, platform, observer, tmp_path
+):
     page = browser_page
     open_obslog(page, platform)
     assert "(observer)" in page.inner_text(".hnb-user")
@@ -70,8 +74,10 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     page.locator(f'[data-testid="grid"] tr[data-id="{gid}"] button[data-row="history"]').click()
     history = page.locator('[data-testid="history"] li')
     history.nth(1).wait_for()
-    assert "version 2" in history.nth(1).inner_text() and "z null → 0.0412" in history.nth(
-        1).inner_text()  # fmt: skip
+    assert (
+        "version 2" in history.nth(1).inner_text()
+        and "z null → 0.0412" in history.nth(1).inner_text()
+    )
     page.locator(f'[data-testid="grid"] tr[data-id="{gid}"] button[data-row="delete"]').click()
     page.wait_for_selector(f'[data-testid="grid"] tr[data-id="{gid}"]', state="detached")
     assert ObslogStore().get("targets", str(gid))["deleted"] is True
@@ -127,10 +133,10 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
     page.click('button[data-detail="logs"]')
     page.fill('[data-testid="search"]', f"browser {gid}")
     page.press('[data-testid="search"]', "Enter")
-    page.wait_for_function("document.querySelectorAll('[data-testid=grid] tbody tr').length"
-                           " === 1")  # fmt: skip
+    page.wait_for_function("document.querySelectorAll('[data-testid=grid] tbody tr').length === 1")
     link = page.locator('[data-testid="grid"] tr', has_text=f"browser {gid}").locator(
-        "a.hnb-reduce-night")
+        "a.hnb-reduce-night"
+    )
     assert link.get_attribute("href").endswith("voila/render/reduce.ipynb?night=310802")
 
     # the API page: the short /api/target form, its query and JSON
@@ -144,12 +150,16 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(browser_page, platform,
 
 @pytest.mark.parametrize("width,height", [(1400, 1000), (1920, 900)])
 def test_the_log_grid_scrolls_inside_itself_with_ids_and_actions_in_view(
-        browser_page, platform, observer, width, height):  # fmt: skip
+    browser_page, platform, observer, width, height
+):
     page = browser_page
     page.set_viewport_size({"width": width, "height": height})
     night = f"2032-0{uuid.uuid4().int % 9 + 1}-1{uuid.uuid4().int % 9}"
-    ObslogStore().create("logs", {"night": night, "time": "11:05", "comment": "x" * 300,
-                                  "weather": "clear"}, observer)  # fmt: skip
+    ObslogStore().create(
+        "logs",
+        {"night": night, "time": "11:05", "comment": "x" * 300, "weather": "clear"},
+        observer,
+    )
     open_obslog(page, platform)
     page.click('button[data-detail="logs"]')
     page.wait_for_selector('[data-testid="grid"] tbody tr')
@@ -162,9 +172,11 @@ def test_the_log_grid_scrolls_inside_itself_with_ids_and_actions_in_view(
     # each row's pick box shows in its own column, not under the sticky id column
     pick = page.locator('tbody tr:first-child td:first-child input[type="checkbox"]')
     b = pick.bounding_box()
-    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y) === document.querySelector("
-                         "'tbody tr:first-child td:first-child input[type=checkbox]')",
-                         [b["x"] + b["width"] / 2, b["y"] + b["height"] / 2])  # fmt: skip
+    assert page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y) === document.querySelector("
+        "'tbody tr:first-child td:first-child input[type=checkbox]')",
+        [b["x"] + b["width"] / 2, b["y"] + b["height"] / 2],
+    )
 
     # the row actions are in view at once, at the grid's right edge, inside the window
     grid = page.locator('[data-testid="grid-scroll"]').bounding_box()
@@ -187,16 +199,25 @@ def test_the_log_grid_scrolls_inside_itself_with_ids_and_actions_in_view(
     far = page.locator('.hnb-new [data-field="tags"]')
     far.focus()
     assert page.locator(".hnb-obslog-nav").bounding_box() == nav
-    assert page.evaluate("""() => { let moved = 0;
+    assert (
+        page.evaluate("""() => { let moved = 0;
         for (let e = document.querySelector('[data-testid=grid-scroll]').parentElement; e;
              e = e.parentElement) moved += e.scrollLeft;
-        return moved + window.scrollX; }""") == 0
+        return moved + window.scrollX; }""")
+        == 0
+    )
     box, grid = far.bounding_box(), page.locator(scroller).bounding_box()
     assert grid["x"] <= box["x"] and box["x"] + box["width"] <= grid["x"] + grid["width"]
 
     # choices are dropdowns; a UT time of the night is taken as typed
-    assert page.locator('.hnb-new select[data-field="transparency"] option').all_inner_texts() \
-        == ["", "photometric", "clear", "thin cloud", "thick cloud", "closed"]  # fmt: skip
+    assert page.locator('.hnb-new select[data-field="transparency"] option').all_inner_texts() == [
+        "",
+        "photometric",
+        "clear",
+        "thin cloud",
+        "thick cloud",
+        "closed",
+    ]
     assert page.get_attribute('.hnb-new input[data-field="time"]', "placeholder") == "hh:mm UT"
     page.fill('.hnb-new input[data-field="night"]', night)
     page.fill('.hnb-new input[data-field="time"]', "10:30")

@@ -41,7 +41,7 @@ def _colour_share(png: bytes, rgb: tuple[int, int, int], tolerance: int = 40) ->
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 @pytest.mark.parametrize("path", list(READY))
@@ -57,23 +57,25 @@ def test_every_page_loads_whole_with_no_internet(browser_page, platform, path):
     assert page.locator(".voila-error, .jp-RenderedText[data-mime-type*=stderr]").count() == 0
 
 
-def test_classify_sky_view_draws_the_hexabundles_offline(browser_page, platform, store,
-                                                         list_name):  # fmt: skip
+def test_classify_sky_view_draws_the_hexabundles_offline(browser_page, platform, store, list_name):
     from hectornb.targets import parse_target_bytes
     from hectornb.widgets.sky import FOOTPRINT_COLOURS
 
     csv = b"NGC6337,17:22:15.67,-38:29:01.73\nTe11,05 45 58.264,+02 21 06.41\n"
     store.import_list(parse_target_bytes(csv, "t.csv"), list_name, "ann")
     page = browser_page
-    page.goto(f"{platform['base']}/voila/render/classify.ipynb?token={platform['token']}"
-              f"&list={list_name}")  # fmt: skip
+    page.goto(
+        f"{platform['base']}/voila/render/classify.ipynb?token={platform['token']}&list={list_name}"
+    )
     page.wait_for_selector('[data-testid="classify"][data-ready="true"]', timeout=60_000)
     sky = page.locator(".aladin-container").first
     sky.wait_for(timeout=30_000)
     # the footprints are drawn once Aladin Lite has started and the view is on the target
     page.wait_for_function(
         "() => document.querySelector('.aladin-container input.search')?.value"
-        ".startsWith('17 22 15')", timeout=30_000)  # fmt: skip
+        ".startsWith('17 22 15')",
+        timeout=30_000,
+    )
     page.wait_for_timeout(1000)
     shot = sky.screenshot()
     assert all(_colour_share(shot, _hex(c)) > 0.001 for c in FOOTPRINT_COLOURS.values())
@@ -88,14 +90,17 @@ def test_explore_sky_view_draws_the_fibres_offline(browser_page, platform):
     page.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)
     key = page.evaluate(
         """() => [...document.querySelectorAll('[data-testid=product] option')]
-            .find((o) => o.textContent === 'emlLogVacuumHelioMultiple.fits').value""")
+            .find((o) => o.textContent === 'emlLogVacuumHelioMultiple.fits').value"""
+    )
     page.select_option('[data-testid="product"]', key)
     sky = page.locator(".aladin-container").first
     sky.wait_for(timeout=30_000)
     sky.scroll_into_view_if_needed()
     page.wait_for_function(
         "() => document.querySelector('.aladin-container input.search')?.value"
-        ".includes('02 21 59.50')", timeout=30_000)  # fmt: skip
+        ".includes('02 21 59.50')",
+        timeout=30_000,
+    )
     page.wait_for_timeout(1500)  # the fibre layers arrive after the view has moved
     # three program fibres on the blank sky, in the field plot's colour for program targets
     assert _colour_share(sky.screenshot(), _hex(COLOURS["P"])) > 0.0002
@@ -112,8 +117,11 @@ def test_a_closed_page_gives_its_kernel_back_and_an_open_one_keeps_it(browser_pa
         return re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page.content()).group(1)
 
     def alive(kernel: str) -> bool:
-        r = requests.get(f"{platform['base']}/api/kernels/{kernel}",
-                         params={"token": platform["token"]}, timeout=10)  # fmt: skip
+        r = requests.get(
+            f"{platform['base']}/api/kernels/{kernel}",
+            params={"token": platform["token"]},
+            timeout=10,
+        )
         return r.status_code == 200
 
     url = f"{platform['base']}/voila/render/obslog.ipynb?token={platform['token']}"

@@ -27,15 +27,16 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def night(platform, tmp_path_factory):
     raw = tmp_path_factory.mktemp("browser-night") / "raw"
-    return index_simulated_night(raw, (getpass.getuser(),), date=dt.date(2025, 9, 7), seed=7,
-                                 fields=1)  # fmt: skip
+    return index_simulated_night(
+        raw, (getpass.getuser(),), date=dt.date(2025, 9, 7), seed=7, fields=1
+    )
 
 
-def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, night,
-                                                        tmp_path):  # fmt: skip
+def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, night, tmp_path):
     page = browser_page
-    page.goto(f"{platform['base']}/voila/render/reduce.ipynb?token={platform['token']}"
-              "&night=250907")  # fmt: skip
+    page.goto(
+        f"{platform['base']}/voila/render/reduce.ipynb?token={platform['token']}&night=250907"
+    )
     page.wait_for_selector('[data-testid="reduce"][data-ready="true"]', timeout=60_000)
     app = page.locator('[data-testid="reduce"]')
     # ?night= ran the query: every frame of the night is listed
@@ -54,8 +55,9 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     first.locator(".hnb-fibres").click()
     dialog = app.locator("dialog.hnb-view")
     dialog.wait_for(state="visible")
-    assert re.fullmatch(rf"Fibre table of \d+sep\d+\.fits \({len(fibres)}\)",
-                        dialog.locator("h3").inner_text())  # fmt: skip
+    assert re.fullmatch(
+        rf"Fibre table of \d+sep\d+\.fits \({len(fibres)}\)", dialog.locator("h3").inner_text()
+    )
     cells = dialog.locator("tbody tr").first.locator("td").all_inner_texts()
     assert cells[1] == fibres["NAME"][0].strip()
     assert float(cells[3]) == pytest.approx(np.degrees(fibres["RA"][0]), abs=1e-5)
@@ -81,8 +83,11 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     assert status.locator(".hnb-job-id").inner_text() == job_id
     # from the start it says what it is doing: planning, then "n of m steps", never "0/0"
     first = status.locator(".hnb-steps-count").inner_text()
-    assert re.match(r"(waiting for a free runner|planning the reduction of 6 object frames|"
-                    r"\d+ of 19 steps done)", first), first  # fmt: skip
+    assert re.match(
+        r"(waiting for a free runner|planning the reduction of 6 object frames|"
+        r"\d+ of 19 steps done)",
+        first,
+    ), first
     status.locator(".hnb-badge", has_text="Finished").wait_for(timeout=180_000)
     assert "COSRAY_MTHD=NONE" in status.inner_text()
     # the cluster's dashboard through the platform, behind its sign-in, with live plots
@@ -105,8 +110,9 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     # the button says it is preparing until the download starts
     with page.expect_download() as reduced:
         status.locator(".hnb-download[data-what=reduced]").click()
-        assert "hnb-preparing" in status.locator(
-            ".hnb-download[data-what=reduced]").get_attribute("class")  # fmt: skip
+        assert "hnb-preparing" in status.locator(".hnb-download[data-what=reduced]").get_attribute(
+            "class"
+        )
     products = tmp_path / "reduced.zip"
     reduced.value.save_as(products)
     with zipfile.ZipFile(products) as zf:
@@ -132,17 +138,23 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     labels = offered.locator("option").all_inner_texts()
     assert all(re.fullmatch(r"\d{6}/[\w/-]+\.fits", x) for x in labels), labels
     assert sum(x.endswith("red.fits") for x in labels) == 6
-    explore.wait_for_function("document.querySelector('[data-testid=spectrum]').dataset.fibre"
-                              " === '0'", timeout=30_000)  # fmt: skip
+    explore.wait_for_function(
+        "document.querySelector('[data-testid=spectrum]').dataset.fibre === '0'", timeout=30_000
+    )
     first = explore.evaluate("window.firstSummary")
     assert "Field" in first and first == explore.text_content('[data-testid="summary"]')
-    assert explore.evaluate("""performance.getEntriesByType('resource')
-        .filter((r) => r.name.includes('plotly-basic.min.js')).length""") == 1
+    assert (
+        explore.evaluate("""performance.getEntriesByType('resource')
+        .filter((r) => r.name.includes('plotly-basic.min.js')).length""")
+        == 1
+    )
     fibre = explore.locator('[data-testid="field"] g.hnb-fib.hnb-type-P').nth(3)
     number = int(fibre.get_attribute("data-fibre"))
     fibre.click()
-    explore.wait_for_function(f"document.querySelector('[data-testid=spectrum]').dataset.fibre"
-                              f" === '{number}'", timeout=30_000)  # fmt: skip
+    explore.wait_for_function(
+        f"document.querySelector('[data-testid=spectrum]').dataset.fibre === '{number}'",
+        timeout=30_000,
+    )
     name = explore.get_attribute('[data-testid="spectrum"]', "data-name")
     assert name == explore.inner_text('[data-testid="fibre-name"]') and name.startswith("G")
     # and it is listed among "Your requests"

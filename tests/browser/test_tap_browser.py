@@ -28,8 +28,9 @@ def published(platform):
 def open_tap(page, platform):
     page.goto(f"{platform['base']}/voila/render/tap.ipynb?token={platform['token']}")
     # ready: connected to this platform's service, its tables drawn
-    page.wait_for_selector('[data-testid="tap"][data-ready="true"] [data-testid="tree"] details',
-                           timeout=90_000)  # fmt: skip
+    page.wait_for_selector(
+        '[data-testid="tap"][data-ready="true"] [data-testid="tree"] details', timeout=90_000
+    )
 
 
 def run_and_wait(page, adql: str, mode: str = "sync") -> None:
@@ -39,14 +40,19 @@ def run_and_wait(page, adql: str, mode: str = "sync") -> None:
     page.click('[data-testid="run"]')
     page.wait_for_function(
         "b => { const m = document.querySelector('[data-testid=message]');"
-        " return m.dataset.at && m.dataset.at !== b; }", arg=before, timeout=60_000)
+        " return m.dataset.at && m.dataset.at !== b; }",
+        arg=before,
+        timeout=60_000,
+    )
 
 
 def grid(page) -> list[dict]:
     heads = page.eval_on_selector_all(
-        '[data-testid="grid"] thead th', "ths => ths.map(t => t.childNodes[0].textContent)")
-    rows = page.eval_on_selector_all('[data-testid="grid"] tbody tr',
-                                     "trs => trs.map(r => [...r.cells].map(c => c.textContent))")
+        '[data-testid="grid"] thead th', "ths => ths.map(t => t.childNodes[0].textContent)"
+    )
+    rows = page.eval_on_selector_all(
+        '[data-testid="grid"] tbody tr', "trs => trs.map(r => [...r.cells].map(c => c.textContent))"
+    )
     return [dict(zip(heads, r, strict=True)) for r in rows]
 
 
@@ -63,8 +69,10 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     page.click(f'details[data-table="{T}"] > summary')
     ra = page.locator(f'details[data-table="{T}"] tr[data-column="ra"] td')
     assert ra.all_inner_texts() == ["ra", "double", "deg", "✓"]
-    assert page.locator(f'details[data-table="{T}"] tr[data-column="mag"] td').nth(2) \
-        .inner_text() == "mag"
+    assert (
+        page.locator(f'details[data-table="{T}"] tr[data-column="mag"] td').nth(2).inner_text()
+        == "mag"
+    )
     hint = page.inner_text(f'details[data-table="{T}"] [data-testid="hint"]')
     assert "ra, dec are indexed" in hint
     keys = page.text_content('details[data-table="TAP_SCHEMA.columns"]')
@@ -72,8 +80,10 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
 
     # Find: only the tables whose name or description holds the text
     page.fill('[data-testid="find"]', "app test catalogue")
-    shown = "ts => ts.filter(t => !t.hidden && !t.closest('.hnb-schema').hidden)" \
-            ".map(t => t.dataset.table)"  # fmt: skip
+    shown = (
+        "ts => ts.filter(t => !t.hidden && !t.closest('.hnb-schema').hidden)"
+        ".map(t => t.dataset.table)"
+    )
     visible = page.eval_on_selector_all(".hnb-table", shown)
     assert visible == [T]
     page.fill('[data-testid="find"]', "")
@@ -99,19 +109,30 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     assert page.locator('[data-testid="grid"]').count() == 0
 
     # a local table uploaded and cross-matched against the catalogue within 5"
-    local = Table({"label": ["mine-a", "mine-b", "nowhere"], "ra": [0.0005, 45.0, 150.0],
-                   "dec": [0.0, 45.0005, 10.0]})  # fmt: skip
+    local = Table(
+        {
+            "label": ["mine-a", "mine-b", "nowhere"],
+            "ra": [0.0005, 45.0, 150.0],
+            "dec": [0.0, 45.0005, 10.0],
+        }
+    )
     path = tmp_path / "mine.vot"
     local.write(path, format="votable")
     page.fill('[data-testid="upload-name"]', "mine")
     page.set_input_files('[data-testid="upload-file"]', str(path))
     page.wait_for_selector('[data-testid="uploads"]:has-text("TAP_UPLOAD.mine")')
-    run_and_wait(page, f"SELECT u.label, s.id FROM TAP_UPLOAD.mine AS u JOIN {T} AS s ON "
-                       "1 = CONTAINS(POINT(s.ra, s.dec), CIRCLE(u.ra, u.dec, 5.0 / 3600)) "
-                       "ORDER BY u.label, s.id")  # fmt: skip
+    run_and_wait(
+        page,
+        f"SELECT u.label, s.id FROM TAP_UPLOAD.mine AS u JOIN {T} AS s ON "
+        "1 = CONTAINS(POINT(s.ra, s.dec), CIRCLE(u.ra, u.dec, 5.0 / 3600)) "
+        "ORDER BY u.label, s.id",
+    )
     # mine-a is 1.8" from 1 and from 3, 5.4" from 2 (across RA 0); mine-b 1.8" from 12
     assert [(r["label"], int(r["id"])) for r in grid(page)] == [
-        ("mine-a", 1), ("mine-a", 3), ("mine-b", 12)]  # fmt: skip
+        ("mine-a", 1),
+        ("mine-a", 3),
+        ("mine-b", 12),
+    ]
 
     # the CSV download is the database's answer
     run_and_wait(page, f"SELECT id, ra, dec, mag FROM {T} ORDER BY id")
@@ -126,8 +147,9 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
 
     # the same query as a job: it runs on the server, then opens in the grid
     run_and_wait(page, f"SELECT id FROM {T} WHERE dec < -50 ORDER BY id", mode="async")
-    page.wait_for_selector('[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]',
-                           timeout=60_000)  # fmt: skip
+    page.wait_for_selector(
+        '[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]', timeout=60_000
+    )
     page.click('[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]')
     page.wait_for_selector('[data-testid="result"][data-source^="job"]')
     assert [int(r["id"]) for r in grid(page)] == [6, 7, 14]

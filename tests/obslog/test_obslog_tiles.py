@@ -71,9 +71,20 @@ def test_a_bad_tile_file_is_rejected_whole_with_line_numbers(tmp_path, observer)
     last = len(lines)
     assert any(p == f"Tile_bad.csv:{last}: hexabundle D used twice (line 16)" for p in problems)
     # from the command line: exit 1, every problem printed, nothing stored
-    proc = subprocess.run([sys.executable, "-m", "hectornb.cli", "obslog", "import-tile",
-                           str(path), "--user", observer],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hectornb.cli",
+            "obslog",
+            "import-tile",
+            str(path),
+            "--user",
+            observer,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "Tile_bad.csv:14:" in proc.stderr
     assert ObslogStore().list("targets", {"galaxy_id": [str(base)]})["total"] == 0
 
@@ -92,14 +103,16 @@ def test_many_log_entries_at_once_all_or_nothing(observer):
     from hectornb.obslog import FieldErrors
 
     tag = "bulk" + uuid.uuid4().hex[:8]
-    good = [{"night": f"2032-01-{d:02d}", "seeing": 1.0 + d / 10, "tags": [tag]}
-            for d in range(1, 21)]  # fmt: skip
+    good = [
+        {"night": f"2032-01-{d:02d}", "seeing": 1.0 + d / 10, "tags": [tag]} for d in range(1, 21)
+    ]
     bad = [*good[:5], {"night": "2032-02-30", "seeing": 1.0}, *good[5:]]
     store = ObslogStore()
     with pytest.raises(FieldErrors) as caught:
         store.create_many("logs", bad, observer)
-    assert caught.value.errors == [{"field": "[5].night",
-                                    "reason": "must be a date YYYY-MM-DD, not '2032-02-30'"}]
+    assert caught.value.errors == [
+        {"field": "[5].night", "reason": "must be a date YYYY-MM-DD, not '2032-02-30'"}
+    ]
     assert store.list("logs", {"tags": [tag]})["total"] == 0
     assert store.create_many("logs", good, observer) == 20
     assert store.list("logs", {"tags": [tag]})["total"] == 20

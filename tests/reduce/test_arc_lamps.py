@@ -43,8 +43,9 @@ def test_a_listed_line_beside_an_unlisted_one_is_centred_once_its_neighbour_is_o
     x = np.arange(200, dtype=float)
     sigma = 1.3  # pixels: 3.1 pixel FWHM, as 2dF's lines
     listed, unlisted = 100.2, 103.3  # a neighbour one FWHM away, half as bright
-    spectrum = (1000 * np.exp(-0.5 * ((x - listed) / sigma) ** 2)
-                + 500 * np.exp(-0.5 * ((x - unlisted) / sigma) ** 2))  # fmt: skip
+    spectrum = 1000 * np.exp(-0.5 * ((x - listed) / sigma) ** 2) + 500 * np.exp(
+        -0.5 * ((x - unlisted) / sigma) ** 2
+    )
     plain = line_centres(spectrum, np.array([listed]), sigma)[0]
     assert abs(plain - listed) > 0.1  # pulled towards the neighbour
     heights = line_amplitudes(spectrum, np.array([listed, unlisted]), sigma)

@@ -15,8 +15,15 @@ from hectornb.simulate import simulate_night
 @pytest.fixture(scope="module", params=["2df", "hector"])
 def flat(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param)
-    paths = simulate_night(out, date=dt.date(2025, 8, 27), instrument=request.param,
-                           fields=1, exposures=1, size="small", seed=11)  # fmt: skip
+    paths = simulate_night(
+        out,
+        date=dt.date(2025, 8, 27),
+        instrument=request.param,
+        fields=1,
+        exposures=1,
+        size="small",
+        seed=11,
+    )
     path = next(p for p in paths if fits.getheader(p)["NDFCLASS"] == "MFFFF")
     truth = np.load(path.with_name(path.stem + "_truth.npz"))
     return fits.getdata(path), fits.getheader(path), fits.getdata(path, "FIBRES"), truth
@@ -116,8 +123,9 @@ def red_arm(tmp_path_factory):
     from hectornb.reduce.builtin import calibrate_arm
     from hectornb.simulate import simulate_calibrations
 
-    paths = simulate_calibrations(tmp_path_factory.mktemp("red"), "2df", 2, size="full",
-                                  seed=3, with_object=True)  # fmt: skip
+    paths = simulate_calibrations(
+        tmp_path_factory.mktemp("red"), "2df", 2, size="full", seed=3, with_object=True
+    )
     return paths, calibrate_arm(paths["flat"], paths["arc"])
 
 
@@ -166,8 +174,9 @@ def test_object_frame_calibrated_and_sky_subtracted_against_truth(red_arm):
     assert n_fibres > 30
     assert np.median(np.abs(measured[band] - true_t[band])) < 0.03
     assert np.all(measured[(obj.grid > 6000) & (obj.grid < 6800)] == 1.0)  # no band there
-    corrected = reduce_object(cal, paths["object"], dark=raw_image(paths["dark"]),
-                              options={"TELCOR": "1"})  # fmt: skip
+    corrected = reduce_object(
+        cal, paths["object"], dark=raw_image(paths["dark"]), options={"TELCOR": "1"}
+    )
     ratio = np.nanmedian(corrected.spectra[programme][:, band] / obj.spectra[programme][:, band])
     assert ratio == pytest.approx(np.median(1 / measured[band]), rel=0.05)
 

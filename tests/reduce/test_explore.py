@@ -64,21 +64,36 @@ def _hector_product(tmp_path):
     """A Hector-like product whose fibres come in an IFU table (positions in degrees,
     hexabundle letter and probe number per fibre), as SAMI/Hector products carry."""
     n, npix = 6, 200
-    ifu = Table({
-        "SPEC_ID": np.arange(1, n + 1), "NAME": [f"G{k // 3}" for k in range(n)],
-        "TYPE": ["P"] * 5 + ["S"], "PROBENUM": [1, 1, 1, 2, 2, 0],
-        "PROBENAME": ["A", "A", "A", "B", "B", ""],
-        "FIB_MRA": [150.0, 150.001, 150.002, 150.5, 150.501, 149.8],
-        "FIB_MDEC": [2.0, 2.0, 2.001, 2.3, 2.3, 1.9],
-    })  # fmt: skip
-    header = fits.Header({"CRVAL1": 3700.0, "CDELT1": 1.0, "CRPIX1": 1.0, "OBJECT": "H-field",
-                          "MEANRA": 150.2, "MEANDEC": 2.1, "EXPOSED": 1800.0})  # fmt: skip
+    ifu = Table(
+        {
+            "SPEC_ID": np.arange(1, n + 1),
+            "NAME": [f"G{k // 3}" for k in range(n)],
+            "TYPE": ["P"] * 5 + ["S"],
+            "PROBENUM": [1, 1, 1, 2, 2, 0],
+            "PROBENAME": ["A", "A", "A", "B", "B", ""],
+            "FIB_MRA": [150.0, 150.001, 150.002, 150.5, 150.501, 149.8],
+            "FIB_MDEC": [2.0, 2.0, 2.001, 2.3, 2.3, 1.9],
+        }
+    )
+    header = fits.Header(
+        {
+            "CRVAL1": 3700.0,
+            "CDELT1": 1.0,
+            "CRPIX1": 1.0,
+            "OBJECT": "H-field",
+            "MEANRA": 150.2,
+            "MEANDEC": 2.1,
+            "EXPOSED": 1800.0,
+        }
+    )
     path = tmp_path / "hector_red.fits"
-    fits.HDUList([
-        fits.PrimaryHDU(np.ones((n, npix), np.float32), header=header),
-        fits.ImageHDU(np.ones((n, npix), np.float32), name="VARIANCE"),
-        fits.BinTableHDU(ifu, name="FIBRES_IFU"),
-    ]).writeto(path)  # fmt: skip
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(np.ones((n, npix), np.float32), header=header),
+            fits.ImageHDU(np.ones((n, npix), np.float32), name="VARIANCE"),
+            fits.BinTableHDU(ifu, name="FIBRES_IFU"),
+        ]
+    ).writeto(path)
     return path
 
 
@@ -105,8 +120,10 @@ def test_explorer_opens_a_folder_and_a_file_and_refuses_what_is_not_a_product(tm
     assert explorer.summary["n_fibres"] == 3 and explorer.summary["medium"] == "vacuum"
     multi = read(EXAMPLES / "emlLogVacuumHelioMultiple.fits")
     assert explorer.fibres["name"] == [str(n) for n in multi.fibres["NAME"]]
-    assert any(line["name"] == "Hα" and line["rest"] == pytest.approx(6564.61, abs=0.01)
-               for line in explorer.lines)  # fmt: skip
+    assert any(
+        line["name"] == "Hα" and line["rest"] == pytest.approx(6564.61, abs=0.01)
+        for line in explorer.lines
+    )
 
     (tmp_path / "notes.txt").write_text("not spectra")
     with pytest.raises(Invalid, match="no reduced products"):
@@ -119,8 +136,15 @@ def test_explorer_opens_only_the_users_own_requests(database_url):
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore()
-    theirs = store.create("someone-else", ["/nowhere/x.fits"], "builtin", {}, None,
-                          f"explore-test-{uuid.uuid4()}", "/nowhere")  # fmt: skip
+    theirs = store.create(
+        "someone-else",
+        ["/nowhere/x.fits"],
+        "builtin",
+        {},
+        None,
+        f"explore-test-{uuid.uuid4()}",
+        "/nowhere",
+    )
     store.cancel(theirs.id, "someone-else")  # nothing to run: a runner must not take it
     for spelling in (theirs.id, f"urn:uuid:{theirs.id}", theirs.id.upper()):
         with pytest.raises(Forbidden):
@@ -148,6 +172,7 @@ def test_page_address_opens_the_product_once_in_a_kernel_voila_started_for_it(mo
     assert explorer.product.endswith(multi) and explorer.fibre == 2
     chosen = next(c["key"] for c in explorer.choices if not c["key"].endswith(multi))
     explorer.product = chosen
-    explorer._on_message(explorer, {"type": "init", "params": {
-        "product": multi, "fibre": "3", "token": "x"}}, [])  # fmt: skip
+    explorer._on_message(
+        explorer, {"type": "init", "params": {"product": multi, "fibre": "3", "token": "x"}}, []
+    )
     assert explorer.product == chosen and explorer.ready  # what the user chose since stays

@@ -19,16 +19,18 @@ PROGRAMME = "A/2025B/001"
 
 def api(platform, method, path, **kw):
     headers = {"Authorization": f"token {platform['token']}", **kw.pop("headers", {})}
-    return requests.request(method, platform["base"] + "/hectornb/api/reduce/" + path,
-                            headers=headers, timeout=60, **kw)  # fmt: skip
+    return requests.request(
+        method, platform["base"] + "/hectornb/api/reduce/" + path, headers=headers, timeout=60, **kw
+    )
 
 
 @pytest.fixture(scope="module")
 def night(platform, tmp_path_factory):
     """A simulated night, indexed; the server's user is a member of its programme."""
     raw = tmp_path_factory.mktemp("api-night") / "raw"
-    return index_simulated_night(raw, (getpass.getuser(),), date=dt.date(2025, 9, 3), seed=6,
-                                 fields=1)  # fmt: skip
+    return index_simulated_night(
+        raw, (getpass.getuser(),), date=dt.date(2025, 9, 3), seed=6, fields=1
+    )
 
 
 def test_the_archive_query_lists_the_users_frames(platform, night):
@@ -41,8 +43,9 @@ def test_the_archive_query_lists_the_users_frames(platform, night):
     assert {f["ndfclass"] for f in objects["frames"]} == {"MFOBJECT"}
     assert {f["arm"] for f in objects["frames"]} == {"red"}
     options = api(platform, "GET", "options").json()
-    assert {"COSRAY_MTHD", "SKYSCRUNCH", "PCASKY", "TELCOR"} <= {o["name"] for o in
-                                                                  options["options"]}  # fmt: skip
+    assert {"COSRAY_MTHD", "SKYSCRUNCH", "PCASKY", "TELCOR"} <= {
+        o["name"] for o in options["options"]
+    }
 
 
 def log_line(platform, request_id: str) -> str:
@@ -58,8 +61,12 @@ def log_line(platform, request_id: str) -> str:
 
 def test_submit_follow_and_download_over_http(platform, night):
     started = time.monotonic()
-    r = api(platform, "POST", "jobs", json={"night_from": "250903", "night_to": "250903",
-                                            "options": {"COSMIC": "NONE"}})  # fmt: skip
+    r = api(
+        platform,
+        "POST",
+        "jobs",
+        json={"night_from": "250903", "night_to": "250903", "options": {"COSMIC": "NONE"}},
+    )
     assert r.status_code == 201, r.text
     job = r.json()
     assert job["status"] == "queued" and job["n_frames"] == 6
@@ -88,12 +95,16 @@ def test_submit_follow_and_download_over_http(platform, night):
     assert bad.status_code == 422
     # The reduction loaded dask's distributed into the server, which sets tornado's loggers
     # to CRITICAL; the platform's access log still has every request, with its ID and user.
-    me = requests.get(platform["base"] + "/hectornb/api/", timeout=10, headers={
-        "Authorization": f"token {platform['token']}"}).json()["user"]  # fmt: skip
+    me = requests.get(
+        platform["base"] + "/hectornb/api/",
+        timeout=10,
+        headers={"Authorization": f"token {platform['token']}"},
+    ).json()["user"]
     line = log_line(platform, bad.headers["X-Request-Id"])
     assert "422 GET" in line and f"user={me}" in line and "ms id=" in line
-    by_url = requests.get(platform["base"] + f"/hectornb/api/?token={platform['token']}",
-                          timeout=10)  # fmt: skip
+    by_url = requests.get(
+        platform["base"] + f"/hectornb/api/?token={platform['token']}", timeout=10
+    )
     line = log_line(platform, by_url.headers["X-Request-Id"])
     assert "token=[secret]" in line and platform["token"] not in line
 
@@ -117,11 +128,16 @@ def test_bad_requests_get_json_errors(platform, night):
 def test_another_users_job_is_forbidden(platform, night):
     from hectornb.reduce.store import ReductionStore
 
-    theirs = ReductionStore().create("mallory", list(night["path"][:1]), "builtin", {}, None,
-                               "x" * 64, "/nonexistent/reduce/x")  # fmt: skip
+    theirs = ReductionStore().create(
+        "mallory", list(night["path"][:1]), "builtin", {}, None, "x" * 64, "/nonexistent/reduce/x"
+    )
     try:
-        for method, path in (("GET", ""), ("GET", "/events"), ("POST", "/cancel"),
-                             ("GET", "/download")):  # fmt: skip
+        for method, path in (
+            ("GET", ""),
+            ("GET", "/events"),
+            ("POST", "/cancel"),
+            ("GET", "/download"),
+        ):
             r = api(platform, method, f"jobs/{theirs.id}{path}")
             assert r.status_code == 403, (path, r.status_code, r.text)
             assert "another user" in r.json()["error"]
@@ -138,8 +154,10 @@ def test_proprietary_frames_are_neither_listed_nor_reduced(platform, night):
     from hectornb.db import engine
 
     with engine.connect() as conn:  # one object frame now belongs to mallory's programme
-        conn.execute("UPDATE raw_frame SET aaoprgid = 'A/2099A/999' WHERE path = %s",
-                     (sorted(night.query("ndfclass == 'MFOBJECT'")["path"])[0],))  # fmt: skip
+        conn.execute(
+            "UPDATE raw_frame SET aaoprgid = 'A/2099A/999' WHERE path = %s",
+            (sorted(night.query("ndfclass == 'MFOBJECT'")["path"])[0],),
+        )
     try:
         night_range = {"night_from": "250903", "night_to": "250903"}
         frames = api(platform, "GET", "frames", params=night_range).json()["frames"]
@@ -151,8 +169,7 @@ def test_proprietary_frames_are_neither_listed_nor_reduced(platform, night):
         # its fibre table and file are the programme's: they name its targets
         flat = sorted(night.query("ndfclass == 'MFFFF'")["path"])[0]
         with engine.connect() as conn:
-            conn.execute("UPDATE raw_frame SET aaoprgid = 'A/2099A/999' WHERE path = %s",
-                         (flat,))  # fmt: skip
+            conn.execute("UPDATE raw_frame SET aaoprgid = 'A/2099A/999' WHERE path = %s", (flat,))
         frames = api(platform, "GET", "frames", params=night_range).json()["frames"]
         assert flat in [f["path"] for f in frames]
         r = api(platform, "GET", "frames/fibres", params={"path": flat})
@@ -161,5 +178,7 @@ def test_proprietary_frames_are_neither_listed_nor_reduced(platform, night):
         assert r.status_code == 403
     finally:
         with engine.connect() as conn:
-            conn.execute("UPDATE raw_frame SET aaoprgid = %s WHERE starts_with(path, %s)",
-                         (PROGRAMME, str(night["path"][0]).rsplit("/", 3)[0]))  # fmt: skip
+            conn.execute(
+                "UPDATE raw_frame SET aaoprgid = %s WHERE starts_with(path, %s)",
+                (PROGRAMME, str(night["path"][0]).rsplit("/", 3)[0]),
+            )

@@ -23,8 +23,9 @@ BIN = Path(sys.executable).parent
 def two_reductions(tmp_path_factory):
     """One small night reduced with and without the sky-line wavelength correction."""
     tmp = tmp_path_factory.mktemp("compare")
-    simulate_night(tmp / "raw", date=dt.date(2025, 9, 15), size="small", seed=9, fields=1,
-                   exposures=1)  # fmt: skip
+    simulate_night(
+        tmp / "raw", date=dt.date(2025, 9, 15), size="small", seed=9, fields=1, exposures=1
+    )
     for name, value in (("off", "0"), ("on", "1")):
         run = reduce_night(tmp / "raw", tmp / name, options={"SKYSCRUNCH": value}, workers=1)
         assert run.ok
@@ -82,8 +83,7 @@ def test_known_differences_are_measured_exactly(two_reductions, tmp_path):
     assert np.isfinite(shifts).sum() >= 0.5 * lit.sum()
 
 
-def test_the_command_line_prints_the_worst_fibres_and_writes_the_table(two_reductions,
-                                                                       tmp_path):  # fmt: skip
+def test_the_command_line_prints_the_worst_fibres_and_writes_the_table(two_reductions, tmp_path):
     off, on = two_reductions
     out = tmp_path / "fibres.csv"
     command = [str(BIN / "hectornb"), "reduce", "compare", str(off), str(on), "--csv", str(out)]
@@ -91,6 +91,10 @@ def test_the_command_line_prints_the_worst_fibres_and_writes_the_table(two_reduc
     assert proc.returncode == 0, proc.stderr
     assert "flux ratio B/A: median" in proc.stdout and "wavelength shift B-A" in proc.stdout
     assert out.read_text().splitlines()[0].startswith("fibre,name,type,flux_ratio")
-    bad = subprocess.run([str(BIN / "hectornb"), "reduce", "compare", str(off), "nowhere.fits"],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    bad = subprocess.run(
+        [str(BIN / "hectornb"), "reduce", "compare", str(off), "nowhere.fits"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "nowhere.fits" in bad.stderr

@@ -35,10 +35,22 @@ def raw_night(tmp_path_factory) -> Path:
 def reduced(raw_night, tmp_path_factory):
     out = tmp_path_factory.mktemp("reduced")
     proc = subprocess.run(
-        [str(BIN / "hectornb"), "reduce", "night", str(raw_night), "--out", str(out),
-         "--workers", "2", "--option", "RWSS=1"],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        [
+            str(BIN / "hectornb"),
+            "reduce",
+            "night",
+            str(raw_night),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--option",
+            "RWSS=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     return proc, out
 
 
@@ -54,11 +66,15 @@ def test_cli_reduces_the_whole_night_into_2dfdr_products(reduced, raw_night):
         assert product.exists(), product
     for arm in ("ccd_1", "ccd_2"):
         assert sorted(p.name for p in (night / arm).glob("*_combined.fits")) == [
-            "F01_250827_p0_combined.fits", "F02_250827_p1_combined.fits"]  # fmt: skip
+            "F01_250827_p0_combined.fits",
+            "F02_250827_p1_combined.fits",
+        ]
         assert (night / arm / "BIAScombined.fits").exists()
         assert len(list((night / arm).glob("*tlm.fits"))) == 2
     assert sorted(p.name for p in (night / "spliced").iterdir()) == [
-        "F01_250827_p0_spliced.fits", "F02_250827_p1_spliced.fits"]  # fmt: skip
+        "F01_250827_p0_spliced.fits",
+        "F02_250827_p1_spliced.fits",
+    ]
     assert "34 of 34 steps done" in proc.stdout
     assert str(out.resolve()) in proc.stdout
     # one progress line per step when stderr is not a terminal
@@ -71,8 +87,14 @@ def test_products_hold_what_2dfdr_writes_and_specutils_reads_them(reduced, raw_n
     _, out = reduced
     red = out / "250827" / "ccd_2" / "27aug20008red.fits"
     with fits.open(red) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "VARIANCE", "FIBRES", "SKY",
-                                          "REDUCTION_ARGS", "RWSS"]  # fmt: skip
+        assert [h.name for h in hdul] == [
+            "PRIMARY",
+            "VARIANCE",
+            "FIBRES",
+            "SKY",
+            "REDUCTION_ARGS",
+            "RWSS",
+        ]
         assert hdul[0].header["CUNIT1"] == "Angstroms"
         assert hdul[0].header["NDFCLASS"] == "MFOBJECT"
         history = "\n".join(hdul[0].header["HISTORY"])
@@ -100,8 +122,9 @@ def test_products_hold_what_2dfdr_writes_and_specutils_reads_them(reduced, raw_n
     programme = np.flatnonzero(lit & (types == "P"))
     thr = truth["throughput"]
     raw = raw_night / "250827" / "ccd_2" / "27aug20008.fits"
-    ratios = galaxy_continuum_ratios(frame.flux, frame.wavelength, raw, programme,
-                                     np.median(thr[lit]))  # fmt: skip
+    ratios = galaxy_continuum_ratios(
+        frame.flux, frame.wavelength, raw, programme, np.median(thr[lit])
+    )
     assert np.median(ratios) == pytest.approx(1.0, abs=0.05)
 
 
@@ -113,15 +136,19 @@ def test_combined_and_spliced_products(reduced):
     assert combined.header["NCOMBINE"] == 3
     assert "27aug10008red.fits" in combined.reduction_args["COMBINED_FILES"]
     lit = np.asarray(combined.fibres["TYPE"]) == "P"
-    scales = [float(line.rsplit("1/", 1)[1]) for line in combined.header["HISTORY"]
-              if line.startswith("Combined ")]  # fmt: skip
+    scales = [
+        float(line.rsplit("1/", 1)[1])
+        for line in combined.header["HISTORY"]
+        if line.startswith("Combined ")
+    ]
     assert len(scales) == 3 and all(abs(s - 1) < 0.02 for s in scales)  # equal exposures
     mean = np.mean([s.flux[lit] / k for s, k in zip(singles, scales, strict=True)], axis=0)
     # the combination is the mean of the scaled exposures where nothing was rejected
     assert np.median(np.abs(combined.flux[lit] - mean)) < 1e-4 * np.median(mean)
     assert 0 < combined.header["NREJECT"] < 1e-3 * combined.flux.size * 3
     assert np.nanmedian(combined.variance[lit] / singles[0].variance[lit]) == pytest.approx(
-        1 / 3, rel=0.1)  # fmt: skip
+        1 / 3, rel=0.1
+    )
     spliced = read(night / "spliced" / "F01_250827_p0_spliced.fits")
     blue = combined
     red = read(night / "ccd_2" / "F01_250827_p0_combined.fits")
@@ -149,13 +176,15 @@ def test_bad_frames_fail_alone_with_their_reason(raw_night, tmp_path):
     shutil.copytree(raw_night, raw)
     _break(raw / "250827" / "ccd_2" / "27aug20012.fits")  # the red arc of field F02
     (raw / "250827" / "ccd_1" / "27aug10014.fits").write_bytes(
-        (raw_night / "250827" / "ccd_1" / "27aug10014.fits").read_bytes()[:2880 * 3]
+        (raw_night / "250827" / "ccd_1" / "27aug10014.fits").read_bytes()[: 2880 * 3]
     )  # an object frame cut short after its header
     out = tmp_path / "out"
     proc = subprocess.run(
         [str(BIN / "hectornb"), "reduce", "night", str(raw), "--out", str(out)],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 1
     night = out / "250827"
     assert "failed  reduce_arc 27aug20012.fits (red arm): ArcError" in proc.stderr
@@ -174,9 +203,20 @@ def test_bad_frames_fail_alone_with_their_reason(raw_night, tmp_path):
 
 def test_unknown_option_is_refused_before_anything_runs(raw_night, tmp_path):
     proc = subprocess.run(
-        [str(BIN / "hectornb"), "reduce", "night", str(raw_night), "--out", str(tmp_path / "o"),
-         "--option", "COSMIC=maybe"], capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            str(BIN / "hectornb"),
+            "reduce",
+            "night",
+            str(raw_night),
+            "--out",
+            str(tmp_path / "o"),
+            "--option",
+            "COSMIC=maybe",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "COSRAY_MTHD='maybe': allowed values are NONE, PROFILE, LACOSMIC" in proc.stderr
     assert not (tmp_path / "o").exists()
@@ -188,15 +228,42 @@ def dask_cluster(free_port):
     port = free_port
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                str(BIN / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     for _ in range(2):
-        procs.append(subprocess.Popen(
-            [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
-             "--host", "127.0.0.1", "--memory-limit", "2GiB"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "dask"),
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    "--memory-limit",
+                    "2GiB",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     from distributed import Client
 
     with Client(address, timeout=30) as client:
@@ -230,8 +297,7 @@ def test_a_worker_killed_mid_night_changes_nothing(raw_night, reduced, dask_clus
             killed.append(busy[0])
 
     out = tmp_path / "out"
-    run = reduce_night(raw_night, out, options={"RWSS": 1}, on_result=kill_one,
-                       settings=settings)  # fmt: skip
+    run = reduce_night(raw_night, out, options={"RWSS": 1}, on_result=kill_one, settings=settings)
     assert killed, "no worker was killed"
     assert run.ok, [r.describe() for r in run.failures()]
     with Client(dask_cluster) as client:  # the nanny restarted the killed worker
@@ -241,8 +307,9 @@ def test_a_worker_killed_mid_night_changes_nothing(raw_night, reduced, dask_clus
         assert set(client.run(os.getpid).values()) != set(pids.values())
     products = sorted(p.relative_to(out) for p in out.rglob("*.fits"))
     assert products == sorted(p.relative_to(undisturbed) for p in undisturbed.rglob("*.fits"))
-    different = [str(p) for p in products
-                 if not filecmp.cmp(out / p, undisturbed / p, shallow=False)]  # fmt: skip
+    different = [
+        str(p) for p in products if not filecmp.cmp(out / p, undisturbed / p, shallow=False)
+    ]
     assert different == []
 
 
@@ -251,14 +318,24 @@ def test_a_hector_night_with_every_sky_option(tmp_path):
     from hectornb.reduce.run import reduce_night
 
     raw = tmp_path / "raw"
-    simulate_night(raw, date=dt.date(2025, 8, 27), instrument="hector", size="small",
-                   fields=1, exposures=2, seed=8)  # fmt: skip
+    simulate_night(
+        raw,
+        date=dt.date(2025, 8, 27),
+        instrument="hector",
+        size="small",
+        fields=1,
+        exposures=2,
+        seed=8,
+    )
     run = reduce_night(raw, tmp_path / "out", options={"PCASKY": 1, "TELCOR": 1}, workers=2)
     assert run.ok, [r.describe() for r in run.failures()]
     red = read(next(p for p in run.products("reduce_object") if "ccd_2" in str(p)))
     history = "\n".join(red.header["HISTORY"])
-    for step in ("Sky-line wavelength correction", "PCA sky residual removal with",
-                 "Telluric correction from"):  # fmt: skip
+    for step in (
+        "Sky-line wavelength correction",
+        "PCA sky residual removal with",
+        "Telluric correction from",
+    ):
         assert step in history
     assert red.reduction_args["PCASKY"] == "1" and red.reduction_args["TELCOR"] == "1"
     assert len(red.fibres) == 63 and red.header["GRATID"] == "1000R"

@@ -35,8 +35,9 @@ def _root(settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def settings(database_url, tmp_path_factory) -> Settings:
-    return dataclasses.replace(Settings.from_env(), home=tmp_path_factory.mktemp("paws"),
-                               reduce_workers=2, job_lease=3.0)  # fmt: skip
+    return dataclasses.replace(
+        Settings.from_env(), home=tmp_path_factory.mktemp("paws"), reduce_workers=2, job_lease=3.0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +77,12 @@ def mailbox():
 def runner(settings, mailbox):
     from hectornb.reduce.service import ReductionRunner
 
-    with_mail = dataclasses.replace(settings, smtp_host=mailbox["host"],
-                                    smtp_port=mailbox["port"],
-                                    public_url="http://paws.example:8866")  # fmt: skip
+    with_mail = dataclasses.replace(
+        settings,
+        smtp_host=mailbox["host"],
+        smtp_port=mailbox["port"],
+        public_url="http://paws.example:8866",
+    )
     r = ReductionRunner(with_mail, poll_seconds=0.2).start()
     yield r
     r.stop()
@@ -94,14 +98,19 @@ def _wait(store, job_id: str, user: str, timeout: float = 180):
     raise AssertionError(f"request {job_id} still {store.get(job_id, user).status}")
 
 
-def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings, runner,
-                                                               mailbox):  # fmt: skip
+def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings, runner, mailbox):
     from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore(settings)
-    job = submit("alice", night_from="250829", night_to="250829", options={"TELCOR": 1},
-                 email="alice@example.org", settings=settings)  # fmt: skip
+    job = submit(
+        "alice",
+        night_from="250829",
+        night_to="250829",
+        options={"TELCOR": 1},
+        email="alice@example.org",
+        settings=settings,
+    )
     assert job.status == "queued" and job.frames == archive["objects"]
     job = _wait(store, job.id, "alice")
     assert job.status == "done", job.message
@@ -111,8 +120,9 @@ def test_a_request_runs_to_the_end_with_steps_events_and_mail(archive, settings,
     assert all(Path(s["output"]).exists() for s in steps)
     # the plan says which calibrations were chosen, and why
     groups = job.plan["groups"]
-    assert len(groups) == 4 and all({"tlm", "arc", "fflat", "bias"} <= set(g["calibrations"])
-                                    for g in groups)  # fmt: skip
+    assert len(groups) == 4 and all(
+        {"tlm", "arc", "fflat", "bias"} <= set(g["calibrations"]) for g in groups
+    )
     assert all(g["calibrations"]["arc"]["rule"] for g in groups)
     events = store.events(job.id, "alice")
     kinds = [e["kind"] for e in events]
@@ -150,8 +160,8 @@ def test_downloads_hold_what_they_say_with_the_log(archive, settings, runner, tm
             log = zf.read("log.txt").decode()
     reduced = {n for n in names["reduced"] if n.endswith(".fits")}
     assert {Path(n).name for n in reduced} == {
-        f"{Path(p).stem}red.fits" for p in archive["objects"][:3]} | {
-        "F01_250829_p0_combined.fits"}  # fmt: skip
+        f"{Path(p).stem}red.fits" for p in archive["objects"][:3]
+    } | {"F01_250829_p0_combined.fits"}
     raws = {n for n in names["raw"] - names["reduced"]}
     assert {Path(n).name for n in raws} >= {Path(p).name for p in archive["objects"][:3]}
     calibrations = archive["frames"].query("ndfclass != 'MFOBJECT'")["file"]
@@ -174,15 +184,21 @@ def test_users_see_and_reduce_only_what_is_theirs(archive, settings):
     with pytest.raises(Forbidden, match="not a member"):
         submit("bob", archive["objects"][:2], settings=settings)
     # bob's night range holds alice's programme's frames: he is told so, and how to join
-    with pytest.raises(Forbidden, match=rf"night 250829: .* not a member .*{PROGRAMME} "
-                       rf"\(\d+ frames\).* hectornb programme set {PROGRAMME} --member bob"):
+    with pytest.raises(
+        Forbidden,
+        match=rf"night 250829: .* not a member .*{PROGRAMME} "
+        rf"\(\d+ frames\).* hectornb programme set {PROGRAMME} --member bob",
+    ):
         submit("bob", night_from="250829", night_to="250829", settings=settings)
     # a night may be given as the ISO date of its evening too
     iso = submit("alice", night_from="2025-08-29", settings=settings)
     assert set(iso.frames) == set(archive["objects"])
     store.cancel(iso.id, "alice")
-    with pytest.raises(Invalid, match=r"no object frames \(MFOBJECT\) on night 250830; "
-                       r"the archive's latest nights with object frames: \d{6}"):
+    with pytest.raises(
+        Invalid,
+        match=r"no object frames \(MFOBJECT\) on night 250830; "
+        r"the archive's latest nights with object frames: \d{6}",
+    ):
         submit("alice", night_from="2025-08-30", settings=settings)
     with pytest.raises(Invalid, match="'2025-02-30' is not a night: give yymmdd"):
         submit("alice", night_from="2025-02-30", settings=settings)
@@ -213,8 +229,12 @@ def test_bad_requests_are_refused_with_the_reason(archive, settings):
         submit("alice", ["nowhere.fits"], settings=settings)
     with pytest.raises(Invalid, match="unknown option 'FOO'"):
         submit("alice", archive["objects"][:1], options={"FOO": 1}, settings=settings)
-    for address in ("alice at home", "alice@example.org,victim@example.net",
-                    "alice@example.org; bob@example.org", "Alice <alice@example.org>"):
+    for address in (
+        "alice at home",
+        "alice@example.org,victim@example.net",
+        "alice@example.org; bob@example.org",
+        "Alice <alice@example.org>",
+    ):
         with pytest.raises(Invalid, match="not one e-mail address"):
             submit("alice", archive["objects"][:1], email=address, settings=settings)
     calibrations = list(archive["frames"].query("ndfclass == 'MFARC'")["path"])
@@ -278,13 +298,22 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore(settings)
-    job = submit("alice", night_from="250829", night_to="250829", options={"RWSS": 1},
-                 settings=settings)  # fmt: skip
-    env = {**os.environ, "HECTORNB_HOME": str(settings.home), "HECTORNB_JOB_LEASE": "3",
-           "HECTORNB_REDUCE_WORKERS": "1"}  # fmt: skip
-    proc = subprocess.Popen([str(BIN / "hectornb"), "reduce", "runner"], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    job = submit(
+        "alice", night_from="250829", night_to="250829", options={"RWSS": 1}, settings=settings
+    )
+    env = {
+        **os.environ,
+        "HECTORNB_HOME": str(settings.home),
+        "HECTORNB_JOB_LEASE": "3",
+        "HECTORNB_REDUCE_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "hectornb"), "reduce", "runner"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while store.get(job.id, "alice").steps_done < 8 and time.monotonic() < deadline:
@@ -303,13 +332,15 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
     assert final.attempts == 2
     assert "resumed" in [e["kind"] for e in store.events(job.id, "alice")]
     undisturbed = tmp_path / "undisturbed"
-    assert reduce_night(archive["raw"], undisturbed, options={"RWSS": 1}, workers=1,
-                        settings=settings).ok  # fmt: skip
+    assert reduce_night(
+        archive["raw"], undisturbed, options={"RWSS": 1}, workers=1, settings=settings
+    ).ok
     out = Path(final.outdir)
     products = sorted(p.relative_to(out) for p in out.rglob("*.fits"))
     assert products == sorted(p.relative_to(undisturbed) for p in undisturbed.rglob("*.fits"))
-    assert [str(p) for p in products
-            if not filecmp.cmp(out / p, undisturbed / p, shallow=False)] == []  # fmt: skip
+    assert [
+        str(p) for p in products if not filecmp.cmp(out / p, undisturbed / p, shallow=False)
+    ] == []
 
 
 def test_the_demo_night_is_ready_to_reduce(database_url):
@@ -329,8 +360,9 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     from hectornb.demo import load_demo_log
     from hectornb.obslog import ObslogStore
 
-    assert load_demo_log("dana") == ("observing log: a run, 2 tiles and 6 entries for the "
-                                     "demo night")  # fmt: skip
+    assert load_demo_log("dana") == (
+        "observing log: a run, 2 tiles and 6 entries for the demo night"
+    )
     assert load_demo_log("dana") == "observing log: already loaded"
     logs = ObslogStore().list("logs", {"run_id": ["DEMO-2025-10"], "order_by": ["time"]})
     assert logs["total"] == 6 and all(len(g["frames"]) == 1 for g in logs["items"])
@@ -348,17 +380,23 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
     assert "demo.simulated_fields" in load_demo_catalogues()
     assert load_demo_catalogues() == "TAP catalogues: already published"
     tap = TapService()
-    fields = tap.query("SELECT field, COUNT(*), MIN(z), MAX(z), MIN(mag) FROM "
-                       "demo.simulated_fields GROUP BY field ORDER BY field", None).rows
+    fields = tap.query(
+        "SELECT field, COUNT(*), MIN(z), MAX(z), MIN(mag) FROM "
+        "demo.simulated_fields GROUP BY field ORDER BY field",
+        None,
+    ).rows
     assert len(fields) == 2 and all(n > 10 for _, n, *_ in fields)
     assert all(0.01 <= lo <= hi <= 0.1 and m >= 15.5 for _, _, lo, hi, m in fields)
-    counts = {t: tap.query(f"SELECT COUNT(*) FROM {t}", None).rows[0][0]
-              for t in ("gaia.dr3_bright", "hipparcos.main", "openngc.galaxies")}  # fmt: skip
+    counts = {
+        t: tap.query(f"SELECT COUNT(*) FROM {t}", None).rows[0][0]
+        for t in ("gaia.dr3_bright", "hipparcos.main", "openngc.galaxies")
+    }
     assert counts["gaia.dr3_bright"] > 400_000 and counts["hipparcos.main"] > 100_000
     assert counts["openngc.galaxies"] > 5_000
     # the brightest stars, which Gaia lacks, are Hipparcos's: named by HIP, not a Gaia id
-    sirius = tap.query("SELECT source_id, hip, ra, dec FROM gaia.dr3_bright WHERE hip = 32349",
-                       None).rows  # fmt: skip
+    sirius = tap.query(
+        "SELECT source_id, hip, ra, dec FROM gaia.dr3_bright WHERE hip = 32349", None
+    ).rows
     assert len(sirius) == 1 and sirius[0][0] is None
     assert abs(sirius[0][2] - 101.287) < 0.01 and abs(sirius[0][3] + 16.716) < 0.01
     negative = "SELECT COUNT(*) FROM gaia.dr3_bright WHERE source_id < 0"
@@ -403,8 +441,12 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0  # fmt: skip
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_a_full_output_disk_ends_the_request_with_the_reason(archive, settings, tmp_path):
@@ -477,8 +519,11 @@ def test_frames_landing_in_a_watched_directory_are_reduced_live(archive, setting
             out.append(target)
         return out
 
-    objects = [p for p in sorted(source.glob("*/ccd_2/*.fits"))
-               if fits.getheader(p)["NDFCLASS"] == "MFOBJECT"]  # fmt: skip
+    objects = [
+        p
+        for p in sorted(source.glob("*/ccd_2/*.fits"))
+        if fits.getheader(p)["NDFCLASS"] == "MFOBJECT"
+    ]
     first = live / objects[0].relative_to(source)
     first.parent.mkdir(parents=True)
     shutil.copy(objects[0], first)  # before any calibration of the night
@@ -514,15 +559,21 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     store = ReductionStore(settings)
     set_programme(PROGRAMME, None, members=("bob",), settings=settings)
     try:
-        night = submit("alice", night_from="250829", night_to="250829",
-                       options={"CSIGREJ": "4"}, settings=settings)  # fmt: skip
+        night = submit(
+            "alice",
+            night_from="250829",
+            night_to="250829",
+            options={"CSIGREJ": "4"},
+            settings=settings,
+        )
         runner = ReductionRunner(one_worker, poll_seconds=0.2).start()
         try:
             deadline = time.monotonic() + 120
             while store.get(night.id, "alice").steps_done < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            single = submit("bob", archive["objects"][:1], options={"CSIGREJ": "4.5"},
-                            settings=settings)  # fmt: skip
+            single = submit(
+                "bob", archive["objects"][:1], options={"CSIGREJ": "4.5"}, settings=settings
+            )
             bob = _wait(store, single.id, "bob")
             alice = _wait(store, night.id, "alice")
         finally:
@@ -542,8 +593,11 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     # one worker: while bob's next task waits for the result of his last, it runs one of
     # alice's (at most two per task of his: his steps and his products' PDFs); first come,
     # first served would run them all
-    products = sum(s["task"] in ("reduce_object", "combine_image", "splice")
-                   for s in store.steps(single.id, "bob") if s["status"] == "done")
+    products = sum(
+        s["task"] in ("reduce_object", "combine_image", "splice")
+        for s in store.steps(single.id, "bob")
+        if s["status"] == "done"
+    )
     bound = 2 * (bob.steps_total + products)
     assert remaining > bound + 4, f"alice's night was nearly done ({remaining} steps left)"
     assert meanwhile <= bound, f"{meanwhile} of alice's {remaining} remaining steps ran first"
@@ -570,8 +624,13 @@ def test_the_local_cluster_answers_no_one_over_plain_http(settings, dashboard):
         ports += [w["services"]["dashboard"] for w in info["workers"].values()]
         assert len(ports) == 2
         for port in ports:
-            for path in ("/info/main/workers.html", "/info/main/logs.html", "/json/index.html",
-                         "/metrics", "/health"):  # fmt: skip
+            for path in (
+                "/info/main/workers.html",
+                "/info/main/logs.html",
+                "/json/index.html",
+                "/metrics",
+                "/health",
+            ):
                 with pytest.raises(urllib.error.HTTPError) as answer:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
                 assert answer.value.code == 404, (port, path)

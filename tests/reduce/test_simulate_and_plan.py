@@ -17,16 +17,58 @@ from hectornb.reduce import index_directory, plan_night, query_frames, store_ind
 from hectornb.simulate import simulate_night
 
 HEADER_KEYWORDS = (
-    "NDFCLASS", "OBJECT", "EXPOSED", "UTDATE", "UTSTART", "UTMJD", "EPOCH", "RUNCMD",
-    "SPECTID", "INSTRUME", "DETECTOR", "GRATID", "GRATLPMM", "GRATANGL", "CAMANGL", "LAMBDAC",
-    "LAMBDCR", "DICHROIC", "SOURCE", "CFG_FILE", "SPEED", "RO_GAIN", "RO_NOISE", "MEANRA",
-    "MEANDEC", "FILEORIG", "LAMPNAME", "AAOPRGID", "WINDOXS1", "WINDOXE1", "WINDOYS1",
-    "WINDOYE1", "WINDOXS2", "WINDOXE2",
-)  # fmt: skip
+    "NDFCLASS",
+    "OBJECT",
+    "EXPOSED",
+    "UTDATE",
+    "UTSTART",
+    "UTMJD",
+    "EPOCH",
+    "RUNCMD",
+    "SPECTID",
+    "INSTRUME",
+    "DETECTOR",
+    "GRATID",
+    "GRATLPMM",
+    "GRATANGL",
+    "CAMANGL",
+    "LAMBDAC",
+    "LAMBDCR",
+    "DICHROIC",
+    "SOURCE",
+    "CFG_FILE",
+    "SPEED",
+    "RO_GAIN",
+    "RO_NOISE",
+    "MEANRA",
+    "MEANDEC",
+    "FILEORIG",
+    "LAMPNAME",
+    "AAOPRGID",
+    "WINDOXS1",
+    "WINDOXE1",
+    "WINDOYS1",
+    "WINDOYE1",
+    "WINDOXS2",
+    "WINDOXE2",
+)
 FIBRE_COLUMNS = [
-    "NAME", "RA", "DEC", "X", "Y", "XERR", "YERR", "THETA", "TYPE", "PIVOT", "MAGNITUDE", "PID",
-    "COMMENT", "RETRACTOR", "WLEN",
-]  # fmt: skip
+    "NAME",
+    "RA",
+    "DEC",
+    "X",
+    "Y",
+    "XERR",
+    "YERR",
+    "THETA",
+    "TYPE",
+    "PIVOT",
+    "MAGNITUDE",
+    "PID",
+    "COMMENT",
+    "RETRACTOR",
+    "WLEN",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +93,10 @@ def test_night_layout_headers_and_fibre_table(night):
         ("250827", "ccd_1"),
         ("250827", "ccd_2"),
     }
-    runs = {arm: sorted(parse_raw_filename(p.name)[3] for p in paths if f"ccd_{arm}" in str(p))
-            for arm in (1, 2)}  # fmt: skip
+    runs = {
+        arm: sorted(parse_raw_filename(p.name)[3] for p in paths if f"ccd_{arm}" in str(p))
+        for arm in (1, 2)
+    }
     assert runs[1] == runs[2] == list(range(1, 16))  # both arms share run numbers
     with fits.open(out / "250827" / "ccd_2" / "27aug20015.fits") as obj:
         h = obj[0].header
@@ -166,8 +210,11 @@ def test_plan_without_an_arc_names_the_frames(night, tmp_path):
         (raw / "250827" / "ccd_2" / name).unlink()
     res = subprocess.run(
         [sys.executable, "-m", "hectornb.cli", "reduce", "plan", str(raw)],
-        capture_output=True, text=True, env=os.environ.copy(), timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     assert res.returncode == 1
     problems = [ln for ln in res.stdout.splitlines() if "PROBLEM" in ln]
     assert len(problems) == 2  # the two red groups; the blue ones still plan

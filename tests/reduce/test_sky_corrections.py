@@ -136,8 +136,9 @@ def _one_line_slit(rng, shift_px, n_fibres=40, peak=400.0, tilt_px=0.0):
     ``n_fibres`` sky fibres all moved by ``shift_px`` (plus ``tilt_px`` end to end)."""
     line = GRID[N_PIX // 2] + 0.3
     slit = np.linspace(-0.5, 0.5, n_fibres)
-    spectra = np.array([_sky(np.array([line]), np.array([peak]), shift_px + tilt_px * t)
-                        for t in slit])  # fmt: skip
+    spectra = np.array(
+        [_sky(np.array([line]), np.array([peak]), shift_px + tilt_px * t) for t in slit]
+    )
     return rng.poisson(spectra).astype(float), np.array([line]), np.array([1.0])
 
 
@@ -148,8 +149,9 @@ def test_one_sky_line_fits_one_shift_for_the_slit_with_its_error():
     spectra, line, strength = _one_line_slit(rng, 0.4)
     every = np.ones(len(spectra), bool)
     lines = np.concatenate([line, GRID[[100, 1900]]])  # three listed, one seen
-    found = sky_line_offsets(spectra, GRID, lines, every, every,
-                             strengths=np.concatenate([strength, [1e-3, 1e-3]]))  # fmt: skip
+    found = sky_line_offsets(
+        spectra, GRID, lines, every, every, strengths=np.concatenate([strength, [1e-3, 1e-3]])
+    )
     assert found.order == 0  # one line cannot say how the slit tilts
     assert found.features == 1
     assert np.nanmedian(found.offsets) / 1.5 == pytest.approx(0.4, abs=0.03)
@@ -196,8 +198,7 @@ def test_many_sky_lines_follow_the_tilt_along_the_slit():
     slit = np.linspace(-0.5, 0.5, n)
     spectra = rng.poisson(np.array([_sky(lines, amps, 0.2 + 0.3 * t) for t in slit]))
     every = np.ones(n, bool)
-    found = sky_line_offsets(spectra.astype(float), GRID, lines, every, every,
-                             strengths=amps)  # fmt: skip
+    found = sky_line_offsets(spectra.astype(float), GRID, lines, every, every, strengths=amps)
     assert found.order >= 1  # the tilt is 0.3 pixel end to end, far above the noise
     assert np.allclose(found.offsets / 1.5, 0.2 + 0.3 * slit, atol=0.02)
     assert found.worth_applying

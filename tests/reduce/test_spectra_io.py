@@ -51,16 +51,29 @@ def _product(n_fib=5, n_pix=300) -> ReducedFrame:
             "NAME": [f"G{i}" for i in range(n_fib)],
             "RA": np.linspace(35.0, 35.1, n_fib) * u.deg,
             "DEC": np.full(n_fib, -28.7) * u.deg,
-            "X": np.zeros(n_fib, int), "Y": np.zeros(n_fib, int),
-            "XERR": np.zeros(n_fib, int), "YERR": np.zeros(n_fib, int),
-            "THETA": np.zeros(n_fib), "TYPE": ["P"] * (n_fib - 1) + ["S"],
-            "PIVOT": np.arange(1, n_fib + 1), "MAGNITUDE": np.full(n_fib, 18.0),
-            "PID": np.zeros(n_fib, int), "COMMENT": [""] * n_fib,
-            "RETRACTOR": ["1"] * n_fib, "WLEN": np.full(n_fib, 650.0),
+            "X": np.zeros(n_fib, int),
+            "Y": np.zeros(n_fib, int),
+            "XERR": np.zeros(n_fib, int),
+            "YERR": np.zeros(n_fib, int),
+            "THETA": np.zeros(n_fib),
+            "TYPE": ["P"] * (n_fib - 1) + ["S"],
+            "PIVOT": np.arange(1, n_fib + 1),
+            "MAGNITUDE": np.full(n_fib, 18.0),
+            "PID": np.zeros(n_fib, int),
+            "COMMENT": [""] * n_fib,
+            "RETRACTOR": ["1"] * n_fib,
+            "WLEN": np.full(n_fib, 650.0),
         }
-    )  # fmt: skip
-    header = fits.Header({"INSTRUME": "AAOMEGA-2dF", "OBJECT": "F01", "MEANRA": 35.05,
-                          "MEANDEC": -28.7, "GRATID": "385R"})  # fmt: skip
+    )
+    header = fits.Header(
+        {
+            "INSTRUME": "AAOMEGA-2dF",
+            "OBJECT": "F01",
+            "MEANRA": 35.05,
+            "MEANDEC": -28.7,
+            "GRATID": "385R",
+        }
+    )
     return ReducedFrame(
         flux=rng.normal(100, 5, (n_fib, n_pix)),
         wavelength=6000.0 + 1.5 * np.arange(n_pix),
@@ -88,8 +101,9 @@ def test_our_products_roundtrip_and_specutils_reads_them(tmp_path):
     assert len(spectra) >= 1
     first = spectra[0]
     assert np.allclose(first.spectral_axis.to_value(u.AA)[[0, -1]], [6000.0, 6000.0 + 1.5 * 299])
-    fluxes = np.vstack([s.flux.value for s in spectra if s.flux.ndim == 1] or
-                       [spectra[0].flux.value])  # fmt: skip
+    fluxes = np.vstack(
+        [s.flux.value for s in spectra if s.flux.ndim == 1] or [spectra[0].flux.value]
+    )
     assert np.allclose(fluxes[0], product.flux[0], rtol=1e-6)
 
 

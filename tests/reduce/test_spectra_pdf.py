@@ -33,11 +33,25 @@ def test_every_fibre_gets_a_panel_with_its_name_and_type(name, tmp_path):
 
 def test_the_command_line_writes_it_or_says_why(tmp_path):
     out = tmp_path / "all.pdf"
-    ok = subprocess.run([str(BIN / "hectornb"), "spectra", "pdf",
-                         str(FIXTURES / "quasarLinearSkyAirNoHelio.fits"), "-o", str(out)],
-                        capture_output=True, text=True, timeout=120)  # fmt: skip
+    ok = subprocess.run(
+        [
+            str(BIN / "hectornb"),
+            "spectra",
+            "pdf",
+            str(FIXTURES / "quasarLinearSkyAirNoHelio.fits"),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert out.read_bytes().startswith(b"%PDF")
-    bad = subprocess.run([str(BIN / "hectornb"), "spectra", "pdf", str(tmp_path / "none.fits"),
-                          "-o", str(out)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    bad = subprocess.run(
+        [str(BIN / "hectornb"), "spectra", "pdf", str(tmp_path / "none.fits"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "none.fits" in bad.stderr

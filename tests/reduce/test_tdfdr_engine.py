@@ -64,8 +64,15 @@ print(f'Action "EXIT", Task {{task}}, completed')
 @pytest.fixture(scope="module")
 def hector_night(tmp_path_factory):
     raw = tmp_path_factory.mktemp("hector") / "raw"
-    simulate_night(raw, date=dt.date(2025, 8, 27), instrument="hector", size="small", seed=2,
-                   fields=1, exposures=2)  # fmt: skip
+    simulate_night(
+        raw,
+        date=dt.date(2025, 8, 27),
+        instrument="hector",
+        size="small",
+        seed=2,
+        fields=1,
+        exposures=2,
+    )
     frames, _ = index_directory(raw)
     return raw, frames
 
@@ -134,8 +141,11 @@ def test_idx_file_unknown_grating_is_a_clear_error(tmp_path):
     frames, _ = index_directory(raw)
     plan = night_steps(plan_night(frames), frames, tmp_path / "out")
     red = next(s for s in plan.steps if s.task == "reduce_object" and s.arm == "red")
-    with pytest.raises(DataError, match=r"reduce_object 27aug20\d+\.fits \(red arm.*no 2dFdr "
-                                        r"idx file known for grating 385R"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"reduce_object 27aug20\d+\.fits \(red arm.*no 2dFdr "
+        r"idx file known for grating 385R",
+    ):
         idx_file(red, {})
     assert idx_file(red, {"IDXFILE": "my385R.idx"}) == "my385R.idx"
 
@@ -156,9 +166,16 @@ def test_2dfdr_engine_runs_a_night_with_a_stand_in_aaorun(hector_night, aaorun, 
     run = reduce_night(raw, out, engine="2dfdr", options={"RWSS": 1}, workers=1)
     assert run.ok, [r.describe() for r in run.failures()]
     calls = _calls(aaorun)
-    assert {c["argv"][0] for c in calls} == {"reduce_bias", "reduce_dark", "combine_image",
-                                             "make_tlm", "reduce_arc", "reduce_fflat",
-                                             "reduce_object", "splice"}  # fmt: skip
+    assert {c["argv"][0] for c in calls} == {
+        "reduce_bias",
+        "reduce_dark",
+        "combine_image",
+        "make_tlm",
+        "reduce_arc",
+        "reduce_fflat",
+        "reduce_object",
+        "splice",
+    }
     # every command had its own IMP_SCRATCH and a private directory, gone afterwards
     assert len({c["scratch"] for c in calls if c["argv"][0] != "combine_image"}) >= 10
     assert not any(Path(c["cwd"]).exists() for c in calls)
@@ -169,8 +186,9 @@ def test_2dfdr_engine_runs_a_night_with_a_stand_in_aaorun(hector_night, aaorun, 
     assert not list(out.rglob(".2dfdr-*"))
 
 
-def test_2dfdr_failure_names_the_frame_and_quotes_2dfdr(hector_night, aaorun, tmp_path,
-                                                        monkeypatch):  # fmt: skip
+def test_2dfdr_failure_names_the_frame_and_quotes_2dfdr(
+    hector_night, aaorun, tmp_path, monkeypatch
+):
     """2dFdr cannot run here: the stand-in prints a fatal error instead of completing."""
     from hectornb.reduce.run import reduce_night
 

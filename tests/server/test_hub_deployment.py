@@ -62,8 +62,9 @@ def test_landing_page_links_all_answer_for_the_signed_in_user(hub):
     # five pages rendered and left (no browser connected to them): the service kept alice
     # to her 3 app kernels (this deployment's HECTORNB_APP_KERNELS_PER_USER) by stopping
     # her abandoned ones, oldest first, instead of letting each visit cost 300 MB for an hour
-    kernels = subprocess.run(["pgrep", "-u", SERVICE_USER, "-f", "ipykernel_launcher"],
-                             capture_output=True, text=True).stdout.split()  # fmt: skip
+    kernels = subprocess.run(
+        ["pgrep", "-u", SERVICE_USER, "-f", "ipykernel_launcher"], capture_output=True, text=True
+    ).stdout.split()
     assert len(kernels) <= 3, kernels
 
 
@@ -72,34 +73,56 @@ def test_anonymous_callers_get_public_tap_tables_and_no_api(hub):
     assert requests.get(f"{hub.service}/{API}/reduce/jobs", timeout=30).status_code == 403
     page = requests.get(f"{hub.service}/hectornb/", timeout=30, allow_redirects=False)
     assert page.status_code == 302 and "/hub/api/oauth2/authorize" in page.headers["Location"]
-    r = requests.get(f"{hub.service}/hectornb/tap/sync", timeout=60, params={
-        "LANG": "ADQL", "QUERY": "SELECT TOP 3 table_name FROM TAP_SCHEMA.tables"})
-    assert r.status_code == 200 and "QUERY_STATUS\" value=\"OK\"" in r.text
+    r = requests.get(
+        f"{hub.service}/hectornb/tap/sync",
+        timeout=60,
+        params={"LANG": "ADQL", "QUERY": "SELECT TOP 3 table_name FROM TAP_SCHEMA.tables"},
+    )
+    assert r.status_code == 200 and 'QUERY_STATUS" value="OK"' in r.text
     # the platform's own tables are for signed-in users only
-    r = requests.get(f"{hub.service}/hectornb/tap/sync", timeout=60, params={
-        "LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM obslog.runs"})
-    assert "QUERY_STATUS\" value=\"ERROR\"" in r.text
+    r = requests.get(
+        f"{hub.service}/hectornb/tap/sync",
+        timeout=60,
+        params={"LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM obslog.runs"},
+    )
+    assert 'QUERY_STATUS" value="ERROR"' in r.text
     # nor may they make the service fetch URLs from inside the data centre
-    r = requests.post(f"{hub.service}/hectornb/tap/sync", timeout=60, data={
-        "LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t",
-        "UPLOAD": f"t,{hub.url}/hub/api/"})  # fmt: skip
+    r = requests.post(
+        f"{hub.service}/hectornb/tap/sync",
+        timeout=60,
+        data={
+            "LANG": "ADQL",
+            "QUERY": "SELECT * FROM TAP_UPLOAD.t",
+            "UPLOAD": f"t,{hub.url}/hub/api/",
+        },
+    )
     assert "sign in to upload a table by URL" in r.text
-    assert "QUERY_STATUS\" value=\"ERROR\"" in r.text
+    assert 'QUERY_STATUS" value="ERROR"' in r.text
     # no preheated kernels, so no request-passing socket for anyone to listen on
-    assert requests.get(f"{hub.service}/voila/query/{'0' * 8}-0000-0000-0000-{'0' * 12}",
-                        timeout=30).status_code == 404
+    assert (
+        requests.get(
+            f"{hub.service}/voila/query/{'0' * 8}-0000-0000-0000-{'0' * 12}", timeout=30
+        ).status_code
+        == 404
+    )
 
 
 def test_hub_tokens_and_platform_tokens_act_for_their_user_only(hub, tokens):
     for user, token in tokens.items():
         info = requests.get(f"{hub.service}/{API}/", headers=_as(token), timeout=30)
         assert info.json()["user"] == user
-    made = requests.post(f"{hub.service}/{API}/tokens", json={"name": "script"},
-                         headers=_as(tokens["alice"]), timeout=30)  # fmt: skip
+    made = requests.post(
+        f"{hub.service}/{API}/tokens",
+        json={"name": "script"},
+        headers=_as(tokens["alice"]),
+        timeout=30,
+    )
     assert made.status_code == 201, made.text
     hnb = made.json()["token"]
-    assert requests.get(f"{hub.service}/{API}/", headers=_as(hnb),
-                        timeout=30).json()["user"] == "alice"  # fmt: skip
+    assert (
+        requests.get(f"{hub.service}/{API}/", headers=_as(hnb), timeout=30).json()["user"]
+        == "alice"
+    )
     # a user's own server at a data centre serves no platform API: nothing to misuse there
     bob_server = hub.start_server("bob", tokens["bob"])
     r = requests.get(f"{bob_server}/{API}/", headers=_as(hnb), timeout=30)
@@ -109,34 +132,56 @@ def test_hub_tokens_and_platform_tokens_act_for_their_user_only(hub, tokens):
 def test_target_lists_shared_classifications_per_user_owner_deletes(hub, tokens):
     name = f"hub-{int(time.time())}"
     body = "# name,ra,dec\nTe11,05 45 58.264,+02 21 06.41\nNGC6337,17 22 15.670,-38 29 01.73\n"
-    r = requests.post(f"{hub.service}/{API}/targets/lists", data=body.encode(),
-                      params={"filename": f"{name}.csv"}, headers=_as(tokens["alice"]),
-                      timeout=60)  # fmt: skip
+    r = requests.post(
+        f"{hub.service}/{API}/targets/lists",
+        data=body.encode(),
+        params={"filename": f"{name}.csv"},
+        headers=_as(tokens["alice"]),
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
-    lists = requests.get(f"{hub.service}/{API}/targets/lists", headers=_as(tokens["bob"]),
-                         timeout=30).json()["lists"]  # fmt: skip
+    lists = requests.get(
+        f"{hub.service}/{API}/targets/lists", headers=_as(tokens["bob"]), timeout=30
+    ).json()["lists"]
     assert {"name": name, "owner": "alice"}.items() <= next(
-        i for i in lists if i["name"] == name).items()
+        i for i in lists if i["name"] == name
+    ).items()
     for user, value in (("alice", 2), ("bob", 5)):
-        r = requests.put(f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/badclass",
-                         json={"badclass": value}, headers=_as(tokens[user]), timeout=30)
+        r = requests.put(
+            f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/badclass",
+            json={"badclass": value},
+            headers=_as(tokens[user]),
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
-    history = requests.get(f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/history",
-                           headers=_as(tokens["bob"]), timeout=30).json()["history"]
+    history = requests.get(
+        f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/history",
+        headers=_as(tokens["bob"]),
+        timeout=30,
+    ).json()["history"]
     assert {(h["username"], h["badclass"]) for h in history} == {("alice", 2), ("bob", 5)}
-    gone = requests.delete(f"{hub.service}/{API}/targets/lists/{name}",
-                           headers=_as(tokens["bob"]), timeout=30)  # fmt: skip
+    gone = requests.delete(
+        f"{hub.service}/{API}/targets/lists/{name}", headers=_as(tokens["bob"]), timeout=30
+    )
     assert gone.status_code == 403
-    assert requests.delete(f"{hub.service}/{API}/targets/lists/{name}",
-                           headers=_as(tokens["alice"]), timeout=30).status_code == 204
+    assert (
+        requests.delete(
+            f"{hub.service}/{API}/targets/lists/{name}", headers=_as(tokens["alice"]), timeout=30
+        ).status_code
+        == 204
+    )
 
 
 def test_alices_kernel_holds_no_secret_and_cannot_act_as_bob(hub, tokens):
     server = hub.start_server("alice", tokens["alice"])
     name = f"kernel-{int(time.time())}"
-    r = requests.post(f"{hub.service}/{API}/targets/lists", params={"filename": f"{name}.csv"},
-                      data=b"Te11,05 45 58.264,+02 21 06.41\n", headers=_as(tokens["bob"]),
-                      timeout=60)  # fmt: skip
+    r = requests.post(
+        f"{hub.service}/{API}/targets/lists",
+        params={"filename": f"{name}.csv"},
+        data=b"Te11,05 45 58.264,+02 21 06.41\n",
+        headers=_as(tokens["bob"]),
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
     code = f"""
 import json, os, subprocess, sys
@@ -162,7 +207,7 @@ cli("reduce", "list", "--user", "bob")
 cli("tap", "tables")
 """
     out = kernel_run(server, tokens["alice"], code)
-    assert 'SECRETS []' in out, out
+    assert "SECRETS []" in out, out
     assert "USER alice" in out
     assert "DATABASE refused" in out, out
     assert "CLIENT alice" in out, out
@@ -173,8 +218,11 @@ cli("tap", "tables")
     assert lines[3].startswith("CLI 1") and "knows you as alice" in lines[3], out
     # what only the service's operator does needs the database, which is not here
     assert lines[4].startswith("CLI 1") and "client of the hectornb service" in lines[4], out
-    history = requests.get(f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/history",
-                           headers=_as(tokens["bob"]), timeout=30).json()["history"]
+    history = requests.get(
+        f"{hub.service}/{API}/targets/lists/{name}/targets/Te11/history",
+        headers=_as(tokens["bob"]),
+        timeout=30,
+    ).json()["history"]
     assert [(h["username"], h["badclass"]) for h in history] == [("alice", 3)]
     # and in a terminal of her JupyterLab, where the command is on the PATH as in a kernel
     screen = terminal_run(server, tokens["alice"], "hectornb targets lists")
@@ -182,20 +230,29 @@ cli("tap", "tables")
 
 
 def _reduce_as(hub, token: str) -> dict:
-    frames = requests.get(f"{hub.service}/{API}/reduce/frames", headers=_as(token),
-                          params={"ndfclass": "MFOBJECT"}, timeout=60).json()  # fmt: skip
+    frames = requests.get(
+        f"{hub.service}/{API}/reduce/frames",
+        headers=_as(token),
+        params={"ndfclass": "MFOBJECT"},
+        timeout=60,
+    ).json()
     names = [f["file"] for f in frames["frames"]]
     assert names, frames
-    r = requests.post(f"{hub.service}/{API}/reduce/jobs", json={"frames": names[:1]},
-                      headers=_as(token), timeout=60)  # fmt: skip
+    r = requests.post(
+        f"{hub.service}/{API}/reduce/jobs",
+        json={"frames": names[:1]},
+        headers=_as(token),
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
     job = r.json()
     deadline = time.monotonic() + 300
     while job["status"] not in ("done", "partial", "failed", "cancelled"):
         assert time.monotonic() < deadline, job
         time.sleep(1)
-        job = requests.get(f"{hub.service}/{API}/reduce/jobs/{job['id']}", headers=_as(token),
-                           timeout=30).json()  # fmt: skip
+        job = requests.get(
+            f"{hub.service}/{API}/reduce/jobs/{job['id']}", headers=_as(token), timeout=30
+        ).json()
     assert job["status"] == "done", job
     return job
 
@@ -205,11 +262,16 @@ def test_alices_reduction_and_private_table_are_hers_alone(hub, tokens, alice_jo
     url = f"{hub.service}/{API}/reduce/jobs/{job['id']}"
     ok = requests.get(f"{url}/download", headers=_as(tokens["alice"]), timeout=120)
     assert ok.status_code == 200 and ok.content[:2] == b"PK"
-    bob_hnb = requests.post(f"{hub.service}/{API}/tokens", json={"name": "bob's script"},
-                            headers=_as(tokens["bob"]), timeout=30).json()["token"]
+    bob_hnb = requests.post(
+        f"{hub.service}/{API}/tokens",
+        json={"name": "bob's script"},
+        headers=_as(tokens["bob"]),
+        timeout=30,
+    ).json()["token"]
     for bob in (tokens["bob"], bob_hnb):
-        jobs = requests.get(f"{hub.service}/{API}/reduce/jobs", headers=_as(bob),
-                            timeout=30).json()["jobs"]  # fmt: skip
+        jobs = requests.get(
+            f"{hub.service}/{API}/reduce/jobs", headers=_as(bob), timeout=30
+        ).json()["jobs"]
         assert job["id"] not in {j["id"] for j in jobs}
         for path in ("", "/events", "/download"):
             r = requests.get(url + path, headers=_as(bob), timeout=30)
@@ -218,25 +280,36 @@ def test_alices_reduction_and_private_table_are_hers_alone(hub, tokens, alice_jo
     products = hub.service_home / "reduce"
     assert any(products.rglob("*.fits")), list(hub.service_home.iterdir())
     for user in ("alice", "bob"):
-        ls = subprocess.run(["runuser", "-u", user, "--", "ls", str(products)],
-                            capture_output=True, text=True)  # fmt: skip
+        ls = subprocess.run(
+            ["runuser", "-u", user, "--", "ls", str(products)], capture_output=True, text=True
+        )
         assert ls.returncode != 0 and "Permission denied" in ls.stderr
     # a table published for alice alone
     table = tmp_path / "mine.csv"
     table.write_text("ra,dec,note\n10.0,-5.0,secret\n")
     (hub.root / "mine.csv").write_bytes(table.read_bytes())
     subprocess.run(["chmod", "644", str(hub.root / "mine.csv")], check=True)
-    done = hub.as_service("tap", "ingest", str(hub.root / "mine.csv"), "--table",
-                          "alice_work.mine", "--private", "--user", "alice")  # fmt: skip
+    done = hub.as_service(
+        "tap",
+        "ingest",
+        str(hub.root / "mine.csv"),
+        "--table",
+        "alice_work.mine",
+        "--private",
+        "--user",
+        "alice",
+    )
     assert done.returncode == 0, done.stderr
     query = {"LANG": "ADQL", "QUERY": "SELECT note FROM alice_work.mine"}
-    mine = requests.get(f"{hub.service}/hectornb/tap/sync", params=query,
-                        headers=_as(tokens["alice"]), timeout=60)  # fmt: skip
+    mine = requests.get(
+        f"{hub.service}/hectornb/tap/sync", params=query, headers=_as(tokens["alice"]), timeout=60
+    )
     assert "secret" in mine.text
     for headers in (_as(tokens["bob"]), _as(bob_hnb), {}):
-        r = requests.get(f"{hub.service}/hectornb/tap/sync", params=query, headers=headers,
-                         timeout=60)  # fmt: skip
-        assert "secret" not in r.text and "QUERY_STATUS\" value=\"ERROR\"" in r.text
+        r = requests.get(
+            f"{hub.service}/hectornb/tap/sync", params=query, headers=headers, timeout=60
+        )
+        assert "secret" not in r.text and 'QUERY_STATUS" value="ERROR"' in r.text
         tables = requests.get(f"{hub.service}/hectornb/tap/tables", headers=headers, timeout=60)
         assert "alice_work.mine" not in tables.text
 
@@ -248,8 +321,11 @@ def test_service_files_are_the_service_users_alone(hub):
 
     assert pwd.getpwuid(stat.st_uid).pw_name == SERVICE_USER
     for user in ("alice", "bob"):
-        ls = subprocess.run(["runuser", "-u", user, "--", "ls", str(hub.service_home)],
-                            capture_output=True, text=True)  # fmt: skip
+        ls = subprocess.run(
+            ["runuser", "-u", user, "--", "ls", str(hub.service_home)],
+            capture_output=True,
+            text=True,
+        )
         assert ls.returncode != 0
 
 
@@ -285,7 +361,9 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
             if app in shown:
                 page.wait_for_function(
                     "s => (document.querySelector(s)?.textContent || '').includes('alice')",
-                    arg=shown[app], timeout=30_000)  # fmt: skip
+                    arg=shown[app],
+                    timeout=30_000,
+                )
             assert page.locator(".voila-error").count() == 0, app
             if app == "classify":  # a key press is stored as alice's classification
                 page.wait_for_selector('[data-testid="classify"][data-ready="true"]')
@@ -293,11 +371,14 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
                 list_name = page.locator('[data-testid="lists"]').input_value()
                 page.locator(".hnb-card").first.locator(".hnb-head").hover()
                 page.keyboard.press("6")
-                page.wait_for_selector(f'.hnb-card[data-target="{name}"][data-badclass="6"]',
-                                       timeout=30_000)  # fmt: skip
+                page.wait_for_selector(
+                    f'.hnb-card[data-target="{name}"][data-badclass="6"]', timeout=30_000
+                )
                 history = requests.get(
                     f"{hub.service}/{API}/targets/lists/{list_name}/targets/{name}/history",
-                    headers=_as(tokens["bob"]), timeout=30).json()["history"]  # fmt: skip
+                    headers=_as(tokens["bob"]),
+                    timeout=30,
+                ).json()["history"]
                 assert ("alice", 6) in {(h["username"], h["badclass"]) for h in history}
                 # the page's kernel is alice's alone: bob, knowing its id, gets nowhere
                 kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page.content()).group(1)
@@ -305,12 +386,25 @@ def test_the_five_apps_run_as_the_signed_in_user_in_chromium(hub, tokens):
                 bob.get(f"{hub.service}/hectornb/", timeout=60)  # signed in to the service
                 api = f"{hub.service}/api/kernels/{kernel}"
                 assert bob.get(api, timeout=30).status_code == 404
-                xsrf = next((c.value for c in bob.cookies if c.name == "_xsrf"
-                             and c.path.startswith("/services/hectornb")), "")  # fmt: skip
+                xsrf = next(
+                    (
+                        c.value
+                        for c in bob.cookies
+                        if c.name == "_xsrf" and c.path.startswith("/services/hectornb")
+                    ),
+                    "",
+                )
                 assert bob.delete(api, timeout=30, headers={"X-XSRFToken": xsrf}).status_code == 404
-                ws = bob.get(f"{api}/channels", timeout=30, headers={
-                    "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})  # fmt: skip
+                ws = bob.get(
+                    f"{api}/channels",
+                    timeout=30,
+                    headers={
+                        "Connection": "Upgrade",
+                        "Upgrade": "websocket",
+                        "Sec-WebSocket-Version": "13",
+                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                    },
+                )
                 assert ws.status_code in (403, 404), ws.status_code
                 assert page.request.get(api).status == 200  # alice's own browser
                 # and its traffic goes over sockets in a folder of the service's alone
@@ -379,8 +473,11 @@ print("TAP", t.user, t.service, len(res.table))
     assert got.get("REPORT") == "REPORT 0 b'%PDF'", out
     assert got.get("TAP") == "TAP alice this platform 2", out
     # the service stored it all as alice's
-    r = requests.get(f"{hub.service}/{API}/targets/lists/{name}/targets/NGC6337/history",
-                     headers=_as(tokens["bob"]), timeout=30)  # fmt: skip
+    r = requests.get(
+        f"{hub.service}/{API}/targets/lists/{name}/targets/NGC6337/history",
+        headers=_as(tokens["bob"]),
+        timeout=30,
+    )
     assert [(h["username"], h["badclass"]) for h in r.json()["history"]] == [("alice", 4)]
 
 

@@ -75,8 +75,11 @@ def test_extension_serves_api_landing_and_voila_apps(jupyter_server):
         assert page.status_code == 200, (link, log.read_text()[-3000:])
         assert "application/vnd.jupyter.widget-view+json" in page.text
         # the page loads nothing from the internet: no CDN stylesheet, script or MathJax
-        assert not [u for u in re.findall(r'(?:href|src)="([^"]+)"', page.text)
-                    if u.startswith(("http:", "https:", "//"))], link  # fmt: skip
+        assert not [
+            u
+            for u in re.findall(r'(?:href|src)="([^"]+)"', page.text)
+            if u.startswith(("http:", "https:", "//"))
+        ], link
         assert '"fullMathjaxUrl": null' in page.text
 
 
@@ -106,57 +109,96 @@ def test_tap_service_under_the_servers_prefix(jupyter_server):
     session.headers["Authorization"] = f"token {token}"
     caps = session.get(f"{base}/hectornb/tap/capabilities", timeout=30)
     assert caps.status_code == 200, log.read_text()
-    assert f"<accessURL use=\"base\">{base}/hectornb/tap</accessURL>" in caps.text
+    assert f'<accessURL use="base">{base}/hectornb/tap</accessURL>' in caps.text
     tap = pyvo.dal.TAPService(f"{base}/hectornb/tap", session=session)
     assert len(tap.run_sync("SELECT TOP 3 table_name FROM TAP_SCHEMA.tables")) == 3
     # the Hub's user, signed in with the server's token, sees the platform's own tables
-    me = requests.get(f"{base}/hectornb/tap/sync", params={
-        "LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs", "token": token},
-        timeout=30)  # fmt: skip
+    me = requests.get(
+        f"{base}/hectornb/tap/sync",
+        params={"LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM obslog.runs", "token": token},
+        timeout=30,
+    )
     assert me.status_code == 200, me.text
     # one Hub user's own server is no public endpoint: anonymous callers are refused
-    anonymous = requests.get(f"{base}/hectornb/tap/sync", params={
-        "LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"}, timeout=30)
+    anonymous = requests.get(
+        f"{base}/hectornb/tap/sync",
+        params={"LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables"},
+        timeout=30,
+    )
     assert anonymous.status_code == 403
     assert "sign in" in anonymous.text
 
 
-def test_an_editable_install_enables_the_extension_and_finds_the_apps(tmp_path, free_port,
-                                                                     database_url):  # fmt: skip
+def test_an_editable_install_enables_the_extension_and_finds_the_apps(
+    tmp_path, free_port, database_url
+):
     """``pip install -e .`` in a fresh environment, as a developer or Binder does."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], capture_output=True, text=True, check=True)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     # the dependencies are this suite's own (no network, seconds not minutes); hectornb and
     # its Jupyter configuration come from the editable install alone
-    here = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], capture_output=True, text=True, check=True)
+    here = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     Path(site.stdout.strip(), "suite-dependencies.pth").write_text(here.stdout)
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-e", str(REPO)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-e",
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr
     assert (venv / "etc/jupyter/jupyter_server_config.d/hectornb.json").exists()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     # ... and so are their data files (Voilà's templates, the widgets' front ends)
     env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
-    listed = subprocess.run([str(python), "-m", "jupyter_server", "extension", "list"],
-                            capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    listed = subprocess.run(
+        [str(python), "-m", "jupyter_server", "extension", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     text = listed.stdout + listed.stderr
     assert re.search(r"hectornb\s+(\x1b\[\d+m)?enabled", text), text
     token = uuid.uuid4().hex
     home = tmp_path / "home"
     home.mkdir()
     proc = subprocess.Popen(
-        [str(python), "-m", "jupyter_server", "--no-browser", "--allow-root",
-         f"--port={free_port}", f"--ServerApp.root_dir={home}"],
-        env={**env, "JUPYTER_TOKEN": token}, stdout=subprocess.DEVNULL,
+        [
+            str(python),
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={free_port}",
+            f"--ServerApp.root_dir={home}",
+        ],
+        env={**env, "JUPYTER_TOKEN": token},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         base = f"http://127.0.0.1:{free_port}"
         for _ in range(300):

@@ -21,8 +21,10 @@ def _socket(platform, kernel_id: str, key: str | None):
 
 @pytest.mark.parametrize("key", [None, "", "not-the-key"])
 def test_no_one_without_the_servers_key_may_listen_for_a_page(platform, key):
-    with _socket(platform, str(uuid.uuid4()), key) as socket, \
-            pytest.raises(ConnectionClosed) as closed:  # fmt: skip
+    with (
+        _socket(platform, str(uuid.uuid4()), key) as socket,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
         socket.recv(timeout=10)
     assert closed.value.rcvd.code == 4003
 

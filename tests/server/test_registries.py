@@ -23,7 +23,8 @@ def test_the_shipped_notebooks_are_the_declared_apps():
         text = (shipped_notebooks() / app.notebook_name).read_text(encoding="utf-8")
         assert text == notebook_text(app), (
             f"{app.notebook_name} differs from its declaration; rewrite the notebooks with "
-            "hectornb.widgets.registry.write_notebooks()")
+            "hectornb.widgets.registry.write_notebooks()"
+        )
 
 
 def test_each_apps_page_is_importable_from_the_widgets_package():

@@ -112,8 +112,9 @@ def test_openapi_describes_every_route(platform):
     for pattern, *_ in handlers("/"):
         if not pattern.startswith("/hectornb/api"):
             continue
-        path = re.sub(r"\(\[\^/\]\+\)|\(\[0-9a-fA-F-\]\{36\}\)|\(\.\+\)", "{}",
-                      pattern).rstrip("/?")
+        path = re.sub(r"\(\[\^/\]\+\)|\(\[0-9a-fA-F-\]\{36\}\)|\(\.\+\)", "{}", pattern).rstrip(
+            "/?"
+        )
         templated = {re.sub(r"\{[^}]+\}", "{}", p) for p in described}
         path = path.replace("\\.", ".")
         # a group of names (the Obslog collections) is one route per name
@@ -140,14 +141,18 @@ def test_api_tokens_act_as_their_user_until_revoked(platform):
     assert made["id"] in [t["id"] for t in listed]
     assert all("token" not in t for t in listed)  # the value is shown once, never again
     # a token cannot make tokens; a POST with it needs no XSRF cookie (scripts have none)
-    assert requests.post(base + "tokens", json={"name": "x"}, headers=script,
-                         timeout=10).status_code == 403  # fmt: skip
+    assert (
+        requests.post(base + "tokens", json={"name": "x"}, headers=script, timeout=10).status_code
+        == 403
+    )
     # someone else's token acts as them, never as the server's user
     theirs = create("someone-else-" + uuid.uuid4().hex[:6], "their script")
     other = {"Authorization": f"token {theirs['token']}"}
     assert requests.get(base, headers=other, timeout=10).json()["user"].startswith("someone")
-    assert requests.delete(base + f"tokens/{theirs['id']}", headers=script,
-                           timeout=10).status_code == 403  # fmt: skip
+    assert (
+        requests.delete(base + f"tokens/{theirs['id']}", headers=script, timeout=10).status_code
+        == 403
+    )
     assert api(platform, "DELETE", f"tokens/{made['id']}").status_code == 204
     r = requests.get(base, headers=script, timeout=10)
     assert r.status_code == 403 and "revoked" in r.json()["error"]
@@ -164,6 +169,8 @@ def test_an_api_token_expires_a_year_after_it_was_made(platform):
     base = platform["base"] + "/hectornb/api/"
     assert requests.get(base, headers=script, timeout=10).json()["user"] == "someone-who-left"
     with connect() as conn:  # made 366 days ago
-        conn.execute("UPDATE api_token SET created = now() - interval '366 days' WHERE id = %s",
-                     (made["id"],))  # fmt: skip
+        conn.execute(
+            "UPDATE api_token SET created = now() - interval '366 days' WHERE id = %s",
+            (made["id"],),
+        )
     assert requests.get(base, headers=script, timeout=10).status_code == 403

@@ -28,14 +28,21 @@ def test_every_setting_is_documented_and_has_its_variable():
 
 
 def test_values_are_read_as_their_types_with_their_floors(tmp_path):
-    s = Settings.from_env({
-        "HECTORNB_HOME": str(tmp_path), "HECTORNB_PORT": "9000",
-        "HECTORNB_CATALOGUES": "gaia, hipparcos,", "HECTORNB_TOKEN_DAYS": "0",
-        "HECTORNB_TAP_ANONYMOUS": "off", "HECTORNB_SMTP_STARTTLS": "yes",
-        "HECTORNB_CATALOGUE_MAG_LIMIT": "19.5", "HECTORNB_PUBLIC_URL": "https://hnb.example/",
-        "HECTORNB_POOL_SIZE": "3", "HECTORNB_NOTEBOOKS": str(tmp_path),
-        "HECTORNB_DATABASE_URL": "",  # empty is unset
-    })  # fmt: skip
+    s = Settings.from_env(
+        {
+            "HECTORNB_HOME": str(tmp_path),
+            "HECTORNB_PORT": "9000",
+            "HECTORNB_CATALOGUES": "gaia, hipparcos,",
+            "HECTORNB_TOKEN_DAYS": "0",
+            "HECTORNB_TAP_ANONYMOUS": "off",
+            "HECTORNB_SMTP_STARTTLS": "yes",
+            "HECTORNB_CATALOGUE_MAG_LIMIT": "19.5",
+            "HECTORNB_PUBLIC_URL": "https://hnb.example/",
+            "HECTORNB_POOL_SIZE": "3",
+            "HECTORNB_NOTEBOOKS": str(tmp_path),
+            "HECTORNB_DATABASE_URL": "",  # empty is unset
+        }
+    )
     assert s.home == tmp_path and s.port == 9000
     assert s.catalogues == ("gaia", "hipparcos")
     assert s.token_days == 1  # a token lives at least a day
@@ -53,8 +60,13 @@ def test_a_setting_that_cannot_be_read_says_which():
 
 
 def test_the_command_prints_the_table():
-    out = subprocess.run([str(BIN / "hectornb"), "config", "--table"], capture_output=True,
-                         text=True, timeout=60, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [str(BIN / "hectornb"), "config", "--table"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert out.strip() == settings_table()
 
 

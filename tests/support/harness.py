@@ -74,8 +74,14 @@ def offline(page) -> None:
     page.on("pageerror", lambda e: page.console_errors.append(f"uncaught: {e}"))
 
 
-LOCAL = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost", "data:",
-         "blob:")
+LOCAL = (
+    "http://127.0.0.1",
+    "http://localhost",
+    "ws://127.0.0.1",
+    "ws://localhost",
+    "data:",
+    "blob:",
+)
 
 
 def _answers(url: str) -> bool:
@@ -99,8 +105,12 @@ def benchmark_server(home):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "JUPYTER_TOKEN": "bench", "HECTORNB_POOL_SIZE": "1",
-           "HECTORNB_RUNNER": "external"}  # fmt: skip
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": "bench",
+        "HECTORNB_POOL_SIZE": "1",
+        "HECTORNB_RUNNER": "external",
+    }
     proc, base = serve_platform(env, port, Path(home) / "serve.log", apps=())
     try:
         yield base
@@ -130,7 +140,8 @@ def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout:
             raise RuntimeError(f"hectornb serve exited:\n{log.read_text()}")
         text = log.read_text()
         if all(f"Kernel pool of {app} is filled" in text for app in apps) and _answers(
-                f"http://127.0.0.1:{port}/hectornb/tap/availability"):  # fmt: skip
+            f"http://127.0.0.1:{port}/hectornb/tap/availability"
+        ):
             return proc, f"http://127.0.0.1:{port}"
         time.sleep(0.3)
     proc.kill()

@@ -5,26 +5,48 @@ from __future__ import annotations
 
 from hectornb.obslog.schema import BUNDLES
 
-COLUMNS = ("probe,ID,x,y,rads,angs,azAngs,angs_azAng,RA,DEC,g_mag,r_mag,Mstar,Re,z,"
-           "GAL_MU_E_R,pmRA,pmDEC,priority,type,MagnetX,MagnetY,SkyPosition,"
-           "fibre_type(P/S/G),Magnet,Label,order,Pickup_option,Index,Hexabundle,"
-           "probe_orientation,offset_P,offset_Q")  # fmt: skip
+COLUMNS = (
+    "probe,ID,x,y,rads,angs,azAngs,angs_azAng,RA,DEC,g_mag,r_mag,Mstar,Re,z,"
+    "GAL_MU_E_R,pmRA,pmDEC,priority,type,MagnetX,MagnetY,SkyPosition,"
+    "fibre_type(P/S/G),Magnet,Label,order,Pickup_option,Index,Hexabundle,"
+    "probe_orientation,offset_P,offset_Q"
+)
 
 
 def tile_text(base: int, label: str, bad_line: str | None = None) -> str:
     """A tile file as the Hector tiling code writes them: 11 KEY,value lines, the header
     row, 21 hexabundle probes (H and U standard stars), 6 guide probes, 5 sky fibres."""
-    head = [("PROXIMITY", "220"), ("TILING_DATE", "2025-09-01"), ("OBS_TEMP", "12.0"),
-            ("ROBOT_TEMP", "18.0"), ("MDLPARS", "default"), ("EQUINOX", "J2000"),
-            ("CENTRE", "150.1200 2.2100"), ("UTTIME", "12:30:00"), ("UTDATE", "2025 10 01"),
-            ("PLATEID", "7"), ("LABEL", label)]  # fmt: skip
+    head = [
+        ("PROXIMITY", "220"),
+        ("TILING_DATE", "2025-09-01"),
+        ("OBS_TEMP", "12.0"),
+        ("ROBOT_TEMP", "18.0"),
+        ("MDLPARS", "default"),
+        ("EQUINOX", "J2000"),
+        ("CENTRE", "150.1200 2.2100"),
+        ("UTTIME", "12:30:00"),
+        ("UTDATE", "2025 10 01"),
+        ("PLATEID", "7"),
+        ("LABEL", label),
+    ]
     lines = [f"{k},{v}" for k, v in head] + ["#" + COLUMNS]
     n = len(COLUMNS.split(","))
 
     def row(probe, ident, ra, dec, bundle, kind, z="0.045"):
-        values = {"probe": str(probe), "ID": ident, "RA": f"{ra:.5f}", "DEC": f"{dec:.5f}",
-                  "g_mag": "17.9", "r_mag": "17.1", "Mstar": "10.2", "Re": "3.4", "z": z,
-                  "fibre_type(P/S/G)": kind, "Hexabundle": bundle, "Label": bundle}  # fmt: skip
+        values = {
+            "probe": str(probe),
+            "ID": ident,
+            "RA": f"{ra:.5f}",
+            "DEC": f"{dec:.5f}",
+            "g_mag": "17.9",
+            "r_mag": "17.1",
+            "Mstar": "10.2",
+            "Re": "3.4",
+            "z": z,
+            "fibre_type(P/S/G)": kind,
+            "Hexabundle": bundle,
+            "Label": bundle,
+        }
         return ",".join(values.get(c, "0") for c in COLUMNS.split(","))
 
     for k, letter in enumerate(BUNDLES):

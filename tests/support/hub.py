@@ -63,8 +63,16 @@ def ensure_users() -> None:
         if subprocess.run(["id", user], capture_output=True).returncode:
             _run("useradd", "--create-home", "--shell", "/bin/bash", user)
     if subprocess.run(["id", SERVICE_USER], capture_output=True).returncode:
-        _run("useradd", "--system", "--create-home", "--home-dir", "/var/lib/hectornb",
-             "--shell", "/usr/sbin/nologin", SERVICE_USER)  # fmt: skip
+        _run(
+            "useradd",
+            "--system",
+            "--create-home",
+            "--home-dir",
+            "/var/lib/hectornb",
+            "--shell",
+            "/usr/sbin/nologin",
+            SERVICE_USER,
+        )
 
 
 def site_environment(root: Path) -> Path:
@@ -75,12 +83,26 @@ def site_environment(root: Path) -> Path:
     if not (cache / ".complete").exists():
         shutil.rmtree(cache, ignore_errors=True)
         _run(SYSTEM_PYTHON, "-m", "venv", str(cache))
-        _run(str(cache / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-             f"{REPO}[hub]", timeout=900)  # fmt: skip
+        _run(
+            str(cache / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"{REPO}[hub]",
+            timeout=900,
+        )
         (cache / ".complete").touch()
     else:  # this checkout's code, as a normal install
-        _run(str(cache / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-             "--no-deps", "--force-reinstall", str(REPO), timeout=300)  # fmt: skip
+        _run(
+            str(cache / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--force-reinstall",
+            str(REPO),
+            timeout=300,
+        )
     cache.chmod(0o755)
     return cache
 
@@ -101,30 +123,37 @@ class Hub:
         """A browser-like session signed in to the Hub as ``user``."""
         s = requests.Session()
         s.get(f"{self.url}/hub/login", timeout=30)
-        r = s.post(f"{self.url}/hub/login", timeout=60, allow_redirects=False,
-                   data={"username": user, "password": PASSWORD,
-                         "_xsrf": s.cookies.get("_xsrf", "")})  # fmt: skip
+        r = s.post(
+            f"{self.url}/hub/login",
+            timeout=60,
+            allow_redirects=False,
+            data={"username": user, "password": PASSWORD, "_xsrf": s.cookies.get("_xsrf", "")},
+        )
         assert r.status_code == 302, r.text
         return s
 
     def token(self, user: str) -> str:
         """A Hub API token of ``user`` (what JupyterHub gives a user's scripts)."""
         s = self.login(user)
-        r = s.post(f"{self.url}/hub/api/users/{user}/tokens", json={"note": "test"},
-                   headers={"X-XSRFToken": s.cookies.get("_xsrf", "")}, timeout=30)  # fmt: skip
+        r = s.post(
+            f"{self.url}/hub/api/users/{user}/tokens",
+            json={"note": "test"},
+            headers={"X-XSRFToken": s.cookies.get("_xsrf", "")},
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
         return r.json()["token"]
 
     def start_server(self, user: str, token: str, timeout: float = 120) -> str:
         """Start ``user``'s own server (as their Unix user); returns its URL."""
         headers = {"Authorization": f"token {token}"}
-        r = requests.post(f"{self.url}/hub/api/users/{user}/server", headers=headers,
-                          timeout=60)  # fmt: skip
+        r = requests.post(f"{self.url}/hub/api/users/{user}/server", headers=headers, timeout=60)
         assert r.status_code in (201, 202, 400), r.text  # 400: already running
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            model = requests.get(f"{self.url}/hub/api/users/{user}", headers=headers,
-                                 timeout=30).json()  # fmt: skip
+            model = requests.get(
+                f"{self.url}/hub/api/users/{user}", headers=headers, timeout=30
+            ).json()
             server = model.get("servers", {}).get("", {})
             if server.get("ready"):
                 return f"{self.url}{server['url'].rstrip('/')}"
@@ -141,11 +170,25 @@ class Hub:
         """``hectornb ARGS`` run by the data centre's operator, as the service's user."""
         return subprocess.run(
             # only the service's own settings: none of this test process's environment
-            ["runuser", "-u", SERVICE_USER, "--", "env", "-i", "LANG=C.UTF-8",
-             f"PATH={self.site / 'bin'}:/usr/bin:/bin", f"HOME={self.service_home}",
-             f"HECTORNB_HOME={self.service_home}", str(self.site / "bin" / "hectornb"), *args],
-            capture_output=True, text=True, timeout=300, cwd="/",
-        )  # fmt: skip
+            [
+                "runuser",
+                "-u",
+                SERVICE_USER,
+                "--",
+                "env",
+                "-i",
+                "LANG=C.UTF-8",
+                f"PATH={self.site / 'bin'}:/usr/bin:/bin",
+                f"HOME={self.service_home}",
+                f"HECTORNB_HOME={self.service_home}",
+                str(self.site / "bin" / "hectornb"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd="/",
+        )
 
 
 @contextlib.contextmanager
@@ -165,9 +208,11 @@ def running_hub(cache_root: Path, timeout: float = 300):
     shutil.chown(home, SERVICE_USER, SERVICE_USER)
     env_file = root / "service.env"
     # written as docs/deploy.md shows it, comments and all
-    env_file.write_text("# the service's settings\nHECTORNB_REDUCE_WORKERS=1   # one worker\n"
-                        "HECTORNB_POOL_SIZE=1\n"
-                        "HECTORNB_APP_KERNELS_PER_USER=3  # small, so the tests reach it\n")
+    env_file.write_text(
+        "# the service's settings\nHECTORNB_REDUCE_WORKERS=1   # one worker\n"
+        "HECTORNB_POOL_SIZE=1\n"
+        "HECTORNB_APP_KERNELS_PER_USER=3  # small, so the tests reach it\n"
+    )
     env_file.chmod(0o600)
     port = _free_port()
     env = {
@@ -186,10 +231,19 @@ def running_hub(cache_root: Path, timeout: float = 300):
     log = root / "hub.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(site / "bin" / "jupyterhub"), "-f", str(REPO / "deploy" / "jupyterhub_config.py"),
-             "--JupyterHub.authenticator_class=dummy", f"--DummyAuthenticator.password={PASSWORD}"],
-            cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(site / "bin" / "jupyterhub"),
+                "-f",
+                str(REPO / "deploy" / "jupyterhub_config.py"),
+                "--JupyterHub.authenticator_class=dummy",
+                f"--DummyAuthenticator.password={PASSWORD}",
+            ],
+            cwd=state,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     hub = Hub(f"http://127.0.0.1:{port}", root, home, site, log)
     try:
         deadline = time.monotonic() + timeout
@@ -234,13 +288,29 @@ def kernel_run(server: str, token: str, code: str, timeout: float = 120) -> str:
         ws_url = server.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels"
         conn = await websocket_connect(HTTPRequest(ws_url, headers=headers))
         msg_id = uuid.uuid4().hex
-        await conn.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                       "session": uuid.uuid4().hex, "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False},
-        }))  # fmt: skip
+        await conn.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                    },
+                }
+            )
+        )
         out: list[str] = []
         while True:
             raw = await asyncio.wait_for(conn.read_message(), timeout)

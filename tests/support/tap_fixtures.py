@@ -33,8 +33,11 @@ def fixed_catalogue() -> Table:
     t["ra"] = np.array([ROWS[i][0] for i in ids])
     t["dec"] = np.array([ROWS[i][1] for i in ids])
     mags = [ROWS[i][2] for i in ids]
-    t["mag"] = MaskedColumn([m if m is not None else 0.0 for m in mags],
-                            mask=[m is None for m in mags], dtype=np.float32)  # fmt: skip
+    t["mag"] = MaskedColumn(
+        [m if m is not None else 0.0 for m in mags],
+        mask=[m is None for m in mags],
+        dtype=np.float32,
+    )
     t["name"] = [ROWS[i][3] for i in ids]
     t["ra"].unit = t["dec"].unit = "deg"
     t["mag"].unit = "mag"

@@ -21,8 +21,11 @@ import requests
 from astropy.io.votable import parse_single_table
 from conftest import _free_port
 
-UPLOAD_QUERY = {"LANG": "ADQL", "QUERY": "SELECT COUNT(*) AS n FROM TAP_UPLOAD.t",
-                "UPLOAD": "t,param:f"}  # fmt: skip
+UPLOAD_QUERY = {
+    "LANG": "ADQL",
+    "QUERY": "SELECT COUNT(*) AS n FROM TAP_UPLOAD.t",
+    "UPLOAD": "t,param:f",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +37,18 @@ def server(database_url, hectornb_home, tmp_path_factory):
     from support.harness import serve_platform
 
     token = "hostile-" + uuid.uuid4().hex[:8]
-    env = {**os.environ, "JUPYTER_TOKEN": token, "HECTORNB_POOL_SIZE": "0",
-           "HECTORNB_TAP_UPLOAD_HOSTS": "localhost", "HECTORNB_TAP_MAX_JOBS": "4",
-           "HECTORNB_STATEMENT_TIMEOUT_MS": "1500", "HECTORNB_IMPORTS_AT_ONCE": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,
+        "HECTORNB_POOL_SIZE": "0",
+        "HECTORNB_TAP_UPLOAD_HOSTS": "localhost",
+        "HECTORNB_TAP_MAX_JOBS": "4",
+        "HECTORNB_STATEMENT_TIMEOUT_MS": "1500",
+        "HECTORNB_IMPORTS_AT_ONCE": "1",
+    }
     log = tmp_path_factory.mktemp("hostile") / "serve.log"
     proc, base = serve_platform(env, _free_port(), log, apps=())
-    yield {"base": base, "tap": base + "/hectornb/tap", "token": token, "pid": proc.pid,
-           "log": log}  # fmt: skip
+    yield {"base": base, "tap": base + "/hectornb/tap", "token": token, "pid": proc.pid, "log": log}
     proc.terminate()
     try:
         proc.wait(20)
@@ -76,8 +84,13 @@ def while_running(server, work):
 
 
 def upload(server, data: bytes, query: dict | None = None, **kw) -> requests.Response:
-    return requests.post(server["tap"] + "/sync", data=query or UPLOAD_QUERY,
-                         files={"f": ("t.csv", data)}, timeout=120, **kw)  # fmt: skip
+    return requests.post(
+        server["tap"] + "/sync",
+        data=query or UPLOAD_QUERY,
+        files={"f": ("t.csv", data)},
+        timeout=120,
+        **kw,
+    )
 
 
 def count(r: requests.Response) -> int:
@@ -95,13 +108,17 @@ def test_a_two_megabyte_line_is_refused_at_once_and_the_server_keeps_answering(s
 
 
 def test_tables_wider_than_the_column_limit_are_refused_not_a_500(server):
-    wide_csv = ",".join(f"c{i}" for i in range(2000)).encode() + b"\n" + b",".join(
-        [b"1"] * 2000) + b"\n"  # fmt: skip
+    wide_csv = (
+        ",".join(f"c{i}" for i in range(2000)).encode() + b"\n" + b",".join([b"1"] * 2000) + b"\n"
+    )
     r = upload(server, wide_csv)
     assert r.status_code == 400 and b"2000 columns; this service takes at most 500" in r.content
     fields = b"".join(b'<FIELD name="f%d" datatype="int"/>' % i for i in range(100_000))
-    votable = (b'<?xml version="1.0"?><VOTABLE version="1.4"><RESOURCE><TABLE>' + fields
-               + b"<DATA><TABLEDATA/></DATA></TABLE></RESOURCE></VOTABLE>")  # fmt: skip
+    votable = (
+        b'<?xml version="1.0"?><VOTABLE version="1.4"><RESOURCE><TABLE>'
+        + fields
+        + b"<DATA><TABLEDATA/></DATA></TABLE></RESOURCE></VOTABLE>"
+    )
     assert len(votable) > 3_000_000
     r = upload(server, votable)
     assert r.status_code == 400 and b"100000 columns" in r.content
@@ -140,7 +157,8 @@ def test_a_gzip_bomb_is_not_inflated(server):
     many = gzip.compress(b"a\n" + b"1\n" * 1_500_000)
     r = upload(server, many)
     assert r.status_code == 400 and b"1500000 rows; this service takes at most 1000000" in (
-        r.content)  # fmt: skip
+        r.content
+    )
     # a compressed table within every limit is read
     assert count(upload(server, gzip.compress(b"a,b\n1,2\n3,4\n"))) == 2
 
@@ -155,16 +173,23 @@ def test_a_two_million_row_answer_streams_in_flat_memory(server):
     ingest_table(Table({"k": np.arange(1500, dtype=np.int32)}), "hostile.numbers")
 
     def query() -> bytes:
-        r = requests.get(server["tap"] + "/sync", timeout=600, params={
-            "LANG": "ADQL", "MAXREC": "2000000",
-            "QUERY": "SELECT a.k FROM hostile.numbers AS a, hostile.numbers AS b"})  # fmt: skip
+        r = requests.get(
+            server["tap"] + "/sync",
+            timeout=600,
+            params={
+                "LANG": "ADQL",
+                "MAXREC": "2000000",
+                "QUERY": "SELECT a.k FROM hostile.numbers AS a, hostile.numbers AS b",
+            },
+        )
         assert r.status_code == 200
         return r.content
 
     body, slowest, growth = while_running(server, query)
     assert body.count(b"<TR>") == 2_000_000
-    assert body.rstrip().endswith(b'<INFO name="QUERY_STATUS" value="OVERFLOW"/>'
-                                  b"</RESOURCE></VOTABLE>")  # 2,250,000 rows cut at MAXREC
+    assert body.rstrip().endswith(
+        b'<INFO name="QUERY_STATUS" value="OVERFLOW"/></RESOURCE></VOTABLE>'
+    )  # 2,250,000 rows cut at MAXREC
     assert growth < 300 * 1024 * 1024, f"RSS grew {growth / 2**20:.0f} MB"
     assert slowest <= 1.0
 
@@ -187,7 +212,8 @@ def web_folder(tmp_path):
             pass
 
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path)))
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path))
+    )
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield port
@@ -204,10 +230,17 @@ def test_uploads_by_url_need_sign_in_and_never_reach_inside(server, web_folder):
     assert count(r) == 3
     # an address inside, open port or closed: the same refusal, nothing connected to
     answers = []
-    for url in (f"http://127.0.0.1:{web_folder}/up.csv", "http://127.0.0.1:1/up.csv",
-                f"http://localhost:{web_folder}/redirect"):  # fmt: skip
-        r = requests.post(server["tap"] + "/sync", headers=signed_in, timeout=60,
-                          data={**UPLOAD_QUERY, "UPLOAD": f"t,{url}"})  # fmt: skip
+    for url in (
+        f"http://127.0.0.1:{web_folder}/up.csv",
+        "http://127.0.0.1:1/up.csv",
+        f"http://localhost:{web_folder}/redirect",
+    ):
+        r = requests.post(
+            server["tap"] + "/sync",
+            headers=signed_in,
+            timeout=60,
+            data={**UPLOAD_QUERY, "UPLOAD": f"t,{url}"},
+        )
         assert r.status_code == 400
         answers.append(r.content.replace(url.encode(), b"URL"))
     assert all(b"does not connect to 127.0.0.1" in a for a in answers)
@@ -233,8 +266,9 @@ def _post_from(server, address: str, path: str, data: dict) -> tuple[int, str]:
     import urllib.parse
 
     url = urllib.parse.urlsplit(server["tap"] + path)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30,
-                                      source_address=(address, 0))  # fmt: skip
+    conn = http.client.HTTPConnection(
+        url.hostname, url.port, timeout=30, source_address=(address, 0)
+    )
     body = urllib.parse.urlencode(data)
     conn.request("POST", url.path, body, {"Content-Type": "application/x-www-form-urlencoded"})
     r = conn.getresponse()
@@ -251,9 +285,11 @@ def test_anonymous_jobs_are_unlisted_unguessable_and_limited(server):
     from hectornb.tap import ingest_table
 
     ingest_table(fixed_catalogue(), "hostile.stars")
-    slow = {"LANG": "ADQL", "PHASE": "RUN",
-            "QUERY": "SELECT COUNT(*) FROM " + ", ".join(f"hostile.stars AS t{k}"
-                                                         for k in range(9))}  # fmt: skip
+    slow = {
+        "LANG": "ADQL",
+        "PHASE": "RUN",
+        "QUERY": "SELECT COUNT(*) FROM " + ", ".join(f"hostile.stars AS t{k}" for k in range(9)),
+    }
     mine = [_post_from(server, "127.0.0.1", "/async", slow) for _ in range(3)]
     assert all(status == 303 for status, _ in mine)
     urls = [location for _, location in mine]
@@ -295,8 +331,9 @@ def test_anonymous_jobs_are_unlisted_unguessable_and_limited(server):
 
 
 def test_a_token_that_does_not_sign_in_is_a_401_not_anonymous_reads(server):
-    r = requests.get(server["tap"] + "/tables", headers={"Authorization": "token nonsense"},
-                     timeout=30)  # fmt: skip
+    r = requests.get(
+        server["tap"] + "/tables", headers={"Authorization": "token nonsense"}, timeout=30
+    )
     assert r.status_code == 401 and b"not valid" in r.content
     assert requests.get(server["tap"] + "/tables", timeout=30).status_code == 200
 
@@ -308,9 +345,13 @@ def test_a_large_target_file_imports_whatever_the_per_statement_limit(server):
     headers = {"Authorization": f"token {server['token']}"}
 
     def load(name: str) -> requests.Response:
-        return requests.post(server["base"] + "/hectornb/api/targets/lists", headers=headers,
-                             params={"filename": "big.csv", "name": name}, data=body,
-                             timeout=600)  # fmt: skip
+        return requests.post(
+            server["base"] + "/hectornb/api/targets/lists",
+            headers=headers,
+            params={"filename": "big.csv", "name": name},
+            data=body,
+            timeout=600,
+        )
 
     names = [f"big-{uuid.uuid4().hex[:6]}" for _ in range(2)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:  # this server reads one at a time
@@ -319,13 +360,21 @@ def test_a_large_target_file_imports_whatever_the_per_statement_limit(server):
     r = next(a for a in answers if a.status_code == 201)
     name = names[answers.index(r)]
     assert r.json()["n_targets"] == 600_000
-    page = requests.get(server["base"] + f"/hectornb/api/targets/lists/{name}/targets",
-                        headers=headers, params={"offset": 599_999}, timeout=60).json()
+    page = requests.get(
+        server["base"] + f"/hectornb/api/targets/lists/{name}/targets",
+        headers=headers,
+        params={"offset": 599_999},
+        timeout=60,
+    ).json()
     assert page["total"] == 600_000 and page["targets"][0]["name"] == "T0599999"
 
     def export() -> int:  # streamed as read: the server holds a batch, not the list
-        with requests.get(server["base"] + f"/hectornb/api/targets/lists/{name}/export.csv",
-                          headers=headers, stream=True, timeout=600) as r:
+        with requests.get(
+            server["base"] + f"/hectornb/api/targets/lists/{name}/export.csv",
+            headers=headers,
+            stream=True,
+            timeout=600,
+        ) as r:
             assert r.status_code == 200
             return sum(chunk.count(b"\n") for chunk in r.iter_content(1 << 20))
 
@@ -333,30 +382,57 @@ def test_a_large_target_file_imports_whatever_the_per_statement_limit(server):
     assert slowest <= 1.0  # and everyone else is served meanwhile
     assert lines == 600_001  # the header and every target
     assert growth < 100 * 1024 * 1024, f"RSS grew {growth / 2**20:.0f} MB during the export"
-    requests.delete(server["base"] + f"/hectornb/api/targets/lists/{name}", headers=headers,
-                    timeout=60)  # fmt: skip
+    requests.delete(
+        server["base"] + f"/hectornb/api/targets/lists/{name}", headers=headers, timeout=60
+    )
 
 
 def test_the_limits_are_settings_reported_by_hectornb_config(server):
     import subprocess
 
     env = {**os.environ, "HECTORNB_TAP_UPLOAD_COLUMNS": "64"}
-    out = subprocess.run([sys.executable, "-m", "hectornb.cli", "config"], text=True,
-                         capture_output=True, check=True, env=env).stdout  # fmt: skip
-    for name in ("TAP_UPLOAD_LIMIT", "TAP_UPLOAD_UNPACKED_LIMIT", "TAP_UPLOAD_ROWS",
-                 "TAP_UPLOAD_SECONDS", "TAP_UPLOAD_MEMORY", "TAP_SYNC_CONCURRENCY",
-                 "TAP_SYNC_PER_CLIENT", "TAP_MAX_JOBS", "TAP_SYNC_BYTES",
-                 "APP_KERNELS_PER_USER", "IMPORT_TIMEOUT", "DATABASE_WAIT",
-                 "IMPORTS_AT_ONCE"):  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "hectornb.cli", "config"],
+        text=True,
+        capture_output=True,
+        check=True,
+        env=env,
+    ).stdout
+    for name in (
+        "TAP_UPLOAD_LIMIT",
+        "TAP_UPLOAD_UNPACKED_LIMIT",
+        "TAP_UPLOAD_ROWS",
+        "TAP_UPLOAD_SECONDS",
+        "TAP_UPLOAD_MEMORY",
+        "TAP_SYNC_CONCURRENCY",
+        "TAP_SYNC_PER_CLIENT",
+        "TAP_MAX_JOBS",
+        "TAP_SYNC_BYTES",
+        "APP_KERNELS_PER_USER",
+        "IMPORT_TIMEOUT",
+        "DATABASE_WAIT",
+        "IMPORTS_AT_ONCE",
+    ):
         assert f"HECTORNB_{name}" in out
     assert "(any public address)" in out
     line = next(x for x in out.splitlines() if "HECTORNB_TAP_UPLOAD_COLUMNS" in x)
     assert "64" in line and "environment" in line
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1",
-                                     "169.254.169.254", "0.0.0.0", "[::1]", "[fe80::1]",
-                                     "224.0.0.1"])  # fmt: skip
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "[::1]",
+        "[fe80::1]",
+        "224.0.0.1",
+    ],
+)
 def test_fetch_refuses_loopback_private_link_local_and_multicast(address):
     from hectornb.tap.fetch import fetch
     from hectornb.tap.service import TapError
@@ -372,10 +448,13 @@ def test_fetch_follows_redirects_only_to_allowed_hosts(web_folder):
     from hectornb.tap.fetch import fetch
     from hectornb.tap.service import TapError
 
-    assert fetch(f"http://127.0.0.1:{web_folder}/up.csv", 1000,
-                 allow=("127.0.0.0/8",)) == b"a,b\n1,2\n3,4\n5,6\n"  # fmt: skip
-    assert fetch(f"http://localhost:{web_folder}/redirect", 1000,
-                 allow=("localhost", "127.0.0.1")).startswith(b"a,b")  # fmt: skip
+    assert (
+        fetch(f"http://127.0.0.1:{web_folder}/up.csv", 1000, allow=("127.0.0.0/8",))
+        == b"a,b\n1,2\n3,4\n5,6\n"
+    )
+    assert fetch(
+        f"http://localhost:{web_folder}/redirect", 1000, allow=("localhost", "127.0.0.1")
+    ).startswith(b"a,b")
     with pytest.raises(TapError, match=r"does not connect to 127\.0\.0\.1"):
         fetch(f"http://localhost:{web_folder}/redirect", 1000, allow=("localhost",))
     with pytest.raises(TapError, match="larger than the upload limit of 10 bytes"):

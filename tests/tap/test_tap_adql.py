@@ -38,8 +38,10 @@ BATTERY = [
     (f"SELECT id FROM {T} WHERE id IN (1, 5, 99)", {1, 5}),
     (f"SELECT id FROM {T} WHERE id BETWEEN 3 AND 5 AND NOT id = 4", {3, 5}),
     (f"SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} WHERE mag > 18)", {10, 14}),
-    (f"SELECT id FROM {T} AS s WHERE EXISTS (SELECT 1 FROM {T} AS t WHERE t.mag = s.mag + 1)",
-     {1, 2, 3, 4, 5, 6, 7, 8, 9, 12}),
+    (
+        f"SELECT id FROM {T} AS s WHERE EXISTS (SELECT 1 FROM {T} AS t WHERE t.mag = s.mag + 1)",
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 12},
+    ),
     # the mean of the 14 magnitudes is 13.29
     (f"SELECT id FROM {T} WHERE mag > (SELECT AVG(mag) FROM {T}) AND dec > 0", {5, 8, 9, 10}),
     (f"WITH b AS (SELECT id, mag FROM {T} WHERE mag < 9) SELECT id FROM b", {12, 13, 15}),
@@ -58,37 +60,51 @@ BATTERY = [
     (f"SELECT id FROM {T} WHERE SIN(RADIANS(dec)) > 0.99", {4, 5}),
     (f"SELECT id FROM {T} WHERE DEGREES(ATAN2(1, 1)) = 45 AND id = 1", {1}),
     # geometry: cones across RA 0/360 and over the poles
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 4.0 / 3600))",
-     {1, 2, 3}),  # 2 and 3 are 3.6 arcsec from 1, on either side of RA 0
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 3.0 / 3600))",
-     {1}),
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(359.9995, 0, 2.0 / 3600))",
-     {1, 2}),  # 1.8 arcsec from each, the window in RA wraps through 360
-    (f"SELECT id FROM {T} WHERE CONTAINS(POINT('ICRS', ra, dec), "
-     "CIRCLE('ICRS', 90, 90, 0.0015)) = 1", {4, 5}),
+    (
+        f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 4.0 / 3600))",
+        {1, 2, 3},
+    ),  # 2 and 3 are 3.6 arcsec from 1, on either side of RA 0
+    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 3.0 / 3600))", {1}),
+    (
+        f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(359.9995, 0, 2.0 / 3600))",
+        {1, 2},
+    ),  # 1.8 arcsec from each, the window in RA wraps through 360
+    (
+        f"SELECT id FROM {T} WHERE CONTAINS(POINT('ICRS', ra, dec), "
+        "CIRCLE('ICRS', 90, 90, 0.0015)) = 1",
+        {4, 5},
+    ),
     (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0, -90, 0.001))", {6, 7}),
     (f"SELECT id FROM {T} WHERE DISTANCE(POINT(ra, dec), POINT(0, 0)) <= 0.001", {1, 2, 3}),
     (f"SELECT id FROM {T} WHERE 0.001 >= DISTANCE(ra, dec, 0, 0)", {1, 2, 3}),
-    (f"SELECT id FROM {T} WHERE 0 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 1)) AND dec = 0",
-     set()),
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), BOX(10.25, 10.1, 0.6, 0.4))",
-     {8, 9}),
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
-     "POLYGON(9.9, 9.9, 10.5, 9.9, 10.5, 10.3, 9.9, 10.3))", {8, 9}),
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
-     "POLYGON(POINT(359.9, -0.1), POINT(0.1, -0.1), POINT(0.1, 0.1), POINT(359.9, 0.1)))",
-     {1, 2, 3}),  # a polygon across RA 0/360
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
-     "POLYGON(0, 89.99, 120, 89.99, 240, 89.99))", {4, 5}),  # a triangle round the pole
-    (f"SELECT id FROM {T} WHERE 1 = INTERSECTS(CIRCLE(ra, dec, 0.5), CIRCLE(10.7, 10, 0.3))",
-     {8, 9, 10}),
-    (f"SELECT id FROM {T} WHERE 1 = INTERSECTS(POINT(ra, dec), CIRCLE(45, 45.25, 0.3))",
-     {12, 13}),
-    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(CIRCLE(ra, dec, 0.1), CIRCLE(10, 10, 1))",
-     {8, 9}),
-    (f"SELECT id FROM {T} WHERE COORD1(POINT(ra, dec)) = 300 AND COORD2(POINT(ra, dec)) = 20",
-     {15}),
-]  # fmt: skip
+    (f"SELECT id FROM {T} WHERE 0 = CONTAINS(POINT(ra, dec), CIRCLE(0, 0, 1)) AND dec = 0", set()),
+    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), BOX(10.25, 10.1, 0.6, 0.4))", {8, 9}),
+    (
+        f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "POLYGON(9.9, 9.9, 10.5, 9.9, 10.5, 10.3, 9.9, 10.3))",
+        {8, 9},
+    ),
+    (
+        f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "POLYGON(POINT(359.9, -0.1), POINT(0.1, -0.1), POINT(0.1, 0.1), POINT(359.9, 0.1)))",
+        {1, 2, 3},
+    ),  # a polygon across RA 0/360
+    (
+        f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "POLYGON(0, 89.99, 120, 89.99, 240, 89.99))",
+        {4, 5},
+    ),  # a triangle round the pole
+    (
+        f"SELECT id FROM {T} WHERE 1 = INTERSECTS(CIRCLE(ra, dec, 0.5), CIRCLE(10.7, 10, 0.3))",
+        {8, 9, 10},
+    ),
+    (f"SELECT id FROM {T} WHERE 1 = INTERSECTS(POINT(ra, dec), CIRCLE(45, 45.25, 0.3))", {12, 13}),
+    (f"SELECT id FROM {T} WHERE 1 = CONTAINS(CIRCLE(ra, dec, 0.1), CIRCLE(10, 10, 1))", {8, 9}),
+    (
+        f"SELECT id FROM {T} WHERE COORD1(POINT(ra, dec)) = 300 AND COORD2(POINT(ra, dec)) = 20",
+        {15},
+    ),
+]
 
 
 @pytest.mark.parametrize(("query", "expected"), BATTERY, ids=[q[0][7:60] for q in BATTERY])
@@ -130,8 +146,10 @@ def test_aggregates_grouping_and_generated_names(tap):
 
 
 def test_geometry_in_the_select_list_is_a_dali_value(tap):
-    t = tap.run_sync(f"SELECT POINT(ra, dec) AS p, CIRCLE(ra, dec, 0.5) AS c, AREA(CIRCLE("
-                     f"ra, dec, 1)) AS a FROM {T} WHERE id = 12").to_table()  # fmt: skip
+    t = tap.run_sync(
+        f"SELECT POINT(ra, dec) AS p, CIRCLE(ra, dec, 0.5) AS c, AREA(CIRCLE("
+        f"ra, dec, 1)) AS a FROM {T} WHERE id = 12"
+    ).to_table()
     assert list(t["p"][0]) == [45.0, 45.0] and list(t["c"][0]) == [45.0, 45.0, 0.5]
     assert float(t["a"][0]) == pytest.approx(3.14155, rel=1e-4)  # 2π(1−cos 1°) in deg²
 
@@ -153,15 +171,20 @@ HOSTILE = [
     ("SELECT * FROM tap_jobs", "unknown table"),
     (f'SELECT id FROM {T} AS "x"" FROM api_tokens --"', None),  # a quoted alias stays a name
     # nested sub-queries and a huge TOP are fine, and bounded by MAXREC
-    (f"SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} "
-     f"WHERE id IN (SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} WHERE id < 3))))", None),
+    (
+        f"SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} "
+        f"WHERE id IN (SELECT id FROM {T} WHERE id IN (SELECT id FROM {T} WHERE id < 3))))",
+        None,
+    ),
     (f"SELECT TOP 999999999999 id FROM {T}", None),
     # unsupported constructs are named with their place
     (f"SELECT REGION('Circle ICRS 0 0 1') FROM {T}", "REGION"),
-    (f"SELECT id FROM {T} WHERE 1 = INTERSECTS(POLYGON(0,0,1,0,1,1), POLYGON(0,0,2,0,2,2))",
-     "INTERSECTS(POLYGON, POLYGON)"),
+    (
+        f"SELECT id FROM {T} WHERE 1 = INTERSECTS(POLYGON(0,0,1,0,1,1), POLYGON(0,0,2,0,2,2))",
+        "INTERSECTS(POLYGON, POLYGON)",
+    ),
     (f"SELECT id FROM {T} WHERE ", "ends too early"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("query", "error"), HOSTILE, ids=[h[0][:50] for h in HOSTILE])
@@ -191,15 +214,27 @@ def test_geometry_fields_are_dali_typed(tap):
     import requests
     from astropy.io.votable import parse_single_table
 
-    r = requests.get(tap.baseurl + "/sync", params={
-        "LANG": "ADQL", "QUERY": f"SELECT POINT(1, 2) AS p, CENTROID(CIRCLE(1, 2, 3)) AS c, "
-        f"CIRCLE(ra, dec, 1) AS circ, POLYGON(0, 0, 1, 0, 1, 1) AS poly FROM {T} WHERE id = 1"},
-        timeout=30)  # fmt: skip
+    r = requests.get(
+        tap.baseurl + "/sync",
+        params={
+            "LANG": "ADQL",
+            "QUERY": f"SELECT POINT(1, 2) AS p, CENTROID(CIRCLE(1, 2, 3)) AS c, "
+            f"CIRCLE(ra, dec, 1) AS circ, POLYGON(0, 0, 1, 0, 1, 1) AS poly FROM {T} WHERE id = 1",
+        },
+        timeout=30,
+    )
     table = parse_single_table(io.BytesIO(r.content))
     fields = {f.name: f for f in table.fields}
-    for name, xtype, arraysize in (("p", "point", "2"), ("c", "point", "2"),
-                                   ("circ", "circle", "3"), ("poly", "polygon", "*")):  # fmt: skip
+    for name, xtype, arraysize in (
+        ("p", "point", "2"),
+        ("c", "point", "2"),
+        ("circ", "circle", "3"),
+        ("poly", "polygon", "*"),
+    ):
         assert (fields[name].datatype, fields[name].xtype, fields[name].arraysize) == (
-            "double", xtype, arraysize)
+            "double",
+            xtype,
+            arraysize,
+        )
     row = table.to_table()[0]
     assert list(row["c"]) == [1.0, 2.0] and list(row["poly"]) == [0, 0, 1, 0, 1, 1]

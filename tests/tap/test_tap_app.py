@@ -59,7 +59,8 @@ def test_a_job_submitted_elsewhere_is_resumed_by_its_url(app, platform):
     import pyvo
 
     job = pyvo.dal.TAPService(platform["base"] + "/hectornb/tap").submit_job(
-        f"SELECT id FROM {T} WHERE id > 13 ORDER BY id")
+        f"SELECT id FROM {T} WHERE id > 13 ORDER BY id"
+    )
     job.run()
     assert app.resume(job.url) == job.job_id
     job.wait(phases=["COMPLETED", "ERROR"])

@@ -17,9 +17,15 @@ HECTORNB = [sys.executable, "-m", "hectornb.cli"]
 
 def catalogue(n: int, seed: int = 1) -> Table:
     rng = np.random.default_rng(seed)
-    t = Table({"ObjID": np.arange(n, dtype=np.int64), "RA": rng.uniform(0, 360, n),
-               "DEC": rng.uniform(-90, 90, n), "Rmag": rng.uniform(12, 20, n).astype(np.float32),
-               "Kind": rng.choice(["galaxy", "star"], n)})  # fmt: skip
+    t = Table(
+        {
+            "ObjID": np.arange(n, dtype=np.int64),
+            "RA": rng.uniform(0, 360, n),
+            "DEC": rng.uniform(-90, 90, n),
+            "Rmag": rng.uniform(12, 20, n).astype(np.float32),
+            "Kind": rng.choice(["galaxy", "star"], n),
+        }
+    )
     t["RA"].unit = t["DEC"].unit = "deg"
     t["Rmag"].unit = "mag"
     t["Rmag"].description = "r magnitude"
@@ -27,8 +33,11 @@ def catalogue(n: int, seed: int = 1) -> Table:
 
 
 def columns(service, name: str) -> dict:
-    result = service.query("SELECT column_name, unit, ucd, description, indexed FROM "
-                           f"TAP_SCHEMA.columns WHERE table_name = '{name}'", None)  # fmt: skip
+    result = service.query(
+        "SELECT column_name, unit, ucd, description, indexed FROM "
+        f"TAP_SCHEMA.columns WHERE table_name = '{name}'",
+        None,
+    )
     return {r[0]: r[1:] for r in result.rows}
 
 
@@ -40,13 +49,19 @@ def test_ingest_each_format_from_the_command_line(database_url, tmp_path, fmt):
     path = tmp_path / f"cat.{fmt}"
     t.write(path, format={"vot": "votable", "csv": "ascii.csv"}.get(fmt) or fmt)
     meta = tmp_path / "meta.yaml"
-    meta.write_text("description: a test catalogue\ncolumns:\n"
-                    "  RA: {unit: deg, ucd: pos.eq.ra;meta.main, description: right ascension}\n"
-                    "  DEC: {ucd: pos.eq.dec;meta.main, unit: deg}\n"
-                    "  Kind: {description: galaxy or star}\n")  # fmt: skip
+    meta.write_text(
+        "description: a test catalogue\ncolumns:\n"
+        "  RA: {unit: deg, ucd: pos.eq.ra;meta.main, description: right ascension}\n"
+        "  DEC: {ucd: pos.eq.dec;meta.main, unit: deg}\n"
+        "  Kind: {description: galaxy or star}\n"
+    )
     name = f"ingest.cat_{fmt}"
-    r = subprocess.run([*HECTORNB, "tap", "ingest", str(path), "--table", name, "--meta",
-                        str(meta)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [*HECTORNB, "tap", "ingest", str(path), "--table", name, "--meta", str(meta)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert f"{name}: 5 columns published; positions ra, dec indexed" in r.stdout
     service = TapService()
@@ -61,8 +76,9 @@ def test_ingest_each_format_from_the_command_line(database_url, tmp_path, fmt):
     assert [r[0] for r in got.rows] == list(range(50))
     assert [r[1] for r in got.rows] == pytest.approx(list(t["RA"]), abs=1e-12)
     assert [r[2] for r in got.rows] == list(t["Kind"])
-    tables = subprocess.run([*HECTORNB, "tap", "tables"], capture_output=True, text=True,
-                            timeout=60).stdout  # fmt: skip
+    tables = subprocess.run(
+        [*HECTORNB, "tap", "tables"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert f"{name}\t5 columns\tpublic\ta test catalogue" in tables
 
 
@@ -76,8 +92,9 @@ def test_refusals_say_why_and_store_nothing(database_url, tmp_path):
         ([str(bad), "--table", "tap_schema.evil"], "reserved"),
         ([str(bad), "--table", "x.drop;table"], "give SCHEMA.TABLE"),
     ):
-        r = subprocess.run([*HECTORNB, "tap", "ingest", *args], capture_output=True, text=True,
-                           timeout=60)  # fmt: skip
+        r = subprocess.run(
+            [*HECTORNB, "tap", "ingest", *args], capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
     from hectornb.tap import TapService
 
@@ -126,17 +143,18 @@ def test_reader_role_made_after_publishing_is_granted_the_tables_at_start(databa
     ingest_table(catalogue(5, seed=7), "late.granted", by="test")
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("REVOKE SELECT ON late.granted FROM hectornb_tap_reader")
-        assert not conn.execute("SELECT has_table_privilege('hectornb_tap_reader', "
-                                "'late.granted', 'SELECT')").fetchone()[0]  # fmt: skip
+        assert not conn.execute(
+            "SELECT has_table_privilege('hectornb_tap_reader', 'late.granted', 'SELECT')"
+        ).fetchone()[0]
     service = TapService()  # what a start of the platform does
     assert len(service.query("SELECT objid FROM late.granted", None).rows) == 5
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT has_table_privilege('hectornb_tap_reader', "
-                            "'late.granted', 'SELECT')").fetchone()[0]  # fmt: skip
+        assert conn.execute(
+            "SELECT has_table_privilege('hectornb_tap_reader', 'late.granted', 'SELECT')"
+        ).fetchone()[0]
 
 
-def test_a_reader_role_not_granted_to_the_platform_is_not_used(database_url, monkeypatch,
-                                                              caplog):  # fmt: skip
+def test_a_reader_role_not_granted_to_the_platform_is_not_used(database_url, monkeypatch, caplog):
     """Roles belong to the whole PostgreSQL server: another platform (or an administrator)
     may have made ``hectornb_tap_reader`` without granting it to this platform's user, which
     then cannot take it; queries must still work, and the log must say what to run."""

@@ -46,9 +46,12 @@ def test_a_job_left_executing_by_a_dead_server_is_run_again(store):
     alice = user()
     job = store.create(alice, {"LANG": "ADQL", "QUERY": f"SELECT id FROM {T} WHERE mag < 9"})
     with connect() as conn:  # a server claimed it, then died: its heartbeat stopped
-        conn.execute("UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'gone', start_time = "
-                     "now() - interval '5 min', heartbeat = now() - interval '5 min' "
-                     "WHERE job_id = %s", (job.job_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'gone', start_time = "
+            "now() - interval '5 min', heartbeat = now() - interval '5 min' "
+            "WHERE job_id = %s",
+            (job.job_id,),
+        )
     done = wait_for(store, job.job_id, alice, ("COMPLETED", "ERROR"))
     assert done.phase == "COMPLETED", done.error
     assert done.start_time > job.creation_time  # it was started again, by a live runner
@@ -66,9 +69,11 @@ def test_each_user_runs_at_most_their_limit_at_once(platform):
     tap = platform["base"] + "/hectornb/tap"
     s = requests.Session()
     s.headers["Authorization"] = f"token {create_token(user(), 'job limit test')['token']}"
-    slow = ("SELECT COUNT(*) FROM " + ", ".join(f"{T} AS t{k}" for k in range(9)))
-    urls = [s.post(tap + "/async", data={"LANG": "ADQL", "QUERY": slow, "PHASE": "RUN"},
-                   timeout=30).url for _ in range(limit + 1)]  # fmt: skip
+    slow = "SELECT COUNT(*) FROM " + ", ".join(f"{T} AS t{k}" for k in range(9))
+    urls = [
+        s.post(tap + "/async", data={"LANG": "ADQL", "QUERY": slow, "PHASE": "RUN"}, timeout=30).url
+        for _ in range(limit + 1)
+    ]
     try:
         seen: list[list[str]] = []
         deadline = time.monotonic() + 20
@@ -100,8 +105,10 @@ def test_jobs_past_their_destruction_are_deleted_with_their_results(store):
     with open(done.result_path, "rb") as f:
         assert f.read().startswith(b"<?xml")
     with connect() as conn:
-        conn.execute("UPDATE tap_jobs SET destruction = now() - interval '1 s' "
-                     "WHERE job_id = %s", (job.job_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE tap_jobs SET destruction = now() - interval '1 s' WHERE job_id = %s",
+            (job.job_id,),
+        )
     assert store.expire() >= 1
     with pytest.raises(LookupError):
         store.get(job.job_id, alice)
@@ -116,15 +123,22 @@ def test_a_job_aborted_between_its_claim_and_its_start_never_runs(store):
     alice = user()
     job = store.create(alice, {"LANG": "ADQL", "QUERY": f"SELECT id FROM {T}"})
     with connect() as conn:  # claimed by a runner that has not started it yet
-        conn.execute("UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'this', heartbeat = "
-                     "now(), start_time = now() WHERE job_id = %s", (job.job_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'this', heartbeat = "
+            "now(), start_time = now() WHERE job_id = %s",
+            (job.job_id,),
+        )
     store.abort(job.job_id, alice)
     store.execute(store.get(job.job_id, alice))
     after = store.get(job.job_id, alice)
     assert after.phase == "ABORTED" and after.result_path is None
     with connect() as conn:
-        assert conn.execute("SELECT backend_pid FROM tap_jobs WHERE job_id = %s",
-                            (job.job_id,)).fetchone()["backend_pid"] is None  # fmt: skip
+        assert (
+            conn.execute(
+                "SELECT backend_pid FROM tap_jobs WHERE job_id = %s", (job.job_id,)
+            ).fetchone()["backend_pid"]
+            is None
+        )
     store.delete(job.job_id, alice)
 
 
@@ -136,21 +150,28 @@ def test_a_runner_renews_only_the_leases_of_jobs_it_is_running(store):
     alice = user()
     job = store.create(alice, {"LANG": "ADQL", "QUERY": f"SELECT id FROM {T}"})
     with connect() as conn:
-        conn.execute("UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'r1', heartbeat = "
-                     "now() - interval '1 hour' WHERE job_id = %s", (job.job_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE tap_jobs SET phase = 'EXECUTING', runner = 'r1', heartbeat = "
+            "now() - interval '1 hour' WHERE job_id = %s",
+            (job.job_id,),
+        )
 
     def heartbeat_age() -> float:
         with connect() as conn:
-            return conn.execute("SELECT extract(epoch FROM now() - heartbeat) AS s FROM "
-                                "tap_jobs WHERE job_id = %s", (job.job_id,)).fetchone()["s"]
+            return conn.execute(
+                "SELECT extract(epoch FROM now() - heartbeat) AS s FROM tap_jobs WHERE job_id = %s",
+                (job.job_id,),
+            ).fetchone()["s"]
 
     store.beat("r1", [])  # r1 is alive but not running it any more
     assert heartbeat_age() > 3000
     store.beat("r1", [job.job_id])
     assert heartbeat_age() < 60
     with connect() as conn:
-        conn.execute("UPDATE tap_jobs SET heartbeat = now() - interval '1 hour' "
-                     "WHERE job_id = %s", (job.job_id,))  # fmt: skip
+        conn.execute(
+            "UPDATE tap_jobs SET heartbeat = now() - interval '1 hour' WHERE job_id = %s",
+            (job.job_id,),
+        )
     done = wait_for(store, job.job_id, alice, ("COMPLETED", "ERROR"))  # the live runner's
     assert done.phase == "COMPLETED", done.error
     store.delete(job.job_id, alice)

@@ -25,20 +25,34 @@ FIELDS = [
 
 
 def rows(n: int) -> list[tuple]:
-    return [(k, k * 0.001, None if k % 7 == 0 else f"star <{k}> & co", k % 2 == 0,
-             [k * 0.5, math.nan] if k % 5 else None, None if k % 3 == 0 else k)
-            for k in range(n)]  # fmt: skip
+    return [
+        (
+            k,
+            k * 0.001,
+            None if k % 7 == 0 else f"star <{k}> & co",
+            k % 2 == 0,
+            [k * 0.5, math.nan] if k % 5 else None,
+            None if k % 3 == 0 else k,
+        )
+        for k in range(n)
+    ]
 
 
-def streamed(data: list[tuple], writer: str, overflow: bool = False, batch: int = 3000,
-             fail_after: int | None = None, max_bytes: int | None = None) -> bytes:  # fmt: skip
+def streamed(
+    data: list[tuple],
+    writer: str,
+    overflow: bool = False,
+    batch: int = 3000,
+    fail_after: int | None = None,
+    max_bytes: int | None = None,
+) -> bytes:
     out = Rows(FIELDS, iter(()), {"QUERY": "SELECT"})
 
     def batches():
         for k in range(0, len(data), batch):
             if fail_after is not None and k >= fail_after:
                 raise ValueError("the query ran longer than 60 s and was stopped")
-            yield data[k:k + batch]
+            yield data[k : k + batch]
         out.overflow = overflow
 
     out.batches = batches()
@@ -49,8 +63,7 @@ def as_table(data: bytes, writer: str) -> Table:
     if writer == "fits":
         return Table.read(io.BytesIO(data), format="fits")
     if writer in ("csv", "tsv"):
-        return Table.read(io.BytesIO(data), format="ascii.csv" if writer == "csv" else
-                          "ascii.tab")  # fmt: skip
+        return Table.read(io.BytesIO(data), format="ascii.csv" if writer == "csv" else "ascii.tab")
     return parse_votable(io.BytesIO(data)).get_first_table().to_table()
 
 
@@ -73,8 +86,9 @@ def test_a_long_result_streamed_is_the_table_the_whole_writer_makes(writer):
 def test_a_short_result_is_byte_for_byte_the_whole_document():
     data = rows(50)
     for writer in ("votable", "binary2", "csv", "tsv", "fits"):
-        assert streamed(data, writer) == write(Result(FIELDS, data, False,
-                                                      {"QUERY": "SELECT"}), writer)  # fmt: skip
+        assert streamed(data, writer) == write(
+            Result(FIELDS, data, False, {"QUERY": "SELECT"}), writer
+        )
 
 
 def test_overflow_of_a_long_result_is_a_trailing_status_pyvo_reads():
@@ -110,9 +124,11 @@ def test_a_byte_limit_ends_the_rows_as_an_overflow():
 def test_a_join_s_repeated_column_names_stay_apart_in_fits(n):
     """``SELECT * FROM a CROSS JOIN b`` with ``ra`` in both: FITS names are case-blind and
     must be unique; the second becomes ``ra_2`` and keeps its own values."""
-    fields = [ResultField("ra", "double", None, None, "deg", None, None, None),
-              ResultField("id", "long", None, None, None, None, None, None),
-              ResultField("RA", "double", None, None, "deg", None, None, None)]  # fmt: skip
+    fields = [
+        ResultField("ra", "double", None, None, "deg", None, None, None),
+        ResultField("id", "long", None, None, None, None, None, None),
+        ResultField("RA", "double", None, None, "deg", None, None, None),
+    ]
     data = [(float(k), k, 1000.0 + k) for k in range(n)]
     out = Rows(fields, iter([data]), {})
     table = Table.read(io.BytesIO(b"".join(stream(out, "fits"))), format="fits")

@@ -26,8 +26,10 @@ def test_taplint_reports_no_errors_and_no_warnings(platform):
     publish_demo_catalogues(("hipparcos.main", "openngc.galaxies"))
     out = subprocess.run(
         ["stilts", "taplint", f"tapurl={platform['base']}/hectornb/tap", "maxrepeat=20"],
-        capture_output=True, text=True, timeout=600,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout
     totals = re.search(r"Totals: Errors: (\d+); Warnings: (\d+);.*Failures: (\d+)", out)
     assert totals is not None, out[-2000:]
     problems = [line for line in out.splitlines() if line[:2] in ("E-", "W-", "F-")]

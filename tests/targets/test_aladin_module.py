@@ -11,8 +11,11 @@ def test_the_shipped_aladin_lite_is_the_version_ipyaladin_imports():
     assert cdn_version(str(Aladin._esm)) == ALADIN_LITE_VERSION
     shipped = (aladin_lite_dir() / "aladin.js").read_text("utf-8")
     assert f'"{ALADIN_LITE_VERSION}"' in shipped  # the build's own version constant
-    assert (aladin_lite_dir() / "LICENSE").read_text().startswith(
-        "                   GNU LESSER GENERAL PUBLIC LICENSE")
+    assert (
+        (aladin_lite_dir() / "LICENSE")
+        .read_text()
+        .startswith("                   GNU LESSER GENERAL PUBLIC LICENSE")
+    )
 
 
 def test_the_widget_imports_aladin_lite_from_the_page_server_not_a_cdn():

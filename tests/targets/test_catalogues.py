@@ -35,14 +35,29 @@ def local_catalogue_from_rows(rows, tmp_path=None):
 
     names, ra, dec = zip(*rows, strict=True)
     n = len(rows)
-    return SkyCatalogue("t", "r", "star", np.array(ra, float), np.array(dec, float),
-                        np.full(n, 12.0), np.full(n, np.nan), np.array(names))  # fmt: skip
+    return SkyCatalogue(
+        "t",
+        "r",
+        "star",
+        np.array(ra, float),
+        np.array(dec, float),
+        np.full(n, 12.0),
+        np.full(n, np.nan),
+        np.array(names),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "fits", "votable", "parquet"])
 def test_local_catalogue_files(tmp_path, fmt):
-    table = Table({"name": ["s1", "s2"], "RA": [10.0, 10.01], "DEC": [-45.0, -45.0],
-                   "rmag": [14.1, 17.2], "e_rmag": [0.04, 0.1]})  # fmt: skip
+    table = Table(
+        {
+            "name": ["s1", "s2"],
+            "RA": [10.0, 10.01],
+            "DEC": [-45.0, -45.0],
+            "rmag": [14.1, 17.2],
+            "e_rmag": [0.04, 0.1],
+        }
+    )
     suffix = {"votable": "xml"}.get(fmt, fmt)
     path = tmp_path / f"mycat.{suffix}"
     table.write(path, format={"csv": "ascii.csv", "votable": "votable"}.get(fmt, fmt))
@@ -94,8 +109,9 @@ def test_app_draws_local_catalogue_with_magnitude_cut_and_cutouts(store, list_na
 
     store.import_list(parse_target_bytes(b"A,10.0,-45.0\nB,20.0,-45.0\n", "l.csv"), list_name, "a")
     cat = tmp_path / "deep.csv"
-    Table({"ra": [10.0, 10.002, 10.004], "dec": [-45.0, -45.0, -45.0],
-           "mag": [13.0, 15.5, 21.0]}).write(cat, format="ascii.csv")  # fmt: skip
+    Table(
+        {"ra": [10.0, 10.002, 10.004], "dec": [-45.0, -45.0, -45.0], "mag": [13.0, 15.5, 21.0]}
+    ).write(cat, format="ascii.csv")
     cutouts = tmp_path / "cutouts"
     cutouts.mkdir()
     (cutouts / "A.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
@@ -154,8 +170,9 @@ def test_tap_catalogue_of_another_service_by_url_and_when_unreachable(tap_stars,
 def test_classify_app_draws_a_tap_catalogue(tap_stars, store, list_name):
     from hectornb.widgets import ClassifyApp
 
-    store.import_list(parse_target_bytes(b"near,45.0,45.004\nfar,200.0,10.0\n", "l.csv"),
-                      list_name, "a")  # fmt: skip
+    store.import_list(
+        parse_target_bytes(b"near,45.0,45.004\nfar,200.0,10.0\n", "l.csv"), list_name, "a"
+    )
     app = ClassifyApp(list_name, catalogues=["tap:cattest.stars;name=tapstars"], mag_limit=6.0)
     assert app.catalogue_names == ["tapstars"]
     info = app.sources_for(app.cards)

@@ -200,14 +200,19 @@ _PAD = st.sampled_from(["", " ", "\t", "\u00a0"])
 
 @st.composite
 def _coordinate(draw, signed: bool) -> str:
-    sign = draw(st.sampled_from(["", "-", "+", "- "])) if signed else draw(
-        st.sampled_from(["", "", "", "-"]))  # fmt: skip
+    sign = (
+        draw(st.sampled_from(["", "-", "+", "- "]))
+        if signed
+        else draw(st.sampled_from(["", "", "", "-"]))
+    )
     if draw(st.booleans()):
         body = draw(_DECIMAL)
     else:
         sep1, sep2 = draw(_SEP), draw(st.one_of(st.just(None), _SEP))
-        body = f"{draw(_PARTS)}{sep1}{draw(_PARTS)}{sep2 if sep2 is not None else sep1}" \
-               f"{draw(_SECONDS)}"  # fmt: skip
+        body = (
+            f"{draw(_PARTS)}{sep1}{draw(_PARTS)}{sep2 if sep2 is not None else sep1}"
+            f"{draw(_SECONDS)}"
+        )
     return f"{draw(_PAD)}{sign}{body}{draw(_PAD)}"
 
 
@@ -237,8 +242,14 @@ def _read(text: str, careful: bool) -> tuple:
         parse._read_plain = lambda _text: None
     try:
         found = parse.parse_target_text(text, "t.csv")
-        return ("ok", found.names, found.ra.tolist(), found.dec.tolist(),
-                found.lines.tolist(), found.header_line)  # fmt: skip
+        return (
+            "ok",
+            found.names,
+            found.ra.tolist(),
+            found.dec.tolist(),
+            found.lines.tolist(),
+            found.header_line,
+        )
     except TargetListError as exc:
         return ("error", [(e.line, e.message) for e in exc.errors])
     finally:
@@ -256,8 +267,10 @@ def test_a_survey_sized_list_takes_the_one_pass_reader():
 
     rng = np.random.default_rng(2)
     ra, dec = rng.uniform(0, 360, 5000), rng.uniform(-90, 90, 5000)
-    rows = [(f"G{i}", format_ra(a, 4), format_dec(d, 3))
-            for i, (a, d) in enumerate(zip(ra, dec, strict=True))]  # fmt: skip
+    rows = [
+        (f"G{i}", format_ra(a, 4), format_dec(d, 3))
+        for i, (a, d) in enumerate(zip(ra, dec, strict=True))
+    ]
     text = "# survey\nname,ra,dec\n" + "".join(f"{n},{a},{d}\n" for n, a, d in rows)
     names, ra_deg, dec_deg, lines, header = fast_parse(text, 200)
     assert header == 2 and lines[0] == 3 and names == [n for n, _, _ in rows]
@@ -266,11 +279,22 @@ def test_a_survey_sized_list_takes_the_one_pass_reader():
     assert dec_deg.tolist() == [parse_dec(d) for _, _, d in rows]
 
 
-@pytest.mark.parametrize("text", [
-    "G1,12 30::40,1\n", "G2,:12:30 40,::10 20 30\n", "G3,12:30 40:,1\n", "G4,12 30 40::,1\n",
-    "G5,-:12 30:40,1\n", "\rG1,1,2\nG2,3,4\n", "G1,1,2\nG1\r,3,4\n", "G\r1,1,2",
-    "G\r1,1,2\nG2,3,4\n", "G1,1,2\rG2,3,4\r", "G1,12:30:40,-10:20:30\r\nG2,1,2\r\n",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "G1,12 30::40,1\n",
+        "G2,:12:30 40,::10 20 30\n",
+        "G3,12:30 40:,1\n",
+        "G4,12 30 40::,1\n",
+        "G5,-:12 30:40,1\n",
+        "\rG1,1,2\nG2,3,4\n",
+        "G1,1,2\nG1\r,3,4\n",
+        "G\r1,1,2",
+        "G\r1,1,2\nG2,3,4\n",
+        "G1,1,2\rG2,3,4\r",
+        "G1,12:30:40,-10:20:30\r\nG2,1,2\r\n",
+    ],
+)
 def test_odd_colons_and_carriage_returns_read_as_the_careful_reader_reads_them(text):
     fast = _read(text, careful=False)
     assert fast == _read(text, careful=True)

@@ -28,8 +28,9 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
-def resample(flux: np.ndarray, variance: np.ndarray, wavelength: np.ndarray,
-             grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def resample(
+    flux: np.ndarray, variance: np.ndarray, wavelength: np.ndarray, grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts per grid pixel for every fibre (NaN rows stay NaN), and their variance."""
     n_fib = flux.shape[0]
     out = np.full((n_fib, grid.size), np.nan)
@@ -62,8 +63,9 @@ def fibre_flat(flat_on_grid: np.ndarray, lit: np.ndarray) -> np.ndarray:
         return flat_on_grid / (colour * np.nanmedian(levels[lit]))[None, :]
 
 
-def subtract_sky(spectra: np.ndarray, variance: np.ndarray, sky_fibres: np.ndarray,
-                 clip: float = 4.0):  # fmt: skip
+def subtract_sky(
+    spectra: np.ndarray, variance: np.ndarray, sky_fibres: np.ndarray, clip: float = 4.0
+):
     """Subtract the sky: at each pixel, the mean of the sky fibres within ``clip`` standard
     deviations of their median. Returns spectra, variance and the sky.
 

@@ -45,13 +45,15 @@ def _profile(base: np.ndarray, centre: np.ndarray, sigma: float, reach: int) -> 
     out[0] *= np.float32(1.0 / (sigma * np.sqrt(2 * np.pi)))
     step = np.exp(d * inv)
     for j, k in enumerate(range(-reach, reach), start=1):
-        np.multiply(out[j - 1], step * np.float32(np.exp(-(2 * k + 1) * 0.5 / sigma**2)),
-                    out=out[j])  # fmt: skip
+        np.multiply(
+            out[j - 1], step * np.float32(np.exp(-(2 * k + 1) * 0.5 / sigma**2)), out=out[j]
+        )
     return out
 
 
-def _tridiagonal(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray,
-                 rhs: np.ndarray) -> np.ndarray:  # fmt: skip
+def _tridiagonal(
+    lower: np.ndarray, diag: np.ndarray, upper: np.ndarray, rhs: np.ndarray
+) -> np.ndarray:
     """Solve tridiagonal systems, one per column: arrays (n, n_columns), ``lower[i]``
     coupling equation i to unknown i-1 and ``upper[i]`` to i+1. The columns are chained
     into one system with zero couplings between them, so LAPACK's ``gtsv`` solves them all
@@ -70,9 +72,15 @@ def _tridiagonal(lower: np.ndarray, diag: np.ndarray, upper: np.ndarray,
 class _Windows:
     """The rows around each lit fibre's tramline, at every column of ``data``."""
 
-    def __init__(self, data: np.ndarray, variance: np.ndarray, y: np.ndarray, sigma: float,
-                 mask: np.ndarray | None = None,
-                 first_variance: np.ndarray | None = None):  # fmt: skip
+    def __init__(
+        self,
+        data: np.ndarray,
+        variance: np.ndarray,
+        y: np.ndarray,
+        sigma: float,
+        mask: np.ndarray | None = None,
+        first_variance: np.ndarray | None = None,
+    ):
         n_rows, n_cols = data.shape
         # +-3 sigma: model and data are cut alike, so the fit stays unbiased
         self.reach = reach = int(np.ceil(3 * sigma))
@@ -90,19 +98,22 @@ class _Windows:
 
         def gather(image: np.ndarray, outside=0.0, dtype=np.float32) -> np.ndarray:
             # single precision halves the memory traffic; the sums stay well inside its range
-            padded = np.pad(np.asarray(image, dtype=dtype), ((pad, pad), (0, 0)),
-                            constant_values=outside)  # fmt: skip
+            padded = np.pad(
+                np.asarray(image, dtype=dtype), ((pad, pad), (0, 0)), constant_values=outside
+            )
             return padded.ravel().take(flat)
 
         self.data = gather(data)
         self.variance = gather(variance, np.inf)
         self.y = y.astype(np.float32)
         self.mask = None if mask is None else gather(mask, False, bool) & self.inside
-        self.first_variance = (self.variance if first_variance is None
-                               else gather(first_variance, np.inf))  # fmt: skip
+        self.first_variance = (
+            self.variance if first_variance is None else gather(first_variance, np.inf)
+        )
 
-    def solve(self, sigma: float, passes: int = 1, reject: float | None = None,
-              want_model: bool = False):  # fmt: skip
+    def solve(
+        self, sigma: float, passes: int = 1, reject: float | None = None, want_model: bool = False
+    ):
         """(flux, inverse variance, model, rejected) for profile width sigma; the model
         only ``want_model`` (it costs a fifth of the time).
 
@@ -141,8 +152,11 @@ class _Windows:
             flux = _tridiagonal(lower, diag, upper, np.sum(w * self.data, axis=0))
             if k == total - 1 and not want_model:
                 return flux, diag, None, rejected
-            model = (p_self * flux[None] + p_prev * np.concatenate([zero, flux[:-1]])[None]
-                     + p_next * np.concatenate([flux[1:], zero])[None])  # fmt: skip
+            model = (
+                p_self * flux[None]
+                + p_prev * np.concatenate([zero, flux[:-1]])[None]
+                + p_next * np.concatenate([flux[1:], zero])[None]
+            )
             v = self.variance - np.clip(self.data, 0, None) + np.clip(model, 0, None)
             if reject and k < total - 1:
                 excess = self.data - model
@@ -151,8 +165,13 @@ class _Windows:
         return flux, diag, model, rejected
 
 
-def extract(image: Image, tramlines: TramlineMap, passes: int = 1, chunk: int = 128,
-            reject: float | None = None):  # fmt: skip
+def extract(
+    image: Image,
+    tramlines: TramlineMap,
+    passes: int = 1,
+    chunk: int = 128,
+    reject: float | None = None,
+):
     """Spectra (n_fibres x n_columns, e-) and their variance; NaN for unlit fibres.
 
     Pixels already in ``image.mask`` (from LA-Cosmic, say) get no weight. With ``reject``
@@ -176,10 +195,14 @@ def extract(image: Image, tramlines: TramlineMap, passes: int = 1, chunk: int = 
         image.mask = np.zeros(image.data.shape, dtype=bool) if given is None else given.copy()
     for start in range(0, n_cols, chunk):
         cols = slice(start, min(start + chunk, n_cols))
-        windows = _Windows(data[:, cols], variance[:, cols],
-                           tramlines.centres[lit, cols], tramlines.sigma,
-                           None if given is None else given[:, cols],
-                           first_variance[:, cols])  # fmt: skip
+        windows = _Windows(
+            data[:, cols],
+            variance[:, cols],
+            tramlines.centres[lit, cols],
+            tramlines.sigma,
+            None if given is None else given[:, cols],
+            first_variance[:, cols],
+        )
         flux, inverse_variance, _, rejected = windows.solve(tramlines.sigma, passes, reject)
         out[lit, cols] = flux
         out_var[lit, cols] = 1.0 / inverse_variance  # neglects covariance with neighbours
@@ -211,5 +234,6 @@ def fit_profile_sigma(
         resid = np.where(windows.inside, windows.data - model, 0.0)
         return float(np.sum(resid**2 / windows.variance)) / np.sum(windows.inside)
 
-    return float(minimize_scalar(cost, bounds=(0.5, 3.0), method="bounded",
-                                 options={"xatol": 1e-3}).x)  # fmt: skip
+    return float(
+        minimize_scalar(cost, bounds=(0.5, 3.0), method="bounded", options={"xatol": 1e-3}).x
+    )

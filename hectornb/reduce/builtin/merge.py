@@ -38,8 +38,9 @@ def _scales(stack: np.ndarray) -> np.ndarray:
     return np.array(scales)
 
 
-def combine_image(reds: Sequence[str | Path], out: str | Path,
-                  options: Mapping[str, str] | None = None) -> Path:  # fmt: skip
+def combine_image(
+    reds: Sequence[str | Path], out: str | Path, options: Mapping[str, str] | None = None
+) -> Path:
     """Combine reduced frames of one field and arm with rejection; write ``out``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # broken fibres are all-NaN rows
@@ -71,25 +72,41 @@ def _combine_image(reds, out, options) -> Path:
     mean_var[n == 0] = np.nan
     h = first.header.copy()
     h["NCOMBINE"] = (len(frames), "exposures combined")
-    h["EXPOSED"] = (float(np.mean([f.header.get("EXPOSED", 0.0) for f in frames])),
-                    "mean exposure of the frames combined (s)")  # fmt: skip
+    h["EXPOSED"] = (
+        float(np.mean([f.header.get("EXPOSED", 0.0) for f in frames])),
+        "mean exposure of the frames combined (s)",
+    )
     h["TOTALEXP"] = (float(sum(f.header.get("EXPOSED", 0.0) for f in frames)), "(s)")
     h["NREJECT"] = (int((np.isfinite(flux) & ~keep).sum()), "pixels rejected")
     for p, s in zip(reds, scales, strict=True):
         h.add_history(f"Combined {Path(p).name} scaled by 1/{s:.4f}")
-    sky = np.nanmean(np.stack([f.sky for f in frames if f.sky is not None]), axis=0) \
-        if all(f.sky is not None for f in frames) else None  # fmt: skip
-    args = {**first.reduction_args, "ENGINE": ENGINE_NAME,
-            "COMBINED_FILES": " ".join(Path(p).name for p in reds)}  # fmt: skip
-    combined = ReducedFrame(flux=mean, wavelength=first.wavelength, fibres=first.fibres,
-                            variance=mean_var, sky=sky, header=h, reduction_args=args)  # fmt: skip
+    sky = (
+        np.nanmean(np.stack([f.sky for f in frames if f.sky is not None]), axis=0)
+        if all(f.sky is not None for f in frames)
+        else None
+    )
+    args = {
+        **first.reduction_args,
+        "ENGINE": ENGINE_NAME,
+        "COMBINED_FILES": " ".join(Path(p).name for p in reds),
+    }
+    combined = ReducedFrame(
+        flux=mean,
+        wavelength=first.wavelength,
+        fibres=first.fibres,
+        variance=mean_var,
+        sky=sky,
+        header=h,
+        reduction_args=args,
+    )
     return write_2dfdr(combined, out)
 
 
 def _per_angstrom(frame: ReducedFrame, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     step = float(grid[1] - grid[0])
-    flux, var = resample(frame.flux, frame.variance, np.broadcast_to(
-        frame.wavelength, frame.flux.shape), grid)  # fmt: skip
+    flux, var = resample(
+        frame.flux, frame.variance, np.broadcast_to(frame.wavelength, frame.flux.shape), grid
+    )
     inside = (grid >= frame.wavelength[0]) & (grid <= frame.wavelength[-1])
     flux[:, ~inside] = np.nan
     var[:, ~inside] = np.nan
@@ -120,10 +137,21 @@ def splice(blue: str | Path, red: str | Path, out: str | Path) -> Path:
     args = {"ENGINE": ENGINE_NAME, "SPLICED_FILES": f"{Path(blue).name} {Path(red).name}"}
     sky = None
     if b.sky is not None and r.sky is not None:
-        sky_parts = [_per_angstrom(ReducedFrame(f.sky[None], f.wavelength, f.fibres[:1],
-                                                np.ones((1, f.sky.size))), grid)[0][0]
-                     for f in (b, r)]  # fmt: skip
+        sky_parts = [
+            _per_angstrom(
+                ReducedFrame(f.sky[None], f.wavelength, f.fibres[:1], np.ones((1, f.sky.size))),
+                grid,
+            )[0][0]
+            for f in (b, r)
+        ]
         sky = np.where(np.isfinite(sky_parts[1]), sky_parts[1], sky_parts[0])
-    spliced = ReducedFrame(flux=flux, wavelength=grid, fibres=b.fibres, variance=var, sky=sky,
-                           header=h, reduction_args=args)  # fmt: skip
+    spliced = ReducedFrame(
+        flux=flux,
+        wavelength=grid,
+        fibres=b.fibres,
+        variance=var,
+        sky=sky,
+        header=h,
+        reduction_args=args,
+    )
     return write_2dfdr(spliced, out)

@@ -26,8 +26,9 @@ def sky_line_pixels(sky: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     return clean - continuum > threshold * np.maximum(continuum, 1e-9)
 
 
-def pca_sky(spectra: np.ndarray, sky: np.ndarray, sky_fibres: np.ndarray,
-            n_components: int = 5) -> tuple[np.ndarray, int]:  # fmt: skip
+def pca_sky(
+    spectra: np.ndarray, sky: np.ndarray, sky_fibres: np.ndarray, n_components: int = 5
+) -> tuple[np.ndarray, int]:
     """Sky-subtracted ``spectra`` with the sky-line residuals' leading components removed.
 
     Returns the cleaned spectra and the number of components used (at most one fewer than

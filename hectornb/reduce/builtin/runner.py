@@ -19,19 +19,28 @@ Task = Callable[[Mapping, str, Mapping[str, str]], None]
 TASKS: dict[str, Task] = {
     "combine_bias": lambda i, out, opt: tasks.combine_calibration(i["frames"], out),
     "combine_dark": lambda i, out, opt: tasks.combine_calibration(
-        i["frames"], out, bias=i.get("bias")),
-    "make_tlm": lambda i, out, opt: tasks.make_tlm(
-        i["raw"], out, bias=i.get("bias"), options=opt),
+        i["frames"], out, bias=i.get("bias")
+    ),
+    "make_tlm": lambda i, out, opt: tasks.make_tlm(i["raw"], out, bias=i.get("bias"), options=opt),
     "reduce_arc": lambda i, out, opt: tasks.reduce_arc(
-        i["raw"], i["tlm"], out, bias=i.get("bias"), options=opt),
+        i["raw"], i["tlm"], out, bias=i.get("bias"), options=opt
+    ),
     "reduce_fflat": lambda i, out, opt: tasks.reduce_fflat(
-        i["raw"], i["tlm"], i["arc"], out, bias=i.get("bias"), options=opt),
+        i["raw"], i["tlm"], i["arc"], out, bias=i.get("bias"), options=opt
+    ),
     "reduce_object": lambda i, out, opt: tasks.reduce_object(
-        i["raw"], i["tlm"], i["arc"], i["fflat"], out, bias=i.get("bias"),
-        dark=i.get("dark"), options=opt),
+        i["raw"],
+        i["tlm"],
+        i["arc"],
+        i["fflat"],
+        out,
+        bias=i.get("bias"),
+        dark=i.get("dark"),
+        options=opt,
+    ),
     "combine_image": lambda i, out, opt: merge.combine_image(i["frames"], out, opt),
     "splice": lambda i, out, opt: merge.splice(i["blue"], i["red"], out),
-}  # fmt: skip
+}
 
 
 def run_step(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:

@@ -42,8 +42,9 @@ def _shifted(ref_ft: np.ndarray, k: np.ndarray, shift: np.ndarray, n: int):
     return sp_fft.irfft(moved, n=n), sp_fft.irfft(moved * (2j * np.pi * k[None, :]), n=n)
 
 
-def relative_shifts(spectra: np.ndarray, reference: np.ndarray,
-                    iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def relative_shifts(
+    spectra: np.ndarray, reference: np.ndarray, iterations: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Shift (pixels) of each spectrum's line structure relative to ``reference`` (a sky
     spectrum), and its standard error.
 
@@ -80,12 +81,14 @@ def relative_shifts(spectra: np.ndarray, reference: np.ndarray,
     return shift, error
 
 
-def _line_fit(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
-              shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _line_fit(
+    x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float, shifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Squared residuals and amplitudes of the best fit of ``y`` at pixels ``x`` by a
     straight baseline plus Gaussians at ``centres`` + each shift (one row per shift)."""
-    g = np.exp(-0.5 * ((x[None, :, None] - centres[None, None, :] - shifts[:, None, None])
-                       / sigma) ** 2)  # fmt: skip
+    g = np.exp(
+        -0.5 * ((x[None, :, None] - centres[None, None, :] - shifts[:, None, None]) / sigma) ** 2
+    )
     ramp = (x - x.mean()) / max(np.ptp(x), 1)
     base = np.broadcast_to(np.stack([np.ones_like(ramp), ramp], axis=-1), (len(shifts), len(x), 2))
     design = np.concatenate([base, g], axis=2)
@@ -95,8 +98,9 @@ def _line_fit(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
     return np.sum(resid**2, axis=1), coef[:, 2:]
 
 
-def _best_shift(fit, n_points: int = 0, n_free: int = 0,
-                noise: float | None = None) -> tuple[float, np.ndarray | None, float]:  # fmt: skip
+def _best_shift(
+    fit, n_points: int = 0, n_free: int = 0, noise: float | None = None
+) -> tuple[float, np.ndarray | None, float]:
     """The shift (pixels, within +-1.5) that minimises ``fit(shifts) -> (chi2, extra)``,
     ``extra`` there, and the shift's standard error (pixels) from the curvature of the sum
     of squares, with each point's ``noise`` if known, else the scatter of the residuals of
@@ -108,7 +112,7 @@ def _best_shift(fit, n_points: int = 0, n_free: int = 0,
     if best in (0, len(shifts) - 1):
         return np.nan, None, np.nan
     shift, step = float(shifts[best]), float(shifts[1] - shifts[0])
-    extra = extra[best:best + 1]
+    extra = extra[best : best + 1]
     error = np.nan
     for _ in range(3):
         step /= 4
@@ -124,16 +128,22 @@ def _best_shift(fit, n_points: int = 0, n_free: int = 0,
     return shift, extra[0], error
 
 
-def _line_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float,
-                own: np.ndarray) -> tuple[float, float]:  # fmt: skip
+def _line_shift(
+    x: np.ndarray, y: np.ndarray, centres: np.ndarray, sigma: float, own: np.ndarray
+) -> tuple[float, float]:
     """Shift (pixels) of the listed lines ``centres`` that fits ``y`` best, and the summed
     amplitude of the lines ``own`` (indices) there."""
     shift, amp, _ = _best_shift(lambda shifts: _line_fit(x, y, centres, sigma, shifts))
     return shift, 0.0 if amp is None else float(amp[own].sum())
 
 
-def absolute_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray, min_lines: int = 3,
-                    with_error: bool = False) -> float | tuple[float, float]:  # fmt: skip
+def absolute_offset(
+    sky: np.ndarray,
+    grid: np.ndarray,
+    lines: np.ndarray,
+    min_lines: int = 3,
+    with_error: bool = False,
+) -> float | tuple[float, float]:
     """Apparent minus true wavelength (Angstrom) of the listed lines in ``sky`` on ``grid``
     (with ``with_error``, and its standard error).
 
@@ -178,9 +188,14 @@ def absolute_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray, min_li
     return (offset, error) if with_error else offset
 
 
-def _template_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, strengths: np.ndarray,
-                    sigma: float,
-                    noise: float | None = None) -> tuple[float, float, float]:  # fmt: skip
+def _template_shift(
+    x: np.ndarray,
+    y: np.ndarray,
+    centres: np.ndarray,
+    strengths: np.ndarray,
+    sigma: float,
+    noise: float | None = None,
+) -> tuple[float, float, float]:
     """Shift (pixels) of the sky template (Gaussians of ``sigma`` at ``centres`` with their
     relative ``strengths``) that fits ``y`` best over a baseline, the template's fitted
     scale, and the shift's standard error (pixels; from ``noise`` per point if known):
@@ -188,10 +203,17 @@ def _template_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, strengths
     ramp = (x - x.mean()) / max(np.ptp(x), 1)
 
     def fit(shifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        t = np.exp(-0.5 * ((x[None, :, None] - centres[None, None, :] - shifts[:, None, None])
-                           / sigma) ** 2) @ strengths  # fmt: skip
-        design = np.stack([np.broadcast_to(np.ones_like(ramp), t.shape),
-                           np.broadcast_to(ramp, t.shape), t], axis=-1)  # fmt: skip
+        t = (
+            np.exp(
+                -0.5
+                * ((x[None, :, None] - centres[None, None, :] - shifts[:, None, None]) / sigma) ** 2
+            )
+            @ strengths
+        )
+        design = np.stack(
+            [np.broadcast_to(np.ones_like(ramp), t.shape), np.broadcast_to(ramp, t.shape), t],
+            axis=-1,
+        )
         normal = np.einsum("dpm,dpk->dmk", design, design) + 1e-9 * np.eye(3)
         coef = np.linalg.solve(normal, np.einsum("dpm,p->dm", design, y)[..., None])[..., 0]
         resid = y[None] - np.einsum("dpm,dm->dp", design, coef)
@@ -201,9 +223,13 @@ def _template_shift(x: np.ndarray, y: np.ndarray, centres: np.ndarray, strengths
     return shift, 0.0 if scale is None else float(scale), error
 
 
-def template_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray,
-                    strengths: np.ndarray,
-                    sky_noise: np.ndarray | None = None) -> tuple[float, int, float]:  # fmt: skip
+def template_offset(
+    sky: np.ndarray,
+    grid: np.ndarray,
+    lines: np.ndarray,
+    strengths: np.ndarray,
+    sky_noise: np.ndarray | None = None,
+) -> tuple[float, int, float]:
     """Apparent minus true wavelength (Angstrom) of a sky whose lines and their relative
     strengths are known, the number of features it rests on, and its standard error
     (Angstrom: the features' errors, from the sky's noise per pixel, ``sky_noise``, when known, else
@@ -242,8 +268,9 @@ def template_offset(sky: np.ndarray, grid: np.ndarray, lines: np.ndarray,
             continue
         near = (pos > x[0] - reach) & (pos < x[-1] + reach)
         level = None if sky_noise is None else float(np.sqrt(np.nanmean(sky_noise[x] ** 2)))
-        shift, scale, error = _template_shift(x.astype(float), sky[x], pos[near],
-                                              strengths[near], sigma, level)  # fmt: skip
+        shift, scale, error = _template_shift(
+            x.astype(float), sky[x], pos[near], strengths[near], sigma, level
+        )
         noise = np.sqrt(max(float(np.min(sky[x])), 1.0))
         signal = scale * model[c]
         if np.isfinite(shift) and signal > 10 * noise:
@@ -301,9 +328,15 @@ class SkyLineCorrection:
         return bool(np.isfinite(self.error) and self.error < size)
 
 
-def sky_line_offsets(spectra: np.ndarray, grid: np.ndarray, lines: np.ndarray,
-                     fibres: np.ndarray, sky_fibres: np.ndarray, order: int = 2,
-                     strengths: np.ndarray | None = None) -> SkyLineCorrection:  # fmt: skip
+def sky_line_offsets(
+    spectra: np.ndarray,
+    grid: np.ndarray,
+    lines: np.ndarray,
+    fibres: np.ndarray,
+    sky_fibres: np.ndarray,
+    order: int = 2,
+    strengths: np.ndarray | None = None,
+) -> SkyLineCorrection:
     """Wavelength offsets (Angstrom, apparent minus true) of every fibre in ``fibres``.
 
     ``spectra`` are on the linear ``grid`` before sky subtraction; the median of
@@ -322,8 +355,9 @@ def sky_line_offsets(spectra: np.ndarray, grid: np.ndarray, lines: np.ndarray,
         return SkyLineCorrection(offsets, len(inside))
     sky = np.nanmedian(spectra[sky_fibres], axis=0)
     if strengths is not None:
-        zero, used, zero_error = template_offset(sky, grid, lines, strengths,
-                                                 _median_noise(spectra[sky_fibres]))  # fmt: skip
+        zero, used, zero_error = template_offset(
+            sky, grid, lines, strengths, _median_noise(spectra[sky_fibres])
+        )
     else:
         (zero, zero_error), used = absolute_offset(sky, grid, lines, with_error=True), len(inside)
     if not np.isfinite(zero):
@@ -371,15 +405,13 @@ class _SlitFit:
         return np.einsum("ij,jk,ik->i", basis, self.covariance, basis)
 
 
-def _along_slit(slit: np.ndarray, shift: np.ndarray, error: np.ndarray,
-                max_order: int) -> _SlitFit:  # fmt: skip
+def _along_slit(slit: np.ndarray, shift: np.ndarray, error: np.ndarray, max_order: int) -> _SlitFit:
     """The shifts along the slit, weighted and clipped at 4 sigma: a polynomial of the
     lowest degree (up to ``max_order``) that the next does not beat by a chi-square of 9."""
     keep = np.isfinite(error) & (error > 0) & np.isfinite(shift)
     weight = np.where(keep, 1.0 / np.where(keep, error, 1.0), 0.0)
     for _ in range(5):  # the outliers, from the fullest fit
-        coef = np.polynomial.polynomial.polyfit(slit[keep], shift[keep], max_order,
-                                                w=weight[keep])  # fmt: skip
+        coef = np.polynomial.polynomial.polyfit(slit[keep], shift[keep], max_order, w=weight[keep])
         pull = (shift - np.polynomial.polynomial.polyval(slit, coef)) * weight
         new = keep & (np.abs(pull) < 4)
         if np.array_equal(new, keep):
@@ -392,8 +424,7 @@ def _along_slit(slit: np.ndarray, shift: np.ndarray, error: np.ndarray,
         chi2.append(float(np.sum(((y - np.polynomial.polynomial.polyval(x, c)) * w) ** 2)))
     # in units of the fullest fit's scatter when the stated errors understate it
     noise = max(chi2[max_order] / max(len(x) - max_order - 1, 1), 1.0)
-    degree = next((d for d in range(max_order) if (chi2[d] - chi2[d + 1]) / noise < 9.0),
-                  max_order)  # fmt: skip
+    degree = next((d for d in range(max_order) if (chi2[d] - chi2[d + 1]) / noise < 9.0), max_order)
     basis = np.vander(x, degree + 1, increasing=True) * w[:, None]
     coef, *_ = np.linalg.lstsq(basis, y * w, rcond=None)
     # errors as the shifts say, scaled up when they scatter more than that

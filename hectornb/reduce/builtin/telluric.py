@@ -13,13 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 # O2 B, H2O, O2 A, H2O, H2O (Angstrom, air): where the sky absorbs more than a per cent
-BANDS = ((6860.0, 6925.0), (7150.0, 7350.0), (7585.0, 7705.0), (8120.0, 8360.0),
-         (8940.0, 9800.0))  # fmt: skip
+BANDS = ((6860.0, 6925.0), (7150.0, 7350.0), (7585.0, 7705.0), (8120.0, 8360.0), (8940.0, 9800.0))
 SIDE = 60.0  # Angstrom of continuum fitted on each side of a band
 
 
-def transmission(spectra: np.ndarray, variance: np.ndarray, grid: np.ndarray,
-                 fibres: np.ndarray, min_snr: float = 5.0) -> tuple[np.ndarray, int]:  # fmt: skip
+def transmission(
+    spectra: np.ndarray,
+    variance: np.ndarray,
+    grid: np.ndarray,
+    fibres: np.ndarray,
+    min_snr: float = 5.0,
+) -> tuple[np.ndarray, int]:
     """The atmosphere's transmission on ``grid`` and the number of fibres that measured it.
 
     ``spectra`` are sky-subtracted (sky emission is not absorbed); ``fibres`` marks the

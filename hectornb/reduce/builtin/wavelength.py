@@ -74,7 +74,8 @@ def line_centres(
     if neighbours is not None:
         position, amplitude = neighbours
         light = amplitude[:, :, None] * np.exp(
-            -0.5 * ((x[:, None, :] - position[:, :, None]) / sigma) ** 2)
+            -0.5 * ((x[:, None, :] - position[:, :, None]) / sigma) ** 2
+        )
         window = window - np.nansum(light, axis=1)
     centre = guesses.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,8 +151,9 @@ def _placement_score(peaks: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.where(d < 2.0, np.exp(-0.5 * d**2), 0.0).sum(axis=1)
 
 
-def _fit(x: np.ndarray, lam: np.ndarray, order: int, n_pix: int,
-         error: np.ndarray | None = None) -> tuple[Polynomial, np.ndarray]:  # fmt: skip
+def _fit(
+    x: np.ndarray, lam: np.ndarray, order: int, n_pix: int, error: np.ndarray | None = None
+) -> tuple[Polynomial, np.ndarray]:
     """A polynomial through (pixel, wavelength), weighted by each centre's ``error``
     (pixels) if given, clipped at 4 times the residuals' robust spread, in errors when they
     are known (and then never below 4 errors: a few lines would otherwise clip each other)."""
@@ -159,8 +161,7 @@ def _fit(x: np.ndarray, lam: np.ndarray, order: int, n_pix: int,
     error = np.ones(len(x)) if error is None else error
     keep = np.ones(len(x), bool)
     for _ in range(4):
-        poly = Polynomial.fit(x[keep], lam[keep], order, domain=[0, n_pix - 1],
-                              w=1 / error[keep])  # fmt: skip
+        poly = Polynomial.fit(x[keep], lam[keep], order, domain=[0, n_pix - 1], w=1 / error[keep])
         resid = (lam - poly(x)) / np.abs(poly.deriv()(x)) / error
         scale = max(1.4826 * np.median(np.abs(resid[keep])), floor) + 1e-9
         new = np.abs(resid) < 4 * scale
@@ -170,8 +171,14 @@ def _fit(x: np.ndarray, lam: np.ndarray, order: int, n_pix: int,
     return poly, keep
 
 
-def fit_arc(arc: np.ndarray, variance: np.ndarray, header: fits.Header, lines: np.ndarray,
-            order: int = 3, min_lines: int = 8) -> WavelengthSolution:  # fmt: skip
+def fit_arc(
+    arc: np.ndarray,
+    variance: np.ndarray,
+    header: fits.Header,
+    lines: np.ndarray,
+    order: int = 3,
+    min_lines: int = 8,
+) -> WavelengthSolution:
     """Wavelength solution per fibre from extracted arc spectra and their variance
     (n_fibres x n_pixels); lines are detected above 8 times each fibre's noise."""
     n_fib, n_pix = arc.shape
@@ -218,11 +225,14 @@ def fit_arc(arc: np.ndarray, variance: np.ndarray, header: fits.Header, lines: n
 
     for tolerance, degree in ((2.0, 2), (1.0, order), (0.7, order)):
         blends = blends_on(inverse, ref_poly)
-        px, lam, err = blends.centres(reference, ref_variance, inverse, 1.0, sigma,
-                                      8 * ref_noise, tolerance)  # fmt: skip
+        px, lam, err = blends.centres(
+            reference, ref_variance, inverse, 1.0, sigma, 8 * ref_noise, tolerance
+        )
         if len(px) < min_lines:
-            raise ArcError(f"only {len(px)} arc lines identified near {centre:.0f} Å "
-                           f"({len(ref_peaks)} peaks, {len(candidates)} list lines)")  # fmt: skip
+            raise ArcError(
+                f"only {len(px)} arc lines identified near {centre:.0f} Å "
+                f"({len(ref_peaks)} peaks, {len(candidates)} list lines)"
+            )
         ref_poly, _ = _fit(px, lam, degree, n_pix, err)
         inverse = Polynomial.fit(ref_poly(x), x, order + 2)  # wavelength -> pixel
     blends = blends_on(inverse, ref_poly)
@@ -235,8 +245,9 @@ def fit_arc(arc: np.ndarray, variance: np.ndarray, header: fits.Header, lines: n
         for _ in range(2):
             to_pixel = lambda lam, o=offset: inverse(lam) + o  # noqa: E731
             brightness = np.nansum(arc[f]) / flux
-            px, lam, err = blends.centres(arc[f], variance[f], to_pixel, brightness, sigma,
-                                          8 * noise[f])  # fmt: skip
+            px, lam, err = blends.centres(
+                arc[f], variance[f], to_pixel, brightness, sigma, 8 * noise[f]
+            )
             if len(px) < min_lines:
                 raise ArcError(f"fibre {f + 1}: only {len(px)} arc lines identified")
             offset += float(np.median(px - to_pixel(lam)))
@@ -254,8 +265,12 @@ def fit_arc(arc: np.ndarray, variance: np.ndarray, header: fits.Header, lines: n
     # ends of the range.
     shape = np.median(shapes, axis=0) if shapes else np.zeros(0)
     fibres = np.array(sorted(matched))
-    scales = np.array([_fit_with_shape(px[k], lam[k], shape, n_pix, error=e[k]).coef[1]
-                       for px, lam, k, e in (matched[f] for f in fibres)])  # fmt: skip
+    scales = np.array(
+        [
+            _fit_with_shape(px[k], lam[k], shape, n_pix, error=e[k]).coef[1]
+            for px, lam, k, e in (matched[f] for f in fibres)
+        ]
+    )
     smooth = _along_slit(fibres, scales)
     wavelength = np.full((n_fib, n_pix), np.nan)
     rms = np.full(n_fib, np.nan)
@@ -296,16 +311,17 @@ def line_amplitudes(spectrum: np.ndarray, positions: np.ndarray, sigma: float) -
     rows, cols, vals = [], [], []
     half = int(np.ceil(4 * sigma))
     for k, p in enumerate(positions[on]):
-        near = x[max(int(p) - half, 0):min(int(p) + half + 2, len(s))]
+        near = x[max(int(p) - half, 0) : min(int(p) + half + 2, len(s))]
         rows.append(near)
         cols.append(np.full(len(near), k))
         vals.append(np.exp(-0.5 * ((near - p) / sigma) ** 2))
     amplitude = np.zeros(len(positions))
     if len(on):
-        basis = sparse.csr_array((np.concatenate(vals), (np.concatenate(rows),
-                                  np.concatenate(cols))), shape=(len(s), len(on)))  # fmt: skip
-        amplitude[on] = lsq_linear(basis, s, bounds=(0, np.inf), method="trf",
-                                   lsmr_tol="auto").x  # fmt: skip
+        basis = sparse.csr_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(s), len(on)),
+        )
+        amplitude[on] = lsq_linear(basis, s, bounds=(0, np.inf), method="trf", lsmr_tol="auto").x
     return amplitude
 
 
@@ -320,8 +336,15 @@ class _Blends:
     heights: np.ndarray  # (n, k)
 
     @classmethod
-    def measure(cls, reference: np.ndarray, to_pixel: Polynomial, lines: np.ndarray,
-                atlas: np.ndarray, sigma: float, detectable: float) -> _Blends:  # fmt: skip
+    def measure(
+        cls,
+        reference: np.ndarray,
+        to_pixel: Polynomial,
+        lines: np.ndarray,
+        atlas: np.ndarray,
+        sigma: float,
+        detectable: float,
+    ) -> _Blends:
         """From the median arc and its solution (``to_pixel``: wavelength to pixel): list
         lines higher than ``detectable`` with no known line within `UNRESOLVED` FWHM."""
         heights = line_amplitudes(reference, to_pixel(atlas), sigma)
@@ -338,8 +361,8 @@ class _Blends:
         weights = np.zeros((clear.sum(), k))
         for i, row in enumerate(near):
             idx = np.flatnonzero(row)
-            neighbours[i, :len(idx)] = atlas[idx]
-            weights[i, :len(idx)] = heights[idx]
+            neighbours[i, : len(idx)] = atlas[idx]
+            weights[i, : len(idx)] = heights[idx]
         return cls(lines[clear], heights[own][clear], neighbours, weights)
 
     def offset(self, spectrum: np.ndarray, to_pixel, sigma: float, brightest: int = 12) -> float:
@@ -353,9 +376,16 @@ class _Blends:
         moved = found - guesses
         return float(np.nanmedian(moved)) if np.isfinite(moved).any() else 0.0
 
-    def centres(self, spectrum: np.ndarray, variance: np.ndarray, to_pixel,
-                brightness: float, sigma: float, detectable: float,
-                tolerance: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def centres(
+        self,
+        spectrum: np.ndarray,
+        variance: np.ndarray,
+        to_pixel,
+        brightness: float,
+        sigma: float,
+        detectable: float,
+        tolerance: float = 0.7,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pixel centres of the lines in ``spectrum`` with their neighbours taken off,
         their wavelengths and the centres' errors (pixels); only lines higher than
         ``detectable`` here, found within ``tolerance`` pixels of where ``to_pixel`` puts
@@ -391,9 +421,14 @@ def _along_slit(fibres: np.ndarray, values: np.ndarray, order: int = 3) -> np.nd
     return poly(fibres)
 
 
-def _fit_with_shape(x: np.ndarray, lam: np.ndarray, shape: np.ndarray, n_pix: int,
-                    scale: float | None = None,
-                    error: np.ndarray | None = None) -> Polynomial:  # fmt: skip
+def _fit_with_shape(
+    x: np.ndarray,
+    lam: np.ndarray,
+    shape: np.ndarray,
+    n_pix: int,
+    scale: float | None = None,
+    error: np.ndarray | None = None,
+) -> Polynomial:
     """A polynomial whose coefficients above the linear are ``shape``; the constant fitted,
     and the linear term too unless ``scale`` gives it; weighted by ``error`` if given."""
     fixed = Polynomial(np.concatenate([[0.0, 0.0], shape]), domain=[0, n_pix - 1])

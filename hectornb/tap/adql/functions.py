@@ -19,29 +19,49 @@ from .sql import Sql, Value
 
 # ADQL name -> (PostgreSQL template, argument counts)
 _FUNCTIONS: dict[str, tuple[str, tuple[int, ...]]] = {
-    "abs": ("abs({0})", (1,)), "ceiling": ("ceiling({0})", (1,)),
-    "degrees": ("degrees({0})", (1,)), "exp": ("exp({0})", (1,)),
-    "floor": ("floor({0})", (1,)), "log": ("ln({0})", (1,)), "log10": ("log({0})", (1,)),
-    "mod": ("mod({0}, {1})", (2,)), "pi": ("pi()", (0,)), "power": ("power({0}, {1})", (2,)),
-    "radians": ("radians({0})", (1,)), "sqrt": ("sqrt({0})", (1,)),
-    "rand": ("random()", (0,)), "sin": ("sin({0})", (1,)), "cos": ("cos({0})", (1,)),
-    "tan": ("tan({0})", (1,)), "cot": ("cot({0})", (1,)), "asin": ("asin({0})", (1,)),
-    "acos": ("acos({0})", (1,)), "atan": ("atan({0})", (1,)),
-    "atan2": ("atan2({0}, {1})", (2,)), "lower": ("lower({0})", (1,)),
+    "abs": ("abs({0})", (1,)),
+    "ceiling": ("ceiling({0})", (1,)),
+    "degrees": ("degrees({0})", (1,)),
+    "exp": ("exp({0})", (1,)),
+    "floor": ("floor({0})", (1,)),
+    "log": ("ln({0})", (1,)),
+    "log10": ("log({0})", (1,)),
+    "mod": ("mod({0}, {1})", (2,)),
+    "pi": ("pi()", (0,)),
+    "power": ("power({0}, {1})", (2,)),
+    "radians": ("radians({0})", (1,)),
+    "sqrt": ("sqrt({0})", (1,)),
+    "rand": ("random()", (0,)),
+    "sin": ("sin({0})", (1,)),
+    "cos": ("cos({0})", (1,)),
+    "tan": ("tan({0})", (1,)),
+    "cot": ("cot({0})", (1,)),
+    "asin": ("asin({0})", (1,)),
+    "acos": ("acos({0})", (1,)),
+    "atan": ("atan({0})", (1,)),
+    "atan2": ("atan2({0}, {1})", (2,)),
+    "lower": ("lower({0})", (1,)),
     "upper": ("upper({0})", (1,)),
     "round": ("round(CAST({0} AS numeric), {1})::double precision", (1, 2)),
     "truncate": ("trunc(CAST({0} AS numeric), {1})::double precision", (1, 2)),
-}  # fmt: skip
+}
 _AGGREGATES = {"count", "sum", "avg", "min", "max"}
 _VARIADIC = {"coalesce": "coalesce", "greatest": "greatest", "least": "least"}
 
 # ADQL type name -> PostgreSQL type
 _CASTS = {
-    "integer": "integer", "int": "integer", "smallint": "smallint", "bigint": "bigint",
-    "real": "real", "double precision": "double precision", "char": "char",
-    "varchar": "varchar", "character": "char", "character varying": "varchar",
+    "integer": "integer",
+    "int": "integer",
+    "smallint": "smallint",
+    "bigint": "bigint",
+    "real": "real",
+    "double precision": "double precision",
+    "char": "char",
+    "varchar": "varchar",
+    "character": "char",
+    "character varying": "varchar",
     "timestamp": "timestamp",
-}  # fmt: skip
+}
 
 
 class Functions:
@@ -72,8 +92,9 @@ class Functions:
         template, counts = _FUNCTIONS[name]
         if len(args) not in counts:
             want = " or ".join(str(c) for c in counts)
-            raise ADQLError.at(f"{name.upper()} takes {want} argument(s), not {len(args)}",
-                               name_tok)  # fmt: skip
+            raise ADQLError.at(
+                f"{name.upper()} takes {want} argument(s), not {len(args)}", name_tok
+            )
         texts = [self.scalar(a, scope).text for a in args]
         if name in ("round", "truncate") and len(texts) == 1:
             texts.append("0")  # ADQL's default: no decimals

@@ -90,8 +90,7 @@ def box(call: Call) -> Polygon:
     if None in (ra.value, dec.value, w.value, h.value):
         raise call.error("BOX needs constant arguments")
     r0, d0, hw, hh = ra.value, dec.value, w.value / 2, h.value / 2  # type: ignore
-    corners = [(r0 - hw, d0 - hh), (r0 + hw, d0 - hh), (r0 + hw, d0 + hh),
-               (r0 - hw, d0 + hh)]  # fmt: skip
+    corners = [(r0 - hw, d0 - hh), (r0 + hw, d0 - hh), (r0 + hw, d0 + hh), (r0 - hw, d0 + hh)]
     return Polygon([Point(Sql(repr(a % 360), a % 360), Sql(repr(b), b)) for a, b in corners])
 
 
@@ -137,12 +136,12 @@ def area(call: Call) -> Sql:
     g = call.values[0]
     if isinstance(g, Circle):
         r = g.radius.text
-        return Sql(f"(2 * pi() * (1 - cos(radians({r}))) * power(180 / pi(), 2))",
-                   name="area")  # fmt: skip
+        return Sql(f"(2 * pi() * (1 - cos(radians({r}))) * power(180 / pi(), 2))", name="area")
     if isinstance(g, Polygon) and (vertices := g.constant()) is not None:
         return Sql(repr(sphere.polygon_area(vertices)), name="area")
-    raise call.error("AREA of this region is not supported (a circle, or a polygon "
-                     "with constant vertices)")  # fmt: skip
+    raise call.error(
+        "AREA of this region is not supported (a circle, or a polygon with constant vertices)"
+    )
 
 
 def centroid(call: Call) -> Point:
@@ -183,11 +182,19 @@ def relation(call: Call) -> Predicate:
 #: The geometry functions the translator supports (ADQL name, lower case -> translation),
 #: in the order the VOSI capabilities list them (TAPRegExt ``features-adqlgeo``).
 GEOMETRY_FUNCTIONS: dict[str, Callable[[Call], Value]] = {
-    "point": point, "circle": circle, "box": box, "polygon": polygon,
-    "contains": relation, "intersects": relation, "distance": distance,
-    "coord1": coordinate, "coord2": coordinate, "coordsys": coordsys,
-    "area": area, "centroid": centroid,
-}  # fmt: skip
+    "point": point,
+    "circle": circle,
+    "box": box,
+    "polygon": polygon,
+    "contains": relation,
+    "intersects": relation,
+    "distance": distance,
+    "coord1": coordinate,
+    "coord2": coordinate,
+    "coordsys": coordsys,
+    "area": area,
+    "centroid": centroid,
+}
 
 #: ADQL geometry functions refused with a reason, rather than as unknown functions
 REFUSED_GEOMETRY = {"region": "REGION is not supported (it is deprecated in ADQL 2.1)"}
@@ -196,8 +203,9 @@ REFUSED_GEOMETRY = {"region": "REGION is not supported (it is deprecated in ADQL
 _TAKE_A_FRAME = {"point", "circle", "box", "polygon"}
 
 
-def geometry_call(name: str, token: Token, args: list[Tree],
-                  translate: Callable[[Tree], Value]) -> Value:  # fmt: skip
+def geometry_call(
+    name: str, token: Token, args: list[Tree], translate: Callable[[Tree], Value]
+) -> Value:
     """The value of the geometry function ``name`` called with ``args``, which
     ``translate`` turns into values."""
     if name in _TAKE_A_FRAME and args and isinstance(args[0], Tree) and args[0].data == "string":
@@ -211,14 +219,17 @@ def geometry_call(name: str, token: Token, args: list[Tree],
 # ---- comparisons that are cones ----------------------------------------------------------
 
 
-def geometric_comparison(left: Value, op: str, right: Value, a: Tree,
-                         b: Tree) -> Predicate | None:  # fmt: skip
+def geometric_comparison(left: Value, op: str, right: Value, a: Tree, b: Tree) -> Predicate | None:
     """The comparison ``left op right`` as a geometric condition an index can help, or None
     when it is an ordinary comparison (``a`` and ``b`` are the sides' parse trees)."""
     # 1 = CONTAINS(...) and friends: the predicate itself, so its index help stays
     for pred, other in ((left, right), (right, left)):
-        if (isinstance(pred, Predicate) and isinstance(other, Sql) and other.value in (0, 1)
-                and op in ("=", "<>", "!=")):
+        if (
+            isinstance(pred, Predicate)
+            and isinstance(other, Sql)
+            and other.value in (0, 1)
+            and op in ("=", "<>", "!=")
+        ):
             truth = (other.value == 1) == (op == "=")
             return Predicate(pred.text if truth else f"NOT ({pred.text})")
     # DISTANCE(...) < r: a declination band (and an RA window) before the exact test
@@ -233,8 +244,10 @@ def geometric_comparison(left: Value, op: str, right: Value, a: Tree,
 
 def cone(p: Point, centre: Point, radius: Sql, op: str = "<=") -> str:
     """Points ``p`` within ``radius`` of ``centre``, in a form an index on dec can use."""
-    exact = (f"{FN}.distance({p.ra.text}, {p.dec.text}, {centre.ra.text}, "
-             f"{centre.dec.text}) {op} {radius.text}")  # fmt: skip
+    exact = (
+        f"{FN}.distance({p.ra.text}, {p.dec.text}, {centre.ra.text}, "
+        f"{centre.dec.text}) {op} {radius.text}"
+    )
     parts = []
     for a, b in ((p, centre), (centre, p)):
         if a.dec.value is None:  # a column or an expression: a band an index can use
@@ -242,8 +255,10 @@ def cone(p: Point, centre: Point, radius: Sql, op: str = "<=") -> str:
                 lo, hi = b.dec.value - radius.value, b.dec.value + radius.value
                 parts.append(f"{a.dec.text} BETWEEN {lo!r} AND {hi!r}")
             else:
-                parts.append(f"{a.dec.text} BETWEEN {b.dec.text} - {radius.text} "
-                             f"AND {b.dec.text} + {radius.text}")  # fmt: skip
+                parts.append(
+                    f"{a.dec.text} BETWEEN {b.dec.text} - {radius.text} "
+                    f"AND {b.dec.text} + {radius.text}"
+                )
             if b.ra.value is not None and b.dec.value is not None and radius.value is not None:
                 w = sphere.ra_half_width(b.dec.value, radius.value)
                 if w is not None:

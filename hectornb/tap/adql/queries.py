@@ -38,8 +38,13 @@ class Queries:
     scalar: Callable[[Tree, Scope], Sql]
     condition: Callable[[Tree, Scope], str]
 
-    def query_expression(self, tree: Tree, scope: Scope | None, limit: int | None = None,
-                         output: Output | None = None) -> str:  # fmt: skip
+    def query_expression(
+        self,
+        tree: Tree,
+        scope: Scope | None,
+        limit: int | None = None,
+        output: Output | None = None,
+    ) -> str:
         """A whole query or sub-query; ``output`` is given for the outermost one only."""
         with_clause, body = tree.children
         prefix = ""
@@ -51,14 +56,18 @@ class Queries:
                 cols = [c for c in cols if c is not None]
                 inner = self.query_expression(sub, scope)
                 self.ctes[name] = {name}
-                col_sql = ("(" + ", ".join(quote_identifier(identifier(c)[0]) for c in cols)
-                           + ")" if cols else "")  # fmt: skip
+                col_sql = (
+                    "(" + ", ".join(quote_identifier(identifier(c)[0]) for c in cols) + ")"
+                    if cols
+                    else ""
+                )
                 items.append(f"{quote_identifier(name)}{col_sql} AS ({inner})")
             prefix = "WITH " + ", ".join(items) + " "
         return prefix + self.set_expression(body, scope, limit, output)
 
-    def set_expression(self, tree: Tree, scope: Scope | None, limit: int | None,
-                       output: Output | None) -> str:  # fmt: skip
+    def set_expression(
+        self, tree: Tree, scope: Scope | None, limit: int | None, output: Output | None
+    ) -> str:
         if tree.data == "query_specification":
             return self.query_specification(tree, scope, limit, output)
         left, _op, all_, right = tree.children
@@ -73,10 +82,21 @@ class Queries:
             sql = f"SELECT * FROM ({sql}) AS hnb_set LIMIT {int(limit)}"
         return sql
 
-    def query_specification(self, tree: Tree, parent: Scope | None, limit: int | None,
-                            output: Output | None) -> str:  # fmt: skip
-        (_sel, quantifier, top, select_list, from_clause, where, group_by, having,
-         order_by, offset) = tree.children  # fmt: skip
+    def query_specification(
+        self, tree: Tree, parent: Scope | None, limit: int | None, output: Output | None
+    ) -> str:
+        (
+            _sel,
+            quantifier,
+            top,
+            select_list,
+            from_clause,
+            where,
+            group_by,
+            having,
+            order_by,
+            offset,
+        ) = tree.children
         scope = Scope(parent=parent)
         sql = ["SELECT"]
         if quantifier is not None and str(quantifier.children[0]).upper() == "DISTINCT":
@@ -87,8 +107,9 @@ class Queries:
         if where is not None:
             sql.append("WHERE " + self.condition(where.children[1], scope))
         if group_by is not None:
-            sql.append("GROUP BY " + ", ".join(self.scalar(e, scope).text
-                                                for e in group_by.children[2:]))  # fmt: skip
+            sql.append(
+                "GROUP BY " + ", ".join(self.scalar(e, scope).text for e in group_by.children[2:])
+            )
         if having is not None:
             sql.append("HAVING " + self.condition(having.children[1], scope))
         if order_by is not None:
@@ -130,8 +151,7 @@ class Queries:
                 qualifier = [identifier(t) for t in dotted_parts(item.children[0])]
                 source = scope.find(qualifier)
                 if source is None:
-                    raise ADQLError.at(f"unknown table {'.'.join(p for p, _ in qualifier)!r}",
-                                       item)  # fmt: skip
+                    raise ADQLError.at(f"unknown table {'.'.join(p for p, _ in qualifier)!r}", item)
                 if output is not None and source.table is not None:
                     for c in source.table.columns:
                         output.columns.setdefault(c.sql_name, c)
@@ -178,13 +198,17 @@ class Queries:
             return f"({inner}) AS {quote_identifier(name)}"
         if tree.data == "cross_join":
             left, _c, _j, right = tree.children
-            return (f"{self.table_reference(left, scope)} CROSS JOIN "
-                    f"{self.table_reference(right, scope)}")  # fmt: skip
+            return (
+                f"{self.table_reference(left, scope)} CROSS JOIN "
+                f"{self.table_reference(right, scope)}"
+            )
         if tree.data == "natural_join":
             left, _n, join_type, _j, right = tree.children
             kind = _join_type(join_type)
-            return (f"{self.table_reference(left, scope)} NATURAL {kind}JOIN "
-                    f"{self.table_reference(right, scope)}")  # fmt: skip
+            return (
+                f"{self.table_reference(left, scope)} NATURAL {kind}JOIN "
+                f"{self.table_reference(right, scope)}"
+            )
         left, join_type, _j, right, spec = tree.children
         kind = _join_type(join_type)
         sql = f"{self.table_reference(left, scope)} {kind}JOIN {self.table_reference(right, scope)}"

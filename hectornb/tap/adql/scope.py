@@ -65,7 +65,8 @@ class Scope:
             alias_name = identifier(alias)[0] if alias is not None else name
             self.add_unpublished(alias_name)
             return quote_identifier(name) + (
-                f" AS {quote_identifier(alias_name)}" if alias is not None else "")
+                f" AS {quote_identifier(alias_name)}" if alias is not None else ""
+            )
         table = catalog.find(parts)
         if table is None:
             shown = ".".join(p for p, _ in parts)
@@ -91,15 +92,14 @@ class Scope:
             source = self.find(qualifier)
             if source is None:
                 shown = ".".join(p for p, _ in qualifier)
-                raise ADQLError.at(f"unknown table {shown!r} in column {tokens[-1]!s}",
-                                   tokens[0])  # fmt: skip
+                raise ADQLError.at(f"unknown table {shown!r} in column {tokens[-1]!s}", tokens[0])
             meta = source.table.column(column_name) if source.table is not None else None
             if source.table is not None and meta is None:
-                raise ADQLError.at(f"{source.table.name} has no column {column_name!r}",
-                                   tokens[-1])  # fmt: skip
+                raise ADQLError.at(f"{source.table.name} has no column {column_name!r}", tokens[-1])
             name = meta.sql_name if meta is not None else column_name
-            return Sql(f"{quote_identifier(source.alias)}.{quote_identifier(name)}",
-                       column=meta, name=name)  # fmt: skip
+            return Sql(
+                f"{quote_identifier(source.alias)}.{quote_identifier(name)}", column=meta, name=name
+            )
         meta = None
         found = False
         s: Scope | None = self

@@ -94,8 +94,11 @@ class Distance:
     b: Point
 
     def sql(self) -> Sql:
-        return Sql(f"{FN}.distance({self.a.ra.text}, {self.a.dec.text}, "
-                   f"{self.b.ra.text}, {self.b.dec.text})", name="distance")  # fmt: skip
+        return Sql(
+            f"{FN}.distance({self.a.ra.text}, {self.a.dec.text}, "
+            f"{self.b.ra.text}, {self.b.dec.text})",
+            name="distance",
+        )
 
 
 Value = Sql | Point | Circle | Polygon | Predicate | Distance

@@ -82,8 +82,12 @@ class Values:
         if left.value is not None and right.value is not None:
             try:
                 x, y = left.value, right.value
-                value = {"+": lambda: x + y, "-": lambda: x - y, "*": lambda: x * y,
-                         "/": lambda: x / y}[str(op)]()  # fmt: skip
+                value = {
+                    "+": lambda: x + y,
+                    "-": lambda: x - y,
+                    "*": lambda: x * y,
+                    "/": lambda: x / y,
+                }[str(op)]()
             except (OverflowError, ZeroDivisionError):
                 value = None
         return Sql(f"({left.text} {op} {right.text})", value=value)
@@ -118,8 +122,9 @@ class Values:
     def between(self, tree: Tree, scope: Scope) -> Sql:
         x, neg, _b, lo, _and, hi = tree.children
         low, high = self.scalar(lo, scope).text, self.scalar(hi, scope).text
-        return Sql(f"({self.scalar(x, scope).text} {'NOT ' if neg else ''}BETWEEN "
-                   f"{low} AND {high})")  # fmt: skip
+        return Sql(
+            f"({self.scalar(x, scope).text} {'NOT ' if neg else ''}BETWEEN {low} AND {high})"
+        )
 
     def in_list(self, tree: Tree, scope: Scope) -> Sql:
         x, neg, _in, *items = tree.children
@@ -135,8 +140,10 @@ class Values:
         x, neg, _op, pattern = tree.children
         op = "LIKE" if tree.data == "like" else "ILIKE"
         # ADQL's LIKE has no escape character; PostgreSQL's default one is \\
-        return Sql(f"({self.scalar(x, scope).text} {'NOT ' if neg else ''}{op} "
-                   f"{self.scalar(pattern, scope).text} ESCAPE '')")  # fmt: skip
+        return Sql(
+            f"({self.scalar(x, scope).text} {'NOT ' if neg else ''}{op} "
+            f"{self.scalar(pattern, scope).text} ESCAPE '')"
+        )
 
     def is_null(self, tree: Tree, scope: Scope) -> Sql:
         x, _is, neg, _null = tree.children
@@ -160,8 +167,11 @@ class Values:
             parts.append(self.scalar(subject, scope).text)
         for w in whens:
             _w, cond, _t, result = w.children
-            test = (self.scalar(cond, scope).text if subject is not None
-                    else self.condition(cond, scope))  # fmt: skip
+            test = (
+                self.scalar(cond, scope).text
+                if subject is not None
+                else self.condition(cond, scope)
+            )
             parts.append(f"WHEN {test} THEN {self.scalar(result, scope).text}")
         if default is not None:
             parts.append(f"ELSE {self.scalar(default, scope).text}")
@@ -171,16 +181,30 @@ class Values:
 
 #: grammar rule (``adql.lark``) -> its translation, called as ``rule(translator, tree, scope)``
 VALUE_RULES: dict[str, Callable[..., Value]] = {
-    "integer": Values.integer, "decimal": Values.decimal, "hex_integer": Values.hex_integer,
-    "string": Values.string, "null": Values.null,
+    "integer": Values.integer,
+    "decimal": Values.decimal,
+    "hex_integer": Values.hex_integer,
+    "string": Values.string,
+    "null": Values.null,
     "column_reference": Values.column_reference,
-    "negative": Values.negative, "unary": Values.unary_plus,
-    "arithmetic": Values.arithmetic, "concatenation": Values.concatenation,
+    "negative": Values.negative,
+    "unary": Values.unary_plus,
+    "arithmetic": Values.arithmetic,
+    "concatenation": Values.concatenation,
     "comparison": Values.comparison,
-    "and_": Values.and_, "or_": Values.or_, "not_": Values.not_,
-    "between": Values.between, "in_list": Values.in_list, "in_query": Values.in_query,
-    "like": Values.like, "ilike": Values.like, "is_null": Values.is_null,
-    "exists": Values.exists, "scalar_subquery": Values.scalar_subquery, "case": Values.case,
-    "cast": Functions.cast, "count_star": Functions.count_star,
+    "and_": Values.and_,
+    "or_": Values.or_,
+    "not_": Values.not_,
+    "between": Values.between,
+    "in_list": Values.in_list,
+    "in_query": Values.in_query,
+    "like": Values.like,
+    "ilike": Values.like,
+    "is_null": Values.is_null,
+    "exists": Values.exists,
+    "scalar_subquery": Values.scalar_subquery,
+    "case": Values.case,
+    "cast": Functions.cast,
+    "count_star": Functions.count_star,
     "function_call": Functions.function_call,
-}  # fmt: skip
+}
