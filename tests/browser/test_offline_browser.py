@@ -83,7 +83,7 @@ def test_classify_sky_view_draws_the_hexabundles_offline(browser_page, platform,
 
 
 def test_explore_sky_view_draws_the_fibres_offline(browser_page, platform):
-    from hectornb.widgets.explore_sky import COLOURS
+    from hectornb.spectra.pdf import TYPE_COLOURS
 
     page = browser_page
     page.goto(f"{platform['base']}/voila/render/explore.ipynb?token={platform['token']}")
@@ -103,7 +103,7 @@ def test_explore_sky_view_draws_the_fibres_offline(browser_page, platform):
     )
     page.wait_for_timeout(1500)  # the fibre layers arrive after the view has moved
     # three program fibres on the blank sky, in the field plot's colour for program targets
-    assert _colour_share(sky.screenshot(), _hex(COLOURS["P"])) > 0.0002
+    assert _colour_share(sky.screenshot(), _hex(TYPE_COLOURS["P"])) > 0.0002
     assert (page.errors, page.blocked, page.failed) == ([], [], [])
 
 
