@@ -150,6 +150,15 @@ class Settings:
     public_url: str = _setting(
         "http://localhost:8866", "the platform's address, for links in e-mails"
     )
+    vo_authority: str = _setting(
+        "hectornb.local",
+        "the IVOA authority of the spectra's publisher DIDs (`ivo://AUTHORITY/spectra?…`); a "
+        "data centre sets its registered one",
+    )
+    ssa_maxrec: int = _setting(1000, "SSA rows returned when a query gives no MAXREC", minimum=0)
+    ssa_hard_maxrec: int = _setting(
+        100_000, "the most SSA rows any query returns (a larger MAXREC is cut to it)", minimum=1
+    )
     sky_survey: str = _setting(
         "auto",
         "HiPS behind the Aladin Lite views: `auto` is DSS2 colour when CDS answers, "

@@ -265,6 +265,16 @@ def _cmd_spectra_pdf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spectra_publish(args: argparse.Namespace) -> int:
+    from ..spectra.index import SpectrumIndex
+
+    n, problems = SpectrumIndex().add_written()
+    for problem in problems:
+        print(f"not published: {problem}", file=sys.stderr)
+    print(f"{n} spectra in ObsCore, SSA and DataLink")
+    return 1 if problems else 0
+
+
 def _cmd_programme_set(args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -355,12 +365,17 @@ def add_commands(sub: Commands) -> None:
     p.add_argument("--max-jobs", type=int, default=4)
     p.set_defaults(func=_cmd_runner)
 
-    p = command_group(sub, "spectra", "reduced spectra").add_parser(
-        "pdf", help="every spectrum of a 2dfdr product in a PDF (8 a page)"
-    )
+    ssub = command_group(sub, "spectra", "reduced spectra")
+    p = ssub.add_parser("pdf", help="every spectrum of a 2dfdr product in a PDF (8 a page)")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_spectra_pdf)
+    p = ssub.add_parser(
+        "publish",
+        help="describe every product the Reduce service has written in ObsCore, SSA and "
+        "DataLink (new products are, as they are written; this is for older ones)",
+    )
+    p.set_defaults(func=_cmd_spectra_publish)
 
     psub = command_group(sub, "programme", "programmes and who may see their frames")
     p = psub.add_parser("set", help="create or update a programme, add members")

@@ -58,6 +58,18 @@ GRATINGS: dict[str, Grating] = {
 }
 
 
+#: FWHM of a line on an AAOmega detector (pixels), by fibre core: 2dF 140 µm, Hector 105 µm.
+LINE_FWHM_PIXELS = {"2df": 3.1, "hector": 3.1 * 105 / 140}
+#: A fibre's diameter on the sky (arcsec): 2dF's 140 µm fibres, and one core of a Hector
+#: hexabundle (a 61-core bundle is 15.1").
+FIBRE_DIAMETER_ARCSEC = {"2df": 2.1, "hector": 1.6}
+
+
+def instrument_of(header) -> str:
+    """``"hector"`` or ``"2df"``: which fibre feed a frame's ``INSTRUME`` names."""
+    return "hector" if "HECTOR" in str(header.get("INSTRUME", "")).upper() else "2df"
+
+
 #: The extension names of a raw frame's or a product's fibre table (2dF, AAOmega, Hector).
 FIBRE_TABLE_NAMES = ("FIBRES", "FIBRES_IFU", "MORE.FIBRES_IFU")
 

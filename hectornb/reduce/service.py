@@ -348,6 +348,7 @@ class ReductionRunner:
                 result.step.describe(),
             )
             if result.status == "done" and result.step.task in _PRODUCTS:
+                self._publish_spectra(job, result.step)
                 # in the owner's fair share, as the steps: a PDF never waits behind someone
                 # else's whole night
                 pdfs.append(
@@ -409,6 +410,19 @@ class ReductionRunner:
         if status != "cancelled":
             self._mail(final, status, message)
         return final
+
+    def _publish_spectra(self, job: Reduction, step) -> None:
+        """The product's spectra into ObsCore, SSA and DataLink at once (quick staging):
+        a product that cannot be described is noted, and the request goes on."""
+        from ..spectra.index import SpectrumIndex
+
+        try:
+            n = SpectrumIndex(self.settings).add_product(step.output, step.task, job.owner, job.id)
+        except Exception as exc:  # the product stands; only its VO description is missing
+            log.warning("spectra of %s not published: %s", step.output, exc)
+            self.store.event(job.id, "vo", f"{step.describe()}: spectra not published: {exc}")
+            return
+        log.debug("%d spectra of %s published", n, step.output)
 
     def _wait_for_pdfs(self, job: Reduction, pdfs: list, should_stop) -> None:
         """Let the products' PDFs finish (after the last step, most already have): a PDF

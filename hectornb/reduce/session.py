@@ -13,6 +13,7 @@ dicts, and products as ``(label, reference)`` pairs that `local_path` turns into
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
@@ -124,6 +125,14 @@ class LocalReduce:
     def local_path(self, ref: Path) -> Path:
         return Path(ref)
 
+    def spectrum_product(self, did: str) -> tuple[Path, int]:
+        """The product holding the spectrum ``did`` and its fibre (from 0), if the user may
+        see it (`NotFound` otherwise)."""
+        from ..spectra.index import SpectrumIndex
+
+        found = SpectrumIndex().locate(did, self.user)
+        return found.product, found.fibre
+
 
 def _when(value):
     return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else value
@@ -206,6 +215,29 @@ class RemoteReduce(ServiceBacked):
 
     def download(self, job_id: str, what: str, dest: Path) -> Path:
         return self.client.download(job_id, dest, what)
+
+    def spectrum_product(self, did: str) -> tuple[Path, int]:
+        """The product holding the spectrum ``did`` (fetched from the service's DataLink
+        once) and its fibre (from 0)."""
+        key = hashlib.sha1(did.encode()).hexdigest()[:16]
+        dest = self._cache / "spectra" / f"{key}.fits"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            response = self.client.session.get(
+                f"{self.client.url}/hectornb/datalink/file",
+                params={"ID": did, "name": "product"},
+                timeout=self.client.timeout,
+                stream=True,
+            )
+            if response.status_code == 404:
+                raise NotFound(f"no spectrum {did} that you may see")
+            response.raise_for_status()
+            part = dest.with_suffix(".part")
+            with response, open(part, "wb") as out:
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+            part.rename(dest)
+        return dest, int(did.rsplit("/", 1)[-1])
 
     def local_path(self, ref: tuple[str, str]) -> Path:
         """The product, fetched from the service once into this session's cache."""

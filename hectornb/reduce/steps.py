@@ -104,6 +104,11 @@ class NightSteps:
                     "arm": s.arm,
                     "output": rel(s.output),
                     "needs": list(s.needs),
+                    # what it read (absolute paths): the products' provenance (DataLink)
+                    "inputs": {
+                        role: list(v) if isinstance(v, (list, tuple)) else v
+                        for role, v in s.inputs.items()
+                    },
                 }
                 for s in self.steps
             ],

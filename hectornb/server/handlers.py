@@ -13,6 +13,7 @@ import logging
 import math
 import os
 from importlib import resources
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -86,6 +87,18 @@ class StoreCalls:
     @property
     def user(self) -> str:
         return request_user(self)
+
+
+async def send_file(handler, path: Path, media: str = "application/zip") -> None:
+    """Stream a file to the client as a download, a megabyte at a time."""
+    handler.set_header("Content-Type", media)
+    handler.set_header("Content-Disposition", f'attachment; filename="{path.name}"')
+    handler.set_header("Content-Length", str(path.stat().st_size))
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()
 
 
 class LoggedErrors:
@@ -417,6 +430,8 @@ class LandingHandler(JupyterHandler):
             .replace("{{user}}", web.escape.xhtml_escape(request_user(self)))
             .replace("{{api}}", url_path_join(base, "hectornb/api/"))
             .replace("{{tap}}", url_path_join(base, "hectornb/tap"))
+            .replace("{{ssa}}", url_path_join(base, "hectornb/ssa/"))
+            .replace("{{datalink}}", url_path_join(base, "hectornb/datalink/links"))
             .replace("{{version}}", __version__)
         )
 
@@ -431,6 +446,7 @@ def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
     from .obslog_api import obslog_handlers  # they build on this module's base handler
     from .reduce_api import reduce_handlers
     from .tap_api import tap_handlers
+    from .vo_api import vo_handlers
 
     def u(path: str) -> str:
         return url_path_join(base_url, path)
@@ -453,6 +469,7 @@ def handlers(base_url: str, apps_at: str = "voila/render") -> list[tuple]:
         *reduce_handlers(u),
         *obslog_handlers(u),
         *tap_handlers(u),
+        *vo_handlers(u),
         *static_handlers(base_url),
         # the reduction cluster's dashboard, for one's own server (none under the Hub)
         *([] if is_hub_service() else dask_handlers(u)),

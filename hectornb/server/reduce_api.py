@@ -21,7 +21,7 @@ from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.service import DOWNLOADS, ensure_runner, package, products, submit
 from ..reduce.session import checked_frame_fibres
 from ..reduce.store import ReductionStore
-from .handlers import HectornbAPIHandler
+from .handlers import HectornbAPIHandler, send_file
 
 
 class FramesHandler(HectornbAPIHandler):
@@ -64,21 +64,7 @@ class FramesDownloadHandler(HectornbAPIHandler):
         with tempfile.TemporaryDirectory(prefix="hnb-zip-", dir=_scratch()) as tmp:
             dest = Path(tmp) / "hectornb-raw-frames.zip"
             await self.run(_zip_frames, paths, dest)
-            await _send_file(self, dest)
-
-
-async def _send_file(
-    handler: HectornbAPIHandler, dest: Path, media: str = "application/zip"
-) -> None:
-    """Stream a file to the client, a megabyte at a time."""
-    handler.set_header("Content-Type", media)
-    handler.set_header("Content-Disposition", f'attachment; filename="{dest.name}"')
-    handler.set_header("Content-Length", str(dest.stat().st_size))
-    with dest.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            handler.write(chunk)
-            await handler.flush()
-    handler.finish()
+            await send_file(self, dest)
 
 
 def _zip_frames(paths: list[str], dest: Path) -> None:
@@ -200,7 +186,7 @@ class DownloadHandler(HectornbAPIHandler):
                 self.set_cookie(
                     f"hnb_download_{ticket}", "1", path="/", max_age=120, samesite="Strict"
                 )
-            await _send_file(self, dest)
+            await send_file(self, dest)
 
 
 class ProductsHandler(HectornbAPIHandler):
@@ -230,7 +216,7 @@ class ProductsHandler(HectornbAPIHandler):
         path = found.get(name)  # only a product of the request: no path from the caller
         if path is None or not path.exists():
             raise web.HTTPError(404, f"request {job_id} has no product {name!r}")
-        await _send_file(self, path, media="application/fits")
+        await send_file(self, path, media="application/fits")
 
 
 def _scratch() -> Path:

@@ -94,13 +94,14 @@ def run_sync(
     maxrec: int,
     sources: list[tuple[str, dict]],
     writer: str,
+    base_url: str = "/",
 ) -> Iterator[bytes]:
     """One synchronous query from its request's parts to its answer, chunk by chunk as the
     rows are read (the first chunk comes once the query has run, so that its errors can
     still be a 400)."""
     limits = UploadLimits.from_settings(service.settings)
     uploads = [read_upload(name, source, limits) for name, source in sources]
-    with service.rows(query, user, maxrec=maxrec, uploads=uploads) as rows:
+    with service.rows(query, user, maxrec=maxrec, uploads=uploads, base_url=base_url) as rows:
         yield from stream(rows, writer, max_bytes=service.settings.tap_sync_bytes)
 
 
@@ -266,8 +267,12 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
         return values[-1] if values else default
 
     def base(self) -> str:
+        return f"{self.server_root()}hectornb/tap"
+
+    def server_root(self) -> str:
+        """The server's address as the caller reached it, ending in ``/``."""
         root = self.settings.get("base_url", "/")
-        return f"{self.request.protocol}://{self.request.host}{root}hectornb/tap"
+        return f"{self.request.protocol}://{self.request.host}{root}"
 
     def send(self, body: bytes, content_type: str, status: int = 200) -> None:
         self.set_status(status)
@@ -353,7 +358,13 @@ class SyncHandler(TapHandler):
             )
             maxrec = service.maxrec(self.param("maxrec"))
             work = run_sync(
-                service, query, self.tap_user, maxrec, self.uploads_from_request(), writer
+                service,
+                query,
+                self.tap_user,
+                maxrec,
+                self.uploads_from_request(),
+                writer,
+                self.server_root(),
             )
             await self.stream(work, content_type)
         except DatabaseUnavailable as exc:
@@ -547,7 +558,9 @@ class JobListHandler(UWSHandler):
             uploads = self.uploads_from_request()
         except TapError as exc:
             raise web.HTTPError(400, str(exc)) from None
-        job = await self.change(store.create, self.tap_user, params, [], self.client)
+        job = await self.change(
+            store.create, self.tap_user, params, [], self.client, self.server_root()
+        )
         if uploads:
             await asyncio.to_thread(store.attach_uploads, job.job_id, uploads)
         if (self.param("phase") or "").upper() == "RUN":

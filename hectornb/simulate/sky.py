@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..instrument.aat import LINE_FWHM_PIXELS
 from ..instrument.linelists import MERCURY_LINES, sky_model_continuum, sky_model_lines
 
-#: FWHM of a line on an AAOmega detector (pixels), by fibre core: 2dF 140 µm, Hector 105 µm.
-LINE_FWHM_PIXELS = {"2df": 3.1, "hector": 3.1 * 105 / 140}
 #: [OI] 6300 and 6363 relative to the Paranal model, as the real 2dF skies show them.
 OI_RED_SCALE = 0.48
 #: The mercury street-lighting lines' strengths (integrated, in continuum-Å at 5000 Å) at

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..config import server_base_url
 from ..errors import HectornbError, Invalid, NotFound, RemoteFailure
 from .result import Result, write
 from .service import TapService
@@ -110,6 +111,9 @@ class LocalTap:
             "hard_maxrec": s.tap_hard_maxrec,
             "upload_limit": s.tap_upload_limit,
             "execution_duration": s.tap_async_timeout,
+            # the platform's other VO services, beside ivoa.obscore
+            "ssa": server_base_url() + "hectornb/ssa/",
+            "datalink": server_base_url() + "hectornb/datalink/links",
         }
 
     def examples(self) -> list[dict]:
@@ -123,7 +127,11 @@ class LocalTap:
     ) -> QueryResult:
         ups = [upload_from_table(t, n) for n, t in (uploads or {}).items()]
         result = self.service.query(
-            adql, self.user, maxrec=self.service.maxrec(maxrec), uploads=ups
+            adql,
+            self.user,
+            maxrec=self.service.maxrec(maxrec),
+            uploads=ups,
+            base_url=server_base_url(),
         )
         return QueryResult(result_to_table(result), result.overflow)
 
@@ -133,7 +141,7 @@ class LocalTap:
         params = {"lang": "ADQL", "query": adql}
         if maxrec is not None:
             params["maxrec"] = str(maxrec)
-        job = self.jobs_store.create(self.user, params)
+        job = self.jobs_store.create(self.user, params, base_url=server_base_url())
         if uploads:
             files = []
             for name, table in uploads.items():

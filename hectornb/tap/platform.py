@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import psycopg
 
-from .publish import write_table
-from .tableset import TapColumn, TapTable, votable_type
+from .publish import view_columns, write_table
+from .tableset import TapColumn, TapTable
 
 _RA = ("deg", "pos.eq.ra;meta.main", "Right ascension (J2000)")
 _DEC = ("deg", "pos.eq.dec;meta.main", "Declination (J2000)")
@@ -117,19 +117,12 @@ PG_SCHEMA = "hectornb_pub"
 
 
 def _columns(conn: psycopg.Connection, view: str, meta: dict) -> list[TapColumn]:
-    rows = conn.execute(
-        "SELECT a.attname AS name, a.atttypid::integer AS oid "
-        "FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
-        "AND NOT a.attisdropped ORDER BY a.attnum",
-        (f"{PG_SCHEMA}.{view}",),
-    ).fetchall()
     out = []
-    for r in rows:
-        datatype, arraysize, xtype = votable_type(r["oid"])
-        unit, ucd, description = meta.get(r["name"], (None, None, None))
+    for name, datatype, arraysize, xtype in view_columns(conn, PG_SCHEMA, view):
+        unit, ucd, description = meta.get(name, (None, None, None))
         out.append(
             TapColumn(
-                r["name"], datatype, arraysize, xtype, unit, ucd, None, description, principal=True
+                name, datatype, arraysize, xtype, unit, ucd, None, description, principal=True
             )
         )
     return out

@@ -17,7 +17,7 @@ from psycopg.sql import Literal
 
 from ..db import connect
 from ..errors import Invalid
-from .tableset import TableSet, TapColumn, TapTable, quote_identifier
+from .tableset import TableSet, TapColumn, TapTable, quote_identifier, votable_type
 
 READER = "hectornb_tap_reader"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -209,6 +209,18 @@ def _scalar(conn: psycopg.Connection, sql: str, args: tuple = ()):
         return cur.execute(sql, args).fetchone()[0]
 
 
+def view_columns(conn: psycopg.Connection, pg_schema: str, view: str) -> list[tuple]:
+    """(name, VOTable datatype, arraysize, xtype) of each column of a view, in order: its
+    types come from the view itself, the rest of its description from the caller."""
+    rows = conn.execute(
+        "SELECT a.attname AS name, a.atttypid::integer AS oid "
+        "FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY a.attnum",
+        (f"{pg_schema}.{view}",),
+    ).fetchall()
+    return [(r["name"], *votable_type(r["oid"])) for r in rows]
+
+
 def reader_exists(conn: psycopg.Connection) -> bool:
     """Whether the read-only role exists (a database user without CREATEROLE could not make
     it; an administrator can: ``CREATE ROLE hectornb_tap_reader NOLOGIN``)."""
@@ -249,6 +261,7 @@ def grant_reader(conn: psycopg.Connection) -> int:
 
 def ensure_tap_schema() -> None:
     """Publish TAP_SCHEMA's own tables and keys, and the platform's tables (once)."""
+    from .obscore import publish_obscore
     from .platform import PG_SCHEMA, TABLES, publish_platform_tables
 
     with connect() as conn:
@@ -258,10 +271,12 @@ def ensure_tap_schema() -> None:
             "JOIN tap_published USING (table_name)",
             (PG_SCHEMA,),
         ).fetchone()
-        if have["tap"] == len(TAP_SCHEMA_TABLES) and have["platform"] == len(TABLES):
+        # the platform's views and ivoa.obscore
+        if have["tap"] == len(TAP_SCHEMA_TABLES) and have["platform"] == len(TABLES) + 1:
             return
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('hectornb tap_schema'))")
         publish_platform_tables(conn)
+        publish_obscore(conn, PG_SCHEMA)
         for k, table in enumerate(TAP_SCHEMA_TABLES):
             write_table(conn, table, index=k, by="hectornb")
         for key_id, src, target, src_col, target_col in _TAP_SCHEMA_KEYS:

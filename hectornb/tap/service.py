@@ -147,12 +147,19 @@ class TapService:
         uploads: list[Upload] = (),
         timeout: int | None = None,
         on_connection=None,
+        base_url: str = "/",
     ) -> Result:
         """Run ``adql`` for ``user``; the result holds at most ``maxrec`` rows (overflow
         set when there were more), all in memory: for a long result use `rows`. Raises
         `ADQLError` or `TapError`."""
         with self.rows(
-            adql, user, maxrec=maxrec, uploads=uploads, timeout=timeout, on_connection=on_connection
+            adql,
+            user,
+            maxrec=maxrec,
+            uploads=uploads,
+            timeout=timeout,
+            on_connection=on_connection,
+            base_url=base_url,
         ) as out:
             rows = [row for batch in out.batches for row in batch]
         return Result(out.fields, rows, out.overflow, out.infos)
@@ -167,11 +174,13 @@ class TapService:
         uploads: list[Upload] = (),
         timeout: int | None = None,
         on_connection=None,
+        base_url: str = "/",
     ) -> Iterator[Rows]:
         """Run ``adql`` for ``user`` and give its rows as they are read, in batches from a
         server-side cursor (memory stays flat however many MAXREC allows), inside this
-        context. ``timeout`` bounds each step of the database's work, s; reading the whole
-        result may take ten times as long (a slow client). Raises `ADQLError` or
+        context. ``base_url`` is the service's address as the caller reached it (ObsCore's
+        links point there). ``timeout`` bounds each step of the database's work, s;
+        reading the whole result may take ten times as long (a slow client). Raises `ADQLError` or
         `TapError`, while starting or while the batches are read."""
         if not adql or not adql.strip():
             raise TapError("QUERY is empty")
@@ -188,6 +197,13 @@ class TapService:
             try:
                 tr = translate(adql, catalog, maxrec)
                 conn.execute("SET TRANSACTION READ ONLY")
+                # who asks, and where the service is: the ObsCore view shows this caller's
+                # rows and links to this address (the query itself cannot set them)
+                conn.execute(
+                    "SELECT set_config('hectornb.user', %s, true), "
+                    "set_config('hectornb.base_url', %s, true)",
+                    (user or "", base_url if base_url.endswith("/") else base_url + "/"),
+                )
                 if self._reader:
                     conn.execute(f"SET LOCAL ROLE {READER}")
                 conn.execute(

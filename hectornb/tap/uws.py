@@ -74,6 +74,7 @@ class UwsJob:
     result_rows: int | None
     overflow: bool | None
     uploads: list
+    base_url: str | None = None
 
     @classmethod
     def from_row(cls, r: dict) -> UwsJob:
@@ -141,9 +142,11 @@ class UwsJobStore:
         parameters: dict,
         uploads: list[dict] = (),
         client: str | None = None,
+        base_url: str | None = None,
     ) -> UwsJob:
         """A new PENDING job with lower-cased parameter names. ``client`` (an anonymous
-        caller's address) keeps anonymous callers' limits apart."""
+        caller's address) keeps anonymous callers' limits apart; ``base_url`` is the
+        service's address as the caller reached it (for the links in its result)."""
         params = {k.lower(): v for k, v in parameters.items()}
         run_id = params.pop("runid", None)
         if run_id is not None and len(run_id) > 64:
@@ -168,7 +171,8 @@ class UwsJobStore:
                 )
             conn.execute(
                 "INSERT INTO tap_jobs (job_id, owner, client, run_id, parameters, uploads, "
-                "execution_duration, destruction) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "execution_duration, destruction, base_url) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     job_id,
                     user,
@@ -178,6 +182,7 @@ class UwsJobStore:
                     json.dumps(list(uploads)),
                     self.service.settings.tap_async_timeout,
                     now + LIFETIME,
+                    base_url,
                 ),
             )
         return self.get(job_id, user)
@@ -380,6 +385,7 @@ class UwsJobStore:
                     uploads=uploads,
                     timeout=job.execution_duration,
                     on_connection=lambda pid: self._started(job, pid),
+                    base_url=job.base_url or "/",
                 ) as rows,
                 open(path, "wb") as f,
             ):  # written as read: memory stays flat

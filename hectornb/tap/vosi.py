@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..config import Settings
 from .adql import LANGUAGE_FEATURES
+from .obscore import DATA_MODEL as OBSCORE_MODEL
 from .result import OUTPUT_FORMATS
 from .tableset import TapTable
 from .uws import LIFETIME
@@ -58,6 +59,7 @@ def capabilities(base: str, settings: Settings) -> bytes:
         '<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">'
         '<interface xsi:type="vs:ParamHTTP" role="std" version="1.1">'
         f'<accessURL use="base">{_x(base)}</accessURL></interface>'
+        f'<dataModel ivo-id="{OBSCORE_MODEL[0]}">{OBSCORE_MODEL[1]}</dataModel>'
         "<language><name>ADQL</name>"
         '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.1">2.1</version>'
         '<version ivo-id="ivo://ivoa.net/std/ADQL#v2.0">2.0</version>'

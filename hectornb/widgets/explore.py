@@ -223,6 +223,21 @@ class SpectrumExplorer(anywidget.AnyWidget):
         else:
             raise NotFound(f"{path}: no such file or folder")
 
+    def open_spectrum(self, ref: str) -> None:
+        """Open the spectrum a publisher DID names (``ivo://…/spectra?…``), or a DataLink
+        URL whose ``ID`` is one: its product, at its fibre. One the user may not see is
+        not found."""
+        did = spectrum_did(ref)
+        path, fibre = self.session.spectrum_product(did)
+        label = f"{Path(path).name} (fibre {fibre + 1})"
+        self._offer(_SPECTRA, [(label, Path(path))])
+        self._first_fibre = fibre
+        key = f"{_SPECTRA}:{label}"
+        if self.product == key:  # already open: show the fibre
+            self.show(fibre)
+        else:
+            self.product = key
+
     def offer_job(self, job_id: str) -> None:
         """Offer the products of the user's reduction request ``job_id``."""
         job = self.session.job(job_id)  # NotFound/Forbidden: not this user's
@@ -330,15 +345,18 @@ class SpectrumExplorer(anywidget.AnyWidget):
     def open_from_query(self, params: dict) -> None:
         """Open what the page's address asks for (``?job=…&product=…&fibre=…``): the product
         whose name ends with ``product`` (of request ``job`` if given; the first if no
-        name), at the fibre (from 1).
+        name), at the fibre (from 1); or ``?spectrum=`` a publisher DID or DataLink URL.
 
         The Voilà page sends its address once drawn; the kernel may have had it earlier from
         the server (`open_when_page_requested`), and then this is done once."""
-        wanted = {k: str(params.get(k) or "") for k in ("job", "product", "fibre")}
+        wanted = {k: str(params.get(k) or "") for k in ("job", "product", "fibre", "spectrum")}
         with self._query_lock:
             if wanted == self._opened_query:
                 return
             self._opened_query = wanted
+            if wanted["spectrum"]:
+                self.open_spectrum(wanted["spectrum"])
+                return
             job, name, fibre = wanted["job"], wanted["product"], wanted["fibre"]
             if fibre:
                 if not fibre.isdigit() or len(fibre) > 6:
@@ -451,3 +469,24 @@ class SpectrumExplorer(anywidget.AnyWidget):
                 self._say(f"{path.name}: {self.summary.get('n_fibres')} spectra", "ok")
         except _USER_ERRORS as exc:
             self._say(str(exc) or type(exc).__name__, "error")
+
+
+#: The group in which spectra opened by their DID are offered.
+_SPECTRA = "Spectra (by DID)"
+
+
+def spectrum_did(ref: str) -> str:
+    """The publisher DID in ``ref``: the DID itself, or a DataLink URL's ``ID``."""
+    from urllib.parse import parse_qs, urlparse
+
+    ref = str(ref).strip()
+    if ref.startswith(("http://", "https://", "/")):
+        ids = parse_qs(urlparse(ref).query).get("ID")
+        if not ids:
+            raise Invalid(f"{quote_field(ref)} is not a DataLink URL (it has no ID)")
+        return ids[0]
+    if not ref.startswith("ivo://"):
+        raise Invalid(
+            f"{quote_field(ref)} is neither a spectrum's DID (ivo://…) nor its DataLink URL"
+        )
+    return ref

@@ -57,7 +57,8 @@ function render({ model, el: root }) {
     $("capabilities").innerHTML = `<b>${esc(model.get("service"))}</b> · ADQL ${esc((c.adql || []).join(", ") || "?")}` +
       ` · MAXREC ${esc(c.maxrec ?? "?")} (at most ${esc(c.hard_maxrec ?? "?")})` +
       ` · uploads up to ${mb(c.upload_limit)}` +
-      (c.execution_duration ? ` · jobs run up to ${esc(c.execution_duration)} s` : "");
+      (c.execution_duration ? ` · jobs run up to ${esc(c.execution_duration)} s` : "") +
+      (c.ssa ? ` · reduced spectra: <code>ivoa.obscore</code>, <a data-testid="ssa-url" target="_blank" href="${esc(c.ssa)}?REQUEST=queryData&amp;FORMAT=METADATA">SSA</a> (${esc(new URL(c.ssa, window.location.href).href)}), DataLink` : "");
     $("maxrec").placeholder = String(c.maxrec ?? "");
     root.querySelector(".hnb-user").innerHTML = `signed in as <b>${esc(model.get("user"))}</b>`;
   };
@@ -185,6 +186,10 @@ function render({ model, el: root }) {
     }
     if (!r.columns) { box.innerHTML = ""; box.dataset.rows = "0"; return; }
     const shown = r.rows.length;
+    // ObsCore rows: each spectrum opens in the Explore app by its publisher DID
+    const didAt = r.columns.findIndex((c) => c.name.toLowerCase() === "obs_publisher_did");
+    const explore = (row) => didAt < 0 || row[didAt] === null ? "" :
+      `<td><a data-testid="open-in-explore" target="_blank" href="${appUrl("explore.ipynb")}?spectrum=${encodeURIComponent(row[didAt])}">open in Explore</a></td>`;
     box.innerHTML = `<div class="hnb-toolbar">
         <b data-testid="count">${r.total} rows</b>${r.overflow ? ' <span class="hnb-overflow">(MAXREC reached: there are more)</span>' : ""}
         ${shown < r.total ? `<span>(the first ${shown} shown; downloads hold all)</span>` : ""}
@@ -192,9 +197,9 @@ function render({ model, el: root }) {
         <span class="hnb-classify">positions to Classify as list <input data-testid="list-name" size="14" placeholder="list name">
         <button data-testid="classify">Send</button></span>
       </div>
-      <div class="hnb-scroll"><table class="hnb-grid" data-testid="grid"><thead><tr>${r.columns.map((c) =>
+      <div class="hnb-scroll"><table class="hnb-grid" data-testid="grid"><thead><tr>${didAt < 0 ? "" : "<th>spectrum</th>"}${r.columns.map((c) =>
         `<th title="${esc([c.ucd, c.datatype].filter(Boolean).join(" · "))}">${esc(c.name)}${c.unit ? `<br><small>${esc(c.unit)}</small>` : ""}</th>`).join("")}</tr></thead>
-      <tbody>${r.rows.map((row) => `<tr>${row.map((v) => `<td>${v === null ? '<span class="hnb-null">—</span>' : esc(Array.isArray(v) ? v.join(" ") : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
+      <tbody>${r.rows.map((row) => `<tr>${explore(row)}${row.map((v) => `<td>${v === null ? '<span class="hnb-null">—</span>' : esc(Array.isArray(v) ? v.join(" ") : v)}</td>`).join("")}</tr>`).join("")}</tbody></table></div>`;
     box.dataset.rows = String(r.total);
     box.dataset.source = r.source || "";
   };

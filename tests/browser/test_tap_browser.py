@@ -180,3 +180,39 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
     assert set(stored) == {ROWS[i][3] for i in (12, 13, 15)}
     assert stored["O'Neil's star"]["ra"] == pytest.approx(45.0)
     assert page.errors == []
+
+
+def test_an_obscore_row_opens_its_spectrum_in_explore(browser_page, platform, tmp_path):
+    """The reduced spectra in ObsCore: the TAP app names the SSA service, an ObsCore row
+    has an "open in Explore" link, and following it opens that spectrum's product at its
+    fibre in the Explore app."""
+    from support.spectra import publish_products
+
+    public = publish_products(tmp_path / "reduce")["public"]
+    page = browser_page
+    open_tap(page, platform)
+    assert (
+        page.get_attribute('[data-testid="ssa-url"]', "href")
+        .split("?")[0]
+        .endswith("/hectornb/ssa/")
+    )
+    run_and_wait(
+        page,
+        "SELECT obs_publisher_did, target_name FROM ivoa.obscore "
+        f"WHERE obs_publisher_did = '{public['did']}'",
+    )
+    links = page.locator('[data-testid="open-in-explore"]')
+    assert links.count() == 1
+    href = links.get_attribute("href")
+    assert "/voila/render/explore.ipynb?spectrum=" in href
+    page.goto(f"{platform['base']}{href}&token={platform['token']}")
+    page.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=spectrum]') || {dataset: {}})"
+        ".dataset.product?.includes('(fibre 1)')",
+        timeout=60_000,
+    )
+    assert public["path"].name in page.inner_text('[data-testid="product"]')
+    # leaving the TAP page aborts its own kernel's shutdown call: not a failure of Explore
+    failed = [f for f in page.failed if "/voila/api/shutdown/" not in f]
+    assert (page.errors, page.blocked, failed) == ([], [], [])

@@ -176,3 +176,29 @@ def test_page_address_opens_the_product_once_in_a_kernel_voila_started_for_it(mo
         explorer, {"type": "init", "params": {"product": multi, "fibre": "3", "token": "x"}}, []
     )
     assert explorer.product == chosen and explorer.ready  # what the user chose since stays
+
+
+def test_a_spectrum_opens_by_its_did_or_datalink_url_for_those_who_may_see_it(
+    database_url, tmp_path
+):
+    """As the TAP app's "open in Explore" link asks: ``?spectrum=`` a DataLink URL or the
+    DID itself opens its product at its fibre; another user is told it is not found."""
+    from urllib.parse import quote
+
+    from support.spectra import PRIVATE_PROGRAMME, publish_products
+
+    from hectornb.reduce.session import LocalReduce
+
+    private = publish_products(tmp_path / "reduce")["private"]
+    explorer = SpectrumExplorer(session=LocalReduce("carol"))  # a member of its programme
+    link = f"http://platform/hectornb/datalink/links?ID={quote(private['did'], safe='')}"
+    explorer.open_from_query({"spectrum": link})
+    assert explorer.frame.header["AAOPRGID"] == PRIVATE_PROGRAMME
+    assert explorer.fibre == 0 and explorer.product.endswith("(fibre 1)")
+    explorer.open_spectrum(private["did"])  # the DID itself: the same spectrum
+    assert explorer.frame.header["AAOPRGID"] == PRIVATE_PROGRAMME
+    stranger = SpectrumExplorer(session=LocalReduce("erin"))
+    with pytest.raises(NotFound):
+        stranger.open_spectrum(private["did"])
+    with pytest.raises(Invalid, match="neither a spectrum's DID"):
+        stranger.open_spectrum("M31")

@@ -544,6 +544,29 @@ def test_frames_landing_in_a_watched_directory_are_reduced_live(archive, setting
     assert again.poll() == []
     final = _run_to_the_end(settings, jobs[0].id)
     assert final.status == "done", final.message
+    # its spectra are in ObsCore and SSA at once, for its programme's members alone
+    from hectornb.spectra.index import SpectrumIndex
+
+    folder = Path(final.outdir).name
+    index = SpectrumIndex(settings)
+    rows, _ = index.search("alice", maxrec=100_000)
+    staged = [r for r in rows if f"spectra?{folder}/" in r["obs_publisher_did"]]
+    tasks = ("reduce_object", "combine_image", "splice")
+    products = [Path(final.outdir) / s["output"] for s in final.plan["steps"] if s["task"] in tasks]
+    program = sum(int((fits.getdata(p, "FIBRES")["TYPE"] == "P").sum()) for p in products)
+    assert products and len(staged) == program  # one per program fibre of its products
+    assert all(r["calib_level"] in (2, 3) and r["target_name"] for r in staged)
+    anonymous, _ = index.search(None, maxrec=100_000)
+    assert not [r for r in anonymous if f"spectra?{folder}/" in r["obs_publisher_did"]]
+    # products written before spectra were staged: `hectornb spectra publish` describes them
+    from hectornb.db import engine as db
+
+    with db.connect(settings) as conn:
+        conn.execute("DELETE FROM spectrum WHERE job = %s", (final.id,))
+    n, problems = index.add_written()
+    assert problems == [] and n >= len(staged)
+    again, _ = index.search("alice", maxrec=100_000)
+    assert {r["obs_publisher_did"] for r in again} >= {r["obs_publisher_did"] for r in staged}
 
 
 def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, settings):

@@ -1,5 +1,6 @@
 """The IVOA validator, STILTS taplint (Debian package ``stilts``), against the running TAP
-service with the demo catalogues: zero errors and zero warnings.
+service with the demo catalogues and reduced spectra in ``ivoa.obscore`` (its ObsCore
+stage, OBS, runs): zero errors and zero warnings.
 
 taplint's ObsLocTAP stage (LOC) reports a "failure" because the service publishes no
 ``ivoa.obsplan`` table: it is an observation-planning data model this platform does not
@@ -20,10 +21,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_taplint_reports_no_errors_and_no_warnings(platform):
+def test_taplint_reports_no_errors_and_no_warnings(platform, tmp_path):
+    from support.spectra import publish_products
+
     from hectornb.tap.shipped import publish_demo_catalogues
 
     publish_demo_catalogues(("hipparcos.main", "openngc.galaxies"))
+    publish_products(tmp_path / "reduce")  # ivoa.obscore has spectra to check
     out = subprocess.run(
         ["stilts", "taplint", f"tapurl={platform['base']}/hectornb/tap", "maxrepeat=20"],
         capture_output=True,
@@ -34,6 +38,6 @@ def test_taplint_reports_no_errors_and_no_warnings(platform):
     assert totals is not None, out[-2000:]
     problems = [line for line in out.splitlines() if line[:2] in ("E-", "W-", "F-")]
     assert [p for p in problems if not p.startswith("F-LOC-")] == [], "\n".join(problems)
-    for stage in ("TMS", "CAP", "QGE", "QPO", "QAS", "UWS", "MDQ", "UPL", "EXA"):
+    for stage in ("TMS", "CAP", "QGE", "QPO", "QAS", "UWS", "MDQ", "OBS", "UPL", "EXA"):
         assert f"Section {stage}:" in out  # every stage ran, none was skipped
     assert "I-UPL-QSUB" in out  # the uploads were really sent (and checked cell by cell)
