@@ -60,6 +60,10 @@ def write_demo_files(directory: Path) -> list[Path]:
     return [sample, galaxies]
 
 
+#: The programme of the shipped example products (their AAOPRGID), public since 2016.
+EXAMPLE_PROGRAMME = "A/2014B/008"
+
+
 def load_demo(owner: str) -> Iterator[str]:
     """Write and import the demo lists; yields one line per list for the user."""
     store = target_store()
@@ -76,6 +80,24 @@ def load_demo(owner: str) -> Iterator[str]:
     yield load_demo_night(owner)
     yield load_demo_log(owner)
     yield load_demo_catalogues()
+    yield load_demo_spectra(owner)
+
+
+def load_demo_spectra(owner: str) -> str:
+    """The real 2dfdr products shipped with the package, in ObsCore, SSA and DataLink (their
+    programme public), so that the VO services have spectra before anything is reduced."""
+    import datetime as dt
+
+    from .reduce.access import programmes, set_programme
+    from .spectra.index import SpectrumIndex
+    from .spectra.products import EXAMPLES, find_products
+
+    known = {p["aaoprgid"] for p in programmes()}
+    if EXAMPLE_PROGRAMME not in known:
+        set_programme(EXAMPLE_PROGRAMME, dt.date(2016, 7, 1), "2dF spectra shipped as examples")
+    index = SpectrumIndex()
+    n = sum(index.add_product(path, "splice", owner) for _, path in find_products(EXAMPLES))
+    return f"reduced spectra: {n} example spectra in ObsCore, SSA and DataLink"
 
 
 def load_demo_catalogues() -> str:

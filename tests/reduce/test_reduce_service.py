@@ -379,6 +379,28 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
 
     assert "demo.simulated_fields" in load_demo_catalogues()
     assert load_demo_catalogues() == "TAP catalogues: already published"
+    # and the shipped 2dfdr products' spectra in ObsCore: the public ones anyone's, the
+    # ones of no programme their loader's alone
+    from hectornb.demo import load_demo_spectra
+    from hectornb.spectra.index import SpectrumIndex
+    from hectornb.spectra.products import EXAMPLES, find_products
+
+    said = load_demo_spectra("dana")
+    assert said == load_demo_spectra("dana")  # again: the same spectra, replaced
+    shipped = int(said.split(": ")[1].split()[0])
+    assert shipped >= len(find_products(EXAMPLES))  # one per program fibre of each
+    examples = [
+        r
+        for r in SpectrumIndex().search("dana", maxrec=100_000)[0]
+        if "aaomega-2dfdr-reduced" in r["obs_publisher_did"]
+    ]
+    assert len(examples) == shipped
+    public = [
+        r
+        for r in SpectrumIndex().search(None, maxrec=100_000)[0]
+        if "aaomega-2dfdr-reduced" in r["obs_publisher_did"]
+    ]
+    assert 0 < len(public) < shipped
     tap = TapService()
     fields = tap.query(
         "SELECT field, COUNT(*), MIN(z), MAX(z), MIN(mag) FROM "
