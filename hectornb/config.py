@@ -156,6 +156,13 @@ class Settings:
         "data centre sets its registered one",
     )
     ssa_maxrec: int = _setting(1000, "SSA rows returned when a query gives no MAXREC", minimum=0)
+    vo_requests_at_once: int = _setting(
+        4,
+        "SSA and DataLink requests (spectra, cutouts, files, PDFs drawn) served at once; one "
+        "more: 503",
+        minimum=1,
+    )
+    datalink_max_ids: int = _setting(100, "spectra one DataLink request may ask about", minimum=1)
     ssa_hard_maxrec: int = _setting(
         100_000, "the most SSA rows any query returns (a larger MAXREC is cut to it)", minimum=1
     )

@@ -540,11 +540,30 @@ def package(job: Reduction, steps: list[dict], what: str, dest: Path) -> Path:
     return dest
 
 
+#: One PDF drawn at a time in a process (matplotlib is not thread-safe, and a drawing of a
+#: large product takes seconds and hundreds of MB); a product's PDF is drawn once.
+_DRAWING = threading.Lock()
+
+
 def product_pdf(path: Path) -> Path:
-    """The PDF of every spectrum of a product, beside it; drawn again only when the
-    product is newer."""
+    """The PDF of every spectrum of a product, beside it (or, where the product's folder
+    cannot be written, in ``HECTORNB_HOME/pdf``); drawn again only when the product is
+    newer. Callers that arrive while it is drawn wait for that drawing."""
+    path = Path(path)
     drawn = path.with_suffix(".pdf")
-    if not drawn.exists() or drawn.stat().st_mtime < path.stat().st_mtime:
+    if not os.access(path.parent, os.W_OK):
+        key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+        drawn = get_settings().home / "pdf" / f"{path.stem}-{key}.pdf"
+        drawn.parent.mkdir(parents=True, exist_ok=True)
+
+    def fresh() -> bool:
+        return drawn.exists() and drawn.stat().st_mtime >= path.stat().st_mtime
+
+    if fresh():
+        return drawn
+    with _DRAWING:
+        if fresh():  # drawn while this caller waited
+            return drawn
         from ..spectra.pdf import spectra_pdf  # matplotlib: only when a PDF is drawn
 
         # drawn aside and moved in whole: a download never packs a half-written PDF

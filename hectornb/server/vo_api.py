@@ -15,14 +15,18 @@ of their programmes and of their own reductions. A spectrum one may not see is n
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 
 from ..errors import HectornbError, Invalid, NotFound
-from ..reduce.provenance import source, sources
+from ..reduce import access
+from ..reduce.provenance import sources
 from ..reduce.store import ReductionStore
 from ..spectra import datalink, ssa
 from ..spectra.index import Located, SpectrumIndex
@@ -31,14 +35,23 @@ from ..spectra.vo import spectrum_file
 from .handlers import LoggedErrors, PlatformTokens, request_user, send_file
 from .tap_api import anonymous_reads
 
-#: IDs one {links} request may ask about (DataLink lets a caller send several).
-MAX_IDS = 100
 _FAULTS = {
     400: "UsageFault",
     401: "AuthenticationFault",
     403: "AuthorizationFault",
     404: "NotFoundFault",
 }
+
+
+class _Pool:
+    def __init__(self, size: int):
+        self.slots = threading.BoundedSemaphore(size)
+        self.threads = ThreadPoolExecutor(size, thread_name_prefix="hectornb-vo")
+
+
+@functools.cache
+def _pool(size: int) -> _Pool:
+    return _Pool(size)
 
 
 class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
@@ -55,10 +68,43 @@ class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
     def write_error(self, status_code: int, **kwargs) -> None:
         """DALI's plain-text error: the fault's name, then what went wrong."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
+        message = getattr(exc, "log_message", None)
+        # tornado doubles a message's % signs (it is a format); say it as it was written
+        message = message % getattr(exc, "args", ()) if message else self._reason
         fault = _FAULTS.get(status_code, "ServiceFault")
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"{fault}: {message}\n")
+
+    async def work(self, fn, *args, **kwargs):
+        """Run ``fn`` on the VO services' own threads (``HECTORNB_VO_REQUESTS_AT_ONCE``),
+        so that no number of slow requests for spectra holds the threads the rest of the
+        server needs; beyond that many at once the caller is told to come back (503)."""
+        pool = _pool(SpectrumIndex().settings.vo_requests_at_once)
+        if not pool.slots.acquire(blocking=False):
+            raise web.HTTPError(
+                503, "the service is busy with other requests for spectra; try again shortly"
+            )
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(pool.threads, lambda: fn(*args, **kwargs))
+        finally:
+            pool.slots.release()
+
+    def arguments(self) -> dict[str, list[bytes]]:
+        """The query string's and a form body's parameters: DALI services take both GET
+        and POST (pyvo sends several IDs to DataLink by POST)."""
+        merged: dict[str, list[bytes]] = {}
+        for source in (self.request.query_arguments, self.request.body_arguments):
+            for k, vs in source.items():
+                merged.setdefault(k, []).extend(vs)
+        return merged
+
+    def check_xsrf_cookie(self):
+        # Only a browser's cookie login can be forged cross-site; an anonymous request may
+        # do no more than anyone can, and scripts authenticate with a header.
+        if getattr(self, "_jupyter_current_user", None) is None:
+            return None
+        return super().check_xsrf_cookie()
 
     @property
     def vo_user(self) -> str | None:
@@ -70,19 +116,14 @@ class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
 
     def one(self, name: str) -> str:
         """The parameter ``name`` (in any case), which must be given once."""
-        values = [
-            v
-            for k, vs in self.request.query_arguments.items()
-            if k.upper() == name.upper()
-            for v in vs
-        ]
+        values = [v for k, vs in self.arguments().items() if k.upper() == name.upper() for v in vs]
         if len(values) != 1:
             raise web.HTTPError(400, f"{name}: give it once" if values else f"{name} is missing")
         return values[0].decode("utf-8", "replace")
 
     async def locate(self, did: str) -> Located:
         try:
-            return await asyncio.to_thread(SpectrumIndex().locate, did, self.vo_user)
+            return await self.work(SpectrumIndex().locate, did, self.vo_user)
         except NotFound as exc:
             raise web.HTTPError(404, str(exc)) from None
 
@@ -94,7 +135,10 @@ class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
 
 
 def _fits_bytes(located: Located, band: tuple[float, float] | None = None) -> bytes:
-    hdul = spectrum_file(read_2dfdr(located.product), located.fibre, located.did, band)
+    if not located.product.exists():
+        raise NotFound(f"{located.product.name}, which holds {located.did}, is no longer kept")
+    one = read_2dfdr(located.product, slice(located.fibre, located.fibre + 1))
+    hdul = spectrum_file(one, 0, located.did, band)
     out = io.BytesIO()
     hdul.writeto(out)
     return out.getvalue()
@@ -111,15 +155,16 @@ class LinksHandler(VoHandler):
     async def get(self):
         ids = [
             v.decode("utf-8", "replace")
-            for k, vs in self.request.query_arguments.items()
+            for k, vs in self.arguments().items()
             if k.upper() == "ID"
             for v in vs
         ]
         if not ids:
             raise web.HTTPError(400, "ID is missing: give a spectrum's obs_publisher_did")
-        if len(ids) > MAX_IDS:
-            raise web.HTTPError(400, f"at most {MAX_IDS} IDs in one request")
-        body = await asyncio.to_thread(self.links, ids, self.vo_user, self.server_root())
+        most = SpectrumIndex().settings.datalink_max_ids
+        if len(ids) > most:
+            raise web.HTTPError(400, f"at most {most} IDs in one request")
+        body = await self.work(self.links, ids, self.vo_user, self.server_root())
         await self.send_bytes(body, datalink.CONTENT_TYPE)
 
     @staticmethod
@@ -132,7 +177,7 @@ class LinksHandler(VoHandler):
             except HectornbError as exc:
                 rows.append(datalink.Link(did, error_message=f"NotFoundFault: {exc}"))
                 continue
-            rows += _links_of(found, root)
+            rows += _links_of(found, root, user)
             cutouts.append(
                 datalink.Cutout(f"soda-{k}", did, found.record["em_min"], found.record["em_max"])
             )
@@ -147,8 +192,21 @@ class LinksHandler(VoHandler):
             )
         return datalink.links_document(rows, cutouts, f"{root}hectornb/datalink/soda")
 
+    @allow_unauthenticated
+    async def post(self):
+        await self.get()
 
-def _links_of(found: Located, root: str) -> list[datalink.Link]:
+
+def readable_sources(found: Located, job, user: str | None) -> list:
+    """The files ``found`` came from whose contents ``user`` may read: a calibration taken
+    in another programme's field carries that programme's fibre table."""
+    listed = sources(job.plan if job else None, found.product, job.outdir if job else None)
+    frames = sorted({f for s in listed for f in s.raw})
+    hidden = set(access.refused(user or "", frames, contents=True)) if frames else set()
+    return [s for s in listed if not hidden & set(s.raw)]
+
+
+def _links_of(found: Located, root: str, user: str | None) -> list[datalink.Link]:
     did = found.did
     out = [
         datalink.Link(
@@ -167,7 +225,7 @@ def _links_of(found: Located, root: str) -> list[datalink.Link]:
             job = ReductionStore().get(found.job, None)
         except NotFound:  # the request was deleted; its products may stand
             job = None
-    for s in sources(job.plan if job else None, found.product, job.outdir if job else None):
+    for s in readable_sources(found, job, user):
         if not s.path.exists() and s.name != "pdf":
             continue
         out.append(
@@ -186,8 +244,17 @@ def _links_of(found: Located, root: str) -> list[datalink.Link]:
                 did,
                 f"{root}hectornb/api/reduce/jobs/{job.id}",
                 semantics="#documentation",
-                description="the reduction request that wrote it: its plan, steps and log "
-                "(its owner's; JSON)",
+                description="the reduction request that wrote it: its engine, options and "
+                "plan (its owner's; JSON)",
+                content_type="application/json",
+            )
+        )
+        out.append(
+            datalink.Link(
+                did,
+                f"{root}hectornb/api/reduce/jobs/{job.id}/events",
+                semantics="#documentation",
+                description="the request's log: every step and event (its owner's; JSON)",
                 content_type="application/json",
             )
         )
@@ -200,8 +267,15 @@ class SpectrumHandler(VoHandler):
     @allow_unauthenticated
     async def get(self):
         found = await self.locate(self.one("ID"))
-        body = await asyncio.to_thread(_fits_bytes, found)
+        try:
+            body = await self.work(_fits_bytes, found)
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from None
         await self.send_bytes(body, "application/fits", _file_name(found))
+
+    @allow_unauthenticated
+    async def post(self):
+        await self.get()
 
 
 class SodaHandler(VoHandler):
@@ -216,10 +290,16 @@ class SodaHandler(VoHandler):
         except ValueError:
             raise web.HTTPError(400, f"BAND {text!r}: two wavelengths in metres") from None
         try:
-            body = await asyncio.to_thread(_fits_bytes, found, (lo, hi))
+            body = await self.work(_fits_bytes, found, (lo, hi))
+        except NotFound as exc:
+            raise web.HTTPError(404, str(exc)) from None
         except Invalid as exc:
             raise web.HTTPError(400, str(exc)) from None
         await self.send_bytes(body, "application/fits", _file_name(found, "-cutout"))
+
+    @allow_unauthenticated
+    async def post(self):
+        await self.get()
 
 
 class FileHandler(VoHandler):
@@ -231,17 +311,23 @@ class FileHandler(VoHandler):
         name = self.one("name")
         job = None
         if found.job:
-            job = await asyncio.to_thread(ReductionStore().get, found.job, None)
-        wanted = source(job.plan if job else None, found.product, job.outdir if job else None, name)
+            job = await self.work(ReductionStore().get, found.job, None)
+        readable = await self.work(readable_sources, found, job, self.vo_user)
+        wanted = next((s for s in readable if s.name == name), None)
         if wanted is None:
             raise web.HTTPError(404, f"{found.did} has no file {name!r}")
-        if wanted.name == "pdf":
+        path = wanted.path
+        if wanted.name == "pdf" and found.product.exists():
             from ..reduce.service import product_pdf
 
-            await asyncio.to_thread(product_pdf, found.product)
-        if not wanted.path.exists():
-            raise web.HTTPError(404, f"{wanted.path.name} is no longer kept")
-        await send_file(self, wanted.path, wanted.content_type)
+            path = await self.work(product_pdf, found.product)
+        if not path.exists():
+            raise web.HTTPError(404, f"{path.name} is no longer kept")
+        await send_file(self, path, wanted.content_type)
+
+    @allow_unauthenticated
+    async def post(self):
+        await self.get()
 
 
 class SsaHandler(VoHandler):
@@ -249,9 +335,7 @@ class SsaHandler(VoHandler):
 
     @allow_unauthenticated
     async def get(self):
-        params = {
-            k: v[-1].decode("utf-8", "replace") for k, v in self.request.query_arguments.items()
-        }
+        params = {k: v[-1].decode("utf-8", "replace") for k, v in self.arguments().items()}
         index = SpectrumIndex()
         settings = index.settings
         try:
@@ -262,7 +346,7 @@ class SsaHandler(VoHandler):
         root = self.server_root()
         rows, overflow = [], False
         if not (query.metadata or query.no_match or query.maxrec == 0):
-            rows, overflow = await asyncio.to_thread(
+            rows, overflow = await self.work(
                 index.search,
                 self.vo_user,
                 pos=query.pos,
@@ -278,6 +362,10 @@ class SsaHandler(VoHandler):
         ]
         body = ssa.results_document(rows, accrefs, overflow, f"{root}hectornb/datalink/links")
         await self.send_bytes(body, "application/x-votable+xml")
+
+    @allow_unauthenticated
+    async def post(self):
+        await self.get()
 
 
 class SsaCapabilitiesHandler(VoHandler):

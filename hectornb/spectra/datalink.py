@@ -64,7 +64,7 @@ class Link:
             self.link_auth,
             "T" if self.link_authorized else "F",
         ]
-        return [f"<TD>{escape(v)}</TD>" for v in values]
+        return [f"<TD>{escape(xml_text(v))}</TD>" for v in values]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,13 @@ class Cutout:
     did: str
     em_min: float
     em_max: float
+
+
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot hold left out."""
+    return "".join(
+        ch for ch in text if ch in "\t\n\r" or ("\x20" <= ch <= "\ud7ff") or ch >= "\ue000"
+    )
 
 
 def url(base: str, path: str, **params: str) -> str:

@@ -99,7 +99,10 @@ class SpectrumIndex:
             sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)),
         )
         with engine.connect(self.settings) as conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM spectrum WHERE product = %s", (str(path),))
+            cur.execute(
+                "DELETE FROM spectrum WHERE product = %s OR did = ANY(%s)",
+                (str(path), [r["did"] for r in records]),
+            )
             cur.executemany(insert, rows)
         return len(rows)
 
@@ -120,7 +123,7 @@ class SpectrumIndex:
                 continue
             try:
                 n += self.add_product(r["output"], r["task"], r["owner"], r["job"])
-            except (OSError, HectornbError) as exc:
+            except (OSError, HectornbError, psycopg.Error) as exc:
                 problems.append(f"{r['output']}: {exc}")
         return n, problems
 

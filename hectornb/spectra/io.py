@@ -82,7 +82,7 @@ class ReducedFrame:
             centre = SkyCoord(meta["CENRA"] * u.rad, meta["CENDEC"] * u.rad)
         elif "MEANRA" in h and "MEANDEC" in h:
             centre = SkyCoord(h["MEANRA"] * u.deg, h["MEANDEC"] * u.deg)
-        exposed = h.get("EXPOSED", h.get("EXPTIME"))
+        exposed = total_exposure(h)
         return {
             "name": str(h.get("OBJECT") or meta.get("LABEL") or ""),
             "centre": centre,
@@ -115,11 +115,22 @@ class ReducedFrame:
         return SpectrumList(self.spectrum(i) for i in range(self.n_fibres))
 
 
-def _as_2d(data) -> np.ndarray | None:
+def total_exposure(header: fits.Header) -> float | None:
+    """The exposure time (s) behind a product's spectra: a combination's total. 2dfdr's
+    combined files keep the total in ``EXPOSED``; the built-in engine's (which say
+    ``NCOMBINE``) keep the mean there and the total in ``TOTALEXP``."""
+    if "NCOMBINE" in header and "TOTALEXP" in header:
+        return float(header["TOTALEXP"])
+    value = header.get("EXPOSED", header.get("EXPTIME"))
+    return None if value is None else float(value)
+
+
+def _as_2d(data, rows: slice = slice(None)) -> np.ndarray | None:
     if data is None:
         return None
-    data = np.asarray(data, dtype=float)
-    return data[None, :] if data.ndim == 1 else data
+    if data.ndim == 1:
+        data = data[None, :]
+    return np.asarray(data[rows], dtype=float)
 
 
 def _wcs_wavelength(h: fits.Header, n: int) -> np.ndarray:
@@ -148,23 +159,28 @@ def fibre_table(hdu: fits.BinTableHDU) -> QTable:
     return fibres
 
 
-def read_2dfdr(path: str | Path) -> ReducedFrame:
-    """Read a 2dfdr reduced, combined or spliced file (or one of ours)."""
-    with fits.open(path) as hdul:
+def read_2dfdr(path: str | Path, fibres: slice | None = None) -> ReducedFrame:
+    """Read a 2dfdr reduced, combined or spliced file (or one of ours); with ``fibres``
+    (a slice of rows) only those fibres, read from the memory-mapped file (a spectrum of a
+    large product costs its own pixels, not the product's)."""
+    rows = slice(None) if fibres is None else fibres
+    with fits.open(path, memmap=True) as hdul:
         names = [h.name for h in hdul]
         h = hdul[0].header.copy()
-        flux = _as_2d(hdul[0].data)
+        flux = _as_2d(hdul[0].data, rows)
         if flux is None:
             raise Invalid(f"{path}: the primary HDU holds no spectra")
 
         def ext(name):
-            return _as_2d(hdul[name].data) if name in names else None
+            return _as_2d(hdul[name].data, rows) if name in names else None
 
         variance = ext("VARIANCE")
         rwss = ext("RWSS")
         sky = hdul["SKY"].data.astype(float) if "SKY" in names else None
         if "WAVELENGTH" in names:
             wave = np.asarray(hdul["WAVELENGTH"].data, dtype=float)
+            if wave.ndim > 1 and wave.shape[0] > 1:
+                wave = wave[rows]
             if np.nanmax(wave) < 10:  # some products store log10(Angstrom)
                 wave = 10.0**wave
         else:
@@ -172,14 +188,16 @@ def read_2dfdr(path: str | Path) -> ReducedFrame:
         table_name = next((n for n in FIBRE_TABLE_NAMES if n in names), None)
         if table_name is None:
             raise Invalid(f"{path}: no fibre table (FIBRES) found")
-        fibres = fibre_table(hdul[table_name])
+        table = fibre_table(hdul[table_name])
+        fibre_rows = table[rows]
+        fibre_rows.meta.update(table.meta)
         args = {}
         if "REDUCTION_ARGS" in names:
             for row in hdul["REDUCTION_ARGS"].data:
                 args[str(row[0]).strip()] = str(row[1]).strip()
     if wave.ndim > 1 and wave.shape[0] == 1:
         wave = wave[0]
-    return ReducedFrame(flux, wave, fibres, variance, sky, rwss, h, args)
+    return ReducedFrame(flux, wave, fibre_rows, variance, sky, rwss, h, args)
 
 
 def write_2dfdr(frame: ReducedFrame, path: str | Path) -> Path:

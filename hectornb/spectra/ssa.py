@@ -17,6 +17,7 @@ from astropy.time import Time
 
 from ..errors import Invalid
 from .datalink import STANDARD_ID as DATALINK_ID
+from .datalink import xml_text
 
 STANDARD_ID = "ivo://ivoa.net/std/SSA"
 #: SIZE when a query gives none (degrees): a few fibre separations.
@@ -271,12 +272,21 @@ COLUMNS = (
 )
 
 
-def _cells(row: dict, accref: str) -> list[str]:
+def _dates(rows: list[dict]) -> list[str]:
+    """Each row's start as ISO UTC, converted in one call (one per row costs 0.3 ms)."""
+    known = [i for i, r in enumerate(rows) if r.get("t_min") is not None]
+    out = [""] * len(rows)
+    if known:
+        isot = Time([rows[i]["t_min"] for i in known], format="mjd", scale="utc").isot
+        for i, text in zip(known, isot, strict=True):
+            out[i] = str(text)
+    return out
+
+
+def _cells(row: dict, accref: str, date: str) -> list[str]:
     exposure = row.get("t_exptime")
-    t_mid = (
-        None if row.get("t_min") is None else (row["t_min"] + (row["t_max"] or row["t_min"])) / 2
-    )
-    date = "" if row.get("t_min") is None else Time(row["t_min"], format="mjd").isot
+    start = row.get("t_min")
+    t_mid = None if start is None else (start + (row["t_max"] or start)) / 2
     release = row.get("obs_release_date")
     return [
         f"{row['target_name']} ({row['obs_id']})",
@@ -313,7 +323,7 @@ def _td(value) -> str:
         return "<TD/>"
     if isinstance(value, float):
         return f"<TD>{value!r}</TD>"
-    return f"<TD>{escape(str(value))}</TD>"
+    return f"<TD>{escape(xml_text(str(value)))}</TD>"
 
 
 def results_document(
@@ -329,8 +339,8 @@ def results_document(
         for n, t, a, unit, ucd, utype, text in COLUMNS
     )
     body = "".join(
-        "<TR>" + "".join(_td(v) for v in _cells(r, a)) + "</TR>"
-        for r, a in zip(rows, accrefs, strict=True)
+        "<TR>" + "".join(_td(v) for v in _cells(r, a, d)) + "</TR>"
+        for r, a, d in zip(rows, accrefs, _dates(rows), strict=True)
     )
     status = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>' if overflow else ""
     return (

@@ -20,7 +20,7 @@ from astropy.io import fits
 
 from ..errors import Invalid, NotFound
 from ..instrument.aat import FIBRE_DIAMETER_ARCSEC, LINE_FWHM_PIXELS, instrument_of
-from .io import ReducedFrame
+from .io import ReducedFrame, total_exposure
 
 #: Calibration level (ObsCore) by the task that wrote the product.
 CALIB_LEVEL = {"reduce_object": 2, "combine_image": 3, "splice": 3}
@@ -57,19 +57,21 @@ def parse_did(did: str, authority: str) -> tuple[str, int]:
     if not str(did).startswith(prefix):
         raise NotFound(f"{did!r} is not a spectrum of this service (its DIDs begin {prefix})")
     key, _, fibre = str(did)[len(prefix) :].rpartition("/")
-    if not _KEY.fullmatch(key) or not fibre.isdigit():
+    if not _KEY.fullmatch(key) or not re.fullmatch(r"[0-9]{1,6}", fibre):
         raise NotFound(f"{did!r} is not a spectrum of this service")
     return key, int(fibre)
 
 
 def _mjd(header: fits.Header) -> tuple[float | None, float | None, float | None]:
+    """(start MJD, end MJD, exposure s). A combination keeps its first frame's start: its
+    end is then that start plus the total exposure, the least the exposures spanned."""
     start = header.get("UTMJD")
-    exposed = header.get("EXPOSED", header.get("EXPTIME"))
+    exposed = total_exposure(header)
     if start is None:
-        return None, None, None if exposed is None else float(exposed)
+        return None, None, exposed
     if exposed is None:
         return float(start), float(start), None
-    return float(start), float(start) + float(exposed) / 86400.0, float(exposed)
+    return float(start), float(start) + exposed / 86400.0, exposed
 
 
 def resolving_power(wave: np.ndarray, instrument: str) -> float:
@@ -93,6 +95,11 @@ def spectrum_records(
     diameter = FIBRE_DIAMETER_ARCSEC[instrument]
     t_min, t_max, t_exptime = _mjd(h)
     key = key or product_key(path)
+    if not _KEY.fullmatch(key):
+        raise Invalid(
+            f"{key!r} cannot name spectra: a product's folders and name must be letters, "
+            "digits and . _ + - (at most 8 levels)"
+        )
     fibres = frame.fibres
     kinds = np.asarray(fibres["TYPE"]).astype(str) if "TYPE" in fibres.colnames else None
     names = np.asarray(fibres["NAME"]).astype(str)
@@ -118,8 +125,10 @@ def spectrum_records(
                 "aaoprgid": str(h.get("AAOPRGID", "") or "").strip(),
                 "calib_level": CALIB_LEVEL[task],
                 "obs_collection": COLLECTION[instrument],
-                "obs_id": f"{Path(path).stem}-{i + 1}",
-                "target_name": names[i],
+                # the product below its request's folder (night, arm, name) and the fibre, as in
+                # the DID: unique per arm and product
+                "obs_id": f"{key.split('/', 1)[-1]}/{i}",
+                "target_name": printable(names[i]),
                 "s_ra": float(ra[i]) % 360.0,
                 "s_dec": float(dec[i]),
                 "s_fov": diameter / 3600.0,
@@ -160,14 +169,14 @@ def spectrum_file(
     if band is not None:
         lo, hi = sorted(band)
         keep &= (wave >= lo * 1e10) & (wave <= hi * 1e10)
-        if not keep.any():
+        if not (keep & np.isfinite(flux)).any():  # outside it, or in a spliced gap
             raise Invalid(
                 f"BAND {lo:.6g} {hi:.6g} m holds none of this spectrum "
                 f"({np.nanmin(wave) * 1e-10:.6g}–{np.nanmax(wave) * 1e-10:.6g} m)"
             )
     row = frame.fibres[fibre]
     h = fits.Header()
-    h["OBJECT"] = (str(row["NAME"]), "target")
+    h["OBJECT"] = (printable(row["NAME"]).encode("ascii", "replace").decode(), "target")
     h["RA"] = (float(u_value(row["RA"])), "fibre RA (deg, ICRS)")
     h["DEC"] = (float(u_value(row["DEC"])), "fibre Dec (deg, ICRS)")
     h["PUBDID"] = (did, "publisher DID (IVOA)")
@@ -181,6 +190,12 @@ def spectrum_file(
         fits.Column("uncertainty", "D", unit="count", array=error[keep]),
     ]
     return fits.HDUList([fits.PrimaryHDU(header=h), fits.BinTableHDU.from_columns(cols)])
+
+
+def printable(text) -> str:
+    """``text`` without control characters (a fibre table's name may hold any byte; XML
+    and FITS headers cannot)."""
+    return "".join(ch for ch in str(text) if ch.isprintable()).strip()
 
 
 def u_value(x) -> float:

@@ -292,7 +292,8 @@ class SpectrumExplorer(anywidget.AnyWidget):
             self.fibre = first
         # the first spectrum goes out with the product, without waiting for the page to ask
         self.send_spectrum(first)
-        self._say(f"{label}: {frame.n_fibres} fibres", "ok")
+        plural = "" if frame.n_fibres == 1 else "s"
+        self._say(f"{label}: {frame.n_fibres} fibre{plural}", "ok")
 
     def _local(self, key: str) -> Path:
         """The file of an offered product (a request's is fetched from the data centre's

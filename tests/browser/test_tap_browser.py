@@ -147,10 +147,13 @@ def test_browse_run_upload_download_job_and_classify(browser_page, platform, pub
 
     # the same query as a job: it runs on the server, then opens in the grid
     run_and_wait(page, f"SELECT id FROM {T} WHERE dec < -50 ORDER BY id", mode="async")
-    page.wait_for_selector(
-        '[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]', timeout=60_000
+    # this query's job (the list also holds the user's other jobs, newest first)
+    mine = (
+        '[data-testid="jobs"] tr[data-phase="COMPLETED"]:has(td.hnb-q[title*="dec < -50"]) '
+        '[data-act="open_job"]'
     )
-    page.click('[data-testid="jobs"] tr[data-phase="COMPLETED"] [data-act="open_job"]')
+    page.wait_for_selector(mine, timeout=60_000)
+    page.locator(mine).first.click()
     page.wait_for_selector('[data-testid="result"][data-source^="job"]')
     assert [int(r["id"]) for r in grid(page)] == [6, 7, 14]
 

@@ -18,6 +18,7 @@ import zipfile
 from email import message_from_bytes
 from pathlib import Path
 
+import numpy as np
 import pytest
 from astropy.io import fits
 
@@ -580,6 +581,34 @@ def test_frames_landing_in_a_watched_directory_are_reduced_live(archive, setting
     assert all(r["calib_level"] in (2, 3) and r["target_name"] for r in staged)
     anonymous, _ = index.search(None, maxrec=100_000)
     assert not [r for r in anonymous if f"spectra?{folder}/" in r["obs_publisher_did"]]
+    # its DataLink document: the file, what it came from and was calibrated with, the request
+    import io
+
+    from astropy.io.votable import parse_single_table
+
+    from hectornb.server.vo_api import LinksHandler
+
+    one = next(r for r in staged if r["calib_level"] == 2)
+    body = LinksHandler.links([one["obs_publisher_did"]], "alice", "http://platform/")
+    links = parse_single_table(io.BytesIO(body)).to_table()
+    by = {}
+    for row in links:
+        by.setdefault(str(row["semantics"]), []).append(str(row["description"]))
+    assert set(by) == {
+        "#this",
+        "#progenitor",
+        "#calibration",
+        "#auxiliary",
+        "#documentation",
+        "#cutout",
+    }
+    assert any(d.startswith("the raw frame: ") for d in by["#progenitor"])
+    assert {d.split(":")[0] for d in by["#calibration"]} >= {
+        "the tramline map",
+        "the arc (wavelength solution)",
+        "the fibre flat",
+    }
+    assert all(np.ma.is_masked(v) or str(v) == "" for v in links["error_message"])
     # products written before spectra were staged: `hectornb spectra publish` describes them
     from hectornb.db import engine as db
 

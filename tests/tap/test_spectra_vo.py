@@ -144,6 +144,9 @@ def test_pyvo_ssa_finds_the_fields_spectra_and_specutils_reads_them(
         pos=SkyCoord(priv["ra"] * u.deg, priv["dec"] * u.deg), diameter=0.02 * u.deg
     )
     assert [str(r["pubdid"]) for r in elsewhere] == []
+    # pyvo follows the answer's DataLink service descriptor (it POSTs the IDs)
+    links = next(found.iter_datalinks())
+    assert len(list(links.bysemantics("#this", include_narrower=False))) == 1
     carols = pyvo.dal.SSAService(
         platform["base"] + "/hectornb/ssa/", session=session(tokens["carol"])
     )
@@ -221,3 +224,117 @@ def test_datalink_gives_this_provenance_and_a_cutout(platform, products, tmp_pat
 def test_the_tap_service_declares_obscore(platform):
     caps = requests.get(platform["base"] + "/hectornb/tap/capabilities", timeout=30).text
     assert 'ivo-id="ivo://ivoa.net/std/ObsCore#core-1.1"' in caps
+
+
+def test_a_query_cannot_learn_of_hidden_spectra_from_its_own_errors(platform, products, tokens):
+    """A condition that fails on the proprietary spectrum alone (a division by zero at its
+    declination): for those who may not see it the query runs on visible rows only and
+    answers; for a member of its programme the same query meets the row and fails."""
+    import math
+
+    floor = math.floor(products["private"]["dec"])
+    adql = f"SELECT COUNT(*) AS n FROM ivoa.obscore WHERE 1 / FLOOR(s_dec - ({floor})) > -1000"
+    url = platform["base"] + "/hectornb/tap/sync"
+    for who in (None, "erin"):
+        r = session(tokens.get(who)).get(url, params={"LANG": "ADQL", "QUERY": adql}, timeout=60)
+        assert r.status_code == 200 and b"division by zero" not in r.content, r.text
+    member = session(tokens["carol"]).get(url, params={"LANG": "ADQL", "QUERY": adql}, timeout=60)
+    assert b"division by zero" in member.content
+    leak = (
+        "SELECT COUNT(*) FROM ivoa.obscore WHERE CAST(obs_publisher_did || ',' || proposal_id "
+        "AS INTEGER) = 1 AND s_dec > -20"
+    )
+    r = requests.get(url, params={"LANG": "ADQL", "QUERY": leak}, timeout=60)
+    assert b"X/2099A" not in r.content and b"quasar" not in r.content
+
+
+def test_each_file_a_spectrum_came_from_knows_whose_frames_it_carries(tmp_path):
+    """DataLink hides a calibration whose raw frame the caller may not read: the arc carries
+    its own raw frame's fibre table (perhaps another programme's field), the product its
+    object frame's alone."""
+    from hectornb.reduce.provenance import sources
+
+    out = tmp_path / "req"
+    plan = {
+        "steps": [
+            {"output": "n/ccd_1/flatred.fits", "inputs": {"raw": "/raw/flat.fits"}},
+            {
+                "output": "n/ccd_1/arcred.fits",
+                "inputs": {"raw": "/raw/arc.fits", "tlm": str(out / "n/ccd_1/flatred.fits")},
+            },
+            {
+                "output": "n/ccd_1/objred.fits",
+                "inputs": {
+                    "raw": "/raw/obj.fits",
+                    "tlm": str(out / "n/ccd_1/flatred.fits"),
+                    "arc": str(out / "n/ccd_1/arcred.fits"),
+                    "bias": "/raw/bias.fits",
+                },
+            },
+        ]
+    }
+    found = {s.name: s for s in sources(plan, out / "n/ccd_1/objred.fits", out)}
+    assert found["product"].raw == found["pdf"].raw == ("/raw/obj.fits",)
+    assert found["arc"].raw == ("/raw/arc.fits",) and found["tlm"].raw == ("/raw/flat.fits",)
+    assert found["raw"].semantics == "#progenitor" and found["arc"].semantics == "#calibration"
+    assert found["bias"].raw == ("/raw/bias.fits",)
+
+
+def test_odd_names_and_lost_files_are_answered_cleanly(platform, tmp_path):
+    """A fibre named with markup and control bytes stays well-formed XML and a valid FITS
+    header; a product deleted from disk is "no longer kept" (404), never a server error."""
+    from astropy.io import fits
+
+    from hectornb.reduce.access import set_programme
+    from hectornb.spectra.index import SpectrumIndex
+    from hectornb.spectra.products import EXAMPLES
+
+    odd = tmp_path / "oddrequest" / "odd+name.fits"
+    odd.parent.mkdir()
+    with fits.open(EXAMPLES / "emlLinearSkyAirHelio.fits") as hdul:
+        hdul[0].header["AAOPRGID"] = "ODD/2001A/001"
+        hdul["FIBRES"].data["NAME"][0] = '<b>&"\x01\x0b'
+        hdul["FIBRES"].data["DEC"] = hdul["FIBRES"].data["DEC"] + 0.7  # a field of its own
+        hdul.writeto(odd)
+    set_programme("ODD/2001A/001", PUBLIC_FROM)
+    SpectrumIndex().add_product(odd, "reduce_object", "bob")
+    did = f"ivo://{SpectrumIndex().authority}/spectra?oddrequest/odd+name/0"
+    t = obscore(
+        platform,
+        f"SELECT target_name, access_url FROM ivoa.obscore WHERE obs_publisher_did = '{did}'",
+    )
+    assert str(t["target_name"][0]) == '<b>&"'
+    links = requests.get(str(t["access_url"][0]), timeout=30)  # the + is encoded
+    assert "#this" in links.text and "NotFoundFault" not in links.text
+    this = requests.get(
+        platform["base"] + "/hectornb/datalink/spectrum", params={"ID": did}, timeout=30
+    )
+    assert this.status_code == 200
+    ssa = requests.get(
+        platform["base"] + "/hectornb/ssa/",
+        params={"ID": did, "POS": "35.41,-28.21", "SIZE": "0.1"},
+        timeout=30,
+    )
+    assert parse_single_table(io.BytesIO(ssa.content)).to_table() is not None  # parses
+    odd.unlink()
+    gone = requests.get(
+        platform["base"] + "/hectornb/datalink/spectrum", params={"ID": did}, timeout=30
+    )
+    assert gone.status_code == 404 and "no longer kept" in gone.text
+
+
+def test_a_cutout_in_a_spliced_gap_says_it_holds_nothing():
+    """A spliced spectrum has no data between its arms: a BAND there is refused, as one
+    beyond its ends is, rather than answered with a spectrum of NaNs."""
+    from hectornb.errors import Invalid
+    from hectornb.spectra.io import read_2dfdr
+    from hectornb.spectra.products import EXAMPLES
+    from hectornb.spectra.vo import spectrum_file
+
+    frame = read_2dfdr(EXAMPLES / "emlLinearSkyAirHelio.fits")
+    wave = frame.wavelength
+    frame.flux[0][(wave > 5700) & (wave < 5900)] = np.nan  # the gap between the arms
+    with pytest.raises(Invalid, match="holds none of this spectrum"):
+        spectrum_file(frame, 0, "ivo://x/spectra?a/b/0", (5.72e-7, 5.88e-7))
+    cut = spectrum_file(frame, 0, "ivo://x/spectra?a/b/0", (5.6e-7, 5.88e-7))
+    assert np.isfinite(cut[1].data["flux"]).sum() > 50
