@@ -223,10 +223,13 @@ def test_unknown_option_is_refused_before_anything_runs(raw_night, tmp_path):
 
 
 @pytest.fixture
-def dask_cluster(free_port):
-    """A Dask scheduler and two nanny-supervised workers as separate processes on loopback."""
-    port = free_port
-    address = f"tcp://127.0.0.1:{port}"
+def dask_cluster(tmp_path):
+    """A Dask scheduler and two nanny-supervised workers as separate processes on loopback.
+    The scheduler takes a port of its own and says it in its file: a port chosen here and
+    let go could be taken by another process before the scheduler binds it."""
+    import json
+
+    where = tmp_path / "scheduler.json"
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     procs = [
         subprocess.Popen(
@@ -236,7 +239,9 @@ def dask_cluster(free_port):
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                "0",
+                "--scheduler-file",
+                str(where),
                 "--no-dashboard",
             ],
             env=env,
@@ -244,6 +249,13 @@ def dask_cluster(free_port):
             stderr=subprocess.DEVNULL,
         )
     ]
+    deadline, address = time.monotonic() + 60, None
+    while address is None and time.monotonic() < deadline:
+        try:
+            address = json.loads(where.read_text())["address"]
+        except (OSError, ValueError, KeyError):  # not written yet, or half written
+            time.sleep(0.2)
+    assert address, "the Dask scheduler did not start within 60 s"
     for _ in range(2):
         procs.append(
             subprocess.Popen(
@@ -266,7 +278,7 @@ def dask_cluster(free_port):
         )
     from distributed import Client
 
-    with Client(address, timeout=30) as client:
+    with Client(address, timeout=60) as client:
         client.wait_for_workers(2, timeout=60)
     yield address
     for p in procs:
