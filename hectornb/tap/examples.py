@@ -57,4 +57,16 @@ def examples(tables: set[str]) -> list[tuple[str, str, str, str]]:
                 "ORDER BY bmag",
             )
         )
+    if "ivoa.obscore" in tables:
+        out.append(
+            (
+                "spectra",
+                "Reduced spectra near a position",
+                "Every reduced spectrum within 1 degree of (35.5, -28.9), with its DataLink "
+                "document (the file, its provenance, a cutout); red ones first.",
+                "SELECT obs_publisher_did, target_name, s_ra, s_dec, calib_level, em_min, "
+                "em_max, t_exptime, access_url FROM ivoa.obscore WHERE 1 = CONTAINS("
+                "POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 35.5, -28.9, 1)) ORDER BY em_max DESC",
+            )
+        )
     return out

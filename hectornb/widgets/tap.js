@@ -187,7 +187,12 @@ function render({ model, el: root }) {
     if (!r.columns) { box.innerHTML = ""; box.dataset.rows = "0"; return; }
     const shown = r.rows.length;
     // ObsCore rows: each spectrum opens in the Explore app by its publisher DID
-    const didAt = r.columns.findIndex((c) => c.name.toLowerCase() === "obs_publisher_did");
+    // (or by its DataLink URL, ObsCore's access_url, when the DID is not selected)
+    let didAt = r.columns.findIndex((c) => c.name.toLowerCase() === "obs_publisher_did");
+    if (didAt < 0) {
+      const at = r.columns.findIndex((c) => c.name.toLowerCase() === "access_url");
+      if (at >= 0 && r.rows.some((row) => String(row[at] || "").includes("datalink/links?ID="))) didAt = at;
+    }
     const explore = (row) => didAt < 0 || row[didAt] === null ? "" :
       `<td><a data-testid="open-in-explore" target="_blank" href="${appUrl("explore.ipynb")}?spectrum=${encodeURIComponent(row[didAt])}">open in Explore</a></td>`;
     box.innerHTML = `<div class="hnb-toolbar">

@@ -207,6 +207,14 @@ def test_an_obscore_row_opens_its_spectrum_in_explore(browser_page, platform, tm
     links = page.locator('[data-testid="open-in-explore"]')
     assert links.count() == 1
     href = links.get_attribute("href")
+    # without the DID in the result, its DataLink URL (access_url) opens it too
+    run_and_wait(
+        page,
+        "SELECT target_name, access_url FROM ivoa.obscore "
+        f"WHERE obs_publisher_did = '{public['did']}'",
+    )
+    by_url = page.locator('[data-testid="open-in-explore"]').get_attribute("href")
+    assert "spectrum=%2Fhectornb%2Fdatalink%2Flinks%3FID%3D" in by_url
     assert "/voila/render/explore.ipynb?spectrum=" in href
     page.goto(f"{platform['base']}{href}&token={platform['token']}")
     page.wait_for_selector('[data-testid="explore"][data-ready="true"]', timeout=60_000)

@@ -27,6 +27,11 @@ def test_landing_page_links_the_apps(platform):
     for app in ("classify", "reduce", "explore", "obslog", "tap"):
         assert f"voila/render/{app}.ipynb" in r.text
     assert 'href="/hectornb/tap"' in r.text  # the TAP service, for pyvo and TOPCAT
+    # and the spectra's services: SSA (its link answers with its fields) and DataLink
+    ssa = re.search(r'href="(/hectornb/ssa/[^"]*)"', r.text)
+    assert ssa and "ivoa.obscore" in r.text and "/hectornb/datalink/links?ID=" in r.text
+    fields = requests.get(platform["base"] + ssa.group(1).replace("&amp;", "&"), timeout=30)
+    assert fields.status_code == 200 and b'utype="ssa:Access.Reference"' in fields.content
 
 
 def test_upload_classify_undo_export(platform, list_name):
