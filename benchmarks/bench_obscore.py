@@ -18,6 +18,7 @@ Starts ``hectornb serve`` on a throw-away embedded database, then:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import statistics
 import sys
@@ -40,7 +41,7 @@ def fill_spectra(n: int) -> float:
     from hectornb.db import connect
     from hectornb.reduce.access import set_programme
 
-    set_programme("BENCH/PUBLIC", public_from=__import__("datetime").date(2020, 1, 1))
+    set_programme("BENCH/PUBLIC", public_from=dt.date(2020, 1, 1))
     t0 = time.perf_counter()
     with connect(unlimited=True) as conn:
         conn.execute(
@@ -62,7 +63,6 @@ def fill_spectra(n: int) -> float:
 def staging_seconds(base: str, folder: Path) -> tuple[float, float, int]:
     """(product written -> spectra described, -> found over HTTP, spectra found) for one
     full-size Hector product: the simulator's object frame with 819 fibres, extracted."""
-    import datetime as dt
     import io
 
     from astropy.io import fits

@@ -227,6 +227,16 @@ def connect(
         p.putconn(conn)
 
 
+def name_caller(conn: psycopg.Connection, user: str | None, base_url: str = "/") -> None:
+    """Name, for this transaction, who asks (``hectornb.user``) and where the service is
+    (``hectornb.base_url``): the views that hide rows or build links read them. Set by the
+    service, never by a query."""
+    conn.execute(
+        "SELECT set_config('hectornb.user', %s, true), set_config('hectornb.base_url', %s, true)",
+        (user or "", base_url if base_url.endswith("/") else base_url + "/"),
+    )
+
+
 def forget_gone_handles() -> None:
     """Let the embedded server stop at exit although processes that used it were killed.
 

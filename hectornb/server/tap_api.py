@@ -196,8 +196,38 @@ def anonymous_reads(settings) -> bool:
     return settings.tap_anonymous and not in_user_server
 
 
+class PublicReads:
+    """The callers of the VO services (TAP, SSA, DataLink): signed in, or anonymous where
+    the platform lets anyone read (`anonymous_reads`)."""
+
+    def check_caller(self, settings) -> None:
+        if self.current_user is None and self.request.headers.get("Authorization"):
+            # a caller who meant to sign in learns that it failed, rather than seeing the
+            # public data only
+            raise web.HTTPError(401, "the token in the Authorization header is not valid here")
+        if self.current_user is None and not anonymous_reads(settings):
+            raise web.HTTPError(403, "sign in to use this service")
+
+    def check_xsrf_cookie(self):
+        # Only a browser's cookie login can be forged cross-site; an anonymous request may
+        # do no more than anyone can, and scripts authenticate with a header.
+        if getattr(self, "_jupyter_current_user", None) is None:
+            return None
+        return super().check_xsrf_cookie()
+
+    @property
+    def caller(self) -> str | None:
+        """The signed-in user's name, or None for an anonymous caller."""
+        return request_user(self) if self.current_user else None
+
+    def server_root(self) -> str:
+        """The server's address as the caller reached it, ending in ``/``."""
+        root = self.settings.get("base_url", "/")
+        return f"{self.request.protocol}://{self.request.host}{root}"
+
+
 @web.stream_request_body
-class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
+class TapHandler(PublicReads, LoggedErrors, PlatformTokens, JupyterHandler):
     """Base of the TAP endpoints: anonymous reads allowed, errors as DALI documents."""
 
     _body: bytearray
@@ -208,12 +238,7 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
         settings = tap().service.settings
         self._upload_limit = settings.tap_upload_limit
         await super().prepare()
-        if self.current_user is None and self.request.headers.get("Authorization"):
-            # a caller who meant to sign in learns that it failed, rather than seeing the
-            # public tables only
-            raise web.HTTPError(401, "the token in the Authorization header is not valid here")
-        if self.current_user is None and not anonymous_reads(settings):
-            raise web.HTTPError(403, "sign in to use this TAP service")
+        self.check_caller(settings)
 
     def data_received(self, chunk: bytes) -> None:
         self._body += chunk
@@ -242,16 +267,9 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
             self._parsed = params, files
         return self._parsed
 
-    def check_xsrf_cookie(self):
-        # Only a browser's cookie login can be forged cross-site; an anonymous request may
-        # do no more than anyone can, and scripts authenticate with a header.
-        if getattr(self, "_jupyter_current_user", None) is None:
-            return None
-        return super().check_xsrf_cookie()
-
     @property
     def tap_user(self) -> str | None:
-        return request_user(self) if self.current_user else None
+        return self.caller
 
     @property
     def client(self) -> str:
@@ -268,11 +286,6 @@ class TapHandler(LoggedErrors, PlatformTokens, JupyterHandler):
 
     def base(self) -> str:
         return f"{self.server_root()}hectornb/tap"
-
-    def server_root(self) -> str:
-        """The server's address as the caller reached it, ending in ``/``."""
-        root = self.settings.get("base_url", "/")
-        return f"{self.request.protocol}://{self.request.host}{root}"
 
     def send(self, body: bytes, content_type: str, status: int = 200) -> None:
         self.set_status(status)

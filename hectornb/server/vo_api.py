@@ -32,8 +32,8 @@ from ..spectra import datalink, ssa
 from ..spectra.index import Located, SpectrumIndex
 from ..spectra.io import read_2dfdr
 from ..spectra.vo import spectrum_file
-from .handlers import LoggedErrors, PlatformTokens, request_user, send_file
-from .tap_api import anonymous_reads
+from .handlers import LoggedErrors, PlatformTokens, send_file
+from .tap_api import PublicReads
 
 _FAULTS = {
     400: "UsageFault",
@@ -54,16 +54,12 @@ def _pool(size: int) -> _Pool:
     return _Pool(size)
 
 
-class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
+class VoHandler(PublicReads, LoggedErrors, PlatformTokens, JupyterHandler):
     """Base of the VO endpoints: the same callers as the TAP service, GET only."""
 
     async def prepare(self):
         await super().prepare()
-        settings = SpectrumIndex().settings
-        if self.current_user is None and self.request.headers.get("Authorization"):
-            raise web.HTTPError(401, "the token in the Authorization header is not valid here")
-        if self.current_user is None and not anonymous_reads(settings):
-            raise web.HTTPError(403, "sign in to use this service")
+        self.check_caller(SpectrumIndex().settings)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         """DALI's plain-text error: the fault's name, then what went wrong."""
@@ -99,20 +95,9 @@ class VoHandler(LoggedErrors, PlatformTokens, JupyterHandler):
                 merged.setdefault(k, []).extend(vs)
         return merged
 
-    def check_xsrf_cookie(self):
-        # Only a browser's cookie login can be forged cross-site; an anonymous request may
-        # do no more than anyone can, and scripts authenticate with a header.
-        if getattr(self, "_jupyter_current_user", None) is None:
-            return None
-        return super().check_xsrf_cookie()
-
     @property
     def vo_user(self) -> str | None:
-        return request_user(self) if self.current_user else None
-
-    def server_root(self) -> str:
-        root = self.settings.get("base_url", "/")
-        return f"{self.request.protocol}://{self.request.host}{root}"
+        return self.caller
 
     def one(self, name: str) -> str:
         """The parameter ``name`` (in any case), which must be given once."""

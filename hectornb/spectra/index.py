@@ -81,11 +81,7 @@ class SpectrumIndex:
     @contextmanager
     def _as(self, user: str | None, base_url: str = "/") -> Iterator[psycopg.Connection]:
         with engine.connect(self.settings) as conn:
-            conn.execute(
-                "SELECT set_config('hectornb.user', %s, true), "
-                "set_config('hectornb.base_url', %s, true)",
-                (user or "", base_url if base_url.endswith("/") else base_url + "/"),
-            )
+            engine.name_caller(conn, user, base_url)
             yield conn
 
     def add_product(self, path: str | Path, task: str, owner: str, job: str | None = None) -> int:

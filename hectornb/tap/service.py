@@ -23,6 +23,7 @@ from psycopg import errors as pgerrors
 
 from ..config import Settings, get_settings
 from ..db import connect
+from ..db.engine import name_caller
 from ..errors import Invalid
 from .adql import ADQLError, translate
 from .publish import (
@@ -197,13 +198,8 @@ class TapService:
             try:
                 tr = translate(adql, catalog, maxrec)
                 conn.execute("SET TRANSACTION READ ONLY")
-                # who asks, and where the service is: the ObsCore view shows this caller's
-                # rows and links to this address (the query itself cannot set them)
-                conn.execute(
-                    "SELECT set_config('hectornb.user', %s, true), "
-                    "set_config('hectornb.base_url', %s, true)",
-                    (user or "", base_url if base_url.endswith("/") else base_url + "/"),
-                )
+                # the ObsCore view shows this caller's rows and links to this address
+                name_caller(conn, user, base_url)
                 if self._reader:
                     conn.execute(f"SET LOCAL ROLE {READER}")
                 conn.execute(
