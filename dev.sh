@@ -2,7 +2,9 @@
 # The developer entry point: `./dev.sh demo` starts the platform with demo data on embedded
 # defaults; `./dev.sh test` runs the whole test suite (ruff, then pytest). Either one first
 # installs what it needs: a virtual environment with the package, and for the tests Debian's
-# Chromium and STILTS (taplint), and npm's configurable-http-proxy for the JupyterHub tests.
+# Chromium and STILTS (taplint), npm's configurable-http-proxy for the JupyterHub tests, and
+# a Docker engine for the 2dfdr-docker tests (Debian's docker.io: when no daemon answers, the
+# tests start their own, on a private socket and data folder, and stop it at the end).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -46,6 +48,38 @@ ensure_test_tools() {
   fi
 }
 
+docker_answers() { "$VENV/bin/python" -c "import docker; docker.from_env(timeout=5).ping()" 2>/dev/null; }
+
+DOCKERD_PID=""
+DOCKERD_DIR=""
+ensure_docker() {
+  command -v dockerd >/dev/null || apt_install docker.io
+  [ -x /bin/busybox ] || apt_install busybox-static  # the shell of the local test image
+  docker_answers && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "no Docker daemon answers (DOCKER_HOST or /var/run/docker.sock) and only root can start one" >&2
+    return 1
+  fi
+  # a daemon of the tests' own: no bridge or iptables rules (containers run without network)
+  DOCKERD_DIR=$(mktemp -d /tmp/hectornb-dockerd.XXXXXX)
+  dockerd --iptables=false --bridge=none --host "unix://$DOCKERD_DIR/docker.sock" \
+    --data-root "$DOCKERD_DIR/root" --exec-root "$DOCKERD_DIR/exec" \
+    --pidfile "$DOCKERD_DIR/dockerd.pid" >"$DOCKERD_DIR/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$DOCKERD_DIR/docker.sock"
+  for _ in $(seq 60); do docker_answers && return 0; sleep 0.5; done
+  echo "dockerd did not start; its log:" >&2; tail -20 "$DOCKERD_DIR/dockerd.log" >&2
+  return 1
+}
+
+stop_docker() {  # only the daemon this script started
+  [ -n "$DOCKERD_PID" ] || return 0
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  for _ in $(seq 40); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$DOCKERD_PID" 2>/dev/null || true
+  rm -rf "$DOCKERD_DIR" 2>/dev/null || true
+}
+
 case "${1:-}" in
   demo)
     ensure_venv
@@ -58,10 +92,19 @@ case "${1:-}" in
     shift
     "$VENV/bin/ruff" check hectornb tests benchmarks tools
     "$VENV/bin/ruff" format --check hectornb tests benchmarks tools
-    exec "$VENV/bin/pytest" "$@"
+    trap stop_docker EXIT
+    ensure_docker
+    "$VENV/bin/pytest" "$@"
+    ;;
+  dockerd)  # a Docker daemon for running single tests or benchmarks by hand
+    ensure_venv
+    trap stop_docker EXIT
+    ensure_docker
+    echo "export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}"
+    [ -z "$DOCKERD_PID" ] || { echo "(dockerd $DOCKERD_PID runs until this stops: Ctrl-C)" >&2; wait "$DOCKERD_PID"; }
     ;;
   *)
-    echo "usage: ./dev.sh demo [--port N] [--no-browser] | ./dev.sh test [pytest args]" >&2
+    echo "usage: ./dev.sh demo [--port N] [--no-browser] | ./dev.sh test [pytest args] | ./dev.sh dockerd" >&2
     exit 2
     ;;
 esac

@@ -130,7 +130,35 @@ class Settings:
     tdfdr_image: str = _setting(
         "2dfdr:latest", "container image of the `2dfdr-docker` engine", env="2DFDR_IMAGE"
     )
+    step_timeout: float = _setting(
+        1200.0,
+        "seconds one 2dFdr command may run before it is killed (its step then fails, "
+        "without retries)",
+        minimum=1,
+    )
+    container_cpus: float = _setting(
+        1.0, "CPUs one 2dFdr container may use (Docker's `--cpus`)", minimum=0.01
+    )
+    container_memory: str = _setting(
+        "4g",
+        "memory one 2dFdr container may use (Docker's `--memory`; a step beyond it is "
+        "killed and fails as out of memory)",
+    )
+    containers_per_worker: int = _setting(
+        1, "2dFdr containers one Dask worker process runs at once", minimum=1
+    )
+    container_user: str | None = _setting(
+        None,
+        "`uid:gid` the 2dFdr containers run as; it must read the raw frames",
+        unset="the service's own, or 65534:65534 (nobody) when the service is root",
+    )
     reduce_workers: int = _setting(2, "worker processes of the Reduce service's local Dask cluster")
+    reduce_threads: int = _setting(
+        1,
+        "threads of each of those workers: the built-in engine keeps one busy; a thread "
+        "of the `2dfdr-docker` engine only waits for its container",
+        minimum=1,
+    )
     runner: str = _setting(
         "embedded", "`external`: `hectornb reduce runner` services run the requests"
     )

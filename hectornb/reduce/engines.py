@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 
 from ..errors import Invalid
@@ -21,8 +21,19 @@ from .steps import Step
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
 _RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]{0,63}")  # PEP 440's characters
 
-#: ``runner(step, options, version)``: writes ``step.output``, returns log lines.
-Runner = Callable[[Step, Mapping[str, str], str], list[str]]
+
+@dataclass(frozen=True)
+class Attempt:
+    """Which try of a step this is (1, then 2, … for each retry) and ``labels`` naming what
+    it belongs to (the request, its runner), which a container engine puts on its
+    containers so that survivors can be found."""
+
+    number: int = 1
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+#: ``runner(step, options, version, attempt)``: writes ``step.output``, returns log lines.
+Runner = Callable[[Step, Mapping[str, str], str, Attempt], list[str]]
 
 
 @dataclass(frozen=True)
@@ -50,10 +61,16 @@ class Engine:
         """How a request names it, e.g. ``builtin[@version]``."""
         return f"{self.name}[@{self.version_label}]" if self.version else self.name
 
-    def run(self, step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+    def run(
+        self,
+        step: Step,
+        options: Mapping[str, str],
+        version: str = "",
+        attempt: Attempt | None = None,
+    ) -> list[str]:
         module, _, function = self.runner.partition(":")
         runner: Runner = getattr(import_module(module), function)
-        return runner(step, options, version)
+        return runner(step, options, version, attempt or Attempt())
 
 
 ENGINES: dict[str, Engine] = {

@@ -2,12 +2,15 @@
 
 The client submits a step when the steps it needs have finished, so a step that fails
 (after its retries) stops only what depends on it: the other frames of the night go on,
-and a field's exposures are combined from those that were reduced. Dask re-runs the tasks
-of a worker that dies; products are written atomically and each step is a pure function of
-its inputs, so a re-run writes the same bytes.
+and a field's exposures are combined from those that were reduced. A step that raised is
+submitted again as a new attempt (the 2dFdr container engine starts a fresh container for
+it, as PAWS's Celery tasks retry), and Dask re-runs the tasks of a worker that dies;
+products are written atomically and each step is a pure function of its inputs, so a
+re-run writes the same bytes.
 
-A local cluster of worker processes (one thread each: the steps are NumPy-bound and hold
-the GIL in places) is started per run unless ``HECTORNB_DASK_SCHEDULER`` names one.
+A local cluster of worker processes (one thread each by default: the built-in steps are
+NumPy-bound and hold the GIL in places) is started per run unless
+``HECTORNB_DASK_SCHEDULER`` names one.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings, get_settings
-from .engines import engine_resources, parse_engine
-from .errors import DataError
+from .engines import Attempt, engine_resources, parse_engine
+from .errors import DataError, StepError
 from .steps import NightSteps, Step
 
 
@@ -70,24 +73,31 @@ class NightRun:
         return [r for r in self.results.values() if r.status != "done"]
 
 
-def execute_step(step: Step, engine: str, options: Mapping[str, str]) -> dict:
+def execute_step(
+    step: Step, engine: str, options: Mapping[str, str], attempt: Attempt | None = None
+) -> dict:
     """Run one step in this process (a Dask worker).
 
-    Raises (so Dask retries) on anything unexpected; a `DataError` comes back as
-    ``{"failed": reason}`` at once.
+    Raises (so that the runner tries again) on anything unexpected; a `DataError`, or a
+    `StepError` that another attempt would repeat, comes back as ``{"failed": reason}``.
     """
     start = time.perf_counter()
     known, version = parse_engine(engine)
     try:
-        log = known.run(step, options, version)
+        log = known.run(step, options, version, attempt or Attempt())
     except DataError as exc:  # a retry would give the same answer
         return {"failed": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+    except StepError as exc:
+        if exc.retry:
+            raise
+        return {"failed": str(exc), "seconds": time.perf_counter() - start}
     if not Path(step.output).exists():
         raise RuntimeError(f"{step.describe()} finished without writing {step.output}")
-    return {"seconds": time.perf_counter() - start, "log": log, "worker": _worker_name()}
+    return {"seconds": time.perf_counter() - start, "log": log, "worker": worker_address()}
 
 
-def _worker_name() -> str:
+def worker_address() -> str:
+    """The address of the Dask worker running this code ("" outside one)."""
     try:
         from distributed import get_worker
 
@@ -142,8 +152,14 @@ def run_steps(
     completed: Iterable[str] = (),
     priority: Callable[[], int] | None = None,
     should_stop: Callable[[], str] | None = None,
+    on_retry: Callable[[Step, int, str], None] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> NightRun:
     """Run ``plan`` on the Dask ``client``; ``on_result(result, done, total)`` per step.
+
+    A step that raised runs again, up to ``retries`` more times, each a new `Attempt`
+    (carrying ``labels``); ``on_retry(step, attempt, reason)`` hears why the attempt
+    before failed.
 
     Steps in ``completed`` (keys) are not run again: their products are already written
     (a job resumed after its server restarted). ``priority()`` gives each submitted step
@@ -162,9 +178,24 @@ def run_steps(
     order = list(steps)
     outputs = {k: s.output for k, s in steps.items()}
     results: dict[str, StepResult] = {}
-    running: dict = {}  # future -> step
+    running: dict = {}  # future -> (step, attempt)
     token = uuid.uuid4().hex[:8]
     start = time.perf_counter()
+
+    def submit(step: Step, attempt: int) -> None:
+        index = order.index(step.key)
+        future = client.submit(
+            execute_step,
+            step,
+            engine,
+            options,
+            Attempt(attempt, dict(labels or {})),
+            key=f"{step.task}-{token}-{index}-{attempt}",
+            pure=False,
+            priority=priority() if priority else len(order) - index,
+            resources=resources,
+        )
+        running[future] = (step, attempt)
 
     def finish(result: StepResult) -> None:
         results[result.step.key] = result
@@ -183,7 +214,7 @@ def run_steps(
                 if key not in results:
                     finish(StepResult(steps[key], "cancelled", stop))
             break
-        submitted = {s.key for s in running.values()}
+        submitted = {s.key for s, _ in running.values()}
         ok = {k for k, r in results.items() if r.status == "done"}
         for key in order:
             step = steps[key]
@@ -205,24 +236,17 @@ def run_steps(
                     )
                 )
                 continue
-            rank = priority() if priority else len(order) - order.index(key)
-            future = client.submit(
-                execute_step,
-                step,
-                engine,
-                options,
-                retries=retries,
-                key=f"{step.task}-{token}-{order.index(key)}",
-                pure=False,
-                priority=rank,
-                resources=resources,
-            )
-            running[future] = step
+            submit(step, 1)
         if not running:
             continue
         for future in _first_done(list(running), 1.0 if should_stop else None):
-            step = running.pop(future)
-            if future.status == "finished":
+            step, attempt = running.pop(future)
+            if future.status == "error" and attempt <= retries:
+                reason = _reason(future.exception())
+                if on_retry:
+                    on_retry(step, attempt + 1, reason)
+                submit(step, attempt + 1)
+            elif future.status == "finished":
                 value = future.result()
                 if "failed" in value:
                     finish(StepResult(step, "failed", value["failed"], value["seconds"]))
@@ -295,7 +319,7 @@ def dask_client(
         dask.config.set(quiet),
         LocalCluster(
             n_workers=workers or 2,
-            threads_per_worker=1,
+            threads_per_worker=settings.reduce_threads,
             processes=True,
             dashboard_address="127.0.0.1:0" if served else None,
             security=True,

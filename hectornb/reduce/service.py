@@ -190,6 +190,9 @@ def _no_night_objects(
     raise Invalid(f"no object frames (MFOBJECT) on {nights}{known}")
 
 
+_CONTAINER_ENGINE = "2dfdr-docker"  # the engine whose steps run in containers
+
+
 class _RunnerStopping(Exception):
     """The runner is stopping: leave the job to the next one."""
 
@@ -260,12 +263,14 @@ class ReductionRunner:
     def _loop(self) -> None:
         # the Dask cluster starts with the first request, not with the server: a JupyterLab
         # user server that never reduces anything never pays for one
+        self._sweep_containers()  # what a killed server of this platform left running
         with contextlib.ExitStack() as stack, self.store.listen() as wake:
             heartbeat = Heartbeat(self.settings.job_lease)
             while not self._stop.is_set():
                 self._active = {k: t for k, t in self._active.items() if t.is_alive()}
                 if heartbeat.due():
                     self.store.beat(self.name, list(self._active))
+                    self._sweep_containers()
                 job = None
                 if len(self._active) < self.max_jobs:
                     job = self.store.claim(self.name, self.settings.job_lease, self.root)
@@ -285,6 +290,48 @@ class ReductionRunner:
                 thread.join(max(0.0, deadline - time.monotonic()))
             self._ready.clear()
             self.client = None
+        # the cluster is closed: nothing of this runner's waits for its containers any more
+        self._remove_containers(lambda labels: labels.get("runner") != self.name)
+
+    def _sweep_containers(self) -> None:
+        """Remove this platform's 2dFdr containers that nothing waits for: those of a runner
+        that stopped beating (its server was killed mid-step), of a request no longer
+        running, or of one of this runner's workers that died."""
+        if not self.store.has_unfinished(_CONTAINER_ENGINE):
+            return  # no container can be running: no need to ask Docker
+        live = self.store.held_by_live_runners(self.settings.job_lease, _CONTAINER_ENGINE)
+        workers = None
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                workers = set(self.client.scheduler_info().get("workers", {}))
+
+        def keep(labels) -> bool:
+            if (labels.get("runner"), labels.get("request")) not in live:
+                return False
+            mine = labels.get("runner") == self.name
+            return not (mine and workers is not None and labels.get("worker") not in workers)
+
+        self._remove_containers(keep)
+
+    def _remove_containers(self, keep) -> None:
+        try:
+            from . import containers
+
+            removed = containers.remove_survivors(self.settings, keep)
+        except Exception as exc:  # no Docker here, or it is down: nothing to clean
+            log.debug("reduction runner %s: no container sweep: %s", self.name, exc)
+            return
+        for labels in removed:
+            log.warning("removed container %s, which nothing waited for", labels["name"])
+            if labels.get("request"):
+                with contextlib.suppress(Exception):
+                    self.store.event(
+                        labels["request"],
+                        "container",
+                        f"removed container {labels['name']} of {labels.get('step', 'a step')}"
+                        f" (attempt {labels.get('attempt', '?')}): nothing waited for it any"
+                        " more",
+                    )
 
     def _connect(self, stack: contextlib.ExitStack) -> None:
         # the dashboard under the path the platform serves it at (see server.dask_proxy)
@@ -360,6 +407,14 @@ class ReductionRunner:
                     )
                 )
 
+        def retried(step, attempt: int, reason: str) -> None:
+            store.event(
+                job.id,
+                "retry",
+                f"{step.describe()}: attempt {attempt - 1} failed ({reason}); attempt {attempt}"
+                + (" in a new container" if job.engine.startswith(_CONTAINER_ENGINE) else ""),
+            )
+
         def should_stop() -> str:
             if self._stop.is_set():
                 raise _RunnerStopping
@@ -382,6 +437,8 @@ class ReductionRunner:
                 completed=completed,
                 priority=lambda: self.fair.next(job.owner),
                 should_stop=should_stop,
+                on_retry=retried,
+                labels={"runner": self.name, "request": job.id},
             )
             self._wait_for_pdfs(job, pdfs, should_stop)
         except _RunnerStopping:
@@ -391,6 +448,9 @@ class ReductionRunner:
             self._mail(final, "failed", final.message)
             return final
         statuses = collections.Counter(r.status for r in run.results.values())
+        if statuses["cancelled"] and job.engine.startswith(_CONTAINER_ENGINE):
+            # a cancelled step's container runs on in its worker: stop it now
+            self._remove_containers(lambda labels: labels.get("request") != job.id)
         products = sum(
             1 for r in run.results.values() if r.status == "done" and r.step.task in _PRODUCTS
         )

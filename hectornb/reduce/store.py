@@ -250,6 +250,29 @@ class ReductionStore:
         with self._connect() as conn:
             LEASE.renew(conn, runner, job_ids)
 
+    def held_by_live_runners(self, lease_seconds: float, engine_prefix: str) -> set[tuple]:
+        """(runner, job id) of the running jobs of engines named ``engine_prefix…`` whose
+        runner beats; None of the other (runner, job) pairs has a live owner."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT runner, id::text AS id FROM reduce_job WHERE status = 'running'"
+                    " AND starts_with(engine, %s) AND NOT ({})"
+                ).format(LEASE.lapsed(lease_seconds)),
+                (engine_prefix,),
+            ).fetchall()
+        return {(r["runner"], r["id"]) for r in rows}
+
+    def has_unfinished(self, engine_prefix: str) -> bool:
+        """Whether a job of an engine named ``engine_prefix…`` is queued or running."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM reduce_job WHERE starts_with(engine, %s)"
+                " AND status IN ('queued', 'running', 'cancelling')) AS any",
+                (engine_prefix,),
+            ).fetchone()
+        return bool(row["any"])
+
     def release(self, job_id: str, why: str) -> None:
         """Give a running job back to the queue (its runner is stopping)."""
         with self._connect() as conn:

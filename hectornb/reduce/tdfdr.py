@@ -6,16 +6,23 @@ private working directory with its own ``IMP_SCRATCH`` (2dFdr instances sharing 
 the raw files linked in. 2dFdr's return code is not trusted: a command has succeeded when
 its output says so (``Action "EXIT", Task <t>, completed`` in v6.28+, ``Data Reduction
 command <t> completed.`` before) and the product exists; the product is then moved into
-place atomically. ``2dfdr`` runs ``aaorun`` from ``PATH``; ``2dfdr-docker`` runs it in a
-container (``HECTORNB_2DFDR_IMAGE``) through docker-py, the working directory and the
-raw and output directories mounted at the same paths.
+place atomically. ``2dfdr`` runs ``aaorun`` from ``PATH``; ``2dfdr-docker`` runs each
+command in its own container of ``HECTORNB_2DFDR_IMAGE`` through docker-py (`containers`),
+with the working directory read-write and the step's input files read-only.
+
+A command that crashed (a non-zero exit without 2dFdr's completion line) raises a
+`StepError` that the runner retries in a fresh container; one killed at its time limit
+(``HECTORNB_STEP_TIMEOUT``) or for its memory, or one that ended without its product, fails
+its step at once, naming the step and quoting the end of the command's output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -23,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import get_settings
-from .errors import DataError
+from .engines import Attempt
+from .errors import DataError, StepError
 from .steps import Step
 
 # idx files shipped with 2dFdr, per grating; Hector's AAOmega arm (SAMI/Hector managers)
@@ -32,7 +40,6 @@ COMPLETED = (
     re.compile(r'Action "EXIT", Task (\S+), completed'),
     re.compile(r"Data Reduction command (\S+) completed\."),
 )
-TIMEOUT_S = 1200  # Hector's manager gives a command 20 minutes
 # options that only the built-in engine understands
 _BUILTIN_ONLY = {"CRSIG"}
 _CALIBRATION_ARGS = {
@@ -44,7 +51,7 @@ _CALIBRATION_ARGS = {
 }
 
 
-class TdfdrError(RuntimeError):
+class TdfdrError(StepError):
     """2dFdr did not complete a command; the message quotes the end of its output."""
 
 
@@ -145,123 +152,183 @@ def completed(output: str, task: str) -> bool:
     return any(m.group(1) == task for pattern in COMPLETED for m in pattern.finditer(output))
 
 
-def prepare_workdir(step: Step, root: str | Path | None = None) -> Path:
-    """A private working directory with every input file linked in under its own name."""
+def prepare_workdir(step: Step, root: str | Path | None = None, inside: str | None = None) -> Path:
+    """A private working directory with every input file linked in under its own name (to
+    ``inside/<name>`` when given: where a container sees the file)."""
     work = Path(tempfile.mkdtemp(prefix=".2dfdr-", dir=root))
     (work / "imp_scratch").mkdir()
-    for value in step.inputs.values():
-        for path in (value,) if isinstance(value, str) else value:
-            link = work / Path(path).name
-            if not link.exists():
-                link.symlink_to(Path(path).resolve())
+    for name, path in step_files(step).items():
+        (work / name).symlink_to(f"{inside}/{name}" if inside else Path(path).resolve())
     return work
 
 
-def _environment(work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IMP_SCRATCH": str(work / "imp_scratch"),
-        "DISPLAY": os.environ.get("DISPLAY", ":0"),
-    }
+def step_files(step: Step) -> dict[str, str]:
+    """The step's input files by name (2dFdr is given names, in its working directory)."""
+    files: dict[str, str] = {}
+    for value in step.inputs.values():
+        for path in (value,) if isinstance(value, str) else value:
+            files.setdefault(Path(path).name, str(path))
+    return files
 
 
-def _check(command: Command, output: str, work: Path) -> None:
+def _tail(output: str, lines: int = 15) -> str:
+    return "\n".join(output.strip().splitlines()[-lines:])
+
+
+def _check(command: Command, output: str, work: Path, step: Step) -> None:
     task = command.argv[1]
     if not completed(output, task) or not (work / command.product).exists():
-        tail = "\n".join(output.strip().splitlines()[-15:])
-        raise TdfdrError(f"2dFdr {task} did not complete ({command.shell()}):\n{tail}")
+        raise TdfdrError(
+            f"{step.describe()}: 2dFdr {task} did not complete ({command.shell()}); "
+            f"its last output:\n{_tail(output)}",
+            retry=False,
+        )
 
 
-def run_local(command: Command, work: Path) -> str:
+def run_local(command: Command, work: Path, step: Step, attempt: Attempt) -> str:
     """Run one command with ``aaorun`` from PATH; returns its output."""
     if shutil.which("aaorun") is None:
-        raise TdfdrError(
+        raise DataError(
             "2dFdr's aaorun is not on PATH (install 2dFdr, or use the "
             "2dfdr-docker or builtin engine)"
         )
+    timeout = get_settings().step_timeout
+    environment = {
+        **os.environ,
+        "IMP_SCRATCH": str(work / "imp_scratch"),
+        "DISPLAY": os.environ.get("DISPLAY", ":0"),
+        "HECTORNB_ATTEMPT": str(attempt.number),
+    }
     try:
         proc = subprocess.run(
             command.argv,
             cwd=work,
-            env=_environment(work),
+            env=environment,
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            timeout=TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise TdfdrError(f"2dFdr {command.argv[1]} ran over {TIMEOUT_S} s and was stopped") from exc
+        raise TdfdrError(
+            f"{step.describe()}: 2dFdr {command.argv[1]} ran over {timeout:g} s and was stopped",
+            retry=False,
+        ) from exc
+    _raise_on_crash(command, proc.returncode, proc.stdout, step)
     return proc.stdout
 
 
-def docker_spec(command: Command, work: Path, step: Step, image: str) -> dict:
-    """Keyword arguments of docker-py's ``containers.run`` for one command."""
-    mounts = {str(work): {"bind": str(work), "mode": "rw"}}
-    for value in step.inputs.values():
-        for path in (value,) if isinstance(value, str) else value:
-            folder = str(Path(path).resolve().parent)
-            mounts.setdefault(folder, {"bind": folder, "mode": "ro"})
-    return {
-        "image": image,
-        "command": list(command.argv),
-        "working_dir": str(work),
-        "environment": {"IMP_SCRATCH": str(work / "imp_scratch"), "DISPLAY": ":0"},
-        "volumes": mounts,
-        "user": f"{os.getuid()}:{os.getgid()}",
-        "detach": True,
-        "network_disabled": True,
-    }
+def _raise_on_crash(command: Command, code: int, output: str, step: Step) -> None:
+    """A crash (killed by a signal, or a non-zero exit without the completion line) is
+    worth another try in a fresh process."""
+    task = command.argv[1]
+    if code == 0 or completed(output, task):
+        return
+    signum = -code if code < 0 else code - 128 if code > 128 else 0
+    how = f"exit {code}"
+    if 0 < signum < 65:
+        with contextlib.suppress(ValueError):
+            how += f", {signal.Signals(signum).name}"
+    raise TdfdrError(
+        f"{step.describe()}: 2dFdr {task} crashed ({how}); its last output:\n{_tail(output)}"
+    )
 
 
-def run_docker(command: Command, work: Path, step: Step, image: str) -> str:
-    """Run one command in a 2dFdr container; returns its output."""
-    import docker
-    from docker.errors import DockerException
+def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt, image: str) -> str:
+    """Run one command in a new 2dFdr container (see `containers`); returns its output."""
+    from . import containers
+    from .run import worker_address
 
+    settings = get_settings()
+    sandbox = containers.Sandbox(
+        image=image,
+        argv=command.argv,
+        work=work,
+        inputs=step_files(step),
+        environment={
+            "IMP_SCRATCH": f"{containers.WORK}/imp_scratch",
+            "DISPLAY": ":0",
+            "HECTORNB_ATTEMPT": str(attempt.number),
+        },
+        labels={
+            **attempt.labels,
+            "step": step.key,
+            "attempt": str(attempt.number),
+            "worker": worker_address(),
+        },
+    )
     try:
-        client = docker.from_env()
-        container = client.containers.run(**docker_spec(command, work, step, image))
-    except DockerException as exc:
-        raise TdfdrError(f"cannot run 2dFdr in Docker (image {image}): {exc}") from exc
-    try:
-        container.wait(timeout=TIMEOUT_S)
-        return container.logs().decode(errors="replace")
-    finally:
-        container.remove(force=True)
+        outcome = containers.run(sandbox, settings.step_timeout, settings)
+    except Exception as exc:  # the engine is unreachable or refuses: worth a retry
+        if type(exc).__module__.startswith(("docker", "requests", "urllib3")):
+            raise TdfdrError(
+                f"{step.describe()}: cannot run 2dFdr in Docker (image {image}): {exc}"
+            ) from exc
+        raise
+    task = command.argv[1]
+    if outcome.timed_out:
+        raise TdfdrError(
+            f"{step.describe()}: 2dFdr {task} ran over {settings.step_timeout:g} s and its "
+            f"container was killed; its last output:\n{_tail(outcome.output)}",
+            retry=False,
+        )
+    if outcome.out_of_memory:
+        raise TdfdrError(
+            f"{step.describe()}: 2dFdr {task} used more than its "
+            f"{settings.container_memory} of memory (HECTORNB_CONTAINER_MEMORY) and its "
+            f"container was killed; its last output:\n{_tail(outcome.output)}",
+            retry=False,
+        )
+    _raise_on_crash(command, outcome.exit_code or 0, outcome.output, step)
+    return outcome.output + (
+        f"\n(container of {image}, attempt {attempt.number}: exit {outcome.exit_code} "
+        f"in {outcome.seconds:.2f} s)"
+    )
 
 
-def run_step_local(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+def run_step_local(
+    step: Step, options: Mapping[str, str], version: str = "", attempt: Attempt | None = None
+) -> list[str]:
     """The ``2dfdr`` engine: ``aaorun`` from ``PATH``."""
-    return run_step(step, options)
+    return run_step(step, options, attempt or Attempt())
 
 
-def run_step_in_container(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+def run_step_in_container(
+    step: Step, options: Mapping[str, str], version: str = "", attempt: Attempt | None = None
+) -> list[str]:
     """The ``2dfdr-docker`` engine: ``aaorun`` in ``HECTORNB_2DFDR_IMAGE``, or in that
     image's tag ``version``."""
     image = get_settings().tdfdr_image
     if version:
         image = image.rsplit(":", 1)[0] + ":" + version
-    return run_step(step, options, docker=True, image=image)
+    return run_step(step, options, attempt or Attempt(), image=image)
 
 
 def run_step(
-    step: Step, options: Mapping[str, str], docker: bool = False, image: str | None = None
+    step: Step, options: Mapping[str, str], attempt: Attempt, image: str | None = None
 ) -> list[str]:
-    """Run ``step``'s commands; the product lands at ``step.output``. Returns the log."""
+    """Run ``step``'s commands (in containers of ``image`` when given); the product lands
+    at ``step.output``. Returns the log: each command line and its output."""
+    from . import containers
+
     idx = idx_file(step, options)
-    image = image or get_settings().tdfdr_image
     # beside the product, so that moving it into place is an atomic rename
     Path(step.output).parent.mkdir(parents=True, exist_ok=True)
-    work = prepare_workdir(step, Path(step.output).parent)
+    work = prepare_workdir(step, Path(step.output).parent, containers.INPUTS if image else None)
+    if image:
+        containers.give_to_container_user(get_settings(), work, work / "imp_scratch")
     log: list[str] = []
     try:
         steps = commands(step, options, idx)
         for command in steps:
             log.append(f"$ {command.shell()}")
-            output = run_docker(command, work, step, image) if docker else run_local(command, work)
+            if image:
+                output = run_in_container(command, work, step, attempt, image)
+            else:
+                output = run_local(command, work, step, attempt)
             log.append(output)
-            _check(command, output, work)
+            _check(command, output, work, step)
         os.replace(work / steps[-1].product, step.output)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,7 +9,6 @@ import datetime as dt
 import filecmp
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from support.harness import runner_process
 
 from hectornb.config import Settings
 from hectornb.errors import Forbidden, Invalid
@@ -308,20 +308,10 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
         "HECTORNB_JOB_LEASE": "3",
         "HECTORNB_REDUCE_WORKERS": "1",
     }
-    proc = subprocess.Popen(
-        [str(BIN / "hectornb"), "reduce", "runner"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with runner_process(env):
         deadline = time.monotonic() + 120
         while store.get(job.id, "alice").steps_done < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
     killed = store.get(job.id, "alice")
     assert killed.status == "running" and 8 <= killed.steps_done < 34, killed
     other = ReductionRunner(settings, poll_seconds=0.2).start()

@@ -1,10 +1,11 @@
-"""The 2dfdr and 2dfdr-docker engines up to the process boundary.
+"""The 2dfdr engine (``aaorun`` from PATH) up to the process boundary.
 
-2dFdr itself (``aaorun``) and a Docker engine cannot run on this machine. Everything on our
-side runs for real: the plan, the command lines, idx choice, private working directories
+2dFdr itself cannot be installed here (it is not in any package registry). Everything on
+our side runs for real: the plan, the command lines, idx choice, private working directories
 and IMP_SCRATCH, completion detection on 2dFdr's two message styles, moving products into
 place, and failure reporting; ``aaorun`` is replaced by a stand-in script on PATH that
 records its command lines, checks its inputs are present and writes the file 2dFdr would.
+The same commands in real containers: ``test_tdfdr_docker.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hectornb.reduce import index_directory, plan_night
+from hectornb.reduce.engines import Attempt
 from hectornb.reduce.errors import DataError
 from hectornb.reduce.options import OptionError, resolve
 from hectornb.reduce.steps import night_steps
@@ -27,10 +29,8 @@ from hectornb.reduce.tdfdr import (
     TdfdrError,
     commands,
     completed,
-    docker_spec,
     idx_file,
-    prepare_workdir,
-    run_docker,
+    run_in_container,
 )
 from hectornb.simulate import simulate_night
 
@@ -212,28 +212,14 @@ def test_2dfdr_not_installed_is_a_clear_failure(hector_night, tmp_path, monkeypa
     assert "aaorun is not on PATH" in run.failures()[0].reason
 
 
-def test_docker_spec_mounts_inputs_read_only_and_runs_as_the_user(hector_night, tmp_path):
-    _, frames = hector_night
-    plan = night_steps(plan_night(frames), frames, tmp_path / "out")
-    step = next(s for s in plan.steps if s.task == "reduce_object")
-    work = prepare_workdir(step, tmp_path)
-    assert {p.name for p in work.iterdir()} >= {Path(step.inputs["raw"]).name, "imp_scratch"}
-    (cmd,) = commands(step, {}, "hector1_v4.idx")
-    spec = docker_spec(cmd, work, step, "aao/2dfdr:8.03")
-    assert spec["image"] == "aao/2dfdr:8.03" and spec["command"][0] == "aaorun"
-    assert spec["volumes"][str(work)]["mode"] == "rw"
-    raw_dir = str(Path(step.inputs["raw"]).resolve().parent)
-    assert spec["volumes"][raw_dir] == {"bind": raw_dir, "mode": "ro"}
-    assert spec["user"] == f"{os.getuid()}:{os.getgid()}"
-    assert spec["network_disabled"] is True
-    assert spec["environment"]["IMP_SCRATCH"] == str(work / "imp_scratch")
-
-
 def test_docker_engine_unreachable_is_a_clear_error(tmp_path, monkeypatch):
-    """No Docker engine runs here: the error must say so, not hang or crash."""
+    """A Docker engine that does not answer is a clear error, worth another attempt."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
-    with pytest.raises(TdfdrError, match="cannot run 2dFdr in Docker"):
-        run_docker(Command(("aaorun", "help"), "x"), tmp_path, _dummy_step(tmp_path), "2dfdr")
+    with pytest.raises(TdfdrError, match=r"x\.fits.*cannot run 2dFdr in Docker") as caught:
+        run_in_container(
+            Command(("aaorun", "help"), "x"), tmp_path, _dummy_step(tmp_path), Attempt(), "2dfdr"
+        )
+    assert caught.value.retry
 
 
 def _dummy_step(tmp_path):

@@ -146,3 +146,26 @@ def serve_platform(env: dict, port: int, log, apps=("classify.ipynb",), timeout:
         time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"hectornb serve did not start within {timeout:.0f} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def runner_process(env: dict):
+    """A ``hectornb reduce runner`` service in its own process group, SIGKILLed (with its
+    Dask workers) when the block ends: a server killed mid-request."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hectornb"), "reduce", "runner"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -43,11 +43,14 @@ TASKS: dict[str, Task] = {
 }
 
 
-def run_step(step: Step, options: Mapping[str, str], version: str = "") -> list[str]:
+def run_step(
+    step: Step, options: Mapping[str, str], version: str = "", attempt: object = None
+) -> list[str]:
     """Run ``step`` with the built-in engine; returns log lines (what was done, to what).
 
     ``version``, when given, must be this worker's hectornb release: the request asked for
-    that release's products (the scheduler sends such steps to workers that have it)."""
+    that release's products (the scheduler sends such steps to workers that have it). A retry
+    (``attempt``) runs the same way: the step is a pure function of its inputs."""
     if version and version != __version__:
         raise RuntimeError(f"this worker runs hectornb {__version__}, not {version}")
     task = TASKS.get(step.task)
