@@ -144,6 +144,13 @@ class Settings:
         "memory one 2dFdr container may use (Docker's `--memory`; a step beyond it is "
         "killed and fails as out of memory)",
     )
+    container_disk: int = _setting(
+        4 * 2**30,
+        "bytes one 2dFdr command may write in its work folder (on the data disk) before it "
+        "is killed and its step fails",
+        shown="4 GiB",
+        minimum=2**20,
+    )
     containers_per_worker: int = _setting(
         1, "2dFdr containers one Dask worker process runs at once", minimum=1
     )

@@ -28,12 +28,17 @@ LABEL = "org.hectornb"
 WORK = "/work"
 INPUTS = "/inputs"
 _GRACE_S = 60  # after its deadline a container is anybody's to remove
+LOG_BYTES = "1m"  # of a command's output kept for the request's log (the end of it)
+_LOST_S = 60  # how long a command waits for an engine that stopped answering
 
 
-def platform_label(settings: Settings) -> str:
-    """Which platform a container belongs to: one per data folder, so that two platforms
-    sharing a Docker engine (a laptop's and a test's) never remove each other's."""
-    return hashlib.sha256(str(Path(settings.home).resolve()).encode()).hexdigest()[:16]
+def platform_label(settings: Settings, database: str = "") -> str:
+    """Which platform a container belongs to: its data folder and, when the caller knows
+    it, its database (`ReductionStore.database_identity`), so that platforms sharing a
+    Docker engine (a laptop's and a test's, or two hosts' with the same folder) never
+    remove each other's containers."""
+    where = f"{Path(settings.home).resolve()}\0{database}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def container_user(settings: Settings) -> str:
@@ -69,18 +74,14 @@ class Sandbox:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a container ended: its exit code (None when killed at its time limit), its
-    output (stdout and stderr, interleaved), whether the memory limit killed it, and its
-    wall time in seconds from create to remove."""
+    """How a container ended: its exit code (None when killed), its output (stdout and
+    stderr, interleaved), why it was killed (``timeout``, ``memory``, ``disk``, or "")
+    and its wall time in seconds from create to remove."""
 
     exit_code: int | None
     output: str
-    out_of_memory: bool
+    killed: str
     seconds: float
-
-    @property
-    def timed_out(self) -> bool:
-        return self.exit_code is None
 
 
 def docker_client(timeout: float = 60):
@@ -92,9 +93,13 @@ def docker_client(timeout: float = 60):
 
 def create_arguments(sandbox: Sandbox, settings: Settings, timeout: float) -> dict:
     """Keyword arguments of docker-py's ``containers.create`` for ``sandbox``."""
-    volumes = {str(sandbox.work): {"bind": WORK, "mode": "rw"}}
+    from docker.types import Mount
+
+    # mounts, not volumes: a missing source is an error, not a folder the daemon makes
+    mounts = [Mount(WORK, str(sandbox.work), type="bind")]
     for name, path in sandbox.inputs.items():
-        volumes[str(Path(path).resolve())] = {"bind": f"{INPUTS}/{name}", "mode": "ro"}
+        source = str(Path(path).resolve())
+        mounts.append(Mount(f"{INPUTS}/{name}", source, type="bind", read_only=True))
     memory = settings.container_memory
     labels = {
         f"{LABEL}.platform": platform_label(settings),
@@ -106,7 +111,7 @@ def create_arguments(sandbox: Sandbox, settings: Settings, timeout: float) -> di
         "command": list(sandbox.argv),
         "working_dir": WORK,
         "environment": {"HOME": "/tmp", **sandbox.environment},
-        "volumes": volumes,
+        "mounts": mounts,
         "user": container_user(settings),
         "network_disabled": True,
         "nano_cpus": int(settings.container_cpus * 1e9),
@@ -117,6 +122,8 @@ def create_arguments(sandbox: Sandbox, settings: Settings, timeout: float) -> di
         "security_opt": ["no-new-privileges"],
         "read_only": True,
         "tmpfs": {"/tmp": "rw,nosuid,nodev,size=256m,mode=1777"},
+        # the daemon keeps the last of what a command prints, not gigabytes of it
+        "log_config": {"type": "json-file", "config": {"max-size": LOG_BYTES, "max-file": "1"}},
         "labels": labels,
     }
 
@@ -133,57 +140,106 @@ def _worker_slots(settings: Settings) -> threading.BoundedSemaphore:
         return _slots
 
 
-def run(sandbox: Sandbox, timeout: float, settings: Settings | None = None) -> Outcome:
-    """Run ``sandbox`` in a new container and remove it; kill it after ``timeout`` s.
+class NotWanted(Exception):
+    """The command's step was cancelled while it waited for a container slot."""
 
-    Raises docker-py's ``DockerException`` when the engine cannot run it (no daemon, no
-    such image).
+
+def run(
+    sandbox: Sandbox,
+    timeout: float,
+    settings: Settings | None = None,
+    wanted: Callable[[], bool] = lambda: True,
+) -> Outcome:
+    """Run ``sandbox`` in a new container and remove it; kill it after ``timeout`` s, or
+    when its work folder holds more than ``HECTORNB_CONTAINER_DISK``.
+
+    Raises `NotWanted` when ``wanted()`` says no once a container slot is free, and
+    docker-py's ``DockerException`` when the engine cannot run it (no daemon, no image).
     """
     settings = settings or get_settings()
     client = docker_client()
     with _worker_slots(settings):
+        if not wanted():
+            raise NotWanted
         start = time.perf_counter()
         container = client.containers.create(**create_arguments(sandbox, settings, timeout))
         try:
             container.start()
-            exit_code = _wait(container, timeout)
+            exit_code, killed = _wait(container, timeout, sandbox.work, settings.container_disk)
             output = container.logs(stdout=True, stderr=True).decode(errors="replace")
             state = client.api.inspect_container(container.id)["State"]
-            oom = bool(state.get("OOMKilled"))
         finally:
             _remove(container)
-        return Outcome(exit_code, output, oom, time.perf_counter() - start)
+        if state.get("OOMKilled"):
+            killed = "memory"
+        # a NUL byte cannot be stored as text (PostgreSQL refuses it): the whole log with it
+        output = output.replace("\x00", "\ufffd")
+        return Outcome(exit_code, output, killed, time.perf_counter() - start)
 
 
-def _wait(container, timeout: float) -> int | None:
-    """The container's exit code, or None after killing it at ``timeout`` s."""
+def _wait(container, timeout: float, work: Path, disk: int) -> tuple[int | None, str]:
+    """The container's exit code and why it was killed: ``timeout`` after ``timeout`` s,
+    ``disk`` when ``work`` holds more than ``disk`` bytes ("" when it ended by itself)."""
     from requests.exceptions import ConnectionError as Disconnected
     from requests.exceptions import ReadTimeout
 
     deadline = time.monotonic() + timeout
+    lost = 0.0  # seconds the engine has not answered
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            container.kill()
-            return None
+        if time.monotonic() >= deadline:
+            return _kill(container), "timeout"
+        if _bytes_in(work) > disk:
+            return _kill(container), "disk"
         try:
-            return int(container.wait(timeout=max(1, int(left + 0.999)))["StatusCode"])
-        except (ReadTimeout, Disconnected):
-            continue  # the wait ran out: loop to the deadline check
+            return int(container.wait(timeout=1)["StatusCode"]), ""
+        except ReadTimeout:
+            lost = 0.0  # it answered: the command is still running
+        except Disconnected:
+            # the engine restarting: its containers run on; wait for it, within reason
+            lost += 1.0
+            if lost > _LOST_S:
+                raise
+            time.sleep(1)
+
+
+def _kill(container) -> int | None:
+    """Kill ``container``; None, or its exit code if it had just ended by itself."""
+    from docker.errors import APIError
+
+    try:
+        container.kill()
+        return None
+    except APIError as exc:
+        if exc.status_code != 409:  # 409: it is not running any more
+            raise
+    return int(container.wait(timeout=10)["StatusCode"])
+
+
+def _bytes_in(folder: Path) -> int:
+    """Bytes the files under ``folder`` take on disk (links not followed)."""
+    total = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(parent, name)).st_blocks * 512
+    return total
 
 
 def remove_survivors(
-    settings: Settings, keep: Callable[[Mapping[str, str]], bool] = lambda labels: False
+    settings: Settings,
+    keep: Callable[[Mapping[str, str]], bool] = lambda labels: False,
+    platform: str = "",
 ) -> list[dict[str, str]]:
     """Remove this platform's containers whose labels ``keep`` refuses, and any past its
     deadline; returns the labels of those removed (``runner``, ``request``, ``step``, …)
     with their ``name``. A container that outlived its runner (the server killed
-    during a step) is found here by its labels."""
+    during a step) is found here by its labels. ``platform`` is `platform_label`'s."""
     client = docker_client()
     now = time.time()
     removed = []
+    platform = platform or platform_label(settings)
     for container in client.containers.list(
-        all=True, filters={"label": f"{LABEL}.platform={platform_label(settings)}"}
+        all=True, filters={"label": f"{LABEL}.platform={platform}"}, ignore_removed=True
     ):
         labels = {
             k.removeprefix(f"{LABEL}."): v

@@ -17,7 +17,14 @@ from .engines import parse_engine
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# a 2dFdr value: printable ASCII, no quotes (2dFdr's completion line has them), and a
+# number if it starts with "-" (else aaorun would read it as an option's name)
+_VALUE = re.compile(r"(?!-)[ !#-~]{0,200}|-[0-9][0-9.eE+-]{0,30}")
+# an idx file is one of 2dFdr's own, by name: never a path to elsewhere on the machine
+_IDX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}\.idx")
+# what the engine itself gives each aaorun command: the files of the step and where it works
+_ENGINE_SETS = re.compile(r".*_FILENAME|OUT_DIRNAME|WDIR|COMBINEDFILE|OUTPUT_FILE")
 _BUILTIN_VALUES = {"PROFILE"}
 
 
@@ -142,7 +149,23 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
                     f"{name}={options[name]} is the built-in engine's; 2dFdr does not have it"
                 )
         elif not builtin and _NAME.fullmatch(name):
-            options[name] = str(value).strip()
+            if _ENGINE_SETS.fullmatch(name):
+                raise OptionError(
+                    f"{name} is set by the platform for each 2dFdr command (the step's own "
+                    "files and folder); a request cannot give it"
+                )
+            text = str(value).strip()
+            if not _VALUE.fullmatch(text):
+                raise OptionError(
+                    f"{name}: a 2dFdr value is at most 200 printable ASCII characters, "
+                    'without quotes ("), and starts with "-" only as a number'
+                )
+            if name == "IDXFILE" and not _IDX.fullmatch(text):
+                raise OptionError(
+                    f"IDXFILE={value!r}: the name of one of 2dFdr's idx files (NAME.idx), "
+                    "not a path"
+                )
+            options[name] = text
         else:
             known = ", ".join(sorted(OPTIONS))
             raise OptionError(

@@ -96,6 +96,20 @@ def execute_step(
     return {"seconds": time.perf_counter() - start, "log": log, "worker": worker_address()}
 
 
+def attempt_wanted() -> bool:
+    """Whether the Dask task running this code is still wanted: False once its future was
+    cancelled (a step queued behind a container slot must not start after that)."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker
+        return True
+    task = worker.state.tasks.get(getattr(thread_state, "key", None))
+    return task is not None and task.state in ("executing", "long-running")
+
+
 def worker_address() -> str:
     """The address of the Dask worker running this code ("" outside one)."""
     try:
@@ -202,70 +216,81 @@ def run_steps(
         if on_result:
             on_result(result, len(results), len(order))
 
+    def stopping() -> bool:
+        return bool(should_stop and should_stop())
+
     written = set(completed)
     for key in order:
         if key in written and Path(outputs[key]).exists():
             finish(StepResult(steps[key], "done", "written before", log=["(already written)"]))
-    while len(results) < len(order):
-        stop = should_stop() if should_stop else ""
-        if stop:
-            client.cancel(list(running))
+    try:
+        while len(results) < len(order):
+            stop = should_stop() if should_stop else ""
+            if stop:
+                client.cancel(list(running))
+                for key in order:
+                    if key not in results:
+                        finish(StepResult(steps[key], "cancelled", stop))
+                break
+            submitted = {s.key for s, _ in running.values()}
+            ok = {k for k, r in results.items() if r.status == "done"}
             for key in order:
-                if key not in results:
-                    finish(StepResult(steps[key], "cancelled", stop))
-            break
-        submitted = {s.key for s, _ in running.values()}
-        ok = {k for k, r in results.items() if r.status == "done"}
-        for key in order:
-            step = steps[key]
-            if key in results or key in submitted:
-                continue
-            if any(n not in results for n in step.needs):
-                continue
-            lost = [n for n in step.needs if n not in ok]
-            if step.partial and len(lost) < len(step.needs):
-                step = _with_survivors(step, ok, outputs)
-            elif lost:
-                finish(
-                    StepResult(
-                        step,
-                        "skipped",
-                        "needs "
-                        + ", ".join(steps[n].describe() for n in lost)
-                        + ", which did not finish",
-                    )
-                )
-                continue
-            submit(step, 1)
-        if not running:
-            continue
-        for future in _first_done(list(running), 1.0 if should_stop else None):
-            step, attempt = running.pop(future)
-            if future.status == "error" and attempt <= retries:
-                reason = _reason(future.exception())
-                if on_retry:
-                    on_retry(step, attempt + 1, reason)
-                submit(step, attempt + 1)
-            elif future.status == "finished":
-                value = future.result()
-                if "failed" in value:
-                    finish(StepResult(step, "failed", value["failed"], value["seconds"]))
-                else:
+                step = steps[key]
+                if key in results or key in submitted:
+                    continue
+                if any(n not in results for n in step.needs):
+                    continue
+                lost = [n for n in step.needs if n not in ok]
+                if step.partial and len(lost) < len(step.needs):
+                    step = _with_survivors(step, ok, outputs)
+                elif lost:
                     finish(
                         StepResult(
                             step,
-                            "done",
-                            seconds=value["seconds"],
-                            log=value["log"],
-                            worker=value.get("worker", ""),
+                            "skipped",
+                            "needs "
+                            + ", ".join(steps[n].describe() for n in lost)
+                            + ", which did not finish",
                         )
                     )
-            elif future.status == "cancelled":
-                finish(StepResult(step, "failed", "cancelled on the cluster"))
-            else:
-                exc = future.exception()
-                tb = "".join(traceback.format_exception(exc)) if exc else ""
-                finish(StepResult(step, "failed", _reason(exc), log=[tb]))
+                    continue
+                submit(step, 1)
+            if not running:
+                continue
+            for future in _first_done(list(running), 1.0 if should_stop else None):
+                step, attempt = running.pop(future)
+                if future.status == "error" and attempt <= retries and not stopping():
+                    reason = _reason(future.exception())
+                    if on_retry:
+                        on_retry(step, attempt + 1, reason)
+                    submit(step, attempt + 1)
+                elif future.status == "finished":
+                    value = future.result()
+                    if "failed" in value:
+                        finish(StepResult(step, "failed", value["failed"], value["seconds"]))
+                    else:
+                        finish(
+                            StepResult(
+                                step,
+                                "done",
+                                seconds=value["seconds"],
+                                log=value["log"],
+                                worker=value.get("worker", ""),
+                            )
+                        )
+                elif future.status == "cancelled":
+                    finish(StepResult(step, "failed", "cancelled on the cluster"))
+                else:
+                    exc = future.exception()
+                    # a command that failed says why in its message; anything else, where
+                    where = exc and not isinstance(exc, StepError)
+                    log = ["".join(traceback.format_exception(exc))] if where else []
+                    finish(StepResult(step, "failed", _reason(exc), log=log))
+    except BaseException:
+        # the caller failed (its database, say) or was stopped: the steps submitted
+        # must not run on for nobody
+        client.cancel(list(running))
+        raise
     ordered = {k: results[k] for k in order}
     return NightRun(ordered, list(plan.problems), time.perf_counter() - start)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -232,6 +233,7 @@ class ReductionRunner:
         self._stop = threading.Event()
         self._deadline: float | None = None  # when stopping: how long running jobs may take
         self._thread: threading.Thread | None = None
+        self._containers_used = False  # since it started, a 2dfdr-docker job was about
 
     def start(self) -> ReductionRunner:
         self._thread = threading.Thread(target=self._main, name="hectornb-runner", daemon=True)
@@ -293,12 +295,22 @@ class ReductionRunner:
         # the cluster is closed: nothing of this runner's waits for its containers any more
         self._remove_containers(lambda labels: labels.get("runner") != self.name)
 
+    @functools.cached_property
+    def platform(self) -> str:
+        """The label of this platform's containers (its data folder and database)."""
+        from .containers import platform_label
+
+        return platform_label(self.settings, self.store.platform_identity())
+
     def _sweep_containers(self) -> None:
         """Remove this platform's 2dFdr containers that nothing waits for: those of a runner
         that stopped beating (its server was killed mid-step), of a request no longer
-        running, or of one of this runner's workers that died."""
-        if not self.store.has_unfinished(_CONTAINER_ENGINE):
-            return  # no container can be running: no need to ask Docker
+        running (cancelled), of one of this runner's workers that died, or past their
+        deadline."""
+        if self.store.has_unfinished(_CONTAINER_ENGINE):
+            self._containers_used = True
+        if not self._containers_used:
+            return  # no container of this platform can be running: no need to ask Docker
         live = self.store.held_by_live_runners(self.settings.job_lease, _CONTAINER_ENGINE)
         workers = None
         if self.client is not None:
@@ -317,7 +329,7 @@ class ReductionRunner:
         try:
             from . import containers
 
-            removed = containers.remove_survivors(self.settings, keep)
+            removed = containers.remove_survivors(self.settings, keep, self.platform)
         except Exception as exc:  # no Docker here, or it is down: nothing to clean
             log.debug("reduction runner %s: no container sweep: %s", self.name, exc)
             return
@@ -438,7 +450,7 @@ class ReductionRunner:
                 priority=lambda: self.fair.next(job.owner),
                 should_stop=should_stop,
                 on_retry=retried,
-                labels={"runner": self.name, "request": job.id},
+                labels={"runner": self.name, "request": job.id, "platform": self.platform},
             )
             self._wait_for_pdfs(job, pdfs, should_stop)
         except _RunnerStopping:

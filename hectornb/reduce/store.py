@@ -250,6 +250,11 @@ class ReductionStore:
         with self._connect() as conn:
             LEASE.renew(conn, runner, job_ids)
 
+    def platform_identity(self) -> str:
+        """This database's platform identity (made once, at its creation)."""
+        with self._connect() as conn:
+            return str(conn.execute("SELECT id FROM platform").fetchone()["id"])
+
     def held_by_live_runners(self, lease_seconds: float, engine_prefix: str) -> set[tuple]:
         """(runner, job id) of the running jobs of engines named ``engine_prefix…`` whose
         runner beats; None of the other (runner, job) pairs has a live owner."""

@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,11 @@ from .steps import Step
 
 # idx files shipped with 2dFdr, per grating; Hector's AAOmega arm (SAMI/Hector managers)
 IDX_FILES = {"580V": "hector1_v4.idx", "1000R": "hector2_v4.idx"}
+# at the start of a line (after punctuation at most), so that an option value 2dFdr
+# echoes inside a line of its own can never pass for it
 COMPLETED = (
-    re.compile(r'Action "EXIT", Task (\S+), completed'),
-    re.compile(r"Data Reduction command (\S+) completed\."),
+    re.compile(r'^[^\w"]*Action "EXIT", Task (\S+), completed', re.MULTILINE),
+    re.compile(r"^[^\w\"]*Data Reduction command (\S+) completed\.", re.MULTILINE),
 )
 # options that only the built-in engine understands
 _BUILTIN_ONLY = {"CRSIG"}
@@ -177,7 +180,9 @@ def _tail(output: str, lines: int = 15) -> str:
 
 def _check(command: Command, output: str, work: Path, step: Step) -> None:
     task = command.argv[1]
-    if not completed(output, task) or not (work / command.product).exists():
+    product = work / command.product
+    # a plain file only: a link would point the platform at whatever it names on the host
+    if not completed(output, task) or product.is_symlink() or not product.is_file():
         raise TdfdrError(
             f"{step.describe()}: 2dFdr {task} did not complete ({command.shell()}); "
             f"its last output:\n{_tail(output)}",
@@ -215,8 +220,9 @@ def run_local(command: Command, work: Path, step: Step, attempt: Attempt) -> str
             f"{step.describe()}: 2dFdr {command.argv[1]} ran over {timeout:g} s and was stopped",
             retry=False,
         ) from exc
-    _raise_on_crash(command, proc.returncode, proc.stdout, step)
-    return proc.stdout
+    output = proc.stdout.replace("\x00", "\ufffd")  # text the database can hold
+    _raise_on_crash(command, proc.returncode, output, step)
+    return output
 
 
 def _raise_on_crash(command: Command, code: int, output: str, step: Step) -> None:
@@ -235,17 +241,28 @@ def _raise_on_crash(command: Command, code: int, output: str, step: Step) -> Non
     )
 
 
+_KILLED = {
+    "timeout": "ran over {timeout:g} s (HECTORNB_STEP_TIMEOUT)",
+    "memory": "used more than its {memory} of memory (HECTORNB_CONTAINER_MEMORY)",
+    "disk": "wrote more than {disk} MiB in its work folder (HECTORNB_CONTAINER_DISK)",
+}
+
+
 def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt, image: str) -> str:
     """Run one command in a new 2dFdr container (see `containers`); returns its output."""
     from . import containers
-    from .run import worker_address
+    from .run import attempt_wanted, worker_address
 
     settings = get_settings()
+    inputs = step_files(step)
+    missing = sorted(name for name, path in inputs.items() if not Path(path).is_file())
+    if missing:
+        raise TdfdrError(f"{step.describe()}: its input {', '.join(missing)} is gone", False)
     sandbox = containers.Sandbox(
         image=image,
         argv=command.argv,
         work=work,
-        inputs=step_files(step),
+        inputs=inputs,
         environment={
             "IMP_SCRATCH": f"{containers.WORK}/imp_scratch",
             "DISPLAY": ":0",
@@ -259,25 +276,22 @@ def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt,
         },
     )
     try:
-        outcome = containers.run(sandbox, settings.step_timeout, settings)
-    except Exception as exc:  # the engine is unreachable or refuses: worth a retry
-        if type(exc).__module__.startswith(("docker", "requests", "urllib3")):
-            raise TdfdrError(
-                f"{step.describe()}: cannot run 2dFdr in Docker (image {image}): {exc}"
-            ) from exc
+        outcome = containers.run(sandbox, settings.step_timeout, settings, attempt_wanted)
+    except containers.NotWanted:
+        raise TdfdrError(f"{step.describe()}: cancelled before it started", False) from None
+    except Exception as exc:
+        _engine_error(exc, step, image)
         raise
     task = command.argv[1]
-    if outcome.timed_out:
-        raise TdfdrError(
-            f"{step.describe()}: 2dFdr {task} ran over {settings.step_timeout:g} s and its "
-            f"container was killed; its last output:\n{_tail(outcome.output)}",
-            retry=False,
+    if outcome.killed:
+        why = _KILLED[outcome.killed].format(
+            timeout=settings.step_timeout,
+            memory=settings.container_memory,
+            disk=settings.container_disk // 2**20,
         )
-    if outcome.out_of_memory:
         raise TdfdrError(
-            f"{step.describe()}: 2dFdr {task} used more than its "
-            f"{settings.container_memory} of memory (HECTORNB_CONTAINER_MEMORY) and its "
-            f"container was killed; its last output:\n{_tail(outcome.output)}",
+            f"{step.describe()}: 2dFdr {task} {why} and its container was killed; its last "
+            f"output:\n{_tail(outcome.output)}",
             retry=False,
         )
     _raise_on_crash(command, outcome.exit_code or 0, outcome.output, step)
@@ -285,6 +299,25 @@ def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt,
         f"\n(container of {image}, attempt {attempt.number}: exit {outcome.exit_code} "
         f"in {outcome.seconds:.2f} s)"
     )
+
+
+def _engine_error(exc: Exception, step: Step, image: str) -> None:
+    """Raise a `TdfdrError` that says, in a line, why Docker did not run the command."""
+    from docker.errors import DockerException, ImageNotFound
+    from requests.exceptions import RequestException
+
+    if isinstance(exc, ImageNotFound):
+        raise TdfdrError(
+            f"{step.describe()}: the image {image} is not on this Docker engine (build it: "
+            "docs/reduce.md, 'Building the 2dFdr image')",
+            retry=False,
+        ) from exc
+    if isinstance(exc, DockerException | RequestException):
+        # Docker's own words, without its API's URLs
+        why = getattr(exc, "explanation", None) or type(exc).__name__
+        raise TdfdrError(
+            f"{step.describe()}: cannot run 2dFdr in Docker (image {image}): {why}"
+        ) from exc
 
 
 def run_step_local(
@@ -299,9 +332,14 @@ def run_step_in_container(
 ) -> list[str]:
     """The ``2dfdr-docker`` engine: ``aaorun`` in ``HECTORNB_2DFDR_IMAGE``, or in that
     image's tag ``version``."""
+    from docker.utils import parse_repository_tag
+
     image = get_settings().tdfdr_image
-    if version:
-        image = image.rsplit(":", 1)[0] + ":" + version
+    if version:  # the repository may name a registry with a port, or pin a digest
+        repository, _ = parse_repository_tag(image)
+        image = f"{repository}:{version}"
+    if attempt and attempt.number > 1:  # an engine restarting gets a moment to come back
+        time.sleep(min(2.0 * (attempt.number - 1), 10.0))
     return run_step(step, options, attempt or Attempt(), image=image)
 
 
@@ -329,7 +367,24 @@ def run_step(
                 output = run_local(command, work, step, attempt)
             log.append(output)
             _check(command, output, work, step)
-        os.replace(work / steps[-1].product, step.output)
+        if image:
+            _take_over(work / steps[-1].product, Path(step.output))
+        else:
+            os.replace(work / steps[-1].product, step.output)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return log
+
+
+def _take_over(product: Path, output: Path) -> None:
+    """``product`` (the container user's file) at ``output`` as the service's own plain
+    file, readable by all and with no special bits, moved into place atomically."""
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    source = os.open(product, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        with open(source, "rb", closefd=False) as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    finally:
+        os.close(source)
+    os.chmod(partial, 0o644)
+    os.replace(partial, output)

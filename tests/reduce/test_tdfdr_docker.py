@@ -31,7 +31,7 @@ from support.harness import runner_process
 from hectornb.config import Settings
 
 BIN = Path(sys.executable).parent
-NIGHT = "250827"
+NIGHT = "250714"  # a night no other test simulates: the archive is shared
 REPOSITORY = "hectornb-2dfdr-standin"
 
 
@@ -77,7 +77,7 @@ def archive(settings, tmp_path_factory):
         raw,
         ("alice",),
         settings,
-        date=dt.date(2025, 8, 27),
+        date=dt.date(2025, 7, 14),
         instrument="hector",
         seed=2,
         fields=1,
@@ -88,11 +88,19 @@ def archive(settings, tmp_path_factory):
 
 
 def _ours(docker, settings, **labels):
+    """This platform's containers: those a runner made (labelled with the database's
+    identity too) and those made outside one."""
     from hectornb.reduce.containers import LABEL, platform_label
+    from hectornb.reduce.store import ReductionStore
 
-    wanted = [f"{LABEL}.platform={platform_label(settings)}"]
-    wanted += [f"{LABEL}.{k}={v}" for k, v in labels.items()]
-    return docker.containers.list(all=True, filters={"label": wanted})
+    found = {}
+    identity = ReductionStore(settings).platform_identity()
+    for platform in (platform_label(settings, identity), platform_label(settings)):
+        wanted = [f"{LABEL}.platform={platform}"]
+        wanted += [f"{LABEL}.{k}={v}" for k, v in labels.items()]
+        for c in docker.containers.list(all=True, filters={"label": wanted}, ignore_removed=True):
+            found[c.id] = c
+    return list(found.values())
 
 
 @contextlib.contextmanager
@@ -186,6 +194,32 @@ def test_a_container_gets_the_least_it_needs(docker, images, settings, tmp_path)
     assert _ours(docker, settings, step="look-around") == []
 
 
+def test_a_command_flooding_its_output_leaves_the_end_of_it(images, settings, tmp_path):
+    """Gigabytes printed by a runaway command never reach the request's log or memory."""
+    from hectornb.reduce import containers
+
+    containers.give_to_container_user(settings, tmp_path)
+    flood = "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 5000000; echo THE-END"
+    sandbox = containers.Sandbox(images["A"], ("sh", "-c", flood), tmp_path, {})
+    outcome = containers.run(sandbox, timeout=60, settings=settings)
+    assert outcome.exit_code == 0
+    assert outcome.output.rstrip().endswith("THE-END")
+    assert len(outcome.output) <= 2 * 2**20
+
+
+def test_a_command_filling_the_disk_is_killed_at_its_limit(images, settings, tmp_path):
+    """The work folder is on the data disk: a runaway writer is stopped there."""
+    from hectornb.reduce import containers
+
+    containers.give_to_container_user(settings, tmp_path)
+    fill = "while true; do head -c 1048576 /dev/zero >> /work/big; sleep 0.01; done"
+    sandbox = containers.Sandbox(images["A"], ("sh", "-c", fill), tmp_path, {})
+    limited = dataclasses.replace(settings, container_disk=20 * 2**20)
+    outcome = containers.run(sandbox, timeout=60, settings=limited)
+    assert outcome.killed == "disk" and outcome.exit_code is None
+    assert outcome.seconds < 10
+
+
 def test_a_night_reduced_in_containers_and_two_versions_compared(docker, images, settings, archive):
     """Every step in its own container of the stand-in 2dFdr, products in 2dfdr's layout
     with the command lines and 2dFdr's output in the request's log; then the same frames
@@ -213,7 +247,8 @@ def test_a_night_reduced_in_containers_and_two_versions_compared(docker, images,
     assert _ours(docker, settings) == []
     assert not list(Path(a.outdir).rglob(".2dfdr-*"))
 
-    b = _run(settings, _submit(settings, engine="2dfdr-docker@B").id)
+    # version B on that one frame (and the calibrations it needs)
+    b = _run(settings, _submit(settings, [raw], engine="2dfdr-docker@B").id)
     assert b.status == "done", b.message
     other = Path(b.outdir) / product.relative_to(a.outdir)
     proc = subprocess.run(
@@ -280,7 +315,7 @@ def test_a_hanging_step_is_killed_at_its_limit_and_the_request_fails_precisely(
     obj = next(s for s in _steps(settings, job.id).values() if s["task"] == "reduce_object")
     assert obj["status"] == "failed"
     assert obj["reason"].startswith(f"reduce_object {obj['frame']} ({obj['arm']} arm")
-    assert "ran over 4 s and its container was killed" in obj["reason"]
+    assert "ran over 4 s (HECTORNB_STEP_TIMEOUT) and its container was killed" in obj["reason"]
     assert "reduce_object" in final.message and "ran over 4 s" in final.message
     assert not [e for e in _events(settings, job.id) if e["kind"] == "retry"]
     assert _ours(docker, settings) == []
@@ -353,6 +388,39 @@ def test_the_server_killed_mid_step_leaves_no_container_and_the_request_resumes(
     kinds = [e["kind"] for e in _events(settings, job.id)]
     assert "resumed" in kinds and "container" in kinds
     assert _ours(docker, settings) == []
+
+
+def test_cancelling_a_request_stops_its_containers_and_starts_no_more(
+    docker, images, settings, archive, monkeypatch
+):
+    """Steps queued on a worker behind its one container slot must not start after the
+    cancel, and the one running is removed."""
+    from hectornb.reduce.store import ReductionStore
+
+    monkeypatch.setenv("HECTORNB_2DFDR_IMAGE", images["slow"])
+    monkeypatch.setenv("HECTORNB_CONTAINERS_PER_WORKER", "1")
+    job = _submit(settings, [archive["objects"][2]], SKYFITORDER=2)
+    with _runner(settings, reduce_threads=3, containers_per_worker=1):
+        deadline = time.monotonic() + 120
+        while not [c for c in _ours(docker, settings, request=job.id) if c.status == "running"]:
+            assert time.monotonic() < deadline, "no container started"
+            time.sleep(0.1)
+        ReductionStore(settings).cancel(job.id, "alice")
+        cancelled = time.time()
+        final = _wait(settings, job.id)
+        time.sleep(3)  # a step queued for the slot would have started by now
+        left = _ours(docker, settings, request=job.id)
+    assert final.status == "cancelled"
+    started = [
+        e
+        for e in docker.events(
+            since=int(cancelled) + 1,
+            until=int(time.time()) + 1,
+            decode=True,
+            filters={"event": "start", "label": f"org.hectornb.request={job.id}"},
+        )
+    ]
+    assert started == [] and left == []
 
 
 def test_four_requests_never_run_more_containers_than_each_worker_may(

@@ -56,7 +56,10 @@ elif "-output_file" in argv:
     out = argv[argv.index("-output_file") + 1]
 else:
     out = files[0].rsplit(".", 1)[0] + ("tlm" if task == "make_tlm" else "red") + ".fits"
-open(out, "w").write(task)
+if os.environ.get("AAORUN_LINK") == task:  # a product that is a link to a host file
+    os.symlink(os.environ["AAORUN_LINK_TO"], out)
+else:
+    open(out, "w").write(task)
 print(f'Action "EXIT", Task {{task}}, completed')
 '''
 
@@ -135,6 +138,22 @@ def test_options_for_2dfdr_pass_through_and_refuse_builtin_only_values():
         resolve({"SKYFITORDER": 3}, "builtin")
 
 
+def test_options_the_engine_sets_or_that_break_a_command_line_are_refused():
+    for name in ("OUT_DIRNAME", "TLMAP_FILENAME", "wavel_filename", "COMBINEDFILE", "WDIR"):
+        with pytest.raises(OptionError, match="set by the platform for each 2dFdr command"):
+            resolve({name: "/etc"}, "2dfdr-docker")
+    for value in ("3\x00", "a\nAction", "x" * 201, 'Action "EXIT"', "a\u2028b", "-OUT", " -OUT"):
+        with pytest.raises(OptionError, match="at most 200 printable ASCII characters"):
+            resolve({"SKYFITORDER": value}, "2dfdr")
+    for idx in ("../../etc/passwd", "/opt/x.idx", "x.idx/..", "sami580V.idx x"):
+        with pytest.raises(OptionError, match="the name of one of 2dFdr's idx files"):
+            resolve({"IDXFILE": idx}, "2dfdr")
+    asked = {"skyfitorder": " 3 ", "OFFSET": -1.5, "TPMETH": "SKYFLUX(MED)"}
+    wanted = {"SKYFITORDER": "3", "OFFSET": "-1.5", "TPMETH": "SKYFLUX(MED)"}
+    assert resolve(asked, "2dfdr") == wanted
+    assert resolve({"IDXFILE": "sami580V_v1_7.idx"}, "2dfdr") == {"IDXFILE": "sami580V_v1_7.idx"}
+
+
 def test_idx_file_unknown_grating_is_a_clear_error(tmp_path):
     raw = tmp_path / "raw"
     simulate_night(raw, size="small", fields=1, exposures=1, seed=4)  # 2dF: 580V + 385R
@@ -155,6 +174,10 @@ def test_completion_is_read_from_2dfdrs_output():
     assert completed("Data Reduction command reduce_object completed.", "reduce_object")
     assert not completed('Action "EXIT", Task reduce_arc, completed', "reduce_object")
     assert not completed("Fatal error in reduce_arc", "reduce_arc")
+    # an option value echoed inside one of 2dFdr's lines is not its completion line
+    echoed = 'Setting SKYFITORDER to Action "EXIT", Task reduce_arc, completed'
+    assert not completed(echoed, "reduce_arc")
+    assert completed(f'{echoed}\nAction "EXIT", Task reduce_arc, completed', "reduce_arc")
 
 
 def test_2dfdr_engine_runs_a_night_with_a_stand_in_aaorun(hector_night, aaorun, tmp_path):
@@ -200,6 +223,23 @@ def test_2dfdr_failure_names_the_frame_and_quotes_2dfdr(
     assert "2dFdr reduce_arc did not complete" in failed[0].reason
     assert "Fatal error: something 2dFdr did not like" in failed[0].reason
     assert any(r.status == "done" for r in run.results.values())  # biases, tramlines
+
+
+def test_a_product_that_is_a_link_is_not_taken(hector_night, aaorun, tmp_path, monkeypatch):
+    """A product must be a file 2dFdr wrote, never a link the platform would follow to a
+    file of the host (and then serve)."""
+    from hectornb.reduce.run import reduce_night
+
+    secret = tmp_path / "secret"
+    secret.write_text("the host's")
+    monkeypatch.setenv("AAORUN_LINK", "make_tlm")
+    monkeypatch.setenv("AAORUN_LINK_TO", str(secret))
+    raw, _ = hector_night
+    run = reduce_night(raw, tmp_path / "out", engine="2dfdr", workers=1)
+    failed = [r for r in run.failures() if r.status == "failed"]
+    assert {r.step.task for r in failed} == {"make_tlm"}
+    assert "2dFdr make_tlm did not complete" in failed[0].reason
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_symlink()]
 
 
 def test_2dfdr_not_installed_is_a_clear_failure(hector_night, tmp_path, monkeypatch):
