@@ -276,6 +276,17 @@ def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt,
         },
     )
     try:
+        if attempt.number > 1 and "request" in attempt.labels:
+            # an attempt before this one may have lost its engine mid-command and left its
+            # container running: one command of a step runs at a time
+            containers.remove_survivors(
+                settings,
+                lambda labels: (
+                    (labels.get("request"), labels.get("step"))
+                    != (attempt.labels["request"], step.key)
+                ),
+                attempt.labels.get("platform", ""),
+            )
         outcome = containers.run(sandbox, settings.step_timeout, settings, attempt_wanted)
     except containers.NotWanted:
         raise TdfdrError(f"{step.describe()}: cancelled before it started", False) from None
