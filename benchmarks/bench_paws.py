@@ -42,7 +42,8 @@ def _database(tmp: Path) -> None:
 
 def run(raw: Path, workers: int, home: Path) -> dict:
     from hectornb.config import Settings
-    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.runner import ReductionRunner
+    from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     settings = dataclasses.replace(Settings.from_env(), home=home, reduce_workers=workers)

@@ -176,7 +176,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _wait(job_id: str, session: LocalReduce | RemoteReduce) -> int:
-    from ..reduce.service import ensure_runner
+    from ..reduce.runner import ensure_runner
     from ..reduce.session import LocalReduce
 
     if isinstance(session, LocalReduce):
@@ -225,7 +225,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def _cmd_watch(args: argparse.Namespace) -> int:
     from ..reduce.live import Watcher
     from ..reduce.options import parse_pairs
-    from ..reduce.service import ensure_runner
+    from ..reduce.runner import ensure_runner
 
     watcher = Watcher(Path(args.rawdir), acting_user(args), parse_pairs(args.option), args.engine)
     ensure_runner()
@@ -240,7 +240,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_runner(args: argparse.Namespace) -> int:
-    from ..reduce.service import ReductionRunner
+    from ..reduce.runner import ReductionRunner
 
     runner = ReductionRunner(max_jobs=args.max_jobs)
     print(f"runner {runner.name}: waiting for reduction requests", flush=True)

@@ -149,7 +149,7 @@ def stop_background() -> None:
     """Stop what runs beside the web server, in order, before the embedded database stops
     (at exit): the runners first, so that none of them meets a database going away."""
     from ..db import engine
-    from ..reduce.service import stop_runner
+    from ..reduce.runner import stop_runner
     from .tap_api import stop_tap_runner
 
     stop_runner()

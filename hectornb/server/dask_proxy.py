@@ -32,7 +32,7 @@ _SKIP = {
 
 def dashboard_upstream() -> str | None:
     """``127.0.0.1:<port>`` of this process's Dask dashboard, if its cluster is running."""
-    from ..reduce.service import current_runner
+    from ..reduce.runner import current_runner
 
     runner = current_runner()
     link = runner.dashboard_upstream if runner is not None else ""

@@ -18,7 +18,8 @@ from tornado import web
 from ..config import get_settings
 from ..reduce import access
 from ..reduce.options import FORM_NAMES, OPTIONS
-from ..reduce.service import DOWNLOADS, ensure_runner, package, products, submit
+from ..reduce.runner import ensure_runner
+from ..reduce.service import DOWNLOADS, package, products, submit
 from ..reduce.session import checked_frame_fibres
 from ..reduce.store import ReductionStore
 from .handlers import HectornbAPIHandler, send_file

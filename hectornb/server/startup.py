@@ -11,7 +11,7 @@ def start_runners(settings: Settings | None = None) -> bool:
     ``HECTORNB_RUNNER=external``, where a ``hectornb reduce runner`` service runs them; its
     Dask cluster starts with a first request) and the TAP jobs' (including those a restart
     cut off). Returns whether the reduction runner runs here."""
-    from ..reduce.service import ensure_runner
+    from ..reduce.runner import ensure_runner
     from .tap_api import start_tap_runner
 
     reducing = ensure_runner(settings) is not None

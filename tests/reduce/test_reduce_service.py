@@ -76,7 +76,7 @@ def mailbox():
 
 @pytest.fixture()
 def runner(settings, mailbox):
-    from hectornb.reduce.service import ReductionRunner
+    from hectornb.reduce.runner import ReductionRunner
 
     with_mail = dataclasses.replace(
         settings,
@@ -246,7 +246,8 @@ def test_bad_requests_are_refused_with_the_reason(archive, settings):
 
 
 def test_identical_requests_never_run_at_once_and_share_products(archive, settings):
-    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.runner import ReductionRunner
+    from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore(settings)
@@ -272,7 +273,8 @@ def test_identical_requests_never_run_at_once_and_share_products(archive, settin
 
 
 def test_cancelling_stops_a_running_request(archive, settings):
-    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.runner import ReductionRunner
+    from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore(settings)
@@ -297,7 +299,8 @@ def test_a_runner_killed_mid_request_is_taken_over_and_products_are_identical(
     """The server (here the runner service) dies with its Dask workers; after the lease
     another runner resumes the request from the steps already written."""
     from hectornb.reduce.run import reduce_night
-    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.runner import ReductionRunner
+    from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     store = ReductionStore(settings)
@@ -419,7 +422,7 @@ def test_the_demo_night_is_ready_to_reduce(database_url):
 
 
 def _run_to_the_end(settings, job_id: str, user: str = "alice"):
-    from hectornb.reduce.service import ReductionRunner
+    from hectornb.reduce.runner import ReductionRunner
     from hectornb.reduce.store import ReductionStore
 
     runner = ReductionRunner(settings, poll_seconds=0.2).start()
@@ -618,7 +621,8 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     night is still to run."""
     from hectornb.db import engine
     from hectornb.reduce.access import set_programme
-    from hectornb.reduce.service import ReductionRunner, submit
+    from hectornb.reduce.runner import ReductionRunner
+    from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
 
     one_worker = dataclasses.replace(settings, reduce_workers=1)

@@ -45,7 +45,7 @@ def images(docker):
     """Two versions of the stand-in 2dFdr, side by side, and a slow copy of A."""
     tags = {version: standin_image(docker, version) for version in ("A", "B")}
     slow = f"{REPOSITORY}:slow"
-    dockerfile = f"FROM {tags['A']}\nENV STANDIN_SLEEP=1\n".encode()
+    dockerfile = f"FROM {tags['A']}\nENV STANDIN_SLEEP=5\n".encode()
     docker.images.build(fileobj=io.BytesIO(dockerfile), tag=slow, rm=True, network_mode="none")
     tags["slow"] = slow
     return tags
@@ -105,7 +105,7 @@ def _ours(docker, settings, **labels):
 
 @contextlib.contextmanager
 def _runner(settings, **changes):
-    from hectornb.reduce.service import ReductionRunner
+    from hectornb.reduce.runner import ReductionRunner
 
     runner = ReductionRunner(dataclasses.replace(settings, **changes), poll_seconds=0.2).start()
     try:
