@@ -172,8 +172,6 @@ def run(
             _remove(container)
         if state.get("OOMKilled"):
             killed = "memory"
-        # a NUL byte cannot be stored as text (PostgreSQL refuses it): the whole log with it
-        output = output.replace("\x00", "\ufffd")
         return Outcome(exit_code, output, killed, time.perf_counter() - start)
 
 

@@ -45,7 +45,8 @@ class Engine:
     engines and ``version_is`` describes it when a request gets it wrong. ``own_options``:
     the engine implements the platform's option set (`OPTIONS`, with defaults); otherwise
     only what was requested reaches it, in 2dFdr's names. ``per_release``: a version picks
-    workers running that hectornb release.
+    workers running that hectornb release. ``containers``: its steps run in labelled
+    containers, which the runner keeps in hand (`hectornb.reduce.containers`).
     """
 
     name: str
@@ -55,6 +56,7 @@ class Engine:
     version_label: str = "version"
     own_options: bool = False
     per_release: bool = False
+    containers: bool = False
 
     @property
     def form(self) -> str:
@@ -91,6 +93,7 @@ ENGINES: dict[str, Engine] = {
             _IMAGE_TAG,
             "an image tag (letters, digits, _ . -; at most 128, not starting with . or -)",
             version_label="tag",
+            containers=True,
         ),
     )
 }
@@ -109,6 +112,11 @@ def parse_engine(engine: str) -> tuple[Engine, str]:
     if version and not known.version.fullmatch(version):  # type: ignore[union-attr]
         raise Invalid(f"engine {engine!r}: after @ comes {known.version_is}")
     return known, version
+
+
+def container_engines() -> list[str]:
+    """The names of the engines whose steps run in containers."""
+    return [e.name for e in ENGINES.values() if e.containers]
 
 
 def engine_resources(engine: str) -> dict[str, float] | None:

@@ -23,15 +23,13 @@ from pathlib import Path
 from ..config import Settings, get_settings, server_base_url
 from ..db.lease import Heartbeat
 from . import notify
+from .engines import container_engines, parse_engine
 from .options import resolve
 from .run import StepResult, dask_client, plan_steps, run_steps
 from .service import DOWNLOADS, PRODUCT_TASKS, product_pdf
 from .store import Reduction, ReductionStore
 
 log = logging.getLogger(__name__)
-
-
-_CONTAINER_ENGINE = "2dfdr-docker"  # the engine whose steps run in containers
 
 
 class _RunnerStopping(Exception):
@@ -147,11 +145,11 @@ class ReductionRunner:
         that stopped beating (its server was killed mid-step), of a request no longer
         running (cancelled), of one of this runner's workers that died, or past their
         deadline."""
-        if self.store.has_unfinished(_CONTAINER_ENGINE):
+        if self.store.has_unfinished(container_engines()):
             self._containers_used = True
         if not self._containers_used:
             return  # no container of this platform can be running: no need to ask Docker
-        live = self.store.held_by_live_runners(self.settings.job_lease, _CONTAINER_ENGINE)
+        live = self.store.held_by_live_runners(self.settings.job_lease, container_engines())
         workers = None
         if self.client is not None:
             with contextlib.suppress(Exception):
@@ -212,6 +210,7 @@ class ReductionRunner:
         # the database keeps options as JSON, whose key order is its own; resolving again
         # puts them in the engine's order, which the products record (REDUCTION_ARGS)
         options = resolve(job.options, job.engine)
+        in_containers = parse_engine(job.engine)[0].containers
         try:
             from .archive import frames_for_reduction
 
@@ -264,7 +263,7 @@ class ReductionRunner:
                 job.id,
                 "retry",
                 f"{step.describe()}: attempt {attempt - 1} failed ({reason}); attempt {attempt}"
-                + (" in a new container" if job.engine.startswith(_CONTAINER_ENGINE) else ""),
+                + (" in a new container" if in_containers else ""),
             )
 
         def should_stop() -> str:
@@ -300,7 +299,7 @@ class ReductionRunner:
             self._mail(final, "failed", final.message)
             return final
         statuses = collections.Counter(r.status for r in run.results.values())
-        if statuses["cancelled"] and job.engine.startswith(_CONTAINER_ENGINE):
+        if statuses["cancelled"] and in_containers:
             # a cancelled step's container runs on in its worker: stop it now
             self._remove_containers(lambda labels: labels.get("request") != job.id)
         products = sum(

@@ -255,26 +255,27 @@ class ReductionStore:
         with self._connect() as conn:
             return str(conn.execute("SELECT id FROM platform").fetchone()["id"])
 
-    def held_by_live_runners(self, lease_seconds: float, engine_prefix: str) -> set[tuple]:
-        """(runner, job id) of the running jobs of engines named ``engine_prefix…`` whose
-        runner beats; None of the other (runner, job) pairs has a live owner."""
+    def held_by_live_runners(self, lease_seconds: float, engines: list[str]) -> set[tuple]:
+        """(runner, job id) of the running jobs of ``engines`` (names, any version) whose
+        runner beats; none of the other (runner, job) pairs has a live owner."""
         with self._connect() as conn:
             rows = conn.execute(
                 sql.SQL(
                     "SELECT runner, id::text AS id FROM reduce_job WHERE status = 'running'"
-                    " AND starts_with(engine, %s) AND NOT ({})"
+                    " AND split_part(engine, '@', 1) = ANY(%s) AND NOT ({})"
                 ).format(LEASE.lapsed(lease_seconds)),
-                (engine_prefix,),
+                (engines,),
             ).fetchall()
         return {(r["runner"], r["id"]) for r in rows}
 
-    def has_unfinished(self, engine_prefix: str) -> bool:
-        """Whether a job of an engine named ``engine_prefix…`` is queued or running."""
+    def has_unfinished(self, engines: list[str]) -> bool:
+        """Whether a job of one of ``engines`` (names, any version) is queued or running."""
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM reduce_job WHERE starts_with(engine, %s)"
+                "SELECT EXISTS (SELECT 1 FROM reduce_job WHERE split_part(engine, '@', 1)"
+                " = ANY(%s)"
                 " AND status IN ('queued', 'running', 'cancelling')) AS any",
-                (engine_prefix,),
+                (engines,),
             ).fetchone()
         return bool(row["any"])
 

@@ -174,6 +174,12 @@ def step_files(step: Step) -> dict[str, str]:
     return files
 
 
+def _as_text(output: str) -> str:
+    """2dFdr's output as text the database can hold: PostgreSQL refuses a NUL byte (and
+    with it the whole log of the request)."""
+    return output.replace("\x00", "\ufffd")
+
+
 def _tail(output: str, lines: int = 15) -> str:
     return "\n".join(output.strip().splitlines()[-lines:])
 
@@ -220,7 +226,7 @@ def run_local(command: Command, work: Path, step: Step, attempt: Attempt) -> str
             f"{step.describe()}: 2dFdr {command.argv[1]} ran over {timeout:g} s and was stopped",
             retry=False,
         ) from exc
-    output = proc.stdout.replace("\x00", "\ufffd")  # text the database can hold
+    output = _as_text(proc.stdout)
     _raise_on_crash(command, proc.returncode, output, step)
     return output
 
@@ -293,6 +299,7 @@ def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt,
     except Exception as exc:
         _engine_error(exc, step, image)
         raise
+    output = _as_text(outcome.output)
     task = command.argv[1]
     if outcome.killed:
         why = _KILLED[outcome.killed].format(
@@ -302,11 +309,11 @@ def run_in_container(command: Command, work: Path, step: Step, attempt: Attempt,
         )
         raise TdfdrError(
             f"{step.describe()}: 2dFdr {task} {why} and its container was killed; its last "
-            f"output:\n{_tail(outcome.output)}",
+            f"output:\n{_tail(output)}",
             retry=False,
         )
-    _raise_on_crash(command, outcome.exit_code or 0, outcome.output, step)
-    return outcome.output + (
+    _raise_on_crash(command, outcome.exit_code or 0, output, step)
+    return output + (
         f"\n(container of {image}, attempt {attempt.number}: exit {outcome.exit_code} "
         f"in {outcome.seconds:.2f} s)"
     )
