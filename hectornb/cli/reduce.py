@@ -103,6 +103,12 @@ def _cmd_options(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_engines(args: argparse.Namespace) -> int:
+    for engine in _session(args).engines():
+        print(engine)
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from ..reduce.compare import compare_products, summarise
 
@@ -315,6 +321,12 @@ def add_commands(sub: Commands) -> None:
 
     p = rsub.add_parser("options", help="the reduction options, defaults and meaning")
     p.set_defaults(func=_cmd_options)
+
+    p = rsub.add_parser(
+        "engines", help="the engines --engine may name here (NAME[@VERSION]), the default first"
+    )
+    add_user_argument(p)
+    p.set_defaults(func=_cmd_engines)
 
     p = rsub.add_parser("submit", help="queue a reduction with the Reduce service")
     p.add_argument("paths", nargs="*", help="raw frames (or directories of them) to reduce")

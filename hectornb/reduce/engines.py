@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 
+from ..config import Settings
 from ..errors import Invalid
 from .steps import Step
 
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
+_TDFDR = "hectornb.reduce.tdfdr:"
 _RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]{0,63}")  # PEP 440's characters
 
 
@@ -47,6 +49,10 @@ class Engine:
     only what was requested reaches it, in 2dFdr's names. ``per_release``: a version picks
     workers running that hectornb release. ``containers``: its steps run in labelled
     containers, which the runner keeps in hand (`hectornb.reduce.containers`).
+    ``check``: ``"module:function"`` telling, when a request is submitted, why the
+    engine at a version cannot run here (`Engine.problem`). ``offered``:
+    ``"module:function"`` giving the references (``NAME[@VERSION]``) a form offers, those
+    this platform can run now (`Engine.here`; without it, the engine's name).
     """
 
     name: str
@@ -57,11 +63,22 @@ class Engine:
     own_options: bool = False
     per_release: bool = False
     containers: bool = False
+    check: str = ""
+    offered: str = ""
 
     @property
     def form(self) -> str:
         """How a request names it, e.g. ``builtin[@version]``."""
         return f"{self.name}[@{self.version_label}]" if self.version else self.name
+
+    def problem(self, version: str, settings: Settings) -> str:
+        """Why this engine at ``version`` cannot run on this platform ("" when it can, or
+        when it has no check)."""
+        return _call(self.check, version, settings) if self.check else ""
+
+    def here(self, settings: Settings) -> list[str]:
+        """How a request names this engine in the versions this platform can run now."""
+        return list(_call(self.offered, settings)) if self.offered else [self.name]
 
     def run(
         self,
@@ -70,9 +87,13 @@ class Engine:
         version: str = "",
         attempt: Attempt | None = None,
     ) -> list[str]:
-        module, _, function = self.runner.partition(":")
-        runner: Runner = getattr(import_module(module), function)
-        return runner(step, options, version, attempt or Attempt())
+        return _call(self.runner, step, options, version, attempt or Attempt())
+
+
+def _call(reference: str, *args):
+    """Call ``"module:function"``: engines' code is imported only where it is used."""
+    module, _, function = reference.partition(":")
+    return getattr(import_module(module), function)(*args)
 
 
 ENGINES: dict[str, Engine] = {
@@ -86,14 +107,16 @@ ENGINES: dict[str, Engine] = {
             own_options=True,
             per_release=True,
         ),
-        Engine("2dfdr", "hectornb.reduce.tdfdr:run_step_local"),
+        Engine("2dfdr", _TDFDR + "run_step_local", offered=_TDFDR + "offered_local"),
         Engine(
             "2dfdr-docker",
-            "hectornb.reduce.tdfdr:run_step_in_container",
+            _TDFDR + "run_step_in_container",
             _IMAGE_TAG,
             "an image tag (letters, digits, _ . -; at most 128, not starting with . or -)",
             version_label="tag",
             containers=True,
+            check=_TDFDR + "image_problem",
+            offered=_TDFDR + "offered_images",
         ),
     )
 }
@@ -112,6 +135,12 @@ def parse_engine(engine: str) -> tuple[Engine, str]:
     if version and not known.version.fullmatch(version):  # type: ignore[union-attr]
         raise Invalid(f"engine {engine!r}: after @ comes {known.version_is}")
     return known, version
+
+
+def engines_here(settings: Settings) -> list[str]:
+    """The engine references (``NAME[@VERSION]``) this platform can run now, the default
+    (``builtin``) first: what the Reduce form offers."""
+    return [ref for e in ENGINES.values() for ref in e.here(settings)]
 
 
 def container_engines() -> list[str]:

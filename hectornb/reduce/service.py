@@ -62,7 +62,7 @@ def submit(
     """
     settings = settings or get_settings()
     try:
-        parse_engine(engine)
+        known, version = parse_engine(engine)
         first, last = (night_date(n) if n else None for n in (night_from, night_to))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
@@ -77,6 +77,8 @@ def submit(
         # one address: a list ("a@x,b@y") would make the site's mail relay anyone's
         raise Invalid(f"not one e-mail address: {email!r}")
     objects = _object_frames(user, frames, night_from, night_to, settings)
+    if problem := known.problem(version, settings):
+        raise Invalid(f"engine {engine!r}: {problem}")
     identity = json.dumps(
         {"engine": engine_version(engine, __version__), "options": resolved, "frames": objects},
         sort_keys=True,

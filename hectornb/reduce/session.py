@@ -25,6 +25,7 @@ from ..config import get_settings
 from ..errors import Forbidden, Invalid, NotFound
 from ..instrument.aat import FIBRE_TABLE_NAMES
 from . import access
+from .engines import engines_here
 from .store import Reduction, ReductionStore
 
 
@@ -92,6 +93,9 @@ class LocalReduce:
         from .service import submit
 
         return submit(self.user, frames, night_from, night_to, options or {}, engine, email)
+
+    def engines(self) -> list[str]:
+        return engines_here(get_settings())
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return self.store.list(self.user, days)
@@ -189,6 +193,9 @@ class RemoteReduce(ServiceBacked):
         return _job(
             self.client.post("reduce/jobs", {k: v for k, v in body.items() if v is not None})
         )
+
+    def engines(self) -> list[str]:
+        return self.client.get("reduce/engines")["engines"]
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return [_job(j) for j in self.client.get("reduce/jobs", days=days)["jobs"]]

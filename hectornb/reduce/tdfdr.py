@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import get_settings
+from ..config import Settings, get_settings
 from .engines import Attempt
 from .errors import DataError, StepError
 from .steps import Step
@@ -345,17 +345,45 @@ def run_step_local(
     return run_step(step, options, attempt or Attempt())
 
 
+def engine_image(version: str, settings: Settings) -> str:
+    """The image of the ``2dfdr-docker`` engine at ``version`` (its tag; "" for the
+    configured image as it is)."""
+    from docker.utils import parse_repository_tag
+
+    image = settings.tdfdr_image
+    if version:  # the repository may name a registry with a port, or pin a digest
+        repository, _ = parse_repository_tag(image)
+        image = f"{repository}:{version}"
+    return image
+
+
+def image_problem(version: str, settings: Settings) -> str:
+    """Why a request for the ``2dfdr-docker`` engine at ``version`` cannot run ("" when
+    it can): asked when it is submitted, so that a tag not built here is refused then,
+    not found out by the first step."""
+    from . import containers
+
+    return containers.image_problem(engine_image(version, settings))
+
+
+def offered_images(settings: Settings) -> list[str]:
+    """``2dfdr-docker@TAG`` for each tag of the engine's image on the Docker engine."""
+    from . import containers
+
+    return [f"2dfdr-docker@{tag}" for tag in containers.image_tags(settings.tdfdr_image)]
+
+
+def offered_local(settings: Settings) -> list[str]:
+    """``2dfdr`` when this process finds ``aaorun`` on its PATH."""
+    return ["2dfdr"] if shutil.which("aaorun") else []
+
+
 def run_step_in_container(
     step: Step, options: Mapping[str, str], version: str = "", attempt: Attempt | None = None
 ) -> list[str]:
     """The ``2dfdr-docker`` engine: ``aaorun`` in ``HECTORNB_2DFDR_IMAGE``, or in that
     image's tag ``version``."""
-    from docker.utils import parse_repository_tag
-
-    image = get_settings().tdfdr_image
-    if version:  # the repository may name a registry with a port, or pin a digest
-        repository, _ = parse_repository_tag(image)
-        image = f"{repository}:{version}"
+    image = engine_image(version, get_settings())
     if attempt and attempt.number > 1:  # an engine restarting gets a moment to come back
         time.sleep(min(2.0 * (attempt.number - 1), 10.0))
     return run_step(step, options, attempt or Attempt(), image=image)

@@ -237,6 +237,14 @@ def document() -> dict:
                 errors=(403,),
             ),
         },
+        "/hectornb/api/reduce/engines": {
+            "get": _op(
+                "the engines this platform can run now (NAME[@VERSION], the default first),"
+                " as a request's engine names them",
+                _json("engines", {"type": "object"}),
+                errors=(403,),
+            ),
+        },
         "/hectornb/api/reduce/jobs": {
             "get": _op(
                 "your reduction requests",

@@ -17,6 +17,7 @@ from tornado import web
 
 from ..config import get_settings
 from ..reduce import access
+from ..reduce.engines import engines_here
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.runner import ensure_runner
 from ..reduce.service import DOWNLOADS, package, products, submit
@@ -91,6 +92,16 @@ class OptionsHandler(HectornbAPIHandler):
                 "form_names": FORM_NAMES,
             }
         )
+
+
+class EnginesHandler(HectornbAPIHandler):
+    """The engines this platform can run now (``NAME[@VERSION]``), the default first."""
+
+    @web.authenticated
+    async def get(self):
+        # asks the Docker engine for its image tags: off the event loop
+        engines = await self.run(engines_here, get_settings())
+        self.write_json({"engines": engines, "default": engines[0]})
 
 
 def _job_json(job, base: str) -> dict:
@@ -236,6 +247,7 @@ def reduce_handlers(u) -> list[tuple]:
         (u("hectornb/api/reduce/frames/download"), FramesDownloadHandler),
         (u("hectornb/api/reduce/frames/fibres"), FrameFibresHandler),
         (u("hectornb/api/reduce/options"), OptionsHandler),
+        (u("hectornb/api/reduce/engines"), EnginesHandler),
         (u("hectornb/api/reduce/jobs/?"), JobsHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}"), ReductionHandler),
         (u(f"hectornb/api/reduce/jobs/{_ID}/events"), EventsHandler),

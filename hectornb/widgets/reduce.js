@@ -50,6 +50,7 @@ function render({ model, el: root }) {
         <h3>Reduction options</h3>
         <p class="hnb-note">The defaults suit most data. Options other than the defaults take longer.</p>
         <div class="hnb-option-fields"></div>
+        <label title="builtin: hectornb&#39;s own reduction; 2dfdr: 2dFdr installed on the server; 2dfdr-docker@TAG: 2dFdr in the container image of that tag">Engine <select name="engine" class="hnb-engine"></select></label>
         <label>E-mail for notifications <input type="email" name="email" size="28" placeholder="you@example.org"></label>
         <div class="hnb-option-buttons"><button class="hnb-make-it-so primary">Make it so!</button>
           <button class="hnb-close-options">Close</button></div>
@@ -193,6 +194,11 @@ function render({ model, el: root }) {
         o.choices.map((c) => `<option ${c === o.default ? "selected" : ""}>${c}</option>`).join("") + `</select></label>`;
     }).join("");
   }
+  function drawEngines() {
+    const select = $(".hnb-engine"), was = select.value;
+    select.innerHTML = model.get("engines").map((e) => `<option>${esc(e)}</option>`).join("");
+    if (model.get("engines").includes(was)) select.value = was;
+  }
   function chosenOptions() {
     const out = {};
     $$(".hnb-option-fields [data-form]").forEach((input) => {
@@ -207,7 +213,7 @@ function render({ model, el: root }) {
   });
   $(".hnb-close-options").addEventListener("click", () => ($(".hnb-options").hidden = true));
   $(".hnb-make-it-so").addEventListener("click", () => {
-    sendSafely(model, { type: "submit", frames: Array.from(selected), options: chosenOptions(), email: $(".hnb-options input[name=email]").value.trim() });
+    sendSafely(model, { type: "submit", frames: Array.from(selected), options: chosenOptions(), email: $(".hnb-options input[name=email]").value.trim(), engine: $(".hnb-engine").value });
   });
 
   // ---- requests --------------------------------------------------------------------------
@@ -287,13 +293,14 @@ function render({ model, el: root }) {
   model.on("change:frames", drawGrid);
   model.on("change:columns", () => { drawColumnChooser(); drawGrid(); });
   model.on("change:jobs", drawJobs);
+  model.on("change:engines", drawEngines);
   model.on("change:job", () => {
     const before = root.dataset.job;
     drawStatus();
     const id = (model.get("job") || {}).id;
     if (id && id !== before) { root.dataset.job = id; showTab("status"); }
   });
-  drawColumnChooser(); drawOptions(); drawGrid(); drawJobs(); drawMessage();
+  drawColumnChooser(); drawOptions(); drawEngines(); drawGrid(); drawJobs(); drawMessage();
   if ((model.get("job") || {}).id) { drawStatus(); showTab("status"); root.dataset.job = model.get("job").id; }
 
   // the page's URL: ?job=<id> opens a request, ?night=yymmdd runs a query

@@ -67,6 +67,8 @@ class ReduceApp(anywidget.AnyWidget):
     frames = t.List().tag(sync=True)
     columns = t.List([{"key": k, "label": h, "shown": s} for k, h, s in COLUMNS]).tag(sync=True)
     option_specs = t.List().tag(sync=True)
+    #: the engines the platform can run now, the default first (``NAME[@VERSION]``)
+    engines = t.List(["builtin"]).tag(sync=True)
     jobs = t.List().tag(sync=True)
     job = t.Dict().tag(sync=True)
     message = t.Dict().tag(sync=True)
@@ -100,6 +102,7 @@ class ReduceApp(anywidget.AnyWidget):
                 }
                 for form, name in FORM
             ]
+            self.engines = self.session.engines()
             self._refresh_jobs()
             if night_from or night_to:
                 self.query({"night_from": night_from, "night_to": night_to or night_from})
@@ -223,6 +226,7 @@ class ReduceApp(anywidget.AnyWidget):
                     list(content.get("frames") or []),
                     content.get("options") or {},
                     str(content.get("email") or ""),
+                    str(content.get("engine") or "builtin"),
                 )
             elif kind == "open":
                 self.open_request(str(content["id"]))

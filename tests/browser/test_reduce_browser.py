@@ -73,6 +73,9 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
         assert len([n for n in zf.namelist() if n.endswith(".fits")]) == 6
     # the options form: COSMIC off, then "Make it so!"
     app.locator(".hnb-open-options").click()
+    # the engine: the platform's default unless another is chosen
+    engines = app.locator(".hnb-engine option").all_inner_texts()
+    assert engines[0] == "builtin" and app.locator(".hnb-engine").input_value() == "builtin"
     app.locator("#hnb-opt-COSMIC").select_option("NONE")
     app.locator(".hnb-make-it-so").click()
     message = app.locator(".hnb-message")
@@ -89,7 +92,7 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
         first,
     ), first
     status.locator(".hnb-badge", has_text="Finished").wait_for(timeout=180_000)
-    assert "COSRAY_MTHD=NONE" in status.inner_text()
+    assert "COSRAY_MTHD=NONE" in status.inner_text() and "engine builtin" in status.inner_text()
     # the cluster's dashboard through the platform, behind its sign-in, with live plots
     link = status.locator("a", has_text="Dask dashboard").get_attribute("href")
     assert link.endswith("/hectornb/dask/status") and not link.startswith("http")

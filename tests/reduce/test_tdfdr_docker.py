@@ -262,6 +262,44 @@ def test_a_night_reduced_in_containers_and_two_versions_compared(docker, images,
     assert "wavelength shift B-A" in proc.stdout
 
 
+def test_an_image_not_on_the_engine_is_refused_when_submitted(images, settings, archive):
+    """The Reduce form offers the tags the Docker engine holds; a tag nobody built here, or
+    no Docker engine at all, is said at once, with the tags there are, rather than by a
+    failed first step; nothing is queued."""
+    from hectornb.errors import Invalid
+    from hectornb.reduce.engines import engines_here
+    from hectornb.reduce.store import ReductionStore
+
+    offered = engines_here(settings)
+    assert offered[0] == "builtin"
+    assert [e for e in offered if e.startswith("2dfdr-docker")] == [
+        "2dfdr-docker@A",
+        "2dfdr-docker@B",
+        "2dfdr-docker@slow",
+    ]
+    listed = subprocess.run(
+        [str(BIN / "hectornb"), "reduce", "engines"], capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 0 and listed.stdout.split() == offered, listed.stderr
+    store = ReductionStore(settings)
+    before = {j.id for j in store.list("alice")}
+    with pytest.raises(Invalid) as refused:
+        _submit(settings, archive["objects"][:1], engine="2dfdr-docker@A2")
+    said = str(refused.value)
+    assert f"the image {REPOSITORY}:A2 is not on this platform's Docker engine" in said
+    assert "its tags here: A, B, slow" in said and "Building the 2dFdr image" in said
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        with pytest.raises(Invalid, match="no Docker engine answers at unix:///nonexistent"):
+            _submit(settings, archive["objects"][:1], engine="2dfdr-docker@A")
+        assert not any(e.startswith("2dfdr-docker") for e in engines_here(settings))
+    assert {j.id for j in store.list("alice")} == before
+    # the tag that is there is taken (and withdrawn: the next test's runner would run it)
+    taken = _submit(settings, archive["objects"][:1], engine="2dfdr-docker@B")
+    assert taken.status == "queued"
+    assert store.cancel(taken.id, "alice").status == "cancelled"
+
+
 def read_2dfdr_fibres(raw: str) -> list[str]:
     from astropy.io import fits
 

@@ -99,6 +99,18 @@ def test_remote_obslog_store_keeps_versions_and_names_bad_fields(client, platfor
         ObslogStore().set_observer(me, False)
 
 
+def test_the_engines_offered_are_the_platforms_default_first(client):
+    """What the Reduce form offers comes from the service: engines it can run now, each a
+    name a request may give, the default (builtin) first."""
+    from hectornb.reduce.engines import parse_engine
+    from hectornb.reduce.session import RemoteReduce
+
+    engines = RemoteReduce(client).engines()
+    assert engines[0] == "builtin" and len(set(engines)) == len(engines)
+    for engine in engines:
+        parse_engine(engine)
+
+
 def test_product_files_only_for_their_owner(platform, client, tmp_path):
     """The products API lists a request's products and streams each one, to its owner."""
     from hectornb.reduce.session import RemoteReduce
