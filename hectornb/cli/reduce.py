@@ -145,7 +145,7 @@ def _session(args: argparse.Namespace) -> LocalReduce | RemoteReduce:
 
 def _show(job: Reduction) -> None:
     print(
-        f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps  "
+        f"{job.id}  {job.status:<10} {job.steps_done}/{job.steps_total} steps ended  "
         f"{len(job.frames)} frames  {job.created:%Y-%m-%d %H:%M %Z}  {job.message}"
     )
 

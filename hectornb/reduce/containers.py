@@ -29,6 +29,8 @@ WORK = "/work"
 INPUTS = "/inputs"
 _GRACE_S = 60  # after its deadline a container is anybody's to remove
 LOG_BYTES = "1m"  # of a command's output kept for the request's log (the end of it)
+#: where a user is pointed when an image is missing
+BUILDING = "its operators build images as in docs/reduce.md, 'Building the 2dFdr image'"
 _LOST_S = 60  # how long a command waits for an engine that stopped answering
 
 
@@ -137,10 +139,7 @@ def image_problem(image: str, timeout: float = 5) -> str:
         where = os.environ.get("DOCKER_HOST") or "the local socket"
         return f"no Docker engine answers at {where} ({why})"
     here = f"its tags here: {', '.join(tags)}" if tags else f"no tag of {repository} is here"
-    return (
-        f"the image {image} is not on this platform's Docker engine; {here} (build it: "
-        "docs/reduce.md, 'Building the 2dFdr image')"
-    )
+    return f"the image {image} is not on this platform's Docker engine; {here} ({BUILDING})"
 
 
 def create_arguments(sandbox: Sandbox, settings: Settings, timeout: float) -> dict:

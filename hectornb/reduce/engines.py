@@ -107,7 +107,12 @@ ENGINES: dict[str, Engine] = {
             own_options=True,
             per_release=True,
         ),
-        Engine("2dfdr", _TDFDR + "run_step_local", offered=_TDFDR + "offered_local"),
+        Engine(
+            "2dfdr",
+            _TDFDR + "run_step_local",
+            check=_TDFDR + "local_problem",
+            offered=_TDFDR + "offered_local",
+        ),
         Engine(
             "2dfdr-docker",
             _TDFDR + "run_step_in_container",

@@ -49,6 +49,12 @@ class StepResult:
             return f"{text} ({self.seconds:.1f} s)"
         return f"{text}: {self.reason}"
 
+    def problem(self) -> str:
+        """What went wrong, in a line that names the step once (its reason, from the
+        engine's error, often names it too)."""
+        step = self.step.describe()
+        return f"{self.status} {step}: {self.reason.replace(f'{step}: ', '', 1)}"
+
 
 @dataclass
 class NightRun:

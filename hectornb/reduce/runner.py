@@ -306,7 +306,7 @@ class ReductionRunner:
             1 for r in run.results.values() if r.status == "done" and r.step.task in PRODUCT_TASKS
         )
         summary = f"{statuses['done']} of {len(run.results)} steps done"
-        problems = [r.describe() for r in run.failures() if r.status == "failed"]
+        problems = [r.problem() for r in run.failures() if r.status == "failed"]
         problems += run.problems
         if statuses["cancelled"]:
             status = "cancelled"

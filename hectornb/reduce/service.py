@@ -79,6 +79,8 @@ def submit(
     objects = _object_frames(user, frames, night_from, night_to, settings)
     if problem := known.problem(version, settings):
         raise Invalid(f"engine {engine!r}: {problem}")
+    if not known.own_options:
+        _check_idx_files(objects, resolved, settings)
     identity = json.dumps(
         {"engine": engine_version(engine, __version__), "options": resolved, "frames": objects},
         sort_keys=True,
@@ -88,6 +90,27 @@ def submit(
     return ReductionStore(settings).create(
         user, objects, engine, resolved, email or None, same_as, str(outdir)
     )
+
+
+def _check_idx_files(objects: list[str], options: dict, settings: Settings) -> None:
+    """A 2dFdr engine needs an idx file for each grating of the request (its arms): said
+    now rather than by the first step of an arm without one."""
+    from .tdfdr import IDX_FILES
+
+    if options.get("IDXFILE"):
+        return
+    with db.connect(settings) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT grating FROM raw_frame WHERE path = ANY(%s)", (objects,)
+        ).fetchall()
+    missing = sorted({r["grating"] or "(none)" for r in rows} - set(IDX_FILES))
+    if missing:
+        known = ", ".join(f"{g} ({f})" for g, f in IDX_FILES.items())
+        raise Invalid(
+            f"no 2dFdr idx file is known for grating {', '.join(missing)} of these frames "
+            f"(known: {known}): give one with the option IDXFILE=<file.idx>, for one arm "
+            "at a time"
+        )
 
 
 def _object_frames(

@@ -196,13 +196,15 @@ def _check(command: Command, output: str, work: Path, step: Step) -> None:
         )
 
 
+_NOT_INSTALLED = (
+    "2dFdr's aaorun is not on PATH (install 2dFdr, or use the 2dfdr-docker or builtin engine)"
+)
+
+
 def run_local(command: Command, work: Path, step: Step, attempt: Attempt) -> str:
     """Run one command with ``aaorun`` from PATH; returns its output."""
     if shutil.which("aaorun") is None:
-        raise DataError(
-            "2dFdr's aaorun is not on PATH (install 2dFdr, or use the "
-            "2dfdr-docker or builtin engine)"
-        )
+        raise DataError(_NOT_INSTALLED)
     timeout = get_settings().step_timeout
     environment = {
         **os.environ,
@@ -324,10 +326,11 @@ def _engine_error(exc: Exception, step: Step, image: str) -> None:
     from docker.errors import DockerException, ImageNotFound
     from requests.exceptions import RequestException
 
+    from .containers import BUILDING
+
     if isinstance(exc, ImageNotFound):
         raise TdfdrError(
-            f"{step.describe()}: the image {image} is not on this Docker engine (build it: "
-            "docs/reduce.md, 'Building the 2dFdr image')",
+            f"{step.describe()}: the image {image} is not on this Docker engine ({BUILDING})",
             retry=False,
         ) from exc
     if isinstance(exc, DockerException | RequestException):
@@ -375,7 +378,12 @@ def offered_images(settings: Settings) -> list[str]:
 
 def offered_local(settings: Settings) -> list[str]:
     """``2dfdr`` when this process finds ``aaorun`` on its PATH."""
-    return ["2dfdr"] if shutil.which("aaorun") else []
+    return [] if local_problem("", settings) else ["2dfdr"]
+
+
+def local_problem(version: str, settings: Settings) -> str:
+    """Why the ``2dfdr`` engine cannot run here ("" when ``aaorun`` is on PATH)."""
+    return "" if shutil.which("aaorun") else _NOT_INSTALLED
 
 
 def run_step_in_container(

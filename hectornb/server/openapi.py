@@ -421,7 +421,11 @@ def document() -> dict:
                                 "cancelled",
                             ]
                         },
-                        "steps_done": {"type": "integer"},
+                        "steps_done": {
+                            "type": "integer",
+                            "description": "steps that ended, done, failed or skipped (each"
+                            " step's own status is in `steps`)",
+                        },
                         "steps_total": {"type": "integer"},
                         "n_frames": {"type": "integer"},
                         "options": {"type": "object"},

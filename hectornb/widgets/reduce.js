@@ -210,6 +210,7 @@ function render({ model, el: root }) {
   $(".hnb-open-options").addEventListener("click", () => {
     if (!selected.size) { model.set("message", { text: "Select the frames to reduce first.", kind: "error" }); drawMessage(); return; }
     $(".hnb-options").hidden = false;
+    sendSafely(model, { type: "engines" }); // images come and go on the Docker engine
   });
   $(".hnb-close-options").addEventListener("click", () => ($(".hnb-options").hidden = true));
   $(".hnb-make-it-so").addEventListener("click", () => {
@@ -232,13 +233,24 @@ function render({ model, el: root }) {
     const j = model.get("job") || {};
     if (!j.id) return;
     const api = `${apiBase(model)}reduce/jobs/${j.id}`;
-    const pct = j.steps_total ? Math.round((100 * j.steps_done) / j.steps_total) : 0;
+    // steps_done counts every step that ended; the bar and the words tell done from not
+    const by = { done: 0, failed: 0, skipped: 0 };
+    (j.steps || []).forEach((s) => { if (s.status in by) by[s.status] += 1; });
+    const share = (n) => (j.steps_total ? (100 * n) / j.steps_total : 0);
+    const pct = Math.round(share(j.steps_done));
+    const ended = j.steps_total && j.steps_done === j.steps_total;
+    const tally = `${by.done} of ${j.steps_total} steps done` +
+      (by.failed ? ` · ${by.failed} failed` : "") + (by.skipped ? ` · ${by.skipped} skipped` : "");
     // before the runner has planned it: what it is waiting for, not "0/0 steps"
     const planning = !j.final && !j.steps_total;
     const count = planning ? (j.status === "queued" ? "waiting for a free runner…"
       : `planning the reduction of ${j.n_frames} object frames and starting the cluster…`)
-      : j.final ? "" : j.steps_done === j.steps_total ? `${j.steps_done} of ${j.steps_total} steps done · drawing the products' PDFs…`
-      : `${j.steps_done} of ${j.steps_total} steps done${j.current ? ` · last: ${esc(j.current)}` : ""}`;
+      : j.final ? (by.failed || by.skipped ? tally : "")
+      : ended ? `${tally} · drawing the products' PDFs…`
+      : `${tally}${j.current ? ` · last: ${esc(j.current)}` : ""}`;
+    const bar = planning ? `<div style="width:100%"></div>`
+      : `<div class="hnb-bar-done" style="width:${share(by.done)}%"></div>` +
+        `<div class="hnb-bar-failed" style="width:${share(by.failed + by.skipped)}%"></div>`;
     const changed = Object.entries(j.options_changed || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "defaults";
     const plan = (j.plan && j.plan.groups) || [];
     const dashboard = j.plan && j.plan.dashboard ? `<a href="${esc(j.plan.dashboard)}" target="_blank">Dask dashboard</a>` : "";
@@ -251,12 +263,13 @@ function render({ model, el: root }) {
       <p><span class="hnb-badge status-${j.status}">${STATUS_LABEL[j.status] || j.status}</span>
         ${j.n_frames} object frames · engine ${esc(j.engine)} · options: ${esc(changed)} · requested ${esc(j.created)}
         ${j.finished ? ` · ended ${esc(j.finished)}` : ""} ${dashboard}</p>
-      <div class="hnb-progress${planning ? " hnb-waiting" : ""}" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100"><div style="width:${planning ? 100 : pct}%"></div></div>
+      <div class="hnb-progress${planning ? " hnb-waiting" : ""}" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100" aria-valuetext="${esc(planning ? count : tally)}">${bar}</div>
       <p class="hnb-steps-count" data-testid="steps-count">${count}</p>
       ${j.message ? `<p class="hnb-job-message">${esc(j.message)}</p>` : ""}
       <p>${j.final ? "" : `<button class="hnb-cancel">Cancel</button>`} ${downloads}${explore}</p>
       <details open><summary>Steps</summary><table class="hnb-steps"><thead><tr><th>#</th><th>Step</th><th>Frame</th><th>Arm</th><th>Status</th><th>s</th><th>Log</th></tr></thead><tbody>
-        ${(j.steps || []).map((s) => `<tr class="step-${s.status}"><td>${s.seq + 1}</td><td>${esc(s.task)}</td><td>${esc(s.frame)}</td><td>${esc(s.arm)}</td><td>${esc(s.status)}${s.reason ? `: ${esc(s.reason)}` : ""}</td><td>${s.seconds != null ? s.seconds.toFixed(1) : ""}</td><td>${s.log ? `<details><summary>log</summary><pre>${esc(s.log)}</pre></details>` : ""}</td></tr>`).join("")}
+        ${(j.steps || []).map((s) => `<tr class="step-${s.status}"><td>${s.seq + 1}</td><td>${esc(s.task)}</td><td>${esc(s.frame)}</td><td>${esc(s.arm)}</td><td class="hnb-step-status">${esc(s.status)}${s.reason ? `: ${esc(s.reason)}` : ""}</td><td>${s.seconds != null ? s.seconds.toFixed(1) : ""}</td><td>${s.log ? `<button class="hnb-log-toggle link" data-key="${esc(s.key)}" aria-expanded="${openLogs.has(s.key)}">log</button>` : ""}</td></tr>` +
+          (s.log && openLogs.has(s.key) ? `<tr class="hnb-log-row"><td colspan="7"><pre>${esc(s.log)}</pre></td></tr>` : "")).join("")}
       </tbody></table></details>
       <details><summary>Plan: calibrations chosen</summary><table class="hnb-plan"><thead><tr><th>Arm</th><th>Field</th><th>Objects</th><th>Calibrations</th></tr></thead><tbody>
         ${plan.map((g) => `<tr><td>${esc(g.arm)}</td><td>${esc(g.field)}</td><td>${esc(g.objects.join(", "))}</td><td>${Object.entries(g.calibrations).map(([role, c]) => `<div><b>${esc(role)}</b>: ${esc(c.files.join(", "))} <i>(${esc(c.rule)})</i></div>`).join("")}</td></tr>`).join("")}
@@ -264,7 +277,13 @@ function render({ model, el: root }) {
       <details><summary>Events</summary><ol class="hnb-events">${(j.events || []).map((e) => `<li>${esc(e.at)} <b>${esc(e.kind)}</b> ${esc(e.message)}</li>`).join("")}</ol></details>`;
     const cancel = $(".hnb-cancel");
     if (cancel) cancel.addEventListener("click", () => sendSafely(model, { type: "cancel", id: j.id }));
+    $$(".hnb-log-toggle").forEach((b) => b.addEventListener("click", () => {
+      openLogs.has(b.dataset.key) ? openLogs.delete(b.dataset.key) : openLogs.add(b.dataset.key);
+      drawStatus();
+    }));
   }
+  // the step logs a person opened stay open as the page follows the request
+  const openLogs = new Set();
 
   // A download the server takes a while to prepare (a zip of many products) says so until
   // the file starts to arrive: the server then sets a cookie named after the click's ticket.

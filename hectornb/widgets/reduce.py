@@ -234,6 +234,8 @@ class ReduceApp(anywidget.AnyWidget):
                 self.cancel(str(content["id"]))
             elif kind == "jobs":
                 self._refresh_jobs()
+            elif kind == "engines":
+                self.engines = self.session.engines()
             elif kind in ("fibres", "targets"):
                 path = str(content["path"])
                 if not any(f["path"] == path for f in self.frames):

@@ -8,11 +8,13 @@ import datetime as dt
 import getpass
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from support.harness import chromium_path
+from support.raw_frames import break_data
 
 from hectornb.demo import index_simulated_night
 
@@ -165,4 +167,55 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     row = app.locator(f'.hnb-jobs tr[data-id="{job_id}"]')
     row.wait_for()
     assert "Finished" in row.inner_text()
+    assert page.errors == []
+
+
+def test_a_request_with_failures_says_what_failed_and_stays_readable(
+    browser_page, platform, tmp_path_factory
+):
+    """A night whose red arc is broken: the status page counts the steps done, failed and
+    skipped apart (not "34 of 34 done"), the bar shows both, the reasons wrap within the
+    page at 1400 px, and a step's log opens as wide as the table."""
+    import requests
+
+    raw = tmp_path_factory.mktemp("broken-night") / "raw"
+    frames = index_simulated_night(
+        raw, (getpass.getuser(),), date=dt.date(2025, 9, 8), seed=8, fields=1
+    )
+    arcs = frames[(frames["ndfclass"] == "MFARC") & (frames["arm"] == "red")]
+    break_data(Path(arcs["path"].iloc[0]))
+    auth = {"Authorization": f"token {platform['token']}"}
+    api = f"{platform['base']}/hectornb/api/reduce/jobs"
+    job = requests.post(
+        api, json={"night_from": "250908", "night_to": "250908"}, headers=auth, timeout=60
+    ).json()
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(
+        f"{platform['base']}/voila/render/reduce.ipynb?token={platform['token']}&job={job['id']}"
+    )
+    status = page.locator('[data-testid="reduce"] .hnb-status')
+    status.locator(".hnb-badge", has_text="Finished with failures").wait_for(timeout=240_000)
+    steps = requests.get(f"{api}/{job['id']}", headers=auth, timeout=60).json()["steps"]
+    count = {k: sum(s["status"] == k for s in steps) for k in ("done", "failed", "skipped")}
+    assert count["failed"] >= 1 and count["skipped"] >= 1 and count["done"] >= 1
+    assert status.locator(".hnb-steps-count").inner_text() == (
+        f"{count['done']} of {len(steps)} steps done · {count['failed']} failed · "
+        f"{count['skipped']} skipped"
+    )
+    bar = status.locator(".hnb-progress").bounding_box()["width"]
+    done = status.locator(".hnb-bar-done").bounding_box()["width"]
+    assert done / bar == pytest.approx(count["done"] / len(steps), abs=0.01)
+    assert status.locator(".hnb-bar-failed").bounding_box()["width"] > 0
+    # the reasons wrap: the table is no wider than the page
+    table = status.locator("table.hnb-steps").bounding_box()
+    assert table["x"] + table["width"] <= 1400
+    failed = status.locator("tr.step-failed")
+    assert "ArcError" in failed.first.inner_text()
+    # a step's log in a row of its own, as wide as the table
+    status.locator("tr.step-done .hnb-log-toggle").first.click()
+    log = status.locator("tr.hnb-log-row pre")
+    log.wait_for()
+    assert log.bounding_box()["width"] > 0.8 * table["width"]
+    assert log.inner_text().strip()
     assert page.errors == []

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from support.raw_frames import break_data
 
 from hectornb.config import Settings
 from hectornb.simulate import galaxy_continuum_ratios, simulate_night
@@ -163,18 +164,10 @@ def test_combined_and_spliced_products(reduced):
     assert np.median(spliced.flux[f, inside] / on_blue) == pytest.approx(1.0, abs=0.02)
 
 
-def _break(path: Path) -> None:
-    """Keep the header, destroy the data: the archive indexes it, the reduction cannot."""
-    with fits.open(path) as hdul:
-        header, fibres = hdul[0].header, hdul["FIBRES"].copy()
-    data = np.zeros((int(header["NAXIS2"]), int(header["NAXIS1"])), np.uint16)
-    fits.HDUList([fits.PrimaryHDU(data, header), fibres]).writeto(path, overwrite=True)
-
-
 def test_bad_frames_fail_alone_with_their_reason(raw_night, tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(raw_night, raw)
-    _break(raw / "250827" / "ccd_2" / "27aug20012.fits")  # the red arc of field F02
+    break_data(raw / "250827" / "ccd_2" / "27aug20012.fits")  # the red arc of field F02
     (raw / "250827" / "ccd_1" / "27aug10014.fits").write_bytes(
         (raw_night / "250827" / "ccd_1" / "27aug10014.fits").read_bytes()[: 2880 * 3]
     )  # an object frame cut short after its header

@@ -245,6 +245,38 @@ def test_bad_requests_are_refused_with_the_reason(archive, settings):
         submit("alice", calibrations, settings=settings)
 
 
+def test_a_2dfdr_request_is_refused_for_an_arm_it_has_no_idx_file_for(
+    archive, settings, tmp_path, monkeypatch
+):
+    """2dF's red 385R grating has no idx file 2dFdr is known to ship: a 2dFdr request of
+    both arms is refused at once, not half reduced; one arm with its idx file is taken.
+    A 2dFdr engine that is not installed is refused before any of that."""
+    from hectornb.reduce.service import submit
+    from hectornb.reduce.store import ReductionStore
+
+    frames = archive["frames"]
+    objects = frames[frames["ndfclass"] == "MFOBJECT"]
+    assert set(objects["grating"]) == {"580V", "385R"}
+    python = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", python)
+    with pytest.raises(Invalid, match="aaorun is not on PATH"):
+        submit("alice", archive["objects"], engine="2dfdr", settings=settings)
+    installed = tmp_path / "bin"
+    installed.mkdir()
+    (installed / "aaorun").write_text("#!/bin/sh\nexit 0\n")
+    (installed / "aaorun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{installed}{os.pathsep}{python}")
+    with pytest.raises(Invalid) as refused:
+        submit("alice", archive["objects"], engine="2dfdr", settings=settings)
+    assert "no 2dFdr idx file is known for grating 385R" in str(refused.value)
+    assert "IDXFILE=<file.idx>" in str(refused.value)
+    red = sorted(objects.loc[objects["grating"] == "385R", "path"])
+    taken = submit(
+        "alice", red, engine="2dfdr", options={"IDXFILE": "aaomega385R.idx"}, settings=settings
+    )
+    assert ReductionStore(settings).cancel(taken.id, "alice").status == "cancelled"
+
+
 def test_identical_requests_never_run_at_once_and_share_products(archive, settings):
     from hectornb.reduce.runner import ReductionRunner
     from hectornb.reduce.service import submit

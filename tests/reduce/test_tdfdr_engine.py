@@ -252,6 +252,18 @@ def test_2dfdr_not_installed_is_a_clear_failure(hector_night, tmp_path, monkeypa
     assert "aaorun is not on PATH" in run.failures()[0].reason
 
 
+def test_2dfdr_is_offered_and_taken_only_where_aaorun_is_installed(aaorun, monkeypatch):
+    from hectornb.config import get_settings
+    from hectornb.reduce.engines import ENGINES, engines_here
+
+    settings = get_settings()
+    assert ENGINES["2dfdr"].problem("", settings) == ""
+    assert "2dfdr" in engines_here(settings)
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    assert "aaorun is not on PATH" in ENGINES["2dfdr"].problem("", settings)
+    assert "2dfdr" not in engines_here(settings)
+
+
 def test_docker_engine_unreachable_is_a_clear_error(tmp_path, monkeypatch):
     """A Docker engine that does not answer is a clear error, worth another attempt."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")

@@ -299,3 +299,9 @@ def standin_image(client: DockerClient, version: str, tag: str | None = None) ->
             pull=False,
         )
     return tag
+
+
+if __name__ == "__main__":
+    # to try the 2dfdr-docker engine with no 2dFdr release: the stand-in in an image
+    # tagged as the engine looks for it (argument 1, default 2dfdr:standin)
+    print(standin_image(docker_client(), "standin", (sys.argv[1:] or ["2dfdr:standin"])[0]))
