@@ -29,8 +29,6 @@ WORK = "/work"
 INPUTS = "/inputs"
 _GRACE_S = 60  # after its deadline a container is anybody's to remove
 LOG_BYTES = "1m"  # of a command's output kept for the request's log (the end of it)
-#: where a user is pointed when an image is missing
-BUILDING = "its operators build images as in docs/reduce.md, 'Building the 2dFdr image'"
 _LOST_S = 60  # how long a command waits for an engine that stopped answering
 
 
@@ -91,55 +89,6 @@ def docker_client(timeout: float = 60):
     import docker
 
     return docker.from_env(timeout=timeout)
-
-
-def _docker_errors() -> tuple[type[Exception], ...]:
-    from docker.errors import DockerException
-    from requests.exceptions import RequestException
-
-    return DockerException, RequestException
-
-
-def _tags(client, image: str) -> tuple[str, list[str]]:
-    """``image``'s repository and the tags of it on ``client``'s engine."""
-    from docker.utils import parse_repository_tag
-
-    repository, _ = parse_repository_tag(image)
-    found = (tag for i in client.images.list(name=repository) for tag in i.tags)
-    return repository, sorted(
-        tag.rpartition(":")[2] for tag in found if tag.rpartition(":")[0] == repository
-    )
-
-
-def image_tags(image: str, timeout: float = 5) -> list[str]:
-    """The tags of ``image``'s repository on this process's Docker engine ([] when no
-    engine answers)."""
-    try:
-        with contextlib.closing(docker_client(timeout)) as client:
-            return _tags(client, image)[1]
-    except _docker_errors():
-        return []
-
-
-def image_problem(image: str, timeout: float = 5) -> str:
-    """Why this process's Docker engine cannot run ``image``, in a sentence ("" when it
-    can): no engine answers, or the image is not there (then which tags of its repository
-    are)."""
-    from docker.errors import ImageNotFound
-
-    try:
-        with contextlib.closing(docker_client(timeout)) as client:
-            try:
-                client.images.get(image)
-                return ""
-            except ImageNotFound:
-                repository, tags = _tags(client, image)
-    except _docker_errors() as exc:
-        why = getattr(exc, "explanation", None) or type(exc).__name__
-        where = os.environ.get("DOCKER_HOST") or "the local socket"
-        return f"no Docker engine answers at {where} ({why})"
-    here = f"its tags here: {', '.join(tags)}" if tags else f"no tag of {repository} is here"
-    return f"the image {image} is not on this platform's Docker engine; {here} ({BUILDING})"
 
 
 def create_arguments(sandbox: Sandbox, settings: Settings, timeout: float) -> dict:

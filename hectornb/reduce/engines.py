@@ -132,12 +132,12 @@ def parse_engine(engine: str) -> tuple[Engine, str]:
 
     Raises `Invalid` for an engine that is not in `ENGINES` or a version it cannot have.
     """
-    name, _, version = str(engine).partition("@")
+    name, at, version = str(engine).partition("@")
     known = ENGINES.get(name)
-    if known is None or (version and known.version is None):
+    if known is None or (at and known.version is None):
         forms = ", ".join(e.form for e in ENGINES.values())
         raise Invalid(f"engine must be one of {forms}, not {engine!r}")
-    if version and not known.version.fullmatch(version):  # type: ignore[union-attr]
+    if at and not known.version.fullmatch(version):  # type: ignore[union-attr]
         raise Invalid(f"engine {engine!r}: after @ comes {known.version_is}")
     return known, version
 

@@ -62,7 +62,7 @@ def submit(
     """
     settings = settings or get_settings()
     try:
-        known, version = parse_engine(engine)
+        known, _ = parse_engine(engine)
         first, last = (night_date(n) if n else None for n in (night_from, night_to))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
@@ -77,8 +77,8 @@ def submit(
         # one address: a list ("a@x,b@y") would make the site's mail relay anyone's
         raise Invalid(f"not one e-mail address: {email!r}")
     objects = _object_frames(user, frames, night_from, night_to, settings)
-    if problem := known.problem(version, settings):
-        raise Invalid(f"engine {engine!r}: {problem}")
+    if problem := engine_problem(engine, settings):
+        raise Invalid(problem)
     if not known.own_options:
         _check_idx_files(objects, resolved, settings)
     identity = json.dumps(
@@ -90,6 +90,17 @@ def submit(
     return ReductionStore(settings).create(
         user, objects, engine, resolved, email or None, same_as, str(outdir)
     )
+
+
+def engine_problem(engine: str, settings: Settings | None = None) -> str:
+    """Why ``engine`` cannot run on this platform now, as a refused request says it (""
+    when it can, or when ``engine`` names no engine at all, which `submit` says)."""
+    try:
+        known, version = parse_engine(engine)
+    except Invalid:
+        return ""
+    problem = known.problem(version, settings or get_settings())
+    return f"engine {engine!r}: {problem}" if problem else ""
 
 
 def _check_idx_files(objects: list[str], options: dict, settings: Settings) -> None:

@@ -326,7 +326,7 @@ def _engine_error(exc: Exception, step: Step, image: str) -> None:
     from docker.errors import DockerException, ImageNotFound
     from requests.exceptions import RequestException
 
-    from .containers import BUILDING
+    from .images import BUILDING
 
     if isinstance(exc, ImageNotFound):
         raise TdfdrError(
@@ -351,12 +351,11 @@ def run_step_local(
 def engine_image(version: str, settings: Settings) -> str:
     """The image of the ``2dfdr-docker`` engine at ``version`` (its tag; "" for the
     configured image as it is)."""
-    from docker.utils import parse_repository_tag
+    from .images import repository_of
 
     image = settings.tdfdr_image
     if version:  # the repository may name a registry with a port, or pin a digest
-        repository, _ = parse_repository_tag(image)
-        image = f"{repository}:{version}"
+        image = f"{repository_of(image)}:{version}"
     return image
 
 
@@ -364,16 +363,16 @@ def image_problem(version: str, settings: Settings) -> str:
     """Why a request for the ``2dfdr-docker`` engine at ``version`` cannot run ("" when
     it can): asked when it is submitted, so that a tag not built here is refused then,
     not found out by the first step."""
-    from . import containers
+    from . import images
 
-    return containers.image_problem(engine_image(version, settings))
+    return images.image_problem(engine_image(version, settings))
 
 
 def offered_images(settings: Settings) -> list[str]:
     """``2dfdr-docker@TAG`` for each tag of the engine's image on the Docker engine."""
-    from . import containers
+    from . import images
 
-    return [f"2dfdr-docker@{tag}" for tag in containers.image_tags(settings.tdfdr_image)]
+    return [f"2dfdr-docker@{tag}" for tag in images.image_tags(settings.tdfdr_image)]
 
 
 def offered_local(settings: Settings) -> list[str]:

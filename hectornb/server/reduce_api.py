@@ -10,6 +10,7 @@ import asyncio
 import re
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyter_server.utils import url_path_join
@@ -20,7 +21,7 @@ from ..reduce import access
 from ..reduce.engines import engines_here
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.runner import ensure_runner
-from ..reduce.service import DOWNLOADS, package, products, submit
+from ..reduce.service import DOWNLOADS, engine_problem, package, products, submit
 from ..reduce.session import checked_frame_fibres
 from ..reduce.store import ReductionStore
 from .handlers import HectornbAPIHandler, send_file
@@ -94,13 +95,21 @@ class OptionsHandler(HectornbAPIHandler):
         )
 
 
+# Questions about the engines may wait on the Docker engine (at most DEADLINE_S each):
+# threads of their own, so that a slow or hung one never holds those every other call uses
+_ENGINE_CALLS = ThreadPoolExecutor(4, thread_name_prefix="hectornb-engine-calls")
+
+
+async def _engine_call(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_ENGINE_CALLS, fn, *args)
+
+
 class EnginesHandler(HectornbAPIHandler):
     """The engines this platform can run now (``NAME[@VERSION]``), the default first."""
 
     @web.authenticated
     async def get(self):
-        # asks the Docker engine for its image tags: off the event loop
-        engines = await self.run(engines_here, get_settings())
+        engines = await _engine_call(engines_here, get_settings())
         self.write_json({"engines": engines, "default": engines[0]})
 
 
@@ -139,6 +148,9 @@ class JobsHandler(HectornbAPIHandler):
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise web.HTTPError(422, "options must be an object of NAME: value")
+        engine = str(body.get("engine", "builtin"))
+        if problem := await _engine_call(engine_problem, engine):
+            raise web.HTTPError(422, problem)
         job = await self.run(
             submit,
             self.user,
@@ -146,7 +158,7 @@ class JobsHandler(HectornbAPIHandler):
             body.get("night_from"),
             body.get("night_to"),
             options,
-            body.get("engine", "builtin"),
+            engine,
             body.get("email"),
         )
         await asyncio.to_thread(ensure_runner)

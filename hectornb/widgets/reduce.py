@@ -102,7 +102,6 @@ class ReduceApp(anywidget.AnyWidget):
                 }
                 for form, name in FORM
             ]
-            self.engines = self.session.engines()
             self._refresh_jobs()
             if night_from or night_to:
                 self.query({"night_from": night_from, "night_to": night_to or night_from})
@@ -170,6 +169,14 @@ class ReduceApp(anywidget.AnyWidget):
         }
         return out
 
+    def _refresh_engines(self) -> None:
+        """The engines the platform can run now, asked when the options form opens (not
+        when the page loads: that waits for nobody's Docker engine)."""
+        try:
+            self.engines = self.session.engines()
+        except HectornbError:  # a service that predates the list still runs the default
+            self.engines = ["builtin"]
+
     def _refresh_jobs(self) -> None:
         self.jobs = [
             {
@@ -235,7 +242,7 @@ class ReduceApp(anywidget.AnyWidget):
             elif kind == "jobs":
                 self._refresh_jobs()
             elif kind == "engines":
-                self.engines = self.session.engines()
+                self._refresh_engines()
             elif kind in ("fibres", "targets"):
                 path = str(content["path"])
                 if not any(f["path"] == path for f in self.frames):

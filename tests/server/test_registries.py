@@ -50,7 +50,8 @@ def test_each_engines_runner_resolves(engine):
 def test_engine_names_and_versions_are_checked_against_the_registry():
     assert parse_engine("builtin@0.4.1")[0] is ENGINES["builtin"]
     assert parse_engine("2dfdr-docker@v6.46")[1] == "v6.46"
-    for bad in ("2dfdr@6.46", "idl", "2dfdr-docker@-x", "builtin@ 1"):
+    # a trailing "@" is no version: it would name the same engine as another request
+    for bad in ("2dfdr@6.46", "idl", "2dfdr-docker@-x", "builtin@ 1", "2dfdr-docker@", "2dfdr@"):
         with pytest.raises(Invalid):
             parse_engine(bad)
     assert engine_resources("builtin@0.4.1") == {"hectornb-0.4.1": 1}
