@@ -101,13 +101,13 @@ def test_classify_from_the_keyboard_filter_jump_export(
 
     # classification filter, then a name filter
     page.select_option('[data-testid="class-filter"]', "4")
-    page.wait_for_function("document.querySelector('[data-testid=grid]').dataset.count === '1'")
+    page.wait_for_function("document.querySelector('[data-testid=grid]')?.dataset.count === '1'")
     assert page.locator(".hnb-card").first.get_attribute("data-target") == "NGC6337"
     page.select_option('[data-testid="class-filter"]', "all")
     page.fill('[data-testid="name-filter"]', "NGC")
-    page.wait_for_function("document.querySelector('[data-testid=grid]').dataset.count === '3'")
+    page.wait_for_function("document.querySelector('[data-testid=grid]')?.dataset.count === '3'")
     page.fill('[data-testid="name-filter"]', "")
-    page.wait_for_function("document.querySelector('[data-testid=grid]').dataset.count === '11'")
+    page.wait_for_function("document.querySelector('[data-testid=grid]')?.dataset.count === '11'")
 
     # jump to a target on another page
     page.select_option('[data-testid="per-page"]', "5")

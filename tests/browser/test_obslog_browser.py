@@ -142,7 +142,7 @@ def test_add_target_and_tile_assign_bundle_query_and_csv(
     # the API page: the short /api/target form, its query and JSON
     page.click('button[data-go="api"]')
     page.click('[data-testid="api"] button')
-    page.wait_for_function("document.querySelector('[data-testid=json]').textContent.length > 0")
+    page.wait_for_function("document.querySelector('[data-testid=json]')?.textContent.length > 0")
     assert page.inner_text('[data-testid="query"]').endswith("/hectornb/api/obslog/targets")
     assert '"total"' in page.inner_text('[data-testid="json"]')
     assert page.errors == [], page.errors
