@@ -104,24 +104,16 @@ def engine_problem(engine: str, settings: Settings | None = None) -> str:
 
 
 def _check_idx_files(objects: list[str], options: dict, settings: Settings) -> None:
-    """A 2dFdr engine needs an idx file for each grating of the request (its arms): said
-    now rather than by the first step of an arm without one."""
-    from .tdfdr import IDX_FILES
+    """A 2dFdr engine's idx files for the gratings of the request: said now rather than
+    by the first step of an arm without one."""
+    from .tdfdr import idx_problem
 
-    if options.get("IDXFILE"):
-        return
     with db.connect(settings) as conn:
         rows = conn.execute(
             "SELECT DISTINCT grating FROM raw_frame WHERE path = ANY(%s)", (objects,)
         ).fetchall()
-    missing = sorted({r["grating"] or "(none)" for r in rows} - set(IDX_FILES))
-    if missing:
-        known = ", ".join(f"{g} ({f})" for g, f in IDX_FILES.items())
-        raise Invalid(
-            f"no 2dFdr idx file is known for grating {', '.join(missing)} of these frames "
-            f"(known: {known}): give one with the option IDXFILE=<file.idx>, for one arm "
-            "at a time"
-        )
+    if problem := idx_problem({r["grating"] for r in rows}, options):
+        raise Invalid(problem)
 
 
 def _object_frames(

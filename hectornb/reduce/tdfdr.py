@@ -81,6 +81,21 @@ def idx_file(step: Step, options: Mapping[str, str]) -> str:
     return IDX_FILES[step.grating]
 
 
+def idx_problem(gratings: set[str], options: Mapping[str, str]) -> str:
+    """Why a request of frames of ``gratings`` has no idx file for some ("" when each has
+    one, or ``IDXFILE`` names one for all)."""
+    if options.get("IDXFILE"):
+        return ""
+    missing = sorted({g or "(none)" for g in gratings} - set(IDX_FILES))
+    if not missing:
+        return ""
+    known = ", ".join(f"{g} ({f})" for g, f in IDX_FILES.items())
+    return (
+        f"no 2dFdr idx file is known for grating {', '.join(missing)} of these frames "
+        f"(known: {known}): give one with the option IDXFILE=<file.idx>, for one arm at a time"
+    )
+
+
 def _params(options: Mapping[str, str]) -> list[str]:
     out = []
     for name, value in options.items():
