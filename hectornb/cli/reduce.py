@@ -104,8 +104,11 @@ def _cmd_options(args: argparse.Namespace) -> int:
 
 
 def _cmd_engines(args: argparse.Namespace) -> int:
-    for engine in _session(args).engines():
+    session = _session(args)
+    for engine in session.engines():
         print(engine)
+    for name, why in session.engines_unavailable().items():
+        print(f"({name}: not here: {why})", file=sys.stderr)
     return 0
 
 

@@ -148,6 +148,17 @@ def engines_here(settings: Settings) -> list[str]:
     return [ref for e in ENGINES.values() for ref in e.here(settings)]
 
 
+def engines_not_here(settings: Settings) -> dict[str, str]:
+    """Why each engine this platform offers none of cannot run here, by name: that
+    ``aaorun`` is not installed, that no Docker engine answers or its image is not built.
+    Said beside `engines_here`, so that a missing engine is explained, not just absent."""
+    return {
+        e.name: e.problem("", settings) or "none of its versions is here"
+        for e in ENGINES.values()
+        if e.offered and not e.here(settings)
+    }
+
+
 def container_engines() -> list[str]:
     """The names of the engines whose steps run in containers."""
     return [e.name for e in ENGINES.values() if e.containers]

@@ -25,7 +25,7 @@ from ..config import get_settings
 from ..errors import Forbidden, Invalid, NotFound
 from ..instrument.aat import FIBRE_TABLE_NAMES
 from . import access
-from .engines import engines_here
+from .engines import engines_here, engines_not_here
 from .store import Reduction, ReductionStore
 
 
@@ -96,6 +96,10 @@ class LocalReduce:
 
     def engines(self) -> list[str]:
         return engines_here(get_settings())
+
+    def engines_unavailable(self) -> dict[str, str]:
+        """Why each engine offered in none of its versions cannot run here, by name."""
+        return engines_not_here(get_settings())
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return self.store.list(self.user, days)
@@ -196,6 +200,9 @@ class RemoteReduce(ServiceBacked):
 
     def engines(self) -> list[str]:
         return self.client.get("reduce/engines")["engines"]
+
+    def engines_unavailable(self) -> dict[str, str]:
+        return self.client.get("reduce/engines").get("unavailable", {})  # older services: {}
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return [_job(j) for j in self.client.get("reduce/jobs", days=days)["jobs"]]

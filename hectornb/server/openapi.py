@@ -240,7 +240,8 @@ def document() -> dict:
         "/hectornb/api/reduce/engines": {
             "get": _op(
                 "the engines this platform can run now (NAME[@VERSION], the default first),"
-                " as a request's engine names them",
+                " as a request's engine names them, and why those it has none of cannot run"
+                " (unavailable: name to reason)",
                 _json("engines", {"type": "object"}),
                 errors=(403,),
             ),

@@ -18,7 +18,7 @@ from tornado import web
 
 from ..config import get_settings
 from ..reduce import access
-from ..reduce.engines import engines_here
+from ..reduce.engines import engines_here, engines_not_here
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.runner import ensure_runner
 from ..reduce.service import DOWNLOADS, engine_problem, package, products, submit
@@ -105,12 +105,15 @@ async def _engine_call(fn, *args):
 
 
 class EnginesHandler(HectornbAPIHandler):
-    """The engines this platform can run now (``NAME[@VERSION]``), the default first."""
+    """The engines this platform can run now (``NAME[@VERSION]``), the default first, and
+    why those it offers none of cannot run (``unavailable``: name → reason)."""
 
     @web.authenticated
     async def get(self):
-        engines = await _engine_call(engines_here, get_settings())
-        self.write_json({"engines": engines, "default": engines[0]})
+        settings = get_settings()
+        engines = await _engine_call(engines_here, settings)
+        unavailable = await _engine_call(engines_not_here, settings)
+        self.write_json({"engines": engines, "default": engines[0], "unavailable": unavailable})
 
 
 def _job_json(job, base: str) -> dict:

@@ -196,7 +196,10 @@ function render({ model, el: root }) {
   }
   function drawEngines() {
     const select = $(".hnb-engine"), was = select.value;
-    select.innerHTML = model.get("engines").map((e) => `<option>${esc(e)}</option>`).join("");
+    // engines with no version here are listed greyed out, the reason on hover
+    const missing = Object.entries(model.get("engines_unavailable") || {});
+    select.innerHTML = model.get("engines").map((e) => `<option>${esc(e)}</option>`).join("") +
+      missing.map(([name, why]) => `<option disabled value="" title="${esc(why)}">${esc(name)} (not here)</option>`).join("");
     if (model.get("engines").includes(was)) select.value = was;
   }
   function chosenOptions() {
@@ -313,6 +316,7 @@ function render({ model, el: root }) {
   model.on("change:columns", () => { drawColumnChooser(); drawGrid(); });
   model.on("change:jobs", drawJobs);
   model.on("change:engines", drawEngines);
+  model.on("change:engines_unavailable", drawEngines);
   model.on("change:job", () => {
     const before = root.dataset.job;
     drawStatus();

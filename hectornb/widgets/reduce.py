@@ -69,6 +69,8 @@ class ReduceApp(anywidget.AnyWidget):
     option_specs = t.List().tag(sync=True)
     #: the engines the platform can run now, the default first (``NAME[@VERSION]``)
     engines = t.List(["builtin"]).tag(sync=True)
+    #: why each engine the platform has none of cannot run here, by name (shown greyed out)
+    engines_unavailable = t.Dict().tag(sync=True)
     jobs = t.List().tag(sync=True)
     job = t.Dict().tag(sync=True)
     message = t.Dict().tag(sync=True)
@@ -173,6 +175,7 @@ class ReduceApp(anywidget.AnyWidget):
         """The engines the platform can run now, asked when the options form opens (not
         when the page loads: that waits for nobody's Docker engine)."""
         try:
+            self.engines_unavailable = self.session.engines_unavailable()
             self.engines = self.session.engines()
         except HectornbError:  # a service that predates the list still runs the default
             self.engines = ["builtin"]

@@ -78,6 +78,10 @@ def test_find_reduce_follow_and_download_in_the_browser(browser_page, platform, 
     # the engine: the platform's default unless another is chosen
     engines = app.locator(".hnb-engine option").all_inner_texts()
     assert engines[0] == "builtin" and app.locator(".hnb-engine").input_value() == "builtin"
+    # an engine this platform cannot run is shown greyed out, saying why (no 2dFdr here)
+    missing = app.locator(".hnb-engine option", has_text="2dfdr (not here)")
+    missing.wait_for(state="attached", timeout=10_000)
+    assert missing.is_disabled() and "aaorun is not on PATH" in missing.get_attribute("title")
     app.locator("#hnb-opt-COSMIC").select_option("NONE")
     app.locator(".hnb-make-it-so").click()
     message = app.locator(".hnb-message")

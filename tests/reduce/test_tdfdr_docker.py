@@ -267,10 +267,11 @@ def test_an_image_not_on_the_engine_is_refused_when_submitted(images, settings, 
     no Docker engine at all, is said at once, with the tags there are, rather than by a
     failed first step; nothing is queued."""
     from hectornb.errors import Invalid
-    from hectornb.reduce.engines import engines_here
+    from hectornb.reduce.engines import engines_here, engines_not_here
     from hectornb.reduce.store import ReductionStore
 
     offered = engines_here(settings)
+    assert "2dfdr-docker" not in engines_not_here(settings)
     assert offered[0] == "builtin"
     assert [e for e in offered if e.startswith("2dfdr-docker")] == [
         "2dfdr-docker@A",
@@ -293,6 +294,19 @@ def test_an_image_not_on_the_engine_is_refused_when_submitted(images, settings, 
         with pytest.raises(Invalid, match="no Docker engine answers at unix:///nonexistent"):
             _submit(settings, archive["objects"][:1], engine="2dfdr-docker@A")
         assert not any(e.startswith("2dfdr-docker") for e in engines_here(settings))
+        # and the list says why it is missing, rather than leaving it out in silence
+        why = engines_not_here(settings)["2dfdr-docker"]
+        assert why.startswith("no Docker engine answers at unix:///nonexistent"), why
+        listed = subprocess.run(
+            [str(BIN / "hectornb"), "reduce", "engines"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert listed.returncode == 0 and "2dfdr-docker" not in listed.stdout
+        assert "(2dfdr-docker: not here: no Docker engine answers at unix:///nonexistent" in (
+            listed.stderr
+        )
     assert {j.id for j in store.list("alice")} == before
     # the tag that is there is taken (and withdrawn: the next test's runner would run it)
     taken = _submit(settings, archive["objects"][:1], engine="2dfdr-docker@B")

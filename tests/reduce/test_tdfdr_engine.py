@@ -254,14 +254,16 @@ def test_2dfdr_not_installed_is_a_clear_failure(hector_night, tmp_path, monkeypa
 
 def test_2dfdr_is_offered_and_taken_only_where_aaorun_is_installed(aaorun, monkeypatch):
     from hectornb.config import get_settings
-    from hectornb.reduce.engines import ENGINES, engines_here
+    from hectornb.reduce.engines import ENGINES, engines_here, engines_not_here
 
     settings = get_settings()
     assert ENGINES["2dfdr"].problem("", settings) == ""
     assert "2dfdr" in engines_here(settings)
+    assert "2dfdr" not in engines_not_here(settings)
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     assert "aaorun is not on PATH" in ENGINES["2dfdr"].problem("", settings)
     assert "2dfdr" not in engines_here(settings)
+    assert "aaorun is not on PATH" in engines_not_here(settings)["2dfdr"]
 
 
 def test_docker_engine_unreachable_is_a_clear_error(tmp_path, monkeypatch):

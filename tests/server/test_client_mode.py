@@ -101,14 +101,19 @@ def test_remote_obslog_store_keeps_versions_and_names_bad_fields(client, platfor
 
 def test_the_engines_offered_are_the_platforms_default_first(client):
     """What the Reduce form offers comes from the service: engines it can run now, each a
-    name a request may give, the default (builtin) first."""
+    name a request may give, the default (builtin) first; an engine it has none of is
+    said with the reason (no 2dFdr is installed beside this service)."""
     from hectornb.reduce.engines import parse_engine
     from hectornb.reduce.session import RemoteReduce
 
-    engines = RemoteReduce(client).engines()
+    reduce = RemoteReduce(client)
+    engines = reduce.engines()
     assert engines[0] == "builtin" and len(set(engines)) == len(engines)
     for engine in engines:
         parse_engine(engine)
+    unavailable = reduce.engines_unavailable()
+    assert "aaorun is not on PATH" in unavailable["2dfdr"]
+    assert not any(parse_engine(e)[0].name in unavailable for e in engines)
 
 
 def test_product_files_only_for_their_owner(platform, client, tmp_path):
