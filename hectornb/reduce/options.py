@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _VALUE = re.compile(r"(?!-)[ !#-~]{0,200}|-[0-9][0-9.eE+-]{0,30}")
 # an idx file is one of 2dFdr's own, by name: never a path to elsewhere on the machine
 _IDX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}\.idx")
+_GRATING = re.compile(r"[A-Za-z0-9]{1,16}")
 # what the engine itself gives each aaorun command: the files of the step and where it works
 _ENGINE_SETS = re.compile(r".*_FILENAME|OUT_DIRNAME|WDIR|COMBINEDFILE|OUTPUT_FILE")
 _BUILTIN_VALUES = {"PROFILE"}
@@ -160,11 +161,8 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
                     f"{name}: a 2dFdr value is at most 200 printable ASCII characters, "
                     'without quotes ("), and starts with "-" only as a number'
                 )
-            if name == "IDXFILE" and not _IDX.fullmatch(text):
-                raise OptionError(
-                    f"IDXFILE={value!r}: the name of one of 2dFdr's idx files (NAME.idx), "
-                    "not a path"
-                )
+            if name == "IDXFILE":
+                idx_files(text)  # refused here, when requested, if malformed
             options[name] = text
         else:
             known = ", ".join(sorted(OPTIONS))
@@ -173,6 +171,29 @@ def resolve(requested: Mapping[str, object], engine: str = "builtin") -> dict[st
                 f"form names: {', '.join(FORM_NAMES)})"
             )
     return options
+
+
+def idx_files(value: str) -> dict[str, str]:
+    """``IDXFILE``'s value as {grating: idx file}, the key "" for every grating.
+
+    It is the name of one of 2dFdr's idx files (``NAME.idx``, not a path) for every arm,
+    or one per grating: ``385R:my385R.idx,580V:hector1_v4.idx``. Raises `OptionError`.
+    """
+    if _IDX.fullmatch(value):
+        return {"": value}
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        grating, colon, idx = (x.strip() for x in part.partition(":"))
+        if not (colon and _GRATING.fullmatch(grating) and _IDX.fullmatch(idx)):
+            raise OptionError(
+                f"IDXFILE={value!r}: the name of one of 2dFdr's idx files (NAME.idx), not a "
+                "path, or one per grating (GRATING:NAME.idx, comma-separated: "
+                "385R:my385R.idx,580V:hector1_v4.idx)"
+            )
+        if grating in out:
+            raise OptionError(f"IDXFILE={value!r}: grating {grating} is given twice")
+        out[grating] = idx
+    return out
 
 
 def non_defaults(options: Mapping[str, str]) -> dict[str, str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from ..config import Settings, get_settings
 from .engines import Attempt
 from .errors import DataError, StepError
+from .options import idx_files
 from .steps import Step
 
 # idx files shipped with 2dFdr, per grating; Hector's AAOmega arm (SAMI/Hector managers)
@@ -69,30 +70,42 @@ class Command:
         return " ".join(a if re.fullmatch(r"[\w./:=+-]+", a) else repr(a) for a in self.argv)
 
 
+def _idx_by_grating(options: Mapping[str, str]) -> dict[str, str]:
+    """Each grating's idx file: those ``IDXFILE`` names (``""``: every grating) over the
+    ones 2dFdr ships."""
+    given = idx_files(str(options["IDXFILE"])) if options.get("IDXFILE") else {}
+    return {**IDX_FILES, **given}
+
+
 def idx_file(step: Step, options: Mapping[str, str]) -> str:
-    """The idx file for a step: ``IDXFILE`` if given, else the one for its grating."""
-    if options.get("IDXFILE"):
-        return str(options["IDXFILE"])
-    if step.grating not in IDX_FILES:
+    """The idx file for a step: the one ``IDXFILE`` gives it (for every grating, or for
+    the step's), else the one 2dFdr ships for its grating."""
+    chosen = _idx_by_grating(options)
+    idx = chosen.get("") or chosen.get(step.grating)
+    if idx is None:
         raise DataError(
             f"{step.describe()}: no 2dFdr idx file known for grating "
-            f"{step.grating or '(none)'}; give one with --option IDXFILE=<file.idx>"
+            f"{step.grating or '(none)'}; give one with --option IDXFILE={_IDX_FORM}"
         )
-    return IDX_FILES[step.grating]
+    return idx
+
+
+_IDX_FORM = "<file.idx> (every arm) or IDXFILE=<grating>:<file.idx>,… (one per grating)"
 
 
 def idx_problem(gratings: set[str], options: Mapping[str, str]) -> str:
     """Why a request of frames of ``gratings`` has no idx file for some ("" when each has
-    one, or ``IDXFILE`` names one for all)."""
-    if options.get("IDXFILE"):
+    one: 2dFdr's own, or the one ``IDXFILE`` names for it or for every grating)."""
+    chosen = _idx_by_grating(options)
+    if "" in chosen:
         return ""
-    missing = sorted({g or "(none)" for g in gratings} - set(IDX_FILES))
+    missing = sorted({g or "(none)" for g in gratings} - set(chosen))
     if not missing:
         return ""
     known = ", ".join(f"{g} ({f})" for g, f in IDX_FILES.items())
     return (
         f"no 2dFdr idx file is known for grating {', '.join(missing)} of these frames "
-        f"(known: {known}): give one with the option IDXFILE=<file.idx>, for one arm at a time"
+        f"(known: {known}): give one with the option IDXFILE={_IDX_FORM}"
     )
 
 

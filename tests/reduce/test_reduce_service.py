@@ -249,7 +249,8 @@ def test_a_2dfdr_request_is_refused_for_an_arm_it_has_no_idx_file_for(
     archive, settings, tmp_path, monkeypatch
 ):
     """2dF's red 385R grating has no idx file 2dFdr is known to ship: a 2dFdr request of
-    both arms is refused at once, not half reduced; one arm with its idx file is taken.
+    both arms is refused at once, not half reduced; one arm with its idx file is taken, and
+    both with an idx file for 385R alone.
     A 2dFdr engine that is not installed is refused before any of that."""
     from hectornb.reduce.service import submit
     from hectornb.reduce.store import ReductionStore
@@ -269,12 +270,17 @@ def test_a_2dfdr_request_is_refused_for_an_arm_it_has_no_idx_file_for(
     with pytest.raises(Invalid) as refused:
         submit("alice", archive["objects"], engine="2dfdr", settings=settings)
     assert "no 2dFdr idx file is known for grating 385R" in str(refused.value)
-    assert "IDXFILE=<file.idx>" in str(refused.value)
+    assert "IDXFILE=<grating>:<file.idx>" in str(refused.value)
+    store = ReductionStore(settings)
     red = sorted(objects.loc[objects["grating"] == "385R", "path"])
     taken = submit(
         "alice", red, engine="2dfdr", options={"IDXFILE": "aaomega385R.idx"}, settings=settings
     )
-    assert ReductionStore(settings).cancel(taken.id, "alice").status == "cancelled"
+    assert store.cancel(taken.id, "alice").status == "cancelled"
+    # both arms at once, with an idx file for the grating 2dFdr has none of
+    both = {"IDXFILE": "385R:aaomega385R.idx"}
+    taken = submit("alice", archive["objects"], engine="2dfdr", options=both, settings=settings)
+    assert store.cancel(taken.id, "alice").status == "cancelled"
 
 
 def test_identical_requests_never_run_at_once_and_share_products(archive, settings):

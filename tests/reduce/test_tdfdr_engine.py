@@ -154,19 +154,49 @@ def test_options_the_engine_sets_or_that_break_a_command_line_are_refused():
     assert resolve({"IDXFILE": "sami580V_v1_7.idx"}, "2dfdr") == {"IDXFILE": "sami580V_v1_7.idx"}
 
 
-def test_idx_file_unknown_grating_is_a_clear_error(tmp_path):
+def test_idx_files_are_chosen_per_grating(tmp_path, aaorun):
+    """2dF's red 385R grating has no idx file 2dFdr is known to ship: a step of it is a
+    clear error until one is given, for every arm or for that grating alone (then the
+    blue arm keeps 2dFdr's own), and each command of a two-arm night gets its arm's."""
+    from hectornb.reduce.run import reduce_night
+
     raw = tmp_path / "raw"
     simulate_night(raw, size="small", fields=1, exposures=1, seed=4)  # 2dF: 580V + 385R
     frames, _ = index_directory(raw)
-    plan = night_steps(plan_night(frames), frames, tmp_path / "out")
+    plan = night_steps(plan_night(frames), frames, tmp_path / "plan")
     red = next(s for s in plan.steps if s.task == "reduce_object" and s.arm == "red")
+    blue = next(s for s in plan.steps if s.task == "reduce_object" and s.arm == "blue")
     with pytest.raises(
         DataError,
         match=r"reduce_object 27aug20\d+\.fits \(red arm.*no 2dFdr "
-        r"idx file known for grating 385R",
+        r"idx file known for grating 385R.*IDXFILE=<grating>:<file.idx>",
     ):
         idx_file(red, {})
     assert idx_file(red, {"IDXFILE": "my385R.idx"}) == "my385R.idx"
+    assert idx_file(blue, {"IDXFILE": "my385R.idx"}) == "my385R.idx"
+    per_grating = resolve({"idxfile": " 385R:my385R.idx, 580V:my580V.idx "}, "2dfdr")
+    assert idx_file(red, per_grating) == "my385R.idx"
+    assert idx_file(blue, per_grating) == "my580V.idx"
+    for wrong in ("385R:", "385R:../x.idx", ":my.idx", "385R my.idx", "385R:a.idx,385R:b.idx"):
+        with pytest.raises(OptionError, match=r"IDXFILE=.*(GRATING:NAME\.idx|given twice)"):
+            resolve({"IDXFILE": wrong}, "2dfdr")
+
+    run = reduce_night(
+        raw, tmp_path / "out", engine="2dfdr", options={"IDXFILE": "385R:my385R.idx"}, workers=1
+    )
+    assert run.ok, [r.describe() for r in run.failures()]
+    grating = {Path(p).stem: g for p, g in zip(frames["path"], frames["grating"], strict=True)}
+    used: dict[str, set[str]] = {}
+    for call in _calls(aaorun):
+        argv = call["argv"]
+        if "-idxfile" not in argv:
+            continue
+        for name in argv[1].split():
+            stem = Path(name).stem
+            frame = stem if stem in grating else stem.removesuffix("red")
+            if frame in grating:
+                used.setdefault(grating[frame], set()).add(argv[argv.index("-idxfile") + 1])
+    assert used == {"385R": {"my385R.idx"}, "580V": {"hector1_v4.idx"}}
 
 
 def test_completion_is_read_from_2dfdrs_output():
