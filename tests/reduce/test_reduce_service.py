@@ -689,7 +689,13 @@ def test_a_single_frame_is_not_starved_by_another_users_whole_night(archive, set
     finally:
         with engine.connect(settings) as conn:
             conn.execute("DELETE FROM programme_member WHERE username = 'bob'")
-    assert bob.status == alice.status == "done"
+    failed = [
+        (s["key"], s["reason"])
+        for job, who in ((night, "alice"), (single, "bob"))
+        for s in store.steps(job.id, who)
+        if s["status"] != "done"
+    ]
+    assert bob.status == alice.status == "done", (alice.message, bob.message, failed)
     assert bob.steps_total == 7
     # from the moment bob's request is picked up, his steps go first: alice's night goes on
     # only in the gaps (his steps wait on each other), not all of its remainder before him
