@@ -104,10 +104,10 @@ def _cmd_options(args: argparse.Namespace) -> int:
 
 
 def _cmd_engines(args: argparse.Namespace) -> int:
-    session = _session(args)
-    for engine in session.engines():
+    engines, unavailable = _session(args).engine_choices()
+    for engine in engines:
         print(engine)
-    for name, why in session.engines_unavailable().items():
+    for name, why in unavailable.items():
         print(f"({name}: not here: {why})", file=sys.stderr)
     return 0
 

@@ -142,21 +142,30 @@ def parse_engine(engine: str) -> tuple[Engine, str]:
     return known, version
 
 
+def engine_choices(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """What the Reduce form offers, each engine asked once: the references
+    (``NAME[@VERSION]``) this platform can run now, the default (``builtin``) first, and
+    why each engine it offers none of cannot run, by name (``aaorun`` not installed, no
+    Docker engine answering, its image not built), so that a missing engine is explained,
+    not just absent."""
+    offered: list[str] = []
+    unavailable: dict[str, str] = {}
+    for e in ENGINES.values():
+        here = e.here(settings)
+        offered += here
+        if e.offered and not here:
+            unavailable[e.name] = e.problem("", settings) or "none of its versions is here"
+    return offered, unavailable
+
+
 def engines_here(settings: Settings) -> list[str]:
-    """The engine references (``NAME[@VERSION]``) this platform can run now, the default
-    (``builtin``) first: what the Reduce form offers."""
-    return [ref for e in ENGINES.values() for ref in e.here(settings)]
+    """The engine references this platform can run now, the default first."""
+    return engine_choices(settings)[0]
 
 
 def engines_not_here(settings: Settings) -> dict[str, str]:
-    """Why each engine this platform offers none of cannot run here, by name: that
-    ``aaorun`` is not installed, that no Docker engine answers or its image is not built.
-    Said beside `engines_here`, so that a missing engine is explained, not just absent."""
-    return {
-        e.name: e.problem("", settings) or "none of its versions is here"
-        for e in ENGINES.values()
-        if e.offered and not e.here(settings)
-    }
+    """Why each engine this platform offers none of cannot run here, by name."""
+    return engine_choices(settings)[1]
 
 
 def container_engines() -> list[str]:

@@ -25,7 +25,7 @@ from ..config import get_settings
 from ..errors import Forbidden, Invalid, NotFound
 from ..instrument.aat import FIBRE_TABLE_NAMES
 from . import access
-from .engines import engines_here, engines_not_here
+from .engines import engine_choices
 from .store import Reduction, ReductionStore
 
 
@@ -94,12 +94,15 @@ class LocalReduce:
 
         return submit(self.user, frames, night_from, night_to, options or {}, engine, email)
 
+    def engine_choices(self) -> tuple[list[str], dict[str, str]]:
+        """The engines this platform can run now, and why the others cannot, by name."""
+        return engine_choices(get_settings())
+
     def engines(self) -> list[str]:
-        return engines_here(get_settings())
+        return self.engine_choices()[0]
 
     def engines_unavailable(self) -> dict[str, str]:
-        """Why each engine offered in none of its versions cannot run here, by name."""
-        return engines_not_here(get_settings())
+        return self.engine_choices()[1]
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return self.store.list(self.user, days)
@@ -198,11 +201,15 @@ class RemoteReduce(ServiceBacked):
             self.client.post("reduce/jobs", {k: v for k, v in body.items() if v is not None})
         )
 
+    def engine_choices(self) -> tuple[list[str], dict[str, str]]:
+        out = self.client.get("reduce/engines")
+        return out["engines"], out.get("unavailable", {})  # older services say no reasons
+
     def engines(self) -> list[str]:
-        return self.client.get("reduce/engines")["engines"]
+        return self.engine_choices()[0]
 
     def engines_unavailable(self) -> dict[str, str]:
-        return self.client.get("reduce/engines").get("unavailable", {})  # older services: {}
+        return self.engine_choices()[1]
 
     def jobs(self, days: float = 7) -> list[Reduction]:
         return [_job(j) for j in self.client.get("reduce/jobs", days=days)["jobs"]]

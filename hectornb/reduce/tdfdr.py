@@ -70,6 +70,10 @@ class Command:
         return " ".join(a if re.fullmatch(r"[\w./:=+-]+", a) else repr(a) for a in self.argv)
 
 
+# how a request gives idx files, said when one is missing
+_IDX_FORM = "<file.idx> (every arm) or IDXFILE=<grating>:<file.idx>,… (one per grating)"
+
+
 def _idx_by_grating(options: Mapping[str, str]) -> dict[str, str]:
     """Each grating's idx file: those ``IDXFILE`` names (``""``: every grating) over the
     ones 2dFdr ships."""
@@ -88,9 +92,6 @@ def idx_file(step: Step, options: Mapping[str, str]) -> str:
             f"{step.grating or '(none)'}; give one with --option IDXFILE={_IDX_FORM}"
         )
     return idx
-
-
-_IDX_FORM = "<file.idx> (every arm) or IDXFILE=<grating>:<file.idx>,… (one per grating)"
 
 
 def idx_problem(gratings: set[str], options: Mapping[str, str]) -> str:

@@ -18,7 +18,7 @@ from tornado import web
 
 from ..config import get_settings
 from ..reduce import access
-from ..reduce.engines import engines_here, engines_not_here
+from ..reduce.engines import engine_choices
 from ..reduce.options import FORM_NAMES, OPTIONS
 from ..reduce.runner import ensure_runner
 from ..reduce.service import DOWNLOADS, engine_problem, package, products, submit
@@ -110,9 +110,7 @@ class EnginesHandler(HectornbAPIHandler):
 
     @web.authenticated
     async def get(self):
-        settings = get_settings()
-        engines = await _engine_call(engines_here, settings)
-        unavailable = await _engine_call(engines_not_here, settings)
+        engines, unavailable = await _engine_call(engine_choices, get_settings())
         self.write_json({"engines": engines, "default": engines[0], "unavailable": unavailable})
 
 

@@ -175,8 +175,7 @@ class ReduceApp(anywidget.AnyWidget):
         """The engines the platform can run now, asked when the options form opens (not
         when the page loads: that waits for nobody's Docker engine)."""
         try:
-            self.engines_unavailable = self.session.engines_unavailable()
-            self.engines = self.session.engines()
+            self.engines, self.engines_unavailable = self.session.engine_choices()
         except HectornbError:  # a service that predates the list still runs the default
             self.engines = ["builtin"]
 
